@@ -1,0 +1,69 @@
+"""The ASGI application: GraphQL at /graphql, health at /healthz."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from goalgraph.graphql.context import Context
+from goalgraph.graphql.schema import build_schema
+from goalgraph.runtime import Runtime, open_runtime
+from goalgraph.settings import Settings
+
+
+class GoalgraphGraphQL(GraphQL):
+    """strawberry's ASGI view with goalgraph's context and a fast JSON encoder."""
+
+    async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
+        return Context(runtime=request.app.state.runtime, request=request, response=response)
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data, default=str)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Starlette:
+    """Build the app. The lifespan opens the database (and migrates the embedded default).
+
+    Pass ``runtime`` to reuse an already opened one (tests, the demo command).
+    """
+    settings = settings or Settings.from_env()
+    schema = build_schema(settings)
+    graphql_app = GoalgraphGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        async with open_runtime(settings) as opened:
+            app.state.runtime = opened
+            yield
+
+    async def healthz(request: Request) -> Response:
+        state = await request.app.state.runtime.database_state()
+        return JSONResponse({"status": "ok" if state["ok"] else "unavailable", "database": state},
+                            status_code=200 if state["ok"] else 503)
+
+    async def root(_: Request) -> Response:
+        return RedirectResponse("/graphql")
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/", root, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.schema = schema
+    return app

@@ -1,0 +1,117 @@
+"""The ``goalgraph`` command: serve, migrate, import, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from goalgraph.settings import Settings
+
+DEMO_DATABASE_URL = "sqlite+aiosqlite:///goalgraph-demo.db"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="goalgraph")
+def main() -> None:
+    """goalgraph — goals and sales targets for CRMs, computed live."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--demo", is_flag=True, help="Load a demo organisation into an empty database first "
+              "(default database goalgraph-demo.db unless GOALGRAPH_DATABASE_URL is set).")
+@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes.")
+def serve(host: str, port: int, demo: bool, workers: int) -> None:
+    """Run the GraphQL server (GraphiQL at /graphql, health at /healthz)."""
+    import uvicorn
+
+    if demo and not os.environ.get("GOALGRAPH_DATABASE_URL"):
+        os.environ["GOALGRAPH_DATABASE_URL"] = DEMO_DATABASE_URL
+    settings = Settings.from_env()
+    if demo:
+        from goalgraph.demo import ensure_demo_data
+
+        summary = asyncio.run(ensure_demo_data(settings))
+        click.echo(summary)
+    click.echo(f"goalgraph on http://{host}:{port}/graphql  (database: {_safe_url(settings.database_url)})")
+    if workers > 1:
+        uvicorn.run("goalgraph.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="info")
+    else:
+        from goalgraph.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@main.command()
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
+@click.option("--downgrade", "down", is_flag=True, help="Downgrade to --revision instead (e.g. --revision base).")
+def migrate(revision: str, down: bool) -> None:
+    """Apply (or revert) database migrations."""
+    from goalgraph.db.migrate import current_revision, downgrade, upgrade
+    from goalgraph.db.session import create_engine
+
+    settings = Settings.from_env()
+
+    async def run() -> str | None:
+        engine = create_engine(settings)
+        try:
+            await (downgrade(engine, revision) if down else upgrade(engine, revision))
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    click.echo(f"database {_safe_url(settings.database_url)} at revision {asyncio.run(run())}")
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", default=None, help="Kind of fact in a CSV file (user, team, pipeline, stage, deal, "
+              "activity); by default taken from the file name, e.g. deals.csv.")
+@click.option("--batch-size", default=5000, show_default=True, type=int, help="Facts per transaction.")
+@click.option("--all-or-nothing", is_flag=True, help="Load nothing if any row is bad (one transaction).")
+@click.option("--dry-run", is_flag=True, help="Validate and resolve references, then roll back.")
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write rejected rows to this file (same format) to fix and re-import.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when on a terminal).")
+def import_(files: tuple[Path, ...], kind: str | None, batch_size: int, all_or_nothing: bool, dry_run: bool,
+            rejects: Path | None, progress: bool | None) -> None:
+    """Bulk-load facts from NDJSON or CSV files (streamed; bad rows reported by line and field)."""
+    from goalgraph.ingest.bulk import import_command
+
+    code = import_command(
+        Settings.from_env(), list(files), kind=kind, batch_size=batch_size, all_or_nothing=all_or_nothing,
+        dry_run=dry_run, rejects=rejects, progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    sys.exit(code)
+
+
+@main.command("export-schema")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+def export_schema(output: Path | None) -> None:
+    """Print the GraphQL schema (SDL)."""
+    from goalgraph.graphql.schema import export_sdl
+
+    sdl = export_sdl()
+    if output is None:
+        click.echo(sdl, nl=False)
+    else:
+        output.write_text(sdl)
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://…@{rest.split('@', 1)[1]}"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Storage: declarative base, typed models, engine/session factory and Alembic migrations."""

@@ -1,0 +1,57 @@
+"""Per-request context: one database session, used by one task at a time.
+
+strawberry resolves sibling fields concurrently, and an ``AsyncSession`` must never be
+used by two tasks at once, so every use goes through :meth:`Context.db`, which holds a
+lock for the duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from goalgraph.graphql.loaders import Loaders
+from goalgraph.runtime import Runtime
+
+
+@dataclass
+class Context:
+    """What every resolver gets as ``info.context``."""
+
+    runtime: Runtime
+    request: Any = None
+    response: Any = None
+    _session: AsyncSession | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self)
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncSession]:
+        """The request's session, exclusively for the duration of the block (reads)."""
+        async with self._lock:
+            if self._session is None:
+                self._session = self.runtime.sessions()
+            yield self._session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in a fresh transaction: committed on success, rolled back on any error."""
+        async with self.db() as session:
+            if session.in_transaction():
+                await session.commit()
+            async with session.begin():
+                yield session
+
+    async def close(self) -> None:
+        """Release the session at the end of the operation."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

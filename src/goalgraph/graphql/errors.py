@@ -1,0 +1,72 @@
+"""Typed errors: expected mutation failures are data; query failures carry a code.
+
+Every code is listed in docs/errors.md.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+import strawberry
+from graphql import GraphQLError
+
+from goalgraph.ingest.errors import FactError
+
+
+@strawberry.enum(description="Machine-readable error codes, in payload errors and in `extensions.code`.")
+class ErrorCode(enum.Enum):
+    VALIDATION = "VALIDATION"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    CONFLICT = "CONFLICT"
+    LICENCE_REQUIRED = "LICENCE_REQUIRED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+
+
+def camel(name: str) -> str:
+    """``owner_id`` → ``ownerId`` (GraphQL spelling of a Python field name)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@strawberry.type(description="One problem with one input field.")
+class FieldError:
+    path: list[str] = strawberry.field(
+        description="Where the field is in the input, e.g. `[\"deals\", \"3\", \"ownerId\"]`."
+    )
+    message: str = strawberry.field(description="What is wrong, in words.")
+    code: str = strawberry.field(
+        description="What kind of problem: REQUIRED, INVALID, UNKNOWN_REFERENCE, UNKNOWN_CURRENCY, UNKNOWN_FIELD …"
+    )
+
+
+@strawberry.interface(description="An expected failure of a mutation, returned as data.")
+class UserError:
+    code: ErrorCode = strawberry.field(description="The kind of failure.")
+    message: str = strawberry.field(description="A summary for people.")
+
+
+@strawberry.type(description="The input was refused; nothing was changed. `fieldErrors` lists every problem.")
+class ValidationError(UserError):
+    field_errors: list[FieldError] = strawberry.field(description="Every problem found, each naming its field.")
+
+    @classmethod
+    def from_fact_errors(cls, errors: Iterable[FactError], prefix: tuple[str, ...] = ()) -> "ValidationError":
+        items = [
+            FieldError(
+                path=[*prefix, *(camel(p) if isinstance(p, str) else str(p) for p in e.path)],
+                message=e.message,
+                code=e.code,
+            )
+            for e in errors
+        ]
+        first = f"{'.'.join(items[0].path)}: {items[0].message}" if items else "invalid input"
+        more = f" (and {len(items) - 1} more problem(s))" if len(items) > 1 else ""
+        return cls(code=ErrorCode.VALIDATION, message=first + more, field_errors=items)
+
+
+def query_error(message: str, code: ErrorCode) -> GraphQLError:
+    """A GraphQL error with ``extensions.code`` for failures of queries."""
+    return GraphQLError(message, extensions={"code": code.value})

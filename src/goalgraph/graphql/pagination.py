@@ -1,0 +1,83 @@
+"""Relay-style cursor connections over an ordered SQL query (keyset pagination)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from sqlalchemy import Select, func, select
+
+from goalgraph.graphql.errors import ErrorCode, query_error
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="Where a page stands in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items precede this page (an `after` cursor was given).")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item of the page.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last item; pass it as `after` for the next page.")
+
+
+@strawberry.type(description="An item of a page with its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque position of this item.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a long list.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page, with cursors.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+    total_count: int = strawberry.field(description="How many items the whole list has (all pages).")
+
+    @strawberry.field(description="The items of this page without cursors.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def encode_cursor(kind: str, key: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str) -> int:
+    try:
+        prefix, key = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
+        if prefix != kind:
+            raise ValueError
+        return int(key)
+    except (ValueError, UnicodeDecodeError):
+        raise query_error(f"after: {cursor!r} is not a cursor of this list", ErrorCode.BAD_USER_INPUT) from None
+
+
+def check_page_size(first: int, max_page_size: int) -> None:
+    if not 0 <= first <= max_page_size:
+        raise query_error(f"first: {first} is outside 0–{max_page_size} (the page size cap)", ErrorCode.BAD_USER_INPUT)
+
+
+async def paginate(
+    session: Any, query: Select[Any], key: Any, kind: str, *, first: int, after: str | None, max_page_size: int,
+    convert: Any,
+) -> Connection[Any]:
+    """Page through ``query`` ordered by the integer column ``key`` (ascending)."""
+    check_page_size(first, max_page_size)
+    total = (await session.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
+    paged = query
+    if after is not None:
+        paged = paged.where(key > decode_cursor(kind, after))
+    rows = (await session.scalars(paged.order_by(key).limit(first + 1))).all()
+    has_next = len(rows) > first
+    rows = rows[:first]
+    edges = [Edge(cursor=encode_cursor(kind, row.id), node=convert(row)) for row in rows]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )

@@ -1,0 +1,147 @@
+"""Query root: the organisation and the CRM facts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy import select
+from strawberry.types import Info
+
+from goalgraph.db import models
+from goalgraph.graphql.pagination import Connection, paginate
+from goalgraph.graphql.types.facts import (
+    ActivityType,
+    DealStatus,
+    DealType,
+    Organisation,
+    PipelineType,
+    TeamType,
+    UserType,
+)
+from goalgraph.organisation import get_organisation
+
+DEFAULT_PAGE = 50
+
+
+def _ref(model: Any, external_id: str | None) -> Any:
+    """Internal id of a fact by its external id, as a scalar subquery."""
+    return select(model.id).where(model.external_id == external_id).scalar_subquery()
+
+
+@strawberry.input(description="Narrow the deals list; all given conditions must hold.")
+class DealFilter:
+    pipeline_id: strawberry.ID | None = strawberry.field(default=None, description="Only this pipeline.")
+    stage_id: strawberry.ID | None = strawberry.field(default=None, description="Only deals now in this stage.")
+    owner_id: strawberry.ID | None = strawberry.field(default=None, description="Only this user's deals.")
+    status: DealStatus | None = strawberry.field(default=None, description="Only deals with this status.")
+    added_from: datetime | None = strawberry.field(default=None, description="Added at or after this instant.")
+    added_before: datetime | None = strawberry.field(default=None, description="Added before this instant.")
+
+
+@strawberry.input(description="Narrow the activities list; all given conditions must hold.")
+class ActivityFilter:
+    owner_id: strawberry.ID | None = strawberry.field(default=None, description="Only this user's activities.")
+    deal_id: strawberry.ID | None = strawberry.field(default=None, description="Only activities about this deal.")
+    type: str | None = strawberry.field(default=None, description="Only this activity type.")
+    done: bool | None = strawberry.field(default=None, description="Only completed (true) or open (false) ones.")
+
+
+async def _page(info: Info, query: Any, model: Any, kind: str, first: int, after: str | None, node: Any) -> Any:
+    async with info.context.db() as session:
+        return await paginate(
+            session, query, model.id, kind, first=first, after=after,
+            max_page_size=info.context.runtime.settings.max_page_size, convert=lambda row: node(row=row),
+        )
+
+
+async def _one(info: Info, model: Any, external_id: str, node: Any) -> Any:
+    async with info.context.db() as session:
+        row = await session.scalar(select(model).where(model.external_id == external_id))
+    return None if row is None else node(row=row)
+
+
+@strawberry.type(description="Read the organisation's settings and the CRM facts goalgraph holds.")
+class Query:
+    @strawberry.field(description="The organisation's settings.")
+    async def organisation(self, info: Info) -> Organisation:
+        async with info.context.db() as session:
+            return Organisation.from_settings(await get_organisation(session))
+
+    @strawberry.field(description="Users, by CRM id order of arrival.")
+    async def users(
+        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None, active: bool | None = None
+    ) -> Connection[UserType]:
+        query = select(models.User)
+        if active is not None:
+            query = query.where(models.User.active == active)
+        return await _page(info, query, models.User, "User", first, after, UserType)
+
+    @strawberry.field(description="One user by the CRM's id; null if there is none.")
+    async def user(self, info: Info, id: strawberry.ID) -> UserType | None:
+        return await _one(info, models.User, id, UserType)
+
+    @strawberry.field(description="Teams.")
+    async def teams(self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None) -> Connection[TeamType]:
+        return await _page(info, select(models.Team), models.Team, "Team", first, after, TeamType)
+
+    @strawberry.field(description="One team by the CRM's id; null if there is none.")
+    async def team(self, info: Info, id: strawberry.ID) -> TeamType | None:
+        return await _one(info, models.Team, id, TeamType)
+
+    @strawberry.field(description="All pipelines (a short list), by name.")
+    async def pipelines(self, info: Info) -> list[PipelineType]:
+        async with info.context.db() as session:
+            rows = (await session.scalars(select(models.Pipeline).order_by(models.Pipeline.name))).all()
+        return [PipelineType(row=row) for row in rows]
+
+    @strawberry.field(description="One pipeline by the CRM's id; null if there is none.")
+    async def pipeline(self, info: Info, id: strawberry.ID) -> PipelineType | None:
+        return await _one(info, models.Pipeline, id, PipelineType)
+
+    @strawberry.field(description="Deals, optionally filtered.")
+    async def deals(
+        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None, filter: DealFilter | None = None
+    ) -> Connection[DealType]:
+        d = models.Deal
+        query = select(d)
+        if filter is not None:
+            if filter.pipeline_id is not None:
+                query = query.where(d.pipeline_id == _ref(models.Pipeline, filter.pipeline_id))
+            if filter.stage_id is not None:
+                query = query.where(d.stage_id == _ref(models.Stage, filter.stage_id))
+            if filter.owner_id is not None:
+                query = query.where(d.owner_id == _ref(models.User, filter.owner_id))
+            if filter.status is not None:
+                query = query.where(d.status == models.DealStatus(filter.status.value))
+            if filter.added_from is not None:
+                query = query.where(d.added_at >= filter.added_from)
+            if filter.added_before is not None:
+                query = query.where(d.added_at < filter.added_before)
+        return await _page(info, query, d, "Deal", first, after, DealType)
+
+    @strawberry.field(description="One deal by the CRM's id; null if there is none.")
+    async def deal(self, info: Info, id: strawberry.ID) -> DealType | None:
+        return await _one(info, models.Deal, id, DealType)
+
+    @strawberry.field(description="Activities, optionally filtered.")
+    async def activities(
+        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None, filter: ActivityFilter | None = None
+    ) -> Connection[ActivityType]:
+        a = models.Activity
+        query = select(a)
+        if filter is not None:
+            if filter.owner_id is not None:
+                query = query.where(a.owner_id == _ref(models.User, filter.owner_id))
+            if filter.deal_id is not None:
+                query = query.where(a.deal_id == _ref(models.Deal, filter.deal_id))
+            if filter.type is not None:
+                query = query.where(a.type == filter.type.lower())
+            if filter.done is not None:
+                query = query.where(a.done_at.is_not(None) if filter.done else a.done_at.is_(None))
+        return await _page(info, query, a, "Activity", first, after, ActivityType)
+
+    @strawberry.field(description="One activity by the CRM's id; null if there is none.")
+    async def activity(self, info: Info, id: strawberry.ID) -> ActivityType | None:
+        return await _one(info, models.Activity, id, ActivityType)

@@ -1,0 +1,51 @@
+"""Build the strawberry schema with its protective extensions."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions import DisableIntrospection
+
+from goalgraph.graphql.mutations import Mutation
+from goalgraph.graphql.queries import Query
+from goalgraph.settings import Settings
+
+
+class CloseSession(SchemaExtension):
+    """Release the request's database session when the operation ends."""
+
+    async def on_operation(self):  # type: ignore[no-untyped-def,override]
+        yield
+        context = self.execution_context.context
+        close = getattr(context, "close", None)
+        if close is not None:
+            await close()
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The goalgraph schema; ``settings`` tune the limits (defaults when None)."""
+    settings = settings or Settings()
+    depth = settings.max_query_depth
+    extensions: list = [
+        CloseSession,
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: QueryDepthLimiter(max_depth=depth),
+        lambda: MaxTokensLimiter(max_token_count=20_000),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+def export_sdl() -> str:
+    """The schema as SDL, as checked in at schema/schema.graphql."""
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,1 @@
+"""strawberry types of the schema, one module per area."""

@@ -1,0 +1,306 @@
+"""GraphQL types of the CRM facts and the organisation."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from goalgraph.db import models
+from goalgraph.organisation import OrganisationSettings
+
+
+@strawberry.enum(description="Where a deal stands.")
+class DealStatus(enum.Enum):
+    OPEN = "OPEN"
+    WON = "WON"
+    LOST = "LOST"
+    STALLED = "STALLED"
+
+
+@strawberry.enum(description="Day a week starts on.")
+class Weekday(enum.Enum):
+    MONDAY = 0
+    TUESDAY = 1
+    WEDNESDAY = 2
+    THURSDAY = 3
+    FRIDAY = 4
+    SATURDAY = 5
+    SUNDAY = 6
+
+
+@strawberry.type(description="An exact amount of money in a currency (amount is a decimal string).")
+class Money:
+    amount: Decimal = strawberry.field(description="The amount, exact (never a float).")
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. EUR.")
+
+
+@strawberry.type(description="The organisation's settings; periods are computed from them.")
+class Organisation:
+    name: str = strawberry.field(description="Display name.")
+    default_currency: str = strawberry.field(description="Currency of money goals unless a goal says otherwise.")
+    time_zone: str = strawberry.field(description="IANA time zone period bounds are computed in, e.g. Europe/Oslo.")
+    week_start: Weekday = strawberry.field(description="First day of a week for weekly goals.")
+    fiscal_year_start_month: int = strawberry.field(description="Month (1–12) the fiscal year starts in.")
+    updated_at: datetime | None = strawberry.field(description="When the settings were last saved; null for defaults.")
+
+    @classmethod
+    def from_settings(cls, s: OrganisationSettings) -> "Organisation":
+        return cls(name=s.name, default_currency=s.default_currency, time_zone=s.time_zone,
+                   week_start=Weekday(s.week_start), fiscal_year_start_month=s.fiscal_year_start_month,
+                   updated_at=s.updated_at)
+
+
+@strawberry.type(name="User", description="A CRM user: goals are assigned to users and facts credited to them.")
+class UserType:
+    row: strawberry.Private[models.User]
+
+    @strawberry.field(description="The CRM's id of the user.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.external_id)
+
+    @strawberry.field(description="Full name.")
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="E-mail address, if known.")
+    def email(self) -> str | None:
+        return self.row.email
+
+    @strawberry.field(description="False for users deactivated in the CRM.")
+    def active(self) -> bool:
+        return self.row.active
+
+    @strawberry.field(description="The CRM's timestamp of the version stored.")
+    def updated_at(self) -> datetime:
+        return self.row.source_updated_at
+
+    @strawberry.field(description="Teams the user belongs to.")
+    async def teams(self, info: Info) -> list[Annotated["TeamType", strawberry.lazy("goalgraph.graphql.types.facts")]]:
+        memberships = await info.context.loaders.memberships_of_user.load(self.row.id)
+        teams = await info.context.loaders.team.load_many([m.team_id for m in memberships])
+        return [TeamType(row=t) for t in sorted(teams, key=lambda t: t.name)]
+
+
+@strawberry.type(name="Team", description="A group of users with leaders; team goals count its members' facts.")
+class TeamType:
+    row: strawberry.Private[models.Team]
+
+    @strawberry.field(description="The CRM's id of the team.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.external_id)
+
+    @strawberry.field(description="Team name.")
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="The CRM's timestamp of the version stored.")
+    def updated_at(self) -> datetime:
+        return self.row.source_updated_at
+
+    async def _users(self, info: Info, leaders_only: bool) -> list[UserType]:
+        memberships = await info.context.loaders.memberships_of_team.load(self.row.id)
+        ids = [m.user_id for m in memberships if m.is_leader or not leaders_only]
+        users = await info.context.loaders.user.load_many(ids)
+        return [UserType(row=u) for u in sorted(users, key=lambda u: u.name)]
+
+    @strawberry.field(description="Everyone in the team, leaders included.")
+    async def members(self, info: Info) -> list[UserType]:
+        return await self._users(info, leaders_only=False)
+
+    @strawberry.field(description="The team's leaders.")
+    async def leaders(self, info: Info) -> list[UserType]:
+        return await self._users(info, leaders_only=True)
+
+
+@strawberry.type(name="Pipeline", description="A sales pipeline with its ordered stages.")
+class PipelineType:
+    row: strawberry.Private[models.Pipeline]
+
+    @strawberry.field(description="The CRM's id of the pipeline.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.external_id)
+
+    @strawberry.field(description="Pipeline name.")
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="Stages in pipeline order.")
+    async def stages(self, info: Info) -> list[Annotated["StageType", strawberry.lazy("goalgraph.graphql.types.facts")]]:
+        return [StageType(row=s) for s in await info.context.loaders.stages_of_pipeline.load(self.row.id)]
+
+
+@strawberry.type(name="Stage", description="A pipeline stage with its order and win probability.")
+class StageType:
+    row: strawberry.Private[models.Stage]
+
+    @strawberry.field(description="The CRM's id of the stage.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.external_id)
+
+    @strawberry.field(description="Stage name.")
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="Order within the pipeline (0 first).")
+    def position(self) -> int:
+        return self.row.position
+
+    @strawberry.field(description="Win probability in whole percent (0–100), used for weighted values.")
+    def probability(self) -> int:
+        return self.row.probability
+
+    @strawberry.field(description="The pipeline the stage belongs to.")
+    async def pipeline(self, info: Info) -> PipelineType:
+        return PipelineType(row=await info.context.loaders.pipeline.load(self.row.pipeline_id))
+
+    @strawberry.field(description="How many deals are in this stage now (any status).")
+    async def deal_count(self, info: Info) -> int:
+        return (await info.context.loaders.deal_stats_of_stage.load(self.row.id))["count"]
+
+    @strawberry.field(description="Total value of the deals in this stage, one entry per currency.")
+    async def deal_values(self, info: Info) -> list[Money]:
+        stats = await info.context.loaders.deal_stats_of_stage.load(self.row.id)
+        return [Money(amount=total, currency=currency) for total, currency in stats["values"]]
+
+
+@strawberry.type(name="StageChange", description="A deal entering a stage (its stage history).")
+class StageChangeType:
+    row: strawberry.Private[models.DealStageChange]
+
+    @strawberry.field(description="When the deal entered the stage.")
+    def entered_at(self) -> datetime:
+        return self.row.entered_at
+
+    @strawberry.field(description="The stage entered.")
+    async def stage(self, info: Info) -> StageType:
+        return StageType(row=await info.context.loaders.stage.load(self.row.stage_id))
+
+    @strawberry.field(description="The deal's owner at the time; progress is credited to them.")
+    async def owner(self, info: Info) -> UserType:
+        return UserType(row=await info.context.loaders.user.load(self.row.owner_id))
+
+
+@strawberry.type(name="Deal", description="A deal of the CRM.")
+class DealType:
+    row: strawberry.Private[models.Deal]
+
+    @strawberry.field(description="The CRM's id of the deal.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.external_id)
+
+    @strawberry.field(description="Deal title.")
+    def title(self) -> str:
+        return self.row.title
+
+    @strawberry.field(description="Deal value in the deal's currency.")
+    def value(self) -> Money:
+        return Money(amount=self.row.value, currency=self.row.currency)
+
+    @strawberry.field(description="Cost of the deal in the deal's currency.")
+    def cost(self) -> Money:
+        return Money(amount=self.row.cost, currency=self.row.currency)
+
+    @strawberry.field(description="Value minus cost.")
+    def gross_profit(self) -> Money:
+        return Money(amount=self.row.value - self.row.cost, currency=self.row.currency)
+
+    @strawberry.field(description="Where the deal stands.")
+    def status(self) -> DealStatus:
+        return DealStatus(self.row.status.value)
+
+    @strawberry.field(description="When the deal was added in the CRM.")
+    def added_at(self) -> datetime:
+        return self.row.added_at
+
+    @strawberry.field(description="When the deal was won, if it was.")
+    def won_at(self) -> datetime | None:
+        return self.row.won_at
+
+    @strawberry.field(description="When the deal was lost, if it was.")
+    def lost_at(self) -> datetime | None:
+        return self.row.lost_at
+
+    @strawberry.field(description="When the deal is expected to close.")
+    def expected_close_date(self) -> date | None:
+        return self.row.expected_close_date
+
+    @strawberry.field(description="Custom attributes, e.g. {\"sale_type\": \"New business\"}.")
+    def attributes(self) -> JSON:
+        return self.row.attributes
+
+    @strawberry.field(description="The CRM's timestamp of the version stored.")
+    def updated_at(self) -> datetime:
+        return self.row.source_updated_at
+
+    @strawberry.field(description="The user the deal is credited to.")
+    async def owner(self, info: Info) -> UserType:
+        return UserType(row=await info.context.loaders.user.load(self.row.owner_id))
+
+    @strawberry.field(description="The deal's pipeline.")
+    async def pipeline(self, info: Info) -> PipelineType:
+        return PipelineType(row=await info.context.loaders.pipeline.load(self.row.pipeline_id))
+
+    @strawberry.field(description="The deal's current stage.")
+    async def stage(self, info: Info) -> StageType:
+        return StageType(row=await info.context.loaders.stage.load(self.row.stage_id))
+
+    @strawberry.field(description="Every stage the deal entered, oldest first.")
+    async def stage_history(self, info: Info) -> list[StageChangeType]:
+        return [StageChangeType(row=c) for c in await info.context.loaders.stage_changes_of_deal.load(self.row.id)]
+
+
+@strawberry.type(name="Activity", description="A CRM activity: a call, meeting, e-mail, task …")
+class ActivityType:
+    row: strawberry.Private[models.Activity]
+
+    @strawberry.field(description="The CRM's id of the activity.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.external_id)
+
+    @strawberry.field(name="type", description="Activity type key, lower case (call, meeting, email …).")
+    def type_(self) -> str:
+        return self.row.type
+
+    @strawberry.field(description="Subject line.")
+    def subject(self) -> str:
+        return self.row.subject
+
+    @strawberry.field(description="When the activity was added.")
+    def added_at(self) -> datetime:
+        return self.row.added_at
+
+    @strawberry.field(description="When the activity is due, if scheduled.")
+    def due_at(self) -> datetime | None:
+        return self.row.due_at
+
+    @strawberry.field(description="When it was completed; null while not done.")
+    def done_at(self) -> datetime | None:
+        return self.row.done_at
+
+    @strawberry.field(description="True once completed.")
+    def done(self) -> bool:
+        return self.row.done_at is not None
+
+    @strawberry.field(description="Custom attributes.")
+    def attributes(self) -> JSON:
+        return self.row.attributes
+
+    @strawberry.field(description="The CRM's timestamp of the version stored.")
+    def updated_at(self) -> datetime:
+        return self.row.source_updated_at
+
+    @strawberry.field(description="The user the activity is credited to.")
+    async def owner(self, info: Info) -> UserType:
+        return UserType(row=await info.context.loaders.user.load(self.row.owner_id))
+
+    @strawberry.field(description="The deal the activity is about, if any.")
+    async def deal(self, info: Info) -> DealType | None:
+        if self.row.deal_id is None:
+            return None
+        return DealType(row=await info.context.loaders.deal.load(self.row.deal_id))

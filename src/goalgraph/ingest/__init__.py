@@ -1,0 +1,1 @@
+"""Getting CRM facts in: validation, idempotent upserts and bulk import from files."""

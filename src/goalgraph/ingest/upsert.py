@@ -1,0 +1,349 @@
+"""Idempotent, order-tolerant upserts of validated facts.
+
+A fact is matched on its CRM ``external_id``. Sending it again updates it; a version
+whose ``source_updated_at`` is older than the stored one is ignored (counted, not
+applied). The check happens twice: in Python to count created / updated / ignored,
+and in the ``ON CONFLICT … DO UPDATE … WHERE`` clause so two concurrent writers
+cannot regress a row either.
+
+:class:`Ingestor` works inside the caller's transaction; it never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from goalgraph.db.models import (
+    Activity,
+    Deal,
+    DealStageChange,
+    Pipeline,
+    Stage,
+    Team,
+    TeamMembership,
+    User,
+)
+from goalgraph.ingest.errors import FactError
+from goalgraph.ingest.validate import Kind
+
+MODELS: dict[Kind, Any] = {
+    Kind.USER: User,
+    Kind.TEAM: Team,
+    Kind.PIPELINE: Pipeline,
+    Kind.STAGE: Stage,
+    Kind.DEAL: Deal,
+    Kind.ACTIVITY: Activity,
+}
+
+
+@dataclass
+class UpsertCounts:
+    """What one kind of fact did in a batch."""
+
+    created: int = 0
+    updated: int = 0
+    #: Older than the stored version (out-of-order delivery): not applied.
+    ignored: int = 0
+    #: Refused because of a bad reference (lenient mode only).
+    rejected: int = 0
+
+    def add(self, other: "UpsertCounts") -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.ignored += other.ignored
+        self.rejected += other.rejected
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated
+
+
+@dataclass
+class IngestSummary:
+    """Counts per kind plus the stage changes recorded into deal history."""
+
+    counts: dict[Kind, UpsertCounts] = field(default_factory=lambda: {k: UpsertCounts() for k in Kind})
+    stage_changes: int = 0
+
+    def add(self, other: "IngestSummary") -> None:
+        for kind, counts in other.counts.items():
+            self.counts[kind].add(counts)
+        self.stage_changes += other.stage_changes
+
+
+def _dedupe(records: Sequence[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """Keep one record per external id: the newest; the later one on a tie."""
+    best: dict[str, tuple[int, dict[str, Any]]] = {}
+    for pos, rec in records:
+        key = rec["external_id"]
+        kept = best.get(key)
+        if kept is None or rec["source_updated_at"] >= kept[1]["source_updated_at"]:
+            best[key] = (pos, rec)
+    return list(best.values())
+
+
+class Ingestor:
+    """Applies batches of validated records within one session (one transaction).
+
+    Lookups of referenced ids are cached for the Ingestor's life, so a bulk import
+    resolves each owner or stage once.
+    """
+
+    def __init__(self, session: AsyncSession, *, lenient: bool = False) -> None:
+        self.session = session
+        self.lenient = lenient
+        self.dialect = session.bind.dialect.name
+        self._ids: dict[Kind, dict[str, Any]] = {k: {} for k in Kind}
+
+    # -- helpers -------------------------------------------------------------
+    def _insert(self, table: Table):  # type: ignore[no-untyped-def]
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    async def _resolve(self, kind: Kind, refs: Iterable[str], *cols: Any) -> dict[str, Any]:
+        """external id → internal id (or a row of ``(id, *cols)``) for known refs."""
+        cache = self._ids[kind]
+        missing = {r for r in refs if r is not None and r not in cache}
+        if missing:
+            model = MODELS[kind]
+            rows = await self.session.execute(
+                select(model.external_id, model.id, *cols).where(model.external_id.in_(missing))
+            )
+            for ext, *rest in rows:
+                cache[ext] = rest[0] if not cols else tuple(rest)
+        return cache
+
+    async def _existing(self, kind: Kind, keys: list[str], *cols: Any) -> dict[str, tuple[Any, ...]]:
+        model = MODELS[kind]
+        out: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(keys), 5000):
+            chunk = keys[start : start + 5000]
+            rows = await self.session.execute(
+                select(model.external_id, model.id, model.source_updated_at, *cols).where(model.external_id.in_(chunk))
+            )
+            for ext, *rest in rows:
+                out[ext] = tuple(rest)
+        return out
+
+    async def _write(
+        self, kind: Kind, rows: list[dict[str, Any]], update_cols: Sequence[str]
+    ) -> dict[str, int]:
+        """Upsert ``rows`` (already filtered to the newer ones); external id → id."""
+        if not rows:
+            return {}
+        model = MODELS[kind]
+        table = model.__table__
+        stmt = self._insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.external_id],
+            set_={c: stmt.excluded[c] for c in update_cols},
+            where=table.c.source_updated_at <= stmt.excluded.source_updated_at,
+        ).returning(table.c.external_id, table.c.id)
+        result = await self.session.execute(stmt, rows)
+        ids = {ext: id_ for ext, id_ in result}
+        self._ids[kind].update(ids)
+        return ids
+
+    async def _classify(
+        self, kind: Kind, records: list[tuple[int, dict[str, Any]]], *cols: Any
+    ) -> tuple[list[tuple[int, dict[str, Any], tuple[Any, ...] | None]], UpsertCounts]:
+        """Split deduped records into the ones to write (with their stored row) and count."""
+        counts = UpsertCounts()
+        unique = _dedupe(records)
+        counts.ignored += len(records) - len(unique)
+        existing = await self._existing(kind, [r["external_id"] for _, r in unique], *cols)
+        keep: list[tuple[int, dict[str, Any], tuple[Any, ...] | None]] = []
+        for pos, rec in unique:
+            stored = existing.get(rec["external_id"])
+            if stored is None:
+                counts.created += 1
+            elif stored[1] > rec["source_updated_at"]:
+                counts.ignored += 1
+                continue
+            else:
+                counts.updated += 1
+            keep.append((pos, rec, stored))
+        return keep, counts
+
+    def _reject(self, errors: list[FactError], path: tuple[str | int, ...], field_name: str, kind: str, ref: str) -> None:
+        errors.append(FactError((*path, field_name), f"no {kind} with id {ref!r}", "UNKNOWN_REFERENCE"))
+
+    # -- kinds -------------------------------------------------------------
+    async def apply(
+        self, kind: Kind, records: Sequence[tuple[tuple[str | int, ...], dict[str, Any]]]
+    ) -> tuple[UpsertCounts, int, list[FactError]]:
+        """Upsert records of one kind. Returns counts, stage changes recorded and reference errors.
+
+        ``records`` pairs each record with its path (for error messages). In strict mode the
+        caller rolls back on any error; in lenient mode rows with bad references are skipped.
+        """
+        if not records:
+            return UpsertCounts(), 0, []
+        handler = {
+            Kind.USER: self._users,
+            Kind.TEAM: self._teams,
+            Kind.PIPELINE: self._pipelines,
+            Kind.STAGE: self._stages,
+            Kind.DEAL: self._deals,
+            Kind.ACTIVITY: self._activities,
+        }[kind]
+        return await handler(list(records))
+
+    async def _simple(self, kind: Kind, records, columns: Sequence[str]):  # type: ignore[no-untyped-def]
+        keep, counts = await self._classify(kind, list(enumerate(r for _, r in records)))
+        rows = [{c: rec[c] for c in ("external_id", *columns, "source_updated_at")} for _, rec, _ in keep]
+        await self._write(kind, rows, [*columns, "source_updated_at"])
+        return counts, 0, []
+
+    async def _users(self, records):  # type: ignore[no-untyped-def]
+        return await self._simple(Kind.USER, records, ("name", "email", "active"))
+
+    async def _pipelines(self, records):  # type: ignore[no-untyped-def]
+        return await self._simple(Kind.PIPELINE, records, ("name",))
+
+    async def _teams(self, records):  # type: ignore[no-untyped-def]
+        errors: list[FactError] = []
+        users = await self._resolve(Kind.USER, {u for _, r in records for u in r["member_ids"]})
+        valid = []
+        rejected = 0
+        for path, rec in records:
+            bad = [u for u in rec["member_ids"] if u not in users]
+            for u in bad:
+                field_name = "leader_ids" if u in rec["leader_ids"] else "member_ids"
+                self._reject(errors, path, field_name, "user", u)
+            if bad:
+                rejected += 1
+            else:
+                valid.append(rec)
+        if errors and not self.lenient:
+            return UpsertCounts(), 0, errors
+        keep, counts = await self._classify(Kind.TEAM, list(enumerate(valid)))
+        counts.rejected = rejected
+        ids = await self._write(
+            Kind.TEAM, [{c: rec[c] for c in ("external_id", "name", "source_updated_at")} for _, rec, _ in keep],
+            ["name", "source_updated_at"],
+        )
+        if ids:
+            await self.session.execute(delete(TeamMembership).where(TeamMembership.team_id.in_(list(ids.values()))))
+            members = [
+                {"team_id": ids[rec["external_id"]], "user_id": users[u], "is_leader": u in rec["leader_ids"]}
+                for _, rec, _ in keep
+                if rec["external_id"] in ids
+                for u in rec["member_ids"]
+            ]
+            if members:
+                await self.session.execute(TeamMembership.__table__.insert(), members)
+        return counts, 0, errors
+
+    async def _stages(self, records):  # type: ignore[no-untyped-def]
+        errors: list[FactError] = []
+        pipelines = await self._resolve(Kind.PIPELINE, {r["pipeline_ref"] for _, r in records})
+        valid = []
+        for path, rec in records:
+            if rec["pipeline_ref"] not in pipelines:
+                self._reject(errors, path, "pipeline_id", "pipeline", rec["pipeline_ref"])
+            else:
+                valid.append({**rec, "pipeline_id": pipelines[rec["pipeline_ref"]]})
+        if errors and not self.lenient:
+            return UpsertCounts(), 0, errors
+        counts, _, _ = await self._simple(
+            Kind.STAGE, [(None, r) for r in valid], ("pipeline_id", "name", "position", "probability")
+        )
+        counts.rejected = len(records) - len(valid)
+        self._ids[Kind.STAGE].clear()  # cached (id, pipeline) pairs may have moved
+        return counts, 0, errors
+
+    async def _deals(self, records):  # type: ignore[no-untyped-def]
+        errors: list[FactError] = []
+        users = await self._resolve(Kind.USER, {r["owner_ref"] for _, r in records})
+        stage_refs = {r["stage_ref"] for _, r in records} | {s for _, r in records for s, _ in r["stage_history"]}
+        stages = await self._resolve(Kind.STAGE, stage_refs, Stage.pipeline_id)
+        pipelines = await self._resolve(Kind.PIPELINE, {r["pipeline_ref"] for _, r in records if r["pipeline_ref"]})
+        valid: list[dict[str, Any]] = []
+        for path, rec in records:
+            start = len(errors)
+            if rec["owner_ref"] not in users:
+                self._reject(errors, path, "owner_id", "user", rec["owner_ref"])
+            stage = stages.get(rec["stage_ref"])
+            if stage is None:
+                self._reject(errors, path, "stage_id", "stage", rec["stage_ref"])
+            elif rec["pipeline_ref"]:
+                if rec["pipeline_ref"] not in pipelines:
+                    self._reject(errors, path, "pipeline_id", "pipeline", rec["pipeline_ref"])
+                elif pipelines[rec["pipeline_ref"]] != stage[1]:
+                    errors.append(FactError((*path, "stage_id"),
+                                            f"stage {rec['stage_ref']!r} is not in pipeline {rec['pipeline_ref']!r}"))
+            for i, (ref, _) in enumerate(rec["stage_history"]):
+                if ref not in stages:
+                    self._reject(errors, (*path, "stage_history", i), "stage_id", "stage", ref)
+            if len(errors) == start:
+                valid.append(rec)
+        if errors and not self.lenient:
+            return UpsertCounts(), 0, errors
+        keep, counts = await self._classify(Kind.DEAL, list(enumerate(valid)), Deal.stage_id)
+        counts.rejected = len(records) - len(valid)
+        columns = ("title", "value", "currency", "cost", "owner_id", "pipeline_id", "stage_id", "status",
+                   "added_at", "won_at", "lost_at", "expected_close_date", "attributes")
+        rows = []
+        for _, rec, _ in keep:
+            stage_id, pipeline_id = stages[rec["stage_ref"]]
+            rows.append({
+                "external_id": rec["external_id"], "title": rec["title"], "value": rec["value"],
+                "currency": rec["currency"], "cost": rec["cost"], "owner_id": users[rec["owner_ref"]],
+                "pipeline_id": pipeline_id, "stage_id": stage_id, "status": rec["status"],
+                "added_at": rec["added_at"], "won_at": rec["won_at"], "lost_at": rec["lost_at"],
+                "expected_close_date": rec["expected_close_date"], "attributes": rec["attributes"],
+                "source_updated_at": rec["source_updated_at"],
+            })
+        ids = await self._write(Kind.DEAL, rows, [*columns, "source_updated_at"])
+        history: list[dict[str, Any]] = []
+        for (_, rec, stored), row in zip(keep, rows):
+            deal_id = ids.get(rec["external_id"])
+            if deal_id is None:  # lost a race to a newer version
+                continue
+            owner = row["owner_id"]
+            if stored is None or stored[2] != row["stage_id"]:
+                entered = rec["stage_entered_at"] or (rec["added_at"] if stored is None else rec["source_updated_at"])
+                history.append({"deal_id": deal_id, "pipeline_id": row["pipeline_id"], "stage_id": row["stage_id"],
+                                "owner_id": owner, "entered_at": entered})
+            for ref, entered in rec["stage_history"]:
+                sid, pid = stages[ref]
+                history.append({"deal_id": deal_id, "pipeline_id": pid, "stage_id": sid, "owner_id": owner,
+                                 "entered_at": entered})
+        recorded = 0
+        if history:
+            table = DealStageChange.__table__
+            stmt = self._insert(table).on_conflict_do_nothing(
+                index_elements=[table.c.deal_id, table.c.stage_id, table.c.entered_at]
+            ).returning(table.c.id)
+            recorded = len((await self.session.execute(stmt, history)).all())
+        return counts, recorded, errors
+
+    async def _activities(self, records):  # type: ignore[no-untyped-def]
+        errors: list[FactError] = []
+        users = await self._resolve(Kind.USER, {r["owner_ref"] for _, r in records})
+        deals = await self._resolve(Kind.DEAL, {r["deal_ref"] for _, r in records if r["deal_ref"]})
+        valid = []
+        for path, rec in records:
+            start = len(errors)
+            if rec["owner_ref"] not in users:
+                self._reject(errors, path, "owner_id", "user", rec["owner_ref"])
+            if rec["deal_ref"] and rec["deal_ref"] not in deals:
+                self._reject(errors, path, "deal_id", "deal", rec["deal_ref"])
+            if len(errors) == start:
+                valid.append({**rec, "owner_id": users[rec["owner_ref"]],
+                              "deal_id": deals[rec["deal_ref"]] if rec["deal_ref"] else None})
+        if errors and not self.lenient:
+            return UpsertCounts(), 0, errors
+        counts, _, _ = await self._simple(
+            Kind.ACTIVITY, [(None, r) for r in valid],
+            ("type", "subject", "owner_id", "deal_id", "added_at", "due_at", "done_at", "attributes"),
+        )
+        counts.rejected = len(records) - len(valid)
+        return counts, 0, errors

@@ -1,0 +1,71 @@
+"""Typed settings read from the environment (``GOALGRAPH_*``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///goalgraph.db"
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment, resolved once at start."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    #: PostgreSQL schema to use (its ``search_path``); None for the server's default.
+    database_schema: str | None = None
+    #: Run Alembic migrations when the app starts (default for the embedded SQLite database).
+    migrate_on_start: bool = True
+    #: A plugin that fails to load stops the service instead of being skipped.
+    strict_plugins: bool = False
+    #: Serve GraphiQL at /graphql (GET from a browser).
+    graphiql: bool = True
+    #: Allow schema introspection queries.
+    introspection: bool = True
+    #: Largest page a connection field returns.
+    max_page_size: int = 500
+    #: Deepest query accepted.
+    max_query_depth: int = 15
+    #: Most facts accepted in one ingest mutation.
+    max_batch_size: int = 5000
+    #: Echo SQL statements (debugging).
+    echo_sql: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+        """Build settings from ``GOALGRAPH_*`` variables; keyword overrides win."""
+        env = dict(os.environ if environ is None else environ)
+        url = env.get("GOALGRAPH_DATABASE_URL") or DEFAULT_DATABASE_URL
+        settings = cls(
+            database_url=url,
+            database_schema=env.get("GOALGRAPH_DATABASE_SCHEMA") or None,
+            migrate_on_start=_flag(env.get("GOALGRAPH_MIGRATE_ON_START"), default=url.startswith("sqlite")),
+            strict_plugins=_flag(env.get("GOALGRAPH_STRICT_PLUGINS"), default=_flag(env.get("CI"))),
+            graphiql=_flag(env.get("GOALGRAPH_GRAPHIQL"), default=True),
+            introspection=_flag(env.get("GOALGRAPH_INTROSPECTION"), default=True),
+            max_page_size=int(env.get("GOALGRAPH_MAX_PAGE_SIZE", "500")),
+            max_query_depth=int(env.get("GOALGRAPH_MAX_QUERY_DEPTH", "15")),
+            max_batch_size=int(env.get("GOALGRAPH_MAX_BATCH_SIZE", "5000")),
+            echo_sql=_flag(env.get("GOALGRAPH_ECHO_SQL")),
+        )
+        return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite URL, or None for PostgreSQL / in-memory."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[-1]
+        return None if path in {"", ":memory:"} else Path(path)

@@ -1,0 +1,1 @@
+"""Helpers for goalgraph's tests and for plugin authors' tests."""
