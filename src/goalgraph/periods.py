@@ -16,6 +16,11 @@ Conventions used throughout:
 * A period's position among the goal's periods (``Period.index``) is counted
   from the period containing the goal's start date (index 0) and is computed
   arithmetically, so paging far ahead never materialises earlier periods.
+* ``fiscal=True`` aligns QUARTERLY and YEARLY periods to
+  ``Calendar.fiscal_year_start_month``; it has no effect on WEEKLY/MONTHLY.
+* Invalid values raise ``ValueError``; arguments of the wrong type (e.g. a
+  ``datetime`` where a ``date`` is expected) raise ``TypeError``.  No call
+  builds more than :data:`MAX_PERIODS` periods.
 """
 
 from __future__ import annotations
@@ -94,12 +99,12 @@ class Calendar:
 class Period:
     """One period of a goal: ``[start, end)`` in UTC, ``start_date..end_date`` locally."""
 
-    index: int
-    start: datetime
-    end: datetime
-    start_date: date
+    index: int  # 0-based, goal-relative (period 0 contains the goal's start)
+    start: datetime  # aware UTC, inclusive: local midnight of start_date
+    end: datetime  # aware UTC, exclusive: local midnight after end_date
+    start_date: date  # first local day
     end_date: date  # last local day, inclusive
-    label: str
+    label: str  # e.g. "2026-W05", "2026-03", "FY2026/27 Q1"
 
     def contains(self, moment: datetime) -> bool:
         """Whether the aware instant ``moment`` lies in ``[start, end)``."""
@@ -356,8 +361,14 @@ def _build(
     one_day = _ONE_DAY
     # Positional arguments: index, start, end, start_date, end_date, label.
     return [
-        Period(k_first + i, instants[i], instants[i + 1], bounds[i], bounds[i + 1] - one_day,
-               _label(cal, iv, aligned[i], fiscal))
+        Period(
+            k_first + i,
+            instants[i],
+            instants[i + 1],
+            bounds[i],
+            bounds[i + 1] - one_day,
+            _label(cal, iv, aligned[i], fiscal),
+        )
         for i in range(count)
     ]
 
@@ -390,8 +401,9 @@ def periods_for(
 
     Open-ended goals (``end=None``) produce periods up to and including the one
     containing the aware instant ``now`` (required), or ``[]`` if ``now`` is
-    before ``start``.  With ``clip`` the first/last periods are cut to the
-    goal's start/end dates.  CUSTOM goals yield exactly one period.
+    before ``start`` (``now`` is ignored when ``end`` is given).  With ``clip``
+    the first/last periods are cut to the goal's start/end dates; otherwise
+    whole periods are returned.  CUSTOM goals yield exactly one period.
     """
     iv = _interval(interval)
     _check_goal(start, end)
