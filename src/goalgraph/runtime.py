@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from goalgraph.db.migrate import upgrade
 from goalgraph.db.session import create_engine, create_session_factory
+from goalgraph.plugins import Plugins, load_plugins
+from goalgraph.registry import Registry
 from goalgraph.settings import Settings
 
 
@@ -24,6 +26,12 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    plugins: Plugins
+
+    @property
+    def registry(self) -> Registry:
+        """Goal types, features and dimensions registered by plugins."""
+        return self.plugins.registry
 
     async def database_state(self) -> dict[str, object]:
         """A small health report: can we reach the database, and at which revision."""
@@ -39,12 +47,18 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, migrate: bool | None = None) -> AsyncIterator[Runtime]:
-    """Create the engine (migrating first when configured) and dispose of it on exit."""
+async def open_runtime(
+    settings: Settings, *, migrate: bool | None = None, plugins: Plugins | None = None
+) -> AsyncIterator[Runtime]:
+    """Load plugins, create the engine (migrating first when configured); dispose of it on exit.
+
+    Pass ``plugins`` to use an already built set (tests registering a plugin for one test).
+    """
+    plugins = plugins or load_plugins(strict=settings.strict_plugins)
     engine = create_engine(settings)
     try:
         if settings.migrate_on_start if migrate is None else migrate:
             await upgrade(engine)
-        yield Runtime(settings=settings, engine=engine, sessions=create_session_factory(engine))
+        yield Runtime(settings=settings, engine=engine, sessions=create_session_factory(engine), plugins=plugins)
     finally:
         await engine.dispose()

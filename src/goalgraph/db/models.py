@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from goalgraph.db.base import Base
-from goalgraph.db.types import Money, UTCDateTime
+from goalgraph.db.types import ExactDecimal, Money, UTCDateTime
 
 EXTERNAL_ID_LENGTH = 128
 
@@ -204,3 +204,17 @@ class Activity(Base):
         Index("ix_activities_owner_done", "owner_id", "done_at"),
         Index("ix_activities_type", "type"),
     )
+
+
+class ExchangeRate(Base):
+    """One unit of ``currency`` is worth ``rate`` units of ``quote_currency`` from ``valid_from`` on."""
+
+    __tablename__ = "exchange_rates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    quote_currency: Mapped[str] = mapped_column(String(3))
+    valid_from: Mapped[date] = mapped_column(Date)
+    rate: Mapped[Decimal] = mapped_column(ExactDecimal())
+
+    __table_args__ = (UniqueConstraint("currency", "quote_currency", "valid_from"),)

@@ -75,3 +75,25 @@ class Money(TypeDecorator[Decimal]):
     def process_literal_param(self, value: Any, dialect: Dialect) -> str:
         bound = self.process_bind_param(value, dialect)
         return "NULL" if bound is None else str(bound)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A ``Decimal`` never aggregated in SQL (e.g. exchange rates): text on SQLite, numeric on PostgreSQL."""
+
+    impl = Numeric(28, 12, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            from sqlalchemy import String
+
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(28, 12, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return str(Decimal(value)) if dialect.name == "sqlite" else Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).normalize()

@@ -48,7 +48,7 @@ class Kind(str, enum.Enum):
 _MISSING = object()
 
 
-class _Row:
+class FieldReader:
     """Reads typed fields from one raw fact, collecting errors instead of raising."""
 
     __slots__ = ("raw", "path", "errors", "seen")
@@ -140,8 +140,8 @@ class _Row:
             return None
         return value.astimezone(timezone.utc)
 
-    def day(self, name: str) -> date | None:
-        value = self.get(name, False)
+    def day(self, name: str, *, required: bool = False) -> date | None:
+        value = self.get(name, required)
         if value is None:
             return None
         if isinstance(value, datetime):
@@ -265,14 +265,14 @@ class _Row:
                 self.fail(key, "is not a known field", "UNKNOWN_FIELD")
 
 
-def _source_time(row: _Row, received_at: datetime) -> datetime:
+def _source_time(row: FieldReader, received_at: datetime) -> datetime:
     return row.timestamp("updated_at") or received_at
 
 
 def parse_user(raw: Mapping[str, Any], path: Path, errors: list[FactError], received_at: datetime) -> dict[str, Any] | None:
     """A user: ``id``, ``name``, optional ``email``, ``active``, ``updated_at``."""
     start = len(errors)
-    row = _Row(raw, path, errors)
+    row = FieldReader(raw, path, errors)
     rec = {
         "external_id": row.external_id("id"),
         "name": row.string("name", required=True),
@@ -287,7 +287,7 @@ def parse_user(raw: Mapping[str, Any], path: Path, errors: list[FactError], rece
 def parse_team(raw: Mapping[str, Any], path: Path, errors: list[FactError], received_at: datetime) -> dict[str, Any] | None:
     """A team: ``id``, ``name``, ``member_ids``, ``leader_ids`` (leaders are members too)."""
     start = len(errors)
-    row = _Row(raw, path, errors)
+    row = FieldReader(raw, path, errors)
     members = row.id_list("member_ids")
     leaders = row.id_list("leader_ids")
     rec = {
@@ -304,7 +304,7 @@ def parse_team(raw: Mapping[str, Any], path: Path, errors: list[FactError], rece
 def parse_stage(raw: Mapping[str, Any], path: Path, errors: list[FactError], received_at: datetime) -> dict[str, Any] | None:
     """A stage: ``id``, ``pipeline_id``, ``name``, ``position``, ``probability`` (0–100)."""
     start = len(errors)
-    row = _Row(raw, path, errors)
+    row = FieldReader(raw, path, errors)
     rec = {
         "external_id": row.external_id("id"),
         "pipeline_ref": row.external_id("pipeline_id"),
@@ -322,7 +322,7 @@ def parse_pipeline(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """A pipeline with its stages in order: ``id``, ``name``, ``stages`` (list, optional)."""
     start = len(errors)
-    row = _Row(raw, path, errors)
+    row = FieldReader(raw, path, errors)
     rec = {
         "external_id": row.external_id("id"),
         "name": row.string("name", required=True),
@@ -350,7 +350,7 @@ def parse_pipeline(
 def parse_deal(raw: Mapping[str, Any], path: Path, errors: list[FactError], received_at: datetime) -> dict[str, Any] | None:
     """A deal; see docs/facts.md for every field."""
     start = len(errors)
-    row = _Row(raw, path, errors)
+    row = FieldReader(raw, path, errors)
     value = row.amount("value", required=True)
     cost = row.amount("cost", default=Decimal(0))
     status = row.choice("status", DealStatus, DealStatus.OPEN)
@@ -383,7 +383,7 @@ def parse_deal(raw: Mapping[str, Any], path: Path, errors: list[FactError], rece
         if not isinstance(entry, Mapping):
             errors.append(FactError((*path, "stage_history", i), "must be an object"))
             continue
-        sub = _Row(entry, (*path, "stage_history", i), errors)
+        sub = FieldReader(entry, (*path, "stage_history", i), errors)
         stage_ref, entered = sub.external_id("stage_id"), sub.timestamp("entered_at", required=True)
         sub.finish()
         if stage_ref and entered:
@@ -405,7 +405,7 @@ def parse_deal(raw: Mapping[str, Any], path: Path, errors: list[FactError], rece
 def parse_activity(raw: Mapping[str, Any], path: Path, errors: list[FactError], received_at: datetime) -> dict[str, Any] | None:
     """An activity; ``done_at`` set means completed."""
     start = len(errors)
-    row = _Row(raw, path, errors)
+    row = FieldReader(raw, path, errors)
     rec = {
         "external_id": row.external_id("id"),
         "type": (row.string("type", required=True, max_length=64) or "").lower() or None,

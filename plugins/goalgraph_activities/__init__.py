@@ -1,0 +1,52 @@
+"""First-party goal types about activities: added and completed."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+
+from goalgraph.db.models import Activity
+from goalgraph.hookspecs import hookimpl
+from goalgraph.registry import COUNT, Category, FactKind, FactQuery, FilterSpec, GoalType
+
+__version__ = "0.1.0"
+
+ACTIVITY_TYPES = FilterSpec(
+    "activity_types", "Activity types", column="activity_type",
+    description="Only activities of these types, e.g. call, meeting (all types when left out).",
+)
+
+
+def _columns(moment):  # type: ignore[no-untyped-def]
+    return [
+        Activity.id.label("fact_id"),
+        Activity.owner_id.label("user_id"),
+        moment.label("occurred_at"),
+        Activity.type.label("activity_type"),
+        Activity.attributes.label("attributes"),
+    ]
+
+
+def activities_added(_: FactQuery) -> Select:
+    """Every activity, placed by when it was added."""
+    return select(*_columns(Activity.added_at))
+
+
+def activities_completed(_: FactQuery) -> Select:
+    """Completed activities, placed by when they were done."""
+    return select(*_columns(Activity.done_at)).where(Activity.done_at.is_not(None))
+
+
+@hookimpl
+def goalgraph_register_goal_types() -> list[GoalType]:
+    return [
+        GoalType(
+            key="ACTIVITIES_ADDED", label="Activities added", category=Category.ACTIVITY, fact_kind=FactKind.ACTIVITY,
+            description="Activities added in the period.", source=activities_added,
+            measures=(COUNT,), filters=(ACTIVITY_TYPES,),
+        ),
+        GoalType(
+            key="ACTIVITIES_COMPLETED", label="Activities completed", category=Category.ACTIVITY,
+            fact_kind=FactKind.ACTIVITY, description="Activities marked done in the period, by when they were done.",
+            source=activities_completed, measures=(COUNT,), filters=(ACTIVITY_TYPES,),
+        ),
+    ]

@@ -1,0 +1,86 @@
+"""First-party goal types about deals: added, progressed (entered a stage), won."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select, type_coerce
+
+from goalgraph.db.models import Deal, DealStageChange, DealStatus, Pipeline, Stage
+from goalgraph.db.types import Money
+from goalgraph.hookspecs import hookimpl
+from goalgraph.registry import COUNT, Category, FactKind, FactQuery, FilterKind, FilterSpec, GoalType, Measure
+
+__version__ = "0.1.0"
+
+VALUE = Measure("VALUE", "Deal value", column="value", money=True)
+GROSS_PROFIT = Measure("GROSS_PROFIT", "Gross profit", column="gross_profit", money=True)
+DEAL_MEASURES = (COUNT, VALUE, GROSS_PROFIT)
+
+PIPELINES = FilterSpec(
+    "pipelines", "Pipelines", column="pipeline_id", kind=FilterKind.REFERENCE, model=Pipeline,
+    description="Only deals in these pipelines (all pipelines when left out).",
+)
+STAGE = FilterSpec(
+    "stage", "Stage", column="stage_id", kind=FilterKind.REFERENCE, model=Stage, required=True, multiple=False,
+    description="The stage deals must enter to count.",
+)
+
+
+def _deal_columns(moment) -> list:  # type: ignore[no-untyped-def]
+    return [
+        Deal.id.label("fact_id"),
+        Deal.owner_id.label("user_id"),
+        moment.label("occurred_at"),
+        Deal.currency.label("currency"),
+        type_coerce(Deal.value, Money()).label("value"),
+        type_coerce(Deal.value - Deal.cost, Money()).label("gross_profit"),
+        Deal.pipeline_id.label("pipeline_id"),
+        Deal.stage_id.label("stage_id"),
+        Deal.attributes.label("attributes"),
+    ]
+
+
+def deals_added(_: FactQuery) -> Select:
+    """Every deal, placed by when it was added, credited to its owner."""
+    return select(*_deal_columns(Deal.added_at))
+
+
+def deals_won(_: FactQuery) -> Select:
+    """Won deals, placed by when they were won."""
+    return select(*_deal_columns(Deal.won_at)).where(Deal.status == DealStatus.WON, Deal.won_at.is_not(None))
+
+
+def deals_progressed(_: FactQuery) -> Select:
+    """Entries into a stage (from stage history), credited to the owner at the time."""
+    change = DealStageChange
+    return select(
+        change.deal_id.label("fact_id"),
+        change.owner_id.label("user_id"),
+        change.entered_at.label("occurred_at"),
+        Deal.currency.label("currency"),
+        type_coerce(Deal.value, Money()).label("value"),
+        type_coerce(Deal.value - Deal.cost, Money()).label("gross_profit"),
+        change.pipeline_id.label("pipeline_id"),
+        change.stage_id.label("stage_id"),
+        Deal.attributes.label("attributes"),
+    ).join(Deal, Deal.id == change.deal_id)
+
+
+@hookimpl
+def goalgraph_register_goal_types() -> list[GoalType]:
+    return [
+        GoalType(
+            key="DEALS_ADDED", label="Deals added", category=Category.DEAL, fact_kind=FactKind.DEAL,
+            description="Deals added in the period, by the time they were added.",
+            source=deals_added, measures=DEAL_MEASURES, filters=(PIPELINES,),
+        ),
+        GoalType(
+            key="DEALS_PROGRESSED", label="Deals progressed", category=Category.DEAL, fact_kind=FactKind.DEAL,
+            description="Deals that entered the chosen stage in the period (from stage history).",
+            source=deals_progressed, measures=DEAL_MEASURES, filters=(PIPELINES, STAGE),
+        ),
+        GoalType(
+            key="DEALS_WON", label="Deals won", category=Category.DEAL, fact_kind=FactKind.DEAL,
+            description="Deals won in the period, by the time they were won.",
+            source=deals_won, measures=DEAL_MEASURES, filters=(PIPELINES,),
+        ),
+    ]

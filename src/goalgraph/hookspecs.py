@@ -1,0 +1,66 @@
+"""Every hook a goalgraph plugin can implement. docs/plugins/hooks.md documents each.
+
+Implement them with ``@goalgraph.hookimpl`` in a module registered under the ``goalgraph``
+entry-point group. pluggy ignores default values of hookimpl arguments: declare only the
+arguments you use, and do not rely on defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from goalgraph.registry import Dimension, Feature, GoalType
+
+PROJECT = "goalgraph"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def goalgraph_register_goal_types() -> Sequence["GoalType"]:
+    """Return the goal types this plugin provides.
+
+    Called once at start-up, synchronously, while the registry is built. Return a list
+    (possibly empty) of :class:`goalgraph.registry.GoalType`. A key already registered by
+    another plugin stops start-up with an error naming both plugins.
+    """
+
+
+@hookspec
+def goalgraph_register_features() -> Sequence["Feature"]:
+    """Return the licensable features this plugin introduces.
+
+    Called once at start-up, synchronously. Return a list of
+    :class:`goalgraph.registry.Feature`; goal types name them in ``feature``.
+    """
+
+
+@hookspec
+def goalgraph_register_dimensions() -> Sequence["Dimension"]:
+    """Return the custom dimensions this plugin provides.
+
+    Called once at start-up, synchronously. Return a list of
+    :class:`goalgraph.registry.Dimension`.
+    """
+
+
+@hookspec
+def goalgraph_facts_ingested(counts: dict[str, dict[str, int]]) -> Any:
+    """Facts were written: ``counts`` maps a kind (``deal`` …) to created/updated/ignored.
+
+    Called after the transaction that wrote them committed. May be ``async``; it runs in
+    the background and must not block or fail the request — exceptions are logged.
+    """
+
+
+@hookspec
+def goalgraph_goal_status_changed(goal_id: int, period_index: int, old_status: str, new_status: str) -> Any:
+    """A goal's period changed status (e.g. IN_PROGRESS → ACHIEVED).
+
+    Called after the change is known. May be ``async``; it runs in the background and must
+    not block the request — exceptions are logged.
+    """

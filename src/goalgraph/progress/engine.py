@@ -1,0 +1,272 @@
+"""Batched, in-database aggregation of goal progress.
+
+Given many goals — each with a goal type, measure, assignee, filters, currency and periods —
+:func:`compute_actuals` issues **one aggregate statement per goal type** (whatever the number
+of goals, periods or measures) plus at most one statement for exchange rates.
+
+The statement joins the goal type's fact source ``f`` to a ``VALUES`` CTE with one row per
+(goal, period) — bounds, assignee, currency, which filters the goal uses — and to a CTE of
+filter values, then groups by goal, period and (for money) the fact's currency and the
+exchange rate in force on its date. Sums stay exact; the few group rows are converted to
+the goal's currency in ``Decimal``. Facts with no known rate are reported, not dropped
+silently.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    column,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    values,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from goalgraph.db.models import ExchangeRate, TeamMembership
+from goalgraph.db.types import Money, UTCDateTime
+from goalgraph.periods import Period
+from goalgraph.registry import (
+    CURRENCY,
+    OCCURRED_AT,
+    OCCURRED_ON,
+    USER_ID,
+    FactQuery,
+    FilterKind,
+    GoalType,
+    Registry,
+)
+
+
+class AssigneeKind(str, enum.Enum):
+    """Whose facts a goal counts."""
+
+    USER = "USER"
+    TEAM = "TEAM"
+    COMPANY = "COMPANY"
+
+
+@dataclass(frozen=True)
+class Assignee:
+    """A user or team (internal id), or the whole company (``id`` None)."""
+
+    kind: AssigneeKind
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class GoalQuery:
+    """One goal as the engine needs it. ``filters`` map a filter key to its values."""
+
+    key: Hashable
+    goal_type: str
+    measure: str
+    assignee: Assignee
+    periods: Sequence[Period]
+    filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    currency: str | None = None
+
+
+@dataclass
+class PeriodActual:
+    """The measured result of one goal in one period."""
+
+    value: Decimal = Decimal(0)
+    facts: int = 0
+    #: Facts counted but not converted (no exchange rate), by their currency.
+    unconverted: dict[str, int] = field(default_factory=dict)
+
+
+class EngineError(ValueError):
+    """A goal the engine cannot compute (unknown goal type or measure …)."""
+
+
+_GOAL_COLUMNS = (
+    column("g", Integer), column("pi", Integer), column("p_start", UTCDateTime()), column("p_end", UTCDateTime()),
+    column("d_start", Date), column("d_end", Date), column("cur", String), column("a_kind", String),
+    column("a_id", Integer),
+)
+
+
+def _goal_rows(goals: Sequence[GoalQuery], goal_type: GoalType, flags: list[str]) -> tuple[Any, list[tuple]]:
+    cols = [*_GOAL_COLUMNS, *(column(f"has_{i}", Integer) for i in range(len(flags)))]
+    rows = []
+    for g_idx, goal in enumerate(goals):
+        used = [1 if goal.filters.get(key) else 0 for key in flags]
+        for period in goal.periods:
+            rows.append((
+                g_idx, period.index, period.start, period.end, period.start_date,
+                date.fromordinal(period.end_date.toordinal() + 1), goal.currency or "",
+                goal.assignee.kind.value, goal.assignee.id if goal.assignee.id is not None else 0, *used,
+            ))
+    return cols, rows
+
+
+def _statement(goal_type: GoalType, goals: Sequence[GoalQuery]) -> Any:
+    """The one aggregate statement for all ``goals`` of ``goal_type``."""
+    src = goal_type.source(FactQuery(goal_type.key)).subquery("f")
+    fc = src.c
+    flags = [spec.key for spec in goal_type.filters if any(g.filters.get(spec.key) for g in goals)]
+    cols, rows = _goal_rows(goals, goal_type, flags)
+    gp = values(*cols, name="gp").data(rows).cte("gp")
+
+    # Placement in the period: by instant and/or by local date, whichever the source provides.
+    placed = []
+    if OCCURRED_AT in fc:
+        placed.append(and_(fc[OCCURRED_AT] >= gp.c.p_start, fc[OCCURRED_AT] < gp.c.p_end))
+    if OCCURRED_ON in fc:
+        placed.append(and_(fc[OCCURRED_ON] >= gp.c.d_start, fc[OCCURRED_ON] < gp.c.d_end))
+    if not placed:
+        raise EngineError(f"goal type {goal_type.key}: its source has neither {OCCURRED_AT} nor {OCCURRED_ON}")
+
+    member = TeamMembership
+    assigned = or_(
+        gp.c.a_kind == AssigneeKind.COMPANY.value,
+        and_(gp.c.a_kind == AssigneeKind.USER.value, fc[USER_ID] == gp.c.a_id),
+        and_(
+            gp.c.a_kind == AssigneeKind.TEAM.value,
+            exists().where(member.team_id == gp.c.a_id, member.user_id == fc[USER_ID]),
+        ),
+    )
+    conditions = [or_(*placed), assigned]
+
+    if flags:
+        filter_rows = [
+            (g_idx, key, str(value))
+            for g_idx, goal in enumerate(goals)
+            for key in flags
+            for value in goal.filters.get(key) or ()
+        ]
+        gf = values(column("g", Integer), column("k", String), column("v", String), name="gf").data(filter_rows).cte("gf")
+        for i, key in enumerate(flags):
+            spec = goal_type.filter(key)
+            assert spec is not None
+            if spec.kind is FilterKind.REFERENCE:
+                model = spec.model
+                match = exists().where(
+                    gf.c.g == gp.c.g, gf.c.k == key, model.external_id == gf.c.v, model.id == fc[spec.column]
+                )
+            else:
+                match = exists().where(gf.c.g == gp.c.g, gf.c.k == key, gf.c.v == fc[spec.column])
+            conditions.append(or_(gp.c[f"has_{i}"] == 0, match))
+
+    selected = [gp.c.g, gp.c.pi, func.count().label("n")]
+    group = [gp.c.g, gp.c.pi]
+    money = any(m.money for m in goal_type.measures)
+    if money:
+        if CURRENCY not in fc:
+            raise EngineError(f"goal type {goal_type.key}: money measures need a {CURRENCY} column")
+        moment = fc[OCCURRED_AT] if OCCURRED_ON not in fc else (
+            fc[OCCURRED_ON] if OCCURRED_AT not in fc else func.coalesce(fc[OCCURRED_AT], fc[OCCURRED_ON])
+        )
+        rate = ExchangeRate
+        direct = (
+            select(func.max(rate.valid_from))
+            .where(rate.currency == fc[CURRENCY], rate.quote_currency == gp.c.cur, rate.valid_from <= moment)
+            .scalar_subquery()
+        )
+        inverse = (
+            select(func.max(rate.valid_from))
+            .where(rate.currency == gp.c.cur, rate.quote_currency == fc[CURRENCY], rate.valid_from <= moment)
+            .scalar_subquery()
+        )
+        selected += [fc[CURRENCY].label("fact_cur"), direct.label("direct"), inverse.label("inverse")]
+        group += [fc[CURRENCY], direct, inverse]
+    for measure in goal_type.measures:
+        if measure.column is not None:
+            if measure.column not in fc:
+                raise EngineError(f"goal type {goal_type.key}: its source has no {measure.column!r} column")
+            col = fc[measure.column]
+            sum_type = Money() if measure.money else col.type
+            selected.append(func.sum(col, type_=sum_type).label(f"m_{measure.key}"))
+    return select(*selected).select_from(gp).join(src, and_(*conditions)).group_by(*group)
+
+
+async def _rates(session: AsyncSession, pairs: set[tuple[str, str]]) -> dict[tuple[str, str, date], Decimal]:
+    if not pairs:
+        return {}
+    rows = await session.execute(
+        select(ExchangeRate.currency, ExchangeRate.quote_currency, ExchangeRate.valid_from, ExchangeRate.rate).where(
+            tuple_(ExchangeRate.currency, ExchangeRate.quote_currency).in_(sorted(pairs))
+        )
+    )
+    return {(c, q, d): r for c, q, d, r in rows}
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+async def compute_actuals(
+    session: AsyncSession, registry: Registry, goals: Sequence[GoalQuery]
+) -> dict[tuple[Hashable, int], PeriodActual]:
+    """Actuals for every (goal key, period index) asked for; periods without facts are zero."""
+    by_type: dict[str, list[GoalQuery]] = defaultdict(list)
+    for goal in goals:
+        goal_type = registry.goal_types.get(goal.goal_type)
+        if goal_type is None:
+            raise EngineError(f"goal {goal.key!r}: unknown goal type {goal.goal_type!r}")
+        measure = goal_type.measure(goal.measure)
+        if measure is None:
+            raise EngineError(f"goal {goal.key!r}: goal type {goal.goal_type} has no measure {goal.measure!r}")
+        if measure.money and not goal.currency:
+            raise EngineError(f"goal {goal.key!r}: measure {measure.key} needs a currency")
+        if goal.periods:
+            by_type[goal.goal_type].append(goal)
+
+    results: dict[tuple[Hashable, int], PeriodActual] = {
+        (goal.key, period.index): PeriodActual() for goal in goals for period in goal.periods
+    }
+    pending: list[tuple[GoalQuery, Any, Any]] = []
+    pairs: set[tuple[str, str]] = set()
+    for type_key, type_goals in by_type.items():
+        goal_type = registry.goal_types[type_key]
+        rows = (await session.execute(_statement(goal_type, type_goals))).all()
+        for row in rows:
+            goal = type_goals[row.g]
+            measure = goal_type.measure(goal.measure)
+            pending.append((goal, measure, row))
+            if measure is not None and measure.money and row.fact_cur != goal.currency:
+                pairs.add((row.fact_cur, goal.currency))
+                pairs.add((goal.currency, row.fact_cur))
+    rates = await _rates(session, pairs)
+
+    for goal, measure, row in pending:
+        actual = results[(goal.key, row.pi)]
+        actual.facts += row.n
+        if measure.column is None:
+            actual.value += row.n
+            continue
+        amount = getattr(row, f"m_{measure.key}") or Decimal(0)
+        amount = Decimal(amount) * measure.scale
+        if measure.money and row.fact_cur != goal.currency:
+            direct, inverse = _as_date(row.direct), _as_date(row.inverse)
+            if direct is not None and inverse is not None:  # both directions stored: the newer rate wins
+                direct, inverse = (direct, None) if direct >= inverse else (None, inverse)
+            if direct is not None:
+                amount = amount * rates[(row.fact_cur, goal.currency, direct)]
+            elif inverse is not None:
+                amount = amount / rates[(goal.currency, row.fact_cur, inverse)]
+            else:
+                actual.unconverted[row.fact_cur] = actual.unconverted.get(row.fact_cur, 0) + row.n
+                continue
+        actual.value += amount
+    for actual in results.values():
+        actual.value = actual.value.quantize(Decimal("0.0001")) if actual.value else Decimal(0)
+    return results

@@ -1,0 +1,221 @@
+"""What plugins register: goal types, measures, filters, features and dimensions.
+
+Plugins return these frozen dataclasses from the registration hooks; the core keeps them
+in :class:`Registry`. Duplicate keys fail at start-up, naming both plugins.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select
+
+#: Column labels a fact source must provide.
+FACT_ID = "fact_id"
+USER_ID = "user_id"
+OCCURRED_AT = "occurred_at"
+#: Optional: a local calendar date placing the fact (instead of, or besides, ``occurred_at``).
+OCCURRED_ON = "occurred_on"
+CURRENCY = "currency"
+
+
+class Category(str, enum.Enum):
+    """Families of goal types, for grouping in UIs."""
+
+    DEAL = "DEAL"
+    ACTIVITY = "ACTIVITY"
+    FORECAST = "FORECAST"
+    CUSTOM = "CUSTOM"
+
+
+class FactKind(str, enum.Enum):
+    """Which table a fact source's ``fact_id`` points into (for drill-down)."""
+
+    DEAL = "DEAL"
+    ACTIVITY = "ACTIVITY"
+    CUSTOM = "CUSTOM"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How a goal measures the facts it counts.
+
+    ``column`` is the label of the amount column in the fact source (None: count facts).
+    ``money`` amounts are converted to the goal's currency. ``scale`` multiplies the summed
+    column (e.g. 0.01 when the source sums value × probability in whole percent), so the
+    database can keep exact integers.
+    """
+
+    key: str
+    label: str
+    column: str | None = None
+    money: bool = False
+    scale: Decimal = Decimal(1)
+
+
+COUNT = Measure("COUNT", "Number")
+
+
+class FilterKind(str, enum.Enum):
+    """How a filter's values are written and matched."""
+
+    #: External ids of a stored model (``model``), matched against the fact column's internal id.
+    REFERENCE = "REFERENCE"
+    #: Plain strings matched exactly against the fact column (activity types, dimension values).
+    TEXT = "TEXT"
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """A filter a goal type accepts, and the fact-source column it narrows."""
+
+    key: str
+    label: str
+    column: str
+    kind: FilterKind = FilterKind.TEXT
+    #: For REFERENCE filters: the model whose ``external_id`` the values are (e.g. Pipeline).
+    model: Any = None
+    required: bool = False
+    multiple: bool = True
+    #: Allowed values for TEXT filters (None: any non-empty string).
+    choices: tuple[str, ...] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FactQuery:
+    """What a fact source is asked for. Sources may use it to narrow their scan (optional)."""
+
+    goal_type: str
+
+
+FactSource = Callable[[FactQuery], Select[Any]]
+
+
+@dataclass(frozen=True)
+class GoalType:
+    """A kind of goal: which facts count, when, and how they are measured.
+
+    ``source`` returns a SQLAlchemy ``Select`` whose columns carry the agreed labels:
+    ``fact_id``, ``user_id`` (the credited user), ``occurred_at`` (the instant placing the
+    fact in a period) and/or ``occurred_on`` (a local date), ``currency`` when any measure
+    is money, each measure's ``column`` and each filter's ``column``. The core does the
+    bucketing, assignee resolution, filtering, conversion and aggregation.
+    """
+
+    key: str
+    label: str
+    category: Category
+    description: str
+    source: FactSource
+    fact_kind: FactKind
+    measures: tuple[Measure, ...] = (COUNT,)
+    filters: tuple[FilterSpec, ...] = ()
+    per_period_targets: bool = True
+    #: Licence feature this goal type needs (None: always available).
+    feature: str | None = None
+
+    def measure(self, key: str) -> Measure | None:
+        return next((m for m in self.measures if m.key == key), None)
+
+    def filter(self, key: str) -> FilterSpec | None:
+        return next((f for f in self.filters if f.key == key), None)
+
+    def validate_filters(self, filters: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+        """Problems with ``filters`` as ``(filter key, message)``; empty when valid.
+
+        References are checked against the database by the caller (they need I/O).
+        """
+        problems: list[tuple[str, str]] = []
+        for key, values in filters.items():
+            spec = self.filter(key)
+            if spec is None:
+                accepted = ", ".join(f.key for f in self.filters) or "none"
+                problems.append((key, f"goal type {self.key} does not accept this filter (accepted: {accepted})"))
+                continue
+            if not values:
+                problems.append((key, "needs at least one value (or leave the filter out)"))
+            if not spec.multiple and len(values) > 1:
+                problems.append((key, f"takes one value, got {len(values)}"))
+            if spec.choices is not None:
+                for value in values:
+                    if value not in spec.choices:
+                        problems.append((key, f"{value!r} is not one of {', '.join(spec.choices)}"))
+        for spec in self.filters:
+            if spec.required and not filters.get(spec.key):
+                problems.append((spec.key, f"is required for goal type {self.key}"))
+        return problems
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A licensable capability; goal types and core functions name the feature they need."""
+
+    key: str
+    label: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A custom dimension (sale type, company category …) read from facts' attributes."""
+
+    key: str
+    label: str
+    attribute: str
+    applies_to: tuple[FactKind, ...] = (FactKind.DEAL,)
+    elements: tuple[str, ...] = ()
+
+
+class DuplicateKeyError(RuntimeError):
+    """Two plugins registered the same key."""
+
+
+@dataclass
+class Registry:
+    """Everything plugins registered, by key, with the plugin that registered it."""
+
+    goal_types: dict[str, GoalType] = field(default_factory=dict)
+    features: dict[str, Feature] = field(default_factory=dict)
+    dimensions: dict[str, Dimension] = field(default_factory=dict)
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def _add(self, table: dict[str, Any], what: str, item: Any, plugin: str) -> None:
+        if not isinstance(item.key, str) or not item.key:
+            raise ValueError(f"plugin {plugin!r} registered a {what} without a key")
+        if item.key in table:
+            first = self.owners[(what, item.key)]
+            raise DuplicateKeyError(
+                f"{what} key {item.key!r} is registered twice: by plugin {first!r} and by plugin {plugin!r}"
+            )
+        table[item.key] = item
+        self.owners[(what, item.key)] = plugin
+
+    def add_goal_type(self, item: GoalType, plugin: str) -> None:
+        if not isinstance(item, GoalType):
+            raise TypeError(f"plugin {plugin!r} returned {item!r} from goalgraph_register_goal_types; expected GoalType")
+        self._add(self.goal_types, "goal type", item, plugin)
+
+    def add_feature(self, item: Feature, plugin: str) -> None:
+        if not isinstance(item, Feature):
+            raise TypeError(f"plugin {plugin!r} returned {item!r} from goalgraph_register_features; expected Feature")
+        self._add(self.features, "feature", item, plugin)
+
+    def add_dimension(self, item: Dimension, plugin: str) -> None:
+        if not isinstance(item, Dimension):
+            raise TypeError(f"plugin {plugin!r} returned {item!r} from goalgraph_register_dimensions; expected Dimension")
+        self._add(self.dimensions, "dimension", item, plugin)
+
+    def check(self) -> None:
+        """Cross-checks after registration: every feature a goal type names exists."""
+        for goal_type in self.goal_types.values():
+            if goal_type.feature is not None and goal_type.feature not in self.features:
+                owner = self.owners[("goal type", goal_type.key)]
+                raise ValueError(
+                    f"goal type {goal_type.key!r} (plugin {owner!r}) needs feature {goal_type.feature!r}, "
+                    "which no plugin registers"
+                )
