@@ -66,4 +66,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.state.settings = settings
     app.state.schema = schema
+    if runtime is not None:
+        app.state.runtime = runtime
     return app

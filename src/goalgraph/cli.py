@@ -91,6 +91,32 @@ def import_(files: tuple[Path, ...], kind: str | None, batch_size: int, all_or_n
     sys.exit(code)
 
 
+@main.command("plugins")
+def plugins_() -> None:
+    """List loaded plugins with their version, goal types and features."""
+    from goalgraph.plugins import PluginError, load_plugins
+
+    try:
+        loaded = load_plugins(strict=Settings.from_env().strict_plugins)
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for info in loaded.loaded:
+        click.echo(f"{info.name} {info.version} ({info.module})")
+        for key in info.goal_types:
+            goal_type = loaded.registry.goal_types[key]
+            needs = f"  [needs {goal_type.feature}]" if goal_type.feature else ""
+            measures = ", ".join(m.key for m in goal_type.measures)
+            click.echo(f"  goal type {key}: {goal_type.label} — measures {measures}{needs}")
+        for key in info.features:
+            click.echo(f"  feature {key}: {loaded.registry.features[key].label}")
+        for key in info.dimensions:
+            click.echo(f"  dimension {key}: {loaded.registry.dimensions[key].label}")
+    for name, problem in loaded.failed:
+        click.echo(f"FAILED {name}: {problem}", err=True)
+    if loaded.failed:
+        sys.exit(1)
+
+
 @main.command("export-schema")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")

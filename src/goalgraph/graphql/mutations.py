@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
+from goalgraph.events import fire
 from goalgraph.graphql.errors import ErrorCode, ValidationError
 from goalgraph.graphql.types.facts import Organisation, Weekday
 from goalgraph.graphql.types.ingest import IngestFactsInput, IngestFactsResult, to_raw
 from goalgraph.ingest.batch import ingest_batch
 from goalgraph.ingest.errors import IngestRejected
 from goalgraph.organisation import update_organisation
+from goalgraph.rates import set_rates
 
 IngestFactsPayload = Annotated[
     IngestFactsResult | ValidationError,
@@ -40,6 +44,25 @@ UpdateOrganisationPayload = Annotated[
 ]
 
 
+@strawberry.input(description="One unit of `currency` is worth `rate` units of `quoteCurrency` from `validFrom` on.")
+class ExchangeRateInput:
+    currency: str = strawberry.field(description="ISO 4217 code converted from.")
+    quote_currency: str = strawberry.field(description="ISO 4217 code converted to.")
+    rate: Decimal = strawberry.field(description="Units of quoteCurrency per unit of currency (> 0).")
+    valid_from: date = strawberry.field(description="First day (UTC) the rate applies; it applies until a newer one.")
+
+
+@strawberry.type(description="The rates were stored.")
+class SetExchangeRatesSuccess:
+    written: int = strawberry.field(description="How many rates were created or replaced.")
+
+
+SetExchangeRatesPayload = Annotated[
+    SetExchangeRatesSuccess | ValidationError,
+    strawberry.union("SetExchangeRatesPayload", description="How many rates were stored, or why they were refused."),
+]
+
+
 @strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
 class Mutation:
     @strawberry.mutation(
@@ -58,6 +81,7 @@ class Mutation:
                 summary = await ingest_batch(session, raw)
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors, prefix=("input",))
+        fire(info.context.runtime.plugins.manager, "goalgraph_facts_ingested", counts=summary.as_dict())
         return IngestFactsResult.of(summary)
 
     @strawberry.mutation(description="Change the organisation's settings (name, currency, time zone, week, fiscal year).")
@@ -71,3 +95,15 @@ class Mutation:
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors, prefix=("input",))
         return UpdateOrganisationSuccess(organisation=Organisation.from_settings(saved))
+
+    @strawberry.mutation(
+        description="Store dated exchange rates used to convert money goals (the rate in force on a fact's date "
+        "applies; the inverse pair is used when only it is known)."
+    )
+    async def set_exchange_rates(self, info: Info, rates: list[ExchangeRateInput]) -> SetExchangeRatesPayload:
+        try:
+            async with info.context.transaction() as session:
+                written = await set_rates(session, to_raw(rates))
+        except IngestRejected as rejected:
+            return ValidationError.from_fact_errors(rejected.errors, prefix=())
+        return SetExchangeRatesSuccess(written=written)

@@ -20,6 +20,7 @@ from goalgraph.graphql.types.facts import (
     TeamType,
     UserType,
 )
+from goalgraph.graphql.types.goal_types import GoalTypeInfo
 from goalgraph.organisation import get_organisation
 
 DEFAULT_PAGE = 50
@@ -68,6 +69,12 @@ class Query:
     async def organisation(self, info: Info) -> Organisation:
         async with info.context.db() as session:
             return Organisation.from_settings(await get_organisation(session))
+
+    @strawberry.field(description="Goal types registered by plugins, by key.")
+    def goal_types(self, info: Info) -> list[GoalTypeInfo]:
+        registry = info.context.runtime.registry
+        return [GoalTypeInfo.of(registry.goal_types[key], registry.owners[("goal type", key)])
+                for key in sorted(registry.goal_types)]
 
     @strawberry.field(description="Users, by CRM id order of arrival.")
     async def users(

@@ -72,6 +72,13 @@ class IngestSummary:
     counts: dict[Kind, UpsertCounts] = field(default_factory=lambda: {k: UpsertCounts() for k in Kind})
     stage_changes: int = 0
 
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        """Plain counts per kind, for event hooks and reports."""
+        return {
+            kind.value: {"created": c.created, "updated": c.updated, "ignored": c.ignored, "rejected": c.rejected}
+            for kind, c in self.counts.items()
+        }
+
     def add(self, other: "IngestSummary") -> None:
         for kind, counts in other.counts.items():
             self.counts[kind].add(counts)

@@ -1,0 +1,69 @@
+"""GraphQL types describing registered goal types, so an SPA can build its goal form from data."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+
+from goalgraph import registry
+
+
+@strawberry.enum(description="Family of a goal type.")
+class GoalTypeCategory(enum.Enum):
+    DEAL = "DEAL"
+    ACTIVITY = "ACTIVITY"
+    FORECAST = "FORECAST"
+    CUSTOM = "CUSTOM"
+
+
+@strawberry.enum(description="How a filter's values are written.")
+class FilterValueKind(enum.Enum):
+    REFERENCE = "REFERENCE"
+    TEXT = "TEXT"
+
+
+@strawberry.type(description="A way a goal type can measure its facts.")
+class MeasureInfo:
+    key: str = strawberry.field(description="Measure key, e.g. COUNT, VALUE, GROSS_PROFIT, WEIGHTED_VALUE.")
+    label: str = strawberry.field(description="Human label.")
+    money: bool = strawberry.field(description="True for money measures: goals need a currency.")
+
+
+@strawberry.type(description="A filter a goal type accepts.")
+class FilterInfo:
+    key: str = strawberry.field(description="Filter key used in goal inputs, e.g. pipelines, stage, activity_types.")
+    label: str = strawberry.field(description="Human label.")
+    kind: FilterValueKind = strawberry.field(description="REFERENCE: CRM ids of pipelines/stages; TEXT: plain values.")
+    required: bool = strawberry.field(description="A goal of this type must set it.")
+    multiple: bool = strawberry.field(description="More than one value may be given.")
+    choices: list[str] | None = strawberry.field(description="Allowed values, when the list is fixed.")
+    description: str = strawberry.field(description="What the filter does.")
+
+
+@strawberry.type(name="GoalType", description="A kind of goal registered by a plugin.")
+class GoalTypeInfo:
+    key: str = strawberry.field(description="Goal type key, e.g. DEALS_WON.")
+    label: str = strawberry.field(description="Human label.")
+    category: GoalTypeCategory = strawberry.field(description="Family, for grouping in UIs.")
+    description: str = strawberry.field(description="What counts and when.")
+    measures: list[MeasureInfo] = strawberry.field(description="Measures goals of this type may use.")
+    filters: list[FilterInfo] = strawberry.field(description="Filters goals of this type may set.")
+    per_period_targets: bool = strawberry.field(description="Targets may differ per period.")
+    feature: str | None = strawberry.field(description="Licence feature this goal type needs, if any.")
+    plugin: str = strawberry.field(description="The plugin that registered it.")
+
+    @classmethod
+    def of(cls, goal_type: registry.GoalType, plugin: str) -> "GoalTypeInfo":
+        return cls(
+            key=goal_type.key, label=goal_type.label, category=GoalTypeCategory(goal_type.category.value),
+            description=goal_type.description,
+            measures=[MeasureInfo(key=m.key, label=m.label, money=m.money) for m in goal_type.measures],
+            filters=[
+                FilterInfo(key=f.key, label=f.label, kind=FilterValueKind(f.kind.value), required=f.required,
+                           multiple=f.multiple, choices=list(f.choices) if f.choices is not None else None,
+                           description=f.description)
+                for f in goal_type.filters
+            ],
+            per_period_targets=goal_type.per_period_targets, feature=goal_type.feature, plugin=plugin,
+        )
