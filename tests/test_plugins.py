@@ -116,3 +116,18 @@ def test_plugins_command_lists_plugins() -> None:
     assert "deals 0.1.0 (goalgraph_deals)" in result.output
     assert "goal type DEALS_WON: Deals won — measures COUNT, VALUE, GROSS_PROFIT" in result.output
     assert "feature REVENUE_FORECAST" in result.output
+
+
+def test_dimensions_are_registered_with_their_plugin() -> None:
+    from goalgraph.registry import Dimension
+
+    class Dims:
+        @hookimpl
+        def goalgraph_register_dimensions(self) -> list[Dimension]:
+            return [Dimension("SALE_TYPE", "Sale type", attribute="sale_type", elements=("New business", "Upsell"))]
+
+    plugins = load_plugins(strict=True, extra=[("dims", Dims())])
+    assert plugins.registry.dimensions["SALE_TYPE"].attribute == "sale_type"
+    assert next(p for p in plugins.loaded if p.name == "dims").dimensions == ["SALE_TYPE"]
+    with pytest.raises(PluginError, match="dimension key 'SALE_TYPE' is registered twice"):
+        load_plugins(extra=[("dims", Dims()), ("dims2", Dims())])
