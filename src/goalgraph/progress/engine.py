@@ -116,8 +116,18 @@ def _goal_rows(goals: Sequence[GoalQuery], goal_type: GoalType, flags: list[str]
     return cols, rows
 
 
-def _statement(goal_type: GoalType, goals: Sequence[GoalQuery]) -> Any:
-    """The one aggregate statement for all ``goals`` of ``goal_type``."""
+@dataclass
+class _Joined:
+    """The fact source joined to the goals' periods, before selecting."""
+
+    src: Any
+    gp: Any
+    query: Any
+    rate_keys: tuple[Any, Any] | None
+
+
+def _joined(goal_type: GoalType, goals: Sequence[GoalQuery]) -> _Joined:
+    """``gp`` (one row per goal and period) joined to the facts that count for it."""
     src = goal_type.source(FactQuery(goal_type.key)).subquery("f")
     fc = src.c
     flags = [spec.key for spec in goal_type.filters if any(g.filters.get(spec.key) for g in goals)]
@@ -164,10 +174,8 @@ def _statement(goal_type: GoalType, goals: Sequence[GoalQuery]) -> Any:
                 match = exists().where(gf.c.g == gp.c.g, gf.c.k == key, gf.c.v == fc[spec.column])
             conditions.append(or_(gp.c[f"has_{i}"] == 0, match))
 
-    selected = [gp.c.g, gp.c.pi, func.count().label("n")]
-    group = [gp.c.g, gp.c.pi]
-    money = any(m.money for m in goal_type.measures)
-    if money:
+    rate_keys = None
+    if any(m.money for m in goal_type.measures):
         if CURRENCY not in fc:
             raise EngineError(f"goal type {goal_type.key}: money measures need a {CURRENCY} column")
         moment = fc[OCCURRED_AT] if OCCURRED_ON not in fc else (
@@ -184,16 +192,30 @@ def _statement(goal_type: GoalType, goals: Sequence[GoalQuery]) -> Any:
             .where(rate.currency == gp.c.cur, rate.quote_currency == fc[CURRENCY], rate.valid_from <= moment)
             .scalar_subquery()
         )
+        rate_keys = (direct, inverse)
+    for measure in goal_type.measures:
+        if measure.column is not None and measure.column not in fc:
+            raise EngineError(f"goal type {goal_type.key}: its source has no {measure.column!r} column")
+    return _Joined(src=src, gp=gp, query=lambda *cols: select(*cols).select_from(gp).join(src, and_(*conditions)),
+                   rate_keys=rate_keys)
+
+
+def _statement(goal_type: GoalType, goals: Sequence[GoalQuery]) -> Any:
+    """The one aggregate statement for all ``goals`` of ``goal_type``."""
+    j = _joined(goal_type, goals)
+    fc, gp = j.src.c, j.gp
+    selected = [gp.c.g, gp.c.pi, func.count().label("n")]
+    group = [gp.c.g, gp.c.pi]
+    if j.rate_keys is not None:
+        direct, inverse = j.rate_keys
         selected += [fc[CURRENCY].label("fact_cur"), direct.label("direct"), inverse.label("inverse")]
         group += [fc[CURRENCY], direct, inverse]
     for measure in goal_type.measures:
         if measure.column is not None:
-            if measure.column not in fc:
-                raise EngineError(f"goal type {goal_type.key}: its source has no {measure.column!r} column")
             col = fc[measure.column]
             sum_type = Money() if measure.money else col.type
             selected.append(func.sum(col, type_=sum_type).label(f"m_{measure.key}"))
-    return select(*selected).select_from(gp).join(src, and_(*conditions)).group_by(*group)
+    return j.query(*selected).group_by(*group)
 
 
 async def _rates(session: AsyncSession, pairs: set[tuple[str, str]]) -> dict[tuple[str, str, date], Decimal]:
@@ -211,6 +233,21 @@ def _as_date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+def _convert(amount: Decimal, fact_cur: str, goal_cur: str | None, direct: Any, inverse: Any,
+             rates: Mapping[tuple[str, str, date], Decimal]) -> Decimal | None:
+    """``amount`` in the goal's currency at the rate in force; None when no rate is known."""
+    if fact_cur == goal_cur:
+        return amount
+    direct, inverse = _as_date(direct), _as_date(inverse)
+    if direct is not None and inverse is not None:  # both directions stored: the newer rate wins
+        direct, inverse = (direct, None) if direct >= inverse else (None, inverse)
+    if direct is not None:
+        return amount * rates[(fact_cur, goal_cur, direct)]
+    if inverse is not None:
+        return amount / rates[(goal_cur, fact_cur, inverse)]
+    return None
 
 
 async def compute_actuals(
@@ -255,18 +292,66 @@ async def compute_actuals(
             continue
         amount = getattr(row, f"m_{measure.key}") or Decimal(0)
         amount = Decimal(amount) * measure.scale
-        if measure.money and row.fact_cur != goal.currency:
-            direct, inverse = _as_date(row.direct), _as_date(row.inverse)
-            if direct is not None and inverse is not None:  # both directions stored: the newer rate wins
-                direct, inverse = (direct, None) if direct >= inverse else (None, inverse)
-            if direct is not None:
-                amount = amount * rates[(row.fact_cur, goal.currency, direct)]
-            elif inverse is not None:
-                amount = amount / rates[(goal.currency, row.fact_cur, inverse)]
-            else:
+        if measure.money:
+            amount = _convert(amount, row.fact_cur, goal.currency, row.direct, row.inverse, rates)
+            if amount is None:
                 actual.unconverted[row.fact_cur] = actual.unconverted.get(row.fact_cur, 0) + row.n
                 continue
         actual.value += amount
     for actual in results.values():
         actual.value = actual.value.quantize(Decimal("0.0001")) if actual.value else Decimal(0)
     return results
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One fact counted in a period, with what it contributed in the goal's measure."""
+
+    fact_id: int
+    occurred: Any
+    amount: Decimal | None
+    currency: str | None
+    original_amount: Decimal | None
+
+
+async def contributions(
+    session: AsyncSession, registry: Registry, goal: GoalQuery, period_index: int, *, limit: int,
+    after_fact_id: int | None = None,
+) -> list[Contribution]:
+    """The facts behind one period of one goal (drill-down), by fact id, one page at a time."""
+    goal_type = registry.goal_types.get(goal.goal_type)
+    if goal_type is None:
+        raise EngineError(f"goal {goal.key!r}: unknown goal type {goal.goal_type!r}")
+    measure = goal_type.measure(goal.measure)
+    if measure is None:
+        raise EngineError(f"goal {goal.key!r}: goal type {goal.goal_type} has no measure {goal.measure!r}")
+    periods = [p for p in goal.periods if p.index == period_index]
+    single = GoalQuery(key=goal.key, goal_type=goal.goal_type, measure=goal.measure, assignee=goal.assignee,
+                       periods=periods, filters=goal.filters, currency=goal.currency)
+    j = _joined(goal_type, [single])
+    fc = j.src.c
+    cols = [fc["fact_id"].label("fact_id")]
+    cols.append((fc[OCCURRED_AT] if OCCURRED_AT in fc else fc[OCCURRED_ON]).label("occurred"))
+    if OCCURRED_AT in fc and OCCURRED_ON in fc:
+        cols.append(fc[OCCURRED_ON].label("occurred_on"))
+    if measure.column is not None:
+        cols.append(fc[measure.column].label("amount"))
+    if j.rate_keys is not None:
+        cols += [fc[CURRENCY].label("fact_cur"), j.rate_keys[0].label("direct"), j.rate_keys[1].label("inverse")]
+    query = j.query(*cols)
+    if after_fact_id is not None:
+        query = query.where(fc["fact_id"] > after_fact_id)
+    rows = (await session.execute(query.order_by(fc["fact_id"]).limit(limit))).all()
+    pairs = {(r.fact_cur, goal.currency) for r in rows if measure.money and r.fact_cur != goal.currency}
+    rates = await _rates(session, pairs | {(b, a) for a, b in pairs}) if pairs else {}
+    out = []
+    for r in rows:
+        occurred = r.occurred if r.occurred is not None else getattr(r, "occurred_on", None)
+        if measure.column is None:
+            out.append(Contribution(r.fact_id, occurred, Decimal(1), None, None))
+            continue
+        original = Decimal(r.amount or 0) * measure.scale
+        amount = _convert(original, r.fact_cur, goal.currency, r.direct, r.inverse, rates) if measure.money else original
+        out.append(Contribution(r.fact_id, occurred, None if amount is None else amount.quantize(Decimal("0.0001")),
+                                r.fact_cur if measure.money else None, original.quantize(Decimal("0.0001"))))
+    return out

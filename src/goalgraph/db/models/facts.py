@@ -1,4 +1,4 @@
-"""The CRM facts goalgraph mirrors, and the organisation's settings.
+"""The CRM facts goalgraph mirrors, exchange rates, and the organisation's settings.
 
 Every fact has an internal integer ``id`` (for joins) and the CRM's ``external_id``
 (the key an upsert matches on). ``source_updated_at`` is the CRM's own timestamp of

@@ -1,0 +1,102 @@
+"""Goals, their per-period targets, target revisions and frozen results of closed periods."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from goalgraph.db.base import Base
+from goalgraph.db.types import Money, UTCDateTime
+
+
+class Goal(Base):
+    """A goal: what is measured (type, measure, filters), for whom, over which periods, against which target."""
+
+    __tablename__ = "goals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    goal_type: Mapped[str] = mapped_column(String(64))
+    #: USER, TEAM or COMPANY.
+    assignee_kind: Mapped[str] = mapped_column(String(16))
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assignee_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    #: Filter key → list of values (external ids or texts), as the goal type accepts them.
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    measure: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    #: WEEKLY, MONTHLY, QUARTERLY, YEARLY or CUSTOM (one period start..end).
+    interval: Mapped[str] = mapped_column(String(16))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    fiscal: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The target of every period without an override ("apply to all").
+    target: Mapped[Decimal] = mapped_column(Money())
+    stretch_target: Mapped[Decimal | None] = mapped_column(Money())
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("target >= 0", name="target_non_negative"),
+        CheckConstraint(
+            "(assignee_kind = 'USER' AND assignee_user_id IS NOT NULL AND assignee_team_id IS NULL) OR "
+            "(assignee_kind = 'TEAM' AND assignee_team_id IS NOT NULL AND assignee_user_id IS NULL) OR "
+            "(assignee_kind = 'COMPANY' AND assignee_user_id IS NULL AND assignee_team_id IS NULL)",
+            name="assignee_consistent",
+        ),
+        Index("ix_goals_assignee_user", "assignee_user_id"),
+        Index("ix_goals_assignee_team", "assignee_team_id"),
+        Index("ix_goals_type", "goal_type"),
+    )
+
+
+class GoalPeriodTarget(Base):
+    """A per-period target override (seasonality), keyed by the period's first local day."""
+
+    __tablename__ = "goal_period_targets"
+
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    target: Mapped[Decimal] = mapped_column(Money())
+
+    __table_args__ = (CheckConstraint("target >= 0", name="target_non_negative"),)
+
+
+class GoalRevision(Base):
+    """One change to a goal's targets (or lock state): who, when, what changed from what to what."""
+
+    __tablename__ = "goal_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_by: Mapped[str | None] = mapped_column(String(128))
+    #: [{"field": "target" | "period 2026-03-01" | …, "old": "10", "new": "12"}]
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class PeriodSnapshot(Base):
+    """The frozen result of a closed period: later fact changes no longer move it."""
+
+    __tablename__ = "period_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    period_start: Mapped[date] = mapped_column(Date)
+    actual: Mapped[Decimal] = mapped_column(Money())
+    facts: Mapped[int] = mapped_column(Integer)
+    unconverted: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("goal_id", "period_start"),)

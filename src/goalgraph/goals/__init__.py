@@ -1,0 +1,1 @@
+"""Goals: validation of drafts, the goal service (create, update, lock, targets, revisions)."""

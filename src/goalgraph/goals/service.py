@@ -1,0 +1,213 @@
+"""Create, change, lock and delete goals — each inside the caller's transaction.
+
+Target changes (and locking) are recorded as :class:`GoalRevision` rows. Updates name the
+version they were based on; a stale one raises :class:`VersionConflict` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import fields, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from goalgraph.db.models import Goal, GoalPeriodTarget, GoalRevision, PeriodSnapshot, Team, User
+from goalgraph.goals.errors import GoalInvalid, GoalLocked, GoalNotFound, VersionConflict
+from goalgraph.goals.validation import GoalDraft, validate_draft
+from goalgraph.organisation import get_organisation
+from goalgraph.goals.schedule import calendar_of
+from goalgraph.registry import Registry
+
+#: Fields whose change alters which facts count or how periods fall: closed-period snapshots are dropped.
+DEFINITION_FIELDS = ("goal_type", "assignee_kind", "assignee_id", "measure", "interval", "start_date", "end_date",
+                     "fiscal", "currency", "filters")
+TARGET_FIELDS = ("target", "stretch_target", "period_targets")
+
+
+def parse_goal_id(goal_id: str | int) -> int:
+    """The internal id of a goal id given by a client; GoalNotFound when malformed."""
+    try:
+        return int(goal_id)
+    except (TypeError, ValueError):
+        raise GoalNotFound(goal_id) from None
+
+
+async def get_goal(session: AsyncSession, goal_id: str | int, *, for_update: bool = False) -> Goal:
+    """A live (not deleted) goal, or GoalNotFound."""
+    query = select(Goal).where(Goal.id == parse_goal_id(goal_id), Goal.deleted_at.is_(None))
+    if for_update and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    goal = await session.scalar(query)
+    if goal is None:
+        raise GoalNotFound(goal_id)
+    return goal
+
+
+async def overrides_of(session: AsyncSession, goal_ids: Iterable[int]) -> dict[int, dict[date, Decimal]]:
+    """Per-period target overrides of many goals in one query."""
+    ids = list(goal_ids)
+    out: dict[int, dict[date, Decimal]] = defaultdict(dict)
+    if ids:
+        rows = await session.execute(select(GoalPeriodTarget).where(GoalPeriodTarget.goal_id.in_(ids)))
+        for (row,) in rows:
+            out[row.goal_id][row.period_start] = row.target
+    return out
+
+
+async def draft_of(session: AsyncSession, goal: Goal) -> GoalDraft:
+    """The stored goal as a draft (external ids), to merge changes into."""
+    assignee_id = None
+    if goal.assignee_user_id is not None:
+        assignee_id = await session.scalar(select(User.external_id).where(User.id == goal.assignee_user_id))
+    elif goal.assignee_team_id is not None:
+        assignee_id = await session.scalar(select(Team.external_id).where(Team.id == goal.assignee_team_id))
+    overrides = (await overrides_of(session, [goal.id])).get(goal.id, {})
+    return GoalDraft(
+        title=goal.title, goal_type=goal.goal_type, assignee_kind=goal.assignee_kind, assignee_id=assignee_id,
+        measure=goal.measure, interval=goal.interval, start_date=goal.start_date, end_date=goal.end_date,
+        fiscal=goal.fiscal, currency=goal.currency, filters={k: list(v) for k, v in (goal.filters or {}).items()},
+        target=goal.target, stretch_target=goal.stretch_target, period_targets=dict(overrides),
+    )
+
+
+async def _validated(session: AsyncSession, registry: Registry, draft: GoalDraft):  # type: ignore[no-untyped-def]
+    org = await get_organisation(session)
+    assignee, errors = await validate_draft(session, registry, draft, calendar_of(org), org.default_currency)
+    if errors:
+        raise GoalInvalid(errors)
+    return assignee
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.normalize() if value == value.to_integral() else value)
+
+
+def _target_changes(old: GoalDraft | None, new: GoalDraft) -> list[dict[str, Any]]:
+    changes: list[dict[str, Any]] = []
+    for name in ("target", "stretch_target"):
+        before = None if old is None else getattr(old, name)
+        after = getattr(new, name)
+        if before != after:
+            changes.append({"field": name, "old": _money(before), "new": _money(after)})
+    before_p = {} if old is None else old.period_targets
+    for day in sorted(set(before_p) | set(new.period_targets)):
+        if before_p.get(day) != new.period_targets.get(day):
+            changes.append({"field": f"period {day.isoformat()}", "old": _money(before_p.get(day)),
+                            "new": _money(new.period_targets.get(day))})
+    return changes
+
+
+def _apply(goal: Goal, draft: GoalDraft, assignee: Any) -> None:
+    goal.title = draft.title
+    goal.goal_type = draft.goal_type
+    goal.assignee_kind = assignee.kind
+    goal.assignee_user_id = assignee.user_id
+    goal.assignee_team_id = assignee.team_id
+    goal.filters = {k: list(v) for k, v in draft.filters.items() if v}
+    goal.measure = draft.measure
+    goal.currency = draft.currency
+    goal.interval = draft.interval
+    goal.start_date = draft.start_date
+    goal.end_date = draft.end_date
+    goal.fiscal = draft.fiscal
+    goal.target = draft.target if draft.target is not None else Decimal(0)
+    goal.stretch_target = draft.stretch_target
+
+
+async def _write_overrides(session: AsyncSession, goal_id: int, targets: Mapping[date, Decimal]) -> None:
+    await session.execute(delete(GoalPeriodTarget).where(GoalPeriodTarget.goal_id == goal_id))
+    if targets:
+        session.add_all(GoalPeriodTarget(goal_id=goal_id, period_start=d, target=t) for d, t in targets.items())
+
+
+async def create_goal(session: AsyncSession, registry: Registry, draft: GoalDraft, *, actor: str | None,
+                      now: datetime) -> Goal:
+    """Validate and store a new goal with its targets; records the first revision."""
+    assignee = await _validated(session, registry, draft)
+    goal = Goal(created_at=now, updated_at=now, created_by=actor)
+    _apply(goal, draft, assignee)
+    session.add(goal)
+    await session.flush()
+    await _write_overrides(session, goal.id, draft.period_targets)
+    session.add(GoalRevision(goal_id=goal.id, version=goal.version, changed_at=now, changed_by=actor,
+                             changes=_target_changes(None, draft)))
+    await session.flush()
+    return goal
+
+
+def _check_version(goal: Goal, version: int) -> None:
+    if goal.version != version:
+        raise VersionConflict(version, goal.version)
+
+
+async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | int, version: int,
+                      changes: Mapping[str, Any], *, actor: str | None, now: datetime) -> Goal:
+    """Apply ``changes`` (GoalDraft field names; absent = unchanged) to the goal at ``version``."""
+    goal = await get_goal(session, goal_id, for_update=True)
+    _check_version(goal, version)
+    old = await draft_of(session, goal)
+    known = {f.name for f in fields(GoalDraft)}
+    unknown = set(changes) - known
+    if unknown:
+        raise GoalInvalid([])  # pragma: no cover - the GraphQL input type prevents it
+    new = replace(old, **changes)
+    if "interval" in changes or "start_date" in changes or "end_date" in changes or "fiscal" in changes:
+        if "period_targets" not in changes:
+            new.period_targets = {}  # old period boundaries no longer apply
+    target_changes = _target_changes(old, new)
+    if target_changes and goal.locked_at is not None:
+        raise GoalLocked(goal.locked_at, goal.locked_by)
+    assignee = await _validated(session, registry, new)
+    definition_changed = any(getattr(old, f) != getattr(new, f) for f in DEFINITION_FIELDS)
+    _apply(goal, new, assignee)
+    goal.updated_at = now
+    await _write_overrides(session, goal.id, new.period_targets)
+    if definition_changed:
+        await session.execute(delete(PeriodSnapshot).where(PeriodSnapshot.goal_id == goal.id))
+    await session.flush()  # bumps the version
+    if target_changes:
+        session.add(GoalRevision(goal_id=goal.id, version=goal.version, changed_at=now, changed_by=actor,
+                                 changes=target_changes))
+    return goal
+
+
+async def set_lock(session: AsyncSession, goal_id: str | int, version: int, locked: bool, *, actor: str | None,
+                   now: datetime) -> Goal:
+    """Lock or unlock a goal's targets, recording who and when."""
+    goal = await get_goal(session, goal_id, for_update=True)
+    _check_version(goal, version)
+    if (goal.locked_at is not None) == locked:
+        return goal
+    old_state = "locked" if goal.locked_at else "unlocked"
+    goal.locked_at, goal.locked_by = (now, actor) if locked else (None, None)
+    goal.updated_at = now
+    await session.flush()
+    session.add(GoalRevision(goal_id=goal.id, version=goal.version, changed_at=now, changed_by=actor,
+                             changes=[{"field": "lock", "old": old_state, "new": "locked" if locked else "unlocked"}]))
+    return goal
+
+
+async def delete_goal(session: AsyncSession, goal_id: str | int, version: int, *, now: datetime) -> Goal:
+    """Soft-delete: the goal disappears from reads; its rows stay."""
+    goal = await get_goal(session, goal_id, for_update=True)
+    _check_version(goal, version)
+    goal.deleted_at = now
+    goal.updated_at = now
+    await session.flush()
+    return goal
+
+
+async def revisions_of(session: AsyncSession, goal_ids: Iterable[int]) -> dict[int, list[GoalRevision]]:
+    """Target revisions of many goals, newest first."""
+    out: dict[int, list[GoalRevision]] = defaultdict(list)
+    rows = await session.scalars(
+        select(GoalRevision).where(GoalRevision.goal_id.in_(list(goal_ids))).order_by(GoalRevision.id.desc())
+    )
+    for row in rows:
+        out[row.goal_id].append(row)
+    return out

@@ -1,0 +1,201 @@
+"""Check a goal draft against the registry, the stored facts and the calendar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from goalgraph.currencies import is_currency
+from goalgraph.db.models import Team, User
+from goalgraph.ingest.errors import FactError
+from goalgraph.ingest.validate import MAX_AMOUNT
+from goalgraph.periods import Calendar, Interval, periods_for
+from goalgraph.registry import FilterKind, GoalType, Registry
+
+ASSIGNEE_KINDS = ("USER", "TEAM", "COMPANY")
+EARLIEST, LATEST = date(1970, 1, 1), date(2099, 12, 31)
+
+
+@dataclass
+class GoalDraft:
+    """Everything that defines a goal, as given by a client (references are external ids)."""
+
+    title: str
+    goal_type: str
+    assignee_kind: str
+    assignee_id: str | None
+    measure: str
+    interval: str
+    start_date: date
+    end_date: date | None = None
+    fiscal: bool = False
+    currency: str | None = None
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    target: Decimal | None = None
+    stretch_target: Decimal | None = None
+    #: Per-period targets by the period's first day (seasonality).
+    period_targets: dict[date, Decimal] = field(default_factory=dict)
+
+
+@dataclass
+class ResolvedAssignee:
+    kind: str
+    user_id: int | None = None
+    team_id: int | None = None
+
+
+async def validate_draft(
+    session: AsyncSession, registry: Registry, draft: GoalDraft, cal: Calendar, default_currency: str
+) -> tuple[ResolvedAssignee | None, list[FactError]]:
+    """All problems with ``draft`` (empty when valid) and the resolved assignee.
+
+    Normalises in place: currency defaults to the organisation's for money measures and is
+    cleared for the others; the target defaults from the per-period targets.
+    """
+    errors: list[FactError] = []
+
+    def fail(name: str, message: str, code: str = "INVALID") -> None:
+        errors.append(FactError((name,), message, code))
+
+    draft.title = (draft.title or "").strip()
+    if not 1 <= len(draft.title) <= 200:
+        fail("title", "must be 1–200 characters")
+    goal_type: GoalType | None = registry.goal_types.get(draft.goal_type)
+    if goal_type is None:
+        fail("goal_type", f"{draft.goal_type!r} is not a goal type (known: {', '.join(sorted(registry.goal_types))})",
+             "UNKNOWN_REFERENCE")
+    else:
+        measure = goal_type.measure(draft.measure)
+        if measure is None:
+            fail("measure", f"goal type {goal_type.key} does not measure {draft.measure!r} "
+                            f"(accepted: {', '.join(m.key for m in goal_type.measures)})")
+        elif measure.money:
+            draft.currency = (draft.currency or default_currency).upper()
+            if not is_currency(draft.currency):
+                fail("currency", f"{draft.currency!r} is not an ISO 4217 currency code", "UNKNOWN_CURRENCY")
+        else:
+            draft.currency = None
+        for key, message in goal_type.validate_filters(draft.filters):
+            errors.append(FactError(("filters", key), message))
+        await _check_filter_references(session, goal_type, draft.filters, errors)
+
+    assignee = await _resolve_assignee(session, draft, fail)
+    periods_ok = _check_schedule(draft, cal, fail)
+    _check_targets(draft, goal_type, cal, periods_ok, fail)
+    return assignee, errors
+
+
+async def _check_filter_references(
+    session: AsyncSession, goal_type: GoalType, filters: dict[str, list[str]], errors: list[FactError]
+) -> None:
+    for key, values in filters.items():
+        spec = goal_type.filter(key)
+        if spec is None or spec.kind is not FilterKind.REFERENCE or not values:
+            continue
+        found = set((await session.scalars(select(spec.model.external_id).where(spec.model.external_id.in_(values)))).all())
+        for value in values:
+            if value not in found:
+                errors.append(FactError(("filters", key), f"no {spec.label.lower().rstrip('s')} with id {value!r}",
+                                        "UNKNOWN_REFERENCE"))
+
+
+async def _resolve_assignee(session: AsyncSession, draft: GoalDraft, fail: Any) -> ResolvedAssignee | None:
+    kind = (draft.assignee_kind or "").upper()
+    if kind not in ASSIGNEE_KINDS:
+        fail("assignee", f"{draft.assignee_kind!r} is not one of {', '.join(ASSIGNEE_KINDS)}")
+        return None
+    if kind == "COMPANY":
+        if draft.assignee_id:
+            fail("assignee", "a company goal takes no id")
+            return None
+        return ResolvedAssignee("COMPANY")
+    if not draft.assignee_id:
+        fail("assignee", f"a {kind.lower()} goal needs the {kind.lower()}'s id", "REQUIRED")
+        return None
+    model = User if kind == "USER" else Team
+    found = await session.scalar(select(model.id).where(model.external_id == draft.assignee_id))
+    if found is None:
+        fail("assignee", f"no {kind.lower()} with id {draft.assignee_id!r}", "UNKNOWN_REFERENCE")
+        return None
+    return ResolvedAssignee(kind, user_id=found if kind == "USER" else None, team_id=found if kind == "TEAM" else None)
+
+
+def _check_schedule(draft: GoalDraft, cal: Calendar, fail: Any) -> bool:
+    try:
+        interval = Interval(draft.interval)
+    except ValueError:
+        fail("interval", f"{draft.interval!r} is not one of {', '.join(i.value for i in Interval)}")
+        return False
+    ok = True
+    for name in ("start_date", "end_date"):
+        value = getattr(draft, name)
+        if value is not None and not EARLIEST <= value <= LATEST:
+            fail(name, f"{value.isoformat()} is outside 1970–2099")
+            ok = False
+    if interval is Interval.CUSTOM and draft.end_date is None:
+        fail("end_date", "a custom range needs an end date", "REQUIRED")
+        ok = False
+    if ok and draft.end_date is not None and draft.end_date < draft.start_date:
+        fail("end_date", f"{draft.end_date.isoformat()} is before the start {draft.start_date.isoformat()}")
+        ok = False
+    if ok and draft.end_date is not None:
+        try:
+            periods_for(cal, interval, draft.start_date, draft.end_date, fiscal=draft.fiscal)
+        except ValueError as exc:
+            fail("end_date", str(exc))
+            ok = False
+    return ok
+
+
+def _check_amount(name: str, value: Decimal | None, fail: Any) -> bool:
+    if value is None:
+        return True
+    if not value.is_finite() or value < 0:
+        fail(name, f"{value} must be zero or more")
+    elif value > MAX_AMOUNT:
+        fail(name, f"{value} is larger than {MAX_AMOUNT:,}")
+    elif value != value.quantize(Decimal("0.0001")):
+        fail(name, f"{value} has more than 4 decimal places")
+    else:
+        return True
+    return False
+
+
+def _check_targets(draft: GoalDraft, goal_type: GoalType | None, cal: Calendar, periods_ok: bool, fail: Any) -> None:
+    _check_amount("target", draft.target, fail)
+    _check_amount("stretch_target", draft.stretch_target, fail)
+    if draft.period_targets:
+        if goal_type is not None and not goal_type.per_period_targets:
+            fail("period_targets", f"goal type {goal_type.key} takes one target for every period")
+            return
+        if draft.end_date is None:
+            fail("period_targets", "per-period targets need an end date (an open-ended goal has one target)")
+            return
+        if not periods_ok:
+            return
+        starts = {p.start_date for p in periods_for(cal, Interval(draft.interval), draft.start_date, draft.end_date,
+                                                       fiscal=draft.fiscal)}
+        for day, value in draft.period_targets.items():
+            if day not in starts:
+                fail("period_targets", f"{day.isoformat()} is not the first day of one of the goal's periods")
+            _check_amount("period_targets", value, fail)
+        missing = sorted(starts - set(draft.period_targets))
+        if draft.target is None and missing:
+            fail("period_targets", "every period needs a target: missing "
+                 + ", ".join(d.isoformat() for d in missing[:6]) + (" …" if len(missing) > 6 else "")
+                 + " (or give targetForAll)", "REQUIRED")
+        if draft.target is None and not missing:
+            draft.target = draft.period_targets[min(starts)]
+    elif draft.target is None:
+        fail("target", "is required", "REQUIRED")
+    if draft.stretch_target is not None and draft.target is not None and draft.stretch_target < draft.target:
+        fail("stretch_target", f"{draft.stretch_target} is below the target {draft.target}")
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,149 @@
+"""Progress of stored goals: periods, targets, live actuals from the engine, frozen snapshots.
+
+For any number of goals this runs a constant number of statements: organisation settings,
+target overrides, snapshots, the engine (one per goal type, plus rates) and, when periods
+closed since the last read, one insert of their snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from goalgraph.db.models import Goal, PeriodSnapshot
+from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
+from goalgraph.goals.service import overrides_of
+from goalgraph.organisation import get_organisation
+from goalgraph.periods import Period
+from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals
+from goalgraph.progress.status import Pace, Status, pace, ratio, status
+from goalgraph.registry import Registry
+
+
+@dataclass
+class PeriodProgress:
+    """One period of one goal, measured."""
+
+    goal_id: int
+    period: Period
+    target: Decimal
+    actual: Decimal
+    facts: int
+    unconverted: dict[str, int]
+    ratio: Decimal | None
+    status: Status
+    pace: Pace | None
+    snapshot_taken_at: datetime | None = None
+
+
+@dataclass
+class GoalProgress:
+    """A goal's periods (as asked for) and the summary over them."""
+
+    goal_id: int
+    periods: list[PeriodProgress] = field(default_factory=list)
+
+    @property
+    def current(self) -> PeriodProgress | None:
+        return next((p for p in self.periods if p.pace is not None), None)
+
+    @property
+    def total_target(self) -> Decimal:
+        return sum((p.target for p in self.periods), Decimal(0))
+
+    @property
+    def total_actual(self) -> Decimal:
+        return sum((p.actual for p in self.periods), Decimal(0))
+
+
+def assignee_of(goal: Goal) -> Assignee:
+    """The engine's view of a goal's assignee."""
+    kind = AssigneeKind(goal.assignee_kind)
+    return Assignee(kind, goal.assignee_user_id if kind is AssigneeKind.USER else goal.assignee_team_id)
+
+
+def query_of(goal: Goal, periods: Sequence[Period]) -> GoalQuery:
+    """The engine's view of a stored goal."""
+    return GoalQuery(key=goal.id, goal_type=goal.goal_type, measure=goal.measure, assignee=assignee_of(goal),
+                     periods=periods, filters=goal.filters or {}, currency=goal.currency)
+
+
+async def _snapshots(session: AsyncSession, goal_ids: list[int]) -> dict[tuple[int, date], PeriodSnapshot]:
+    if not goal_ids:
+        return {}
+    rows = await session.scalars(select(PeriodSnapshot).where(PeriodSnapshot.goal_id.in_(goal_ids)))
+    return {(s.goal_id, s.period_start): s for s in rows}
+
+
+async def _save_snapshots(session: AsyncSession, rows: list[dict]) -> None:
+    table = PeriodSnapshot.__table__
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    await session.execute(insert(table).on_conflict_do_nothing(index_elements=[table.c.goal_id, table.c.period_start]),
+                          rows)
+
+
+async def compute_progress(
+    session: AsyncSession,
+    registry: Registry,
+    goals: Sequence[Goal],
+    now: datetime,
+    *,
+    window: tuple[date | None, date | None] = (None, None),
+    snapshot_grace: timedelta = timedelta(hours=24),
+    snapshot_session: AsyncSession | None = None,
+) -> dict[int, GoalProgress]:
+    """Progress of every goal; ``window`` limits the periods (paging an open-ended goal's history).
+
+    Periods that ended more than ``snapshot_grace`` ago are frozen: read from their snapshot,
+    or measured once and saved through ``snapshot_session`` (committed by the caller).
+    """
+    org = await get_organisation(session)
+    cal = calendar_of(org)
+    periods = {g.id: goal_periods(g, cal, now, first=window[0], last=window[1]) for g in goals}
+    ids = [g.id for g in goals]
+    overrides = await overrides_of(session, ids)
+    frozen = await _snapshots(session, ids)
+    # Only periods without a snapshot are measured.
+    live = [query_of(g, [p for p in periods[g.id] if (g.id, p.start_date) not in frozen]) for g in goals]
+    live = [q for q in live if q.periods]
+    actuals = await compute_actuals(session, registry, live) if live else {}
+
+    result: dict[int, GoalProgress] = {}
+    to_save: list[dict] = []
+    for goal in goals:
+        progress = GoalProgress(goal.id)
+        for period in periods[goal.id]:
+            target = period_target(goal, period, overrides.get(goal.id, {}))
+            snap = frozen.get((goal.id, period.start_date))
+            if snap is not None:
+                actual, facts, unconverted, taken = snap.actual, snap.facts, dict(snap.unconverted), snap.taken_at
+            else:
+                measured = actuals[(goal.id, period.index)]
+                actual, facts, unconverted, taken = measured.value, measured.facts, measured.unconverted, None
+                if period.end + snapshot_grace <= now:
+                    to_save.append({"goal_id": goal.id, "period_start": period.start_date, "actual": actual,
+                                    "facts": facts, "unconverted": unconverted, "taken_at": now})
+                    taken = now
+            progress.periods.append(PeriodProgress(
+                goal_id=goal.id, period=period, target=target, actual=actual, facts=facts, unconverted=unconverted,
+                ratio=ratio(actual, target), status=status(actual, target, period, now),
+                pace=pace(actual, target, period, now), snapshot_taken_at=taken,
+            ))
+        result[goal.id] = progress
+    if to_save and snapshot_session is not None:
+        await _save_snapshots(snapshot_session, to_save)
+    return result
+
+
+async def forget_snapshot(session: AsyncSession, goal_id: int, period_start: date | None) -> int:
+    """Drop a goal's snapshot (one period, or all when ``period_start`` is None) so it is measured again."""
+    query = delete(PeriodSnapshot).where(PeriodSnapshot.goal_id == goal_id)
+    if period_start is not None:
+        query = query.where(PeriodSnapshot.period_start == period_start)
+    return (await session.execute(query)).rowcount or 0
