@@ -36,6 +36,8 @@ class Settings:
     max_query_depth: int = 15
     #: Most facts accepted in one ingest mutation.
     max_batch_size: int = 5000
+    #: Hours after a period ends before its result is frozen as a snapshot.
+    snapshot_grace_hours: float = 24.0
     #: Echo SQL statements (debugging).
     echo_sql: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -55,6 +57,7 @@ class Settings:
             max_page_size=int(env.get("GOALGRAPH_MAX_PAGE_SIZE", "500")),
             max_query_depth=int(env.get("GOALGRAPH_MAX_QUERY_DEPTH", "15")),
             max_batch_size=int(env.get("GOALGRAPH_MAX_BATCH_SIZE", "5000")),
+            snapshot_grace_hours=float(env.get("GOALGRAPH_SNAPSHOT_GRACE_HOURS", "24")),
             echo_sql=_flag(env.get("GOALGRAPH_ECHO_SQL")),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from goalgraph.db.models import Goal, GoalPeriodTarget, GoalRevision, PeriodSnapshot, Team, User
 from goalgraph.goals.errors import GoalInvalid, GoalLocked, GoalNotFound, VersionConflict
@@ -84,7 +85,8 @@ async def _validated(session: AsyncSession, registry: Registry, draft: GoalDraft
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.normalize() if value == value.to_integral() else value)
+    """A target as revisions record it: plain notation, no trailing zeros ("150", "12.5")."""
+    return None if value is None else format(value.normalize(), "f")
 
 
 def _target_changes(old: GoalDraft | None, new: GoalDraft) -> list[dict[str, Any]]:
@@ -145,6 +147,12 @@ def _check_version(goal: Goal, version: int) -> None:
         raise VersionConflict(version, goal.version)
 
 
+def _touch(goal: Goal, now: datetime) -> None:
+    """Mark the goal changed so the flush writes it and bumps its version, even if no column differs."""
+    goal.updated_at = now
+    flag_modified(goal, "updated_at")
+
+
 async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | int, version: int,
                       changes: Mapping[str, Any], *, actor: str | None, now: datetime) -> Goal:
     """Apply ``changes`` (GoalDraft field names; absent = unchanged) to the goal at ``version``."""
@@ -165,7 +173,7 @@ async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | 
     assignee = await _validated(session, registry, new)
     definition_changed = any(getattr(old, f) != getattr(new, f) for f in DEFINITION_FIELDS)
     _apply(goal, new, assignee)
-    goal.updated_at = now
+    _touch(goal, now)
     await _write_overrides(session, goal.id, new.period_targets)
     if definition_changed:
         await session.execute(delete(PeriodSnapshot).where(PeriodSnapshot.goal_id == goal.id))
@@ -185,7 +193,7 @@ async def set_lock(session: AsyncSession, goal_id: str | int, version: int, lock
         return goal
     old_state = "locked" if goal.locked_at else "unlocked"
     goal.locked_at, goal.locked_by = (now, actor) if locked else (None, None)
-    goal.updated_at = now
+    _touch(goal, now)
     await session.flush()
     session.add(GoalRevision(goal_id=goal.id, version=goal.version, changed_at=now, changed_by=actor,
                              changes=[{"field": "lock", "old": old_state, "new": "locked" if locked else "unlocked"}]))
@@ -197,7 +205,7 @@ async def delete_goal(session: AsyncSession, goal_id: str | int, version: int, *
     goal = await get_goal(session, goal_id, for_update=True)
     _check_version(goal, version)
     goal.deleted_at = now
-    goal.updated_at = now
+    _touch(goal, now)
     await session.flush()
     return goal
 

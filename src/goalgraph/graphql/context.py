@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,9 +30,12 @@ class Context:
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     loaders: Loaders = field(init=False)
+    #: One "now" for the whole request, so every field agrees.
+    now: datetime = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self)
+        self.now = self.runtime.clock()
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:

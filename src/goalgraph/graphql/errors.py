@@ -6,6 +6,7 @@ Every code is listed in docs/errors.md.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from collections.abc import Iterable
 
 import strawberry
@@ -20,6 +21,7 @@ class ErrorCode(enum.Enum):
     NOT_FOUND = "NOT_FOUND"
     FORBIDDEN = "FORBIDDEN"
     CONFLICT = "CONFLICT"
+    LOCKED = "LOCKED"
     LICENCE_REQUIRED = "LICENCE_REQUIRED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     BAD_USER_INPUT = "BAD_USER_INPUT"
@@ -70,3 +72,19 @@ class ValidationError(UserError):
 def query_error(message: str, code: ErrorCode) -> GraphQLError:
     """A GraphQL error with ``extensions.code`` for failures of queries."""
     return GraphQLError(message, extensions={"code": code.value})
+
+
+@strawberry.type(description="The thing named does not exist (or is not visible to you).")
+class NotFoundError(UserError):
+    missing_id: strawberry.ID | None = strawberry.field(description="The id that was not found.")
+
+
+@strawberry.type(description="The change was based on an outdated version; nothing changed. Reload and retry.")
+class ConflictError(UserError):
+    current_version: int = strawberry.field(description="The version now stored.")
+
+
+@strawberry.type(description="The goal's targets are locked; unlock it before changing them.")
+class LockedError(UserError):
+    locked_at: datetime | None = strawberry.field(description="When it was locked.")
+    locked_by: str | None = strawberry.field(description="Who locked it.")

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from strawberry.dataloader import DataLoader
 
-from goalgraph.db.models import Deal, DealStageChange, Pipeline, Stage, Team, TeamMembership, User
+from goalgraph.db.models import (
+    Activity,
+    Deal,
+    DealStageChange,
+    Goal,
+    Pipeline,
+    Stage,
+    Team,
+    TeamMembership,
+    User,
+)
+from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
+from goalgraph.goals.service import overrides_of, revisions_of
+from goalgraph.organisation import get_organisation
+from goalgraph.periods import Period
+from goalgraph.progress import engine
+from goalgraph.progress.service import GoalProgress, compute_progress, query_of
 
 if TYPE_CHECKING:
     from goalgraph.graphql.context import Context
@@ -28,6 +46,11 @@ class Loaders:
         self.memberships_of_team = DataLoader(self._memberships_of_team)
         self.memberships_of_user = DataLoader(self._memberships_of_user)
         self.deal = DataLoader(self._by_id(Deal))
+        self.activity = DataLoader(self._by_id(Activity))
+        self.goal = DataLoader(self._by_id(Goal))
+        self.progress = DataLoader(self._progress)
+        self.revisions = DataLoader(self._revisions)
+        self.member_targets = DataLoader(self._member_targets)
         self.deal_stats_of_stage = DataLoader(self._deal_stats_of_stage)
         self.stage_changes_of_deal = DataLoader(self._stage_changes_of_deal)
 
@@ -89,3 +112,67 @@ class Loaders:
         for row in rows:
             grouped[row.deal_id].append(row)
         return [grouped[i] for i in ids]
+
+    async def _progress(self, keys: Sequence[tuple[int, date | None, date | None]]) -> list[GoalProgress]:
+        """Progress of every goal asked for in this request: statements per window, not per goal."""
+        ctx = self._ctx
+        runtime = ctx.runtime
+        goals = {g.id: g for g in await self.goal.load_many(list({k[0] for k in keys}))if g is not None}
+        windows: dict[tuple[date | None, date | None], list[int]] = defaultdict(list)
+        for goal_id, first, last in keys:
+            windows[(first, last)].append(goal_id)
+        grace = timedelta(hours=runtime.settings.snapshot_grace_hours)
+        results: dict[tuple[int, date | None, date | None], GoalProgress] = {}
+        for window, ids in windows.items():
+            rows = [goals[i] for i in dict.fromkeys(ids)]
+            async with ctx.db() as session, runtime.sessions() as snapshots:
+                computed = await compute_progress(session, runtime.registry, rows, ctx.now, window=window,
+                                                  snapshot_grace=grace, snapshot_session=snapshots)
+                await snapshots.commit()
+            for goal_id, progress in computed.items():
+                results[(goal_id, *window)] = progress
+        return [results[k] for k in keys]
+
+    async def _revisions(self, ids: Sequence[int]) -> list[list[Any]]:
+        async with self._ctx.db() as session:
+            found = await revisions_of(session, ids)
+        return [found.get(i, []) for i in ids]
+
+    async def _member_targets(self, ids: Sequence[int]) -> list[dict[date, Decimal]]:
+        """For team goals: per period start, the sum of members' own goals' targets (same type, measure, interval)."""
+        ctx = self._ctx
+        team_goals = [g for g in await self.goal.load_many(list(ids)) if g is not None and g.assignee_team_id]
+        if not team_goals:
+            return [{} for _ in ids]
+        member = TeamMembership
+        async with ctx.db() as session:
+            org = await get_organisation(session)
+            rows = (await session.execute(
+                select(member.team_id, Goal)
+                .join(Goal, Goal.assignee_user_id == member.user_id)
+                .where(member.team_id.in_({g.assignee_team_id for g in team_goals}), Goal.deleted_at.is_(None))
+            )).all()
+            overrides = await overrides_of(session, {g.id for _, g in rows})
+        cal = calendar_of(org)
+        out: dict[int, dict[date, Decimal]] = {}
+        for team_goal in team_goals:
+            sums: dict[date, Decimal] = defaultdict(Decimal)
+            for team_id, user_goal in rows:
+                same = (team_id == team_goal.assignee_team_id and user_goal.goal_type == team_goal.goal_type
+                        and user_goal.measure == team_goal.measure and user_goal.interval == team_goal.interval
+                        and user_goal.fiscal == team_goal.fiscal and user_goal.currency == team_goal.currency)
+                if not same:
+                    continue
+                for period in goal_periods(user_goal, cal, ctx.now):
+                    sums[period.start_date] += period_target(user_goal, period, overrides.get(user_goal.id, {}))
+            out[team_goal.id] = dict(sums)
+        return [out.get(i, {}) for i in ids]
+
+    async def contributions(self, goal: Goal, period: Period, limit: int, after: int | None):  # type: ignore[no-untyped-def]
+        """One page of the facts behind a goal's period, and which kind of fact they are."""
+        registry = self._ctx.runtime.registry
+        goal_type = registry.goal_types[goal.goal_type]
+        async with self._ctx.db() as session:
+            rows = await engine.contributions(session, registry, query_of(goal, [period]), period.index,
+                                              limit=limit, after_fact_id=after)
+        return rows, goal_type.fact_kind

@@ -63,8 +63,8 @@ SetExchangeRatesPayload = Annotated[
 ]
 
 
-@strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
-class Mutation:
+@strawberry.type(description="Mutations on facts, exchange rates and organisation settings.")
+class FactMutations:
     @strawberry.mutation(
         description="Upsert a batch of CRM facts by their external ids. Re-sending a fact updates it; a version "
         "older than the stored one is ignored. Any problem refuses the whole batch."

@@ -63,8 +63,8 @@ async def _one(info: Info, model: Any, external_id: str, node: Any) -> Any:
     return None if row is None else node(row=row)
 
 
-@strawberry.type(description="Read the organisation's settings and the CRM facts goalgraph holds.")
-class Query:
+@strawberry.type(description="Queries on the organisation, goal types and CRM facts.")
+class FactQueries:
     @strawberry.field(description="The organisation's settings.")
     async def organisation(self, info: Info) -> Organisation:
         async with info.context.db() as session:

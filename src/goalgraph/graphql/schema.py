@@ -13,9 +13,21 @@ from strawberry.extensions import (
 )
 from strawberry.extensions import DisableIntrospection
 
-from goalgraph.graphql.mutations import Mutation
-from goalgraph.graphql.queries import Query
+from goalgraph.graphql.goal_mutations import GoalMutations
+from goalgraph.graphql.goal_queries import GoalQueries
+from goalgraph.graphql.mutations import FactMutations
+from goalgraph.graphql.queries import FactQueries
 from goalgraph.settings import Settings
+
+
+@strawberry.type(description="Read goals with their progress, the organisation's settings and the CRM facts.")
+class Query(GoalQueries, FactQueries):
+    pass
+
+
+@strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
+class Mutation(GoalMutations, FactMutations):
+    pass
 
 
 class CloseSession(SchemaExtension):

@@ -298,9 +298,19 @@ async def compute_actuals(
                 actual.unconverted[row.fact_cur] = actual.unconverted.get(row.fact_cur, 0) + row.n
                 continue
         actual.value += amount
-    for actual in results.values():
-        actual.value = actual.value.quantize(Decimal("0.0001")) if actual.value else Decimal(0)
+    for goal in goals:
+        money = registry.goal_types[goal.goal_type].measure(goal.measure).money  # type: ignore[union-attr]
+        for period in goal.periods:
+            actual = results[(goal.key, period.index)]
+            actual.value = shape_amount(actual.value, money)
     return results
+
+
+def shape_amount(value: Decimal, money: bool) -> Decimal:
+    """One spelling per measure: money to 4 places ("0.0000"), counts as whole numbers ("3")."""
+    if money or value != value.to_integral_value():
+        return value.quantize(Decimal("0.0001"))
+    return value.quantize(Decimal(1))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
 from goalgraph.goals.service import overrides_of
 from goalgraph.organisation import get_organisation
 from goalgraph.periods import Period
-from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals
+from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals, shape_amount
 from goalgraph.progress.status import Pace, Status, pace, ratio, status
 from goalgraph.registry import Registry
 
@@ -60,6 +60,13 @@ class GoalProgress:
     @property
     def total_actual(self) -> Decimal:
         return sum((p.actual for p in self.periods), Decimal(0))
+
+
+def is_money(registry: Registry, goal: Goal) -> bool:
+    """True when the goal's measure is an amount of money (shown to 4 places)."""
+    goal_type = registry.goal_types.get(goal.goal_type)
+    measure = goal_type.measure(goal.measure) if goal_type is not None else None
+    return measure is not None and measure.money
 
 
 def assignee_of(goal: Goal) -> Assignee:
@@ -118,11 +125,13 @@ async def compute_progress(
     to_save: list[dict] = []
     for goal in goals:
         progress = GoalProgress(goal.id)
+        money = is_money(registry, goal)
         for period in periods[goal.id]:
-            target = period_target(goal, period, overrides.get(goal.id, {}))
+            target = shape_amount(period_target(goal, period, overrides.get(goal.id, {})), money)
             snap = frozen.get((goal.id, period.start_date))
             if snap is not None:
-                actual, facts, unconverted, taken = snap.actual, snap.facts, dict(snap.unconverted), snap.taken_at
+                actual = shape_amount(snap.actual, money)
+                facts, unconverted, taken = snap.facts, dict(snap.unconverted), snap.taken_at
             else:
                 measured = actuals[(goal.id, period.index)]
                 actual, facts, unconverted, taken = measured.value, measured.facts, measured.unconverted, None

@@ -1,0 +1,611 @@
+"""A realistic demo organisation: generated deterministically, loaded through the real ingest code.
+
+``goalgraph serve --demo`` calls :func:`ensure_demo_data`, which fills an empty database with
+*Nordlys Software AB*: a dozen sellers in three teams, two pipelines, ≈3,000 deals and ≈5,000
+activities spread over the 18 months before ``now``, with seasonality (a quiet July and
+Christmas, a busy Q4), stronger and weaker sellers, a seller who left and one who joined,
+several currencies and custom attributes. :func:`generate_demo` returns the raw batch, in the
+shape :func:`goalgraph.ingest.batch.ingest_batch` takes, so tests (and anyone curious) can look
+at it without a database.
+
+Everything is drawn from ``random.Random(seed)`` and placed relative to ``now``: the same seed
+and ``now`` give the same batch. No timestamp lies after ``now`` except the due dates of open
+activities (and expected close dates of open deals), which are plans.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from itertools import accumulate
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from goalgraph.db.models import Activity, Deal, Pipeline, Team, User
+from goalgraph.ingest.batch import BATCH_KEYS, ingest_batch
+from goalgraph.organisation import get_organisation, update_organisation
+from goalgraph.runtime import open_runtime
+from goalgraph.settings import Settings
+
+__all__ = ["ensure_demo_data", "generate_demo", "ORGANISATION"]
+
+#: The organisation settings the demo stores (fiscal year starting in April on purpose, so
+#: fiscal-year alignment shows up in the demo instead of coinciding with calendar years).
+ORGANISATION: dict[str, Any] = {
+    "name": "Nordlys Software AB",
+    "default_currency": "EUR",
+    "time_zone": "Europe/Oslo",
+    "week_start": 0,
+    "fiscal_year_start_month": 4,
+}
+#: How far back the generated history reaches (≈ 18 months).
+HISTORY_DAYS = 548
+#: Facts per ``ingest_batch`` call.
+CHUNK_SIZE = 5000
+EMAIL_DOMAIN = "nordlys.example"
+
+_TZ = ZoneInfo(ORGANISATION["time_zone"])
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+# -- the organisation -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Seller:
+    id: str
+    name: str
+    team: str
+    leader: bool = False
+    #: Relative deal volume (and a little win rate).
+    strength: float = 1.0
+    #: Days before ``now`` the seller joined (None: before the history starts).
+    joined_days_ago: int | None = None
+    #: Days before ``now`` the seller left (None: still here).
+    left_days_ago: int | None = None
+
+
+_TEAMS = (
+    ("team-north", "North"),
+    ("team-south", "South"),
+    ("team-enterprise", "Enterprise"),
+)
+
+_SELLERS = (
+    _Seller("user-01", "Ingrid Johansen", "team-north", leader=True, strength=0.6),
+    _Seller("user-02", "Lars Nilsen", "team-north", strength=1.7),
+    _Seller("user-03", "Sofie Lindqvist", "team-north", strength=1.1),
+    _Seller("user-04", "Bjørn Haugen", "team-north", strength=0.8),
+    _Seller("user-05", "Pieter de Vries", "team-south", leader=True, strength=0.6),
+    _Seller("user-06", "Anouk Bakker", "team-south", strength=1.4),
+    _Seller("user-07", "Daan Visser", "team-south", strength=1.0),
+    _Seller("user-08", "Freja Holm", "team-south", strength=0.9, joined_days_ago=150),
+    _Seller("user-09", "Astrid Lindberg", "team-enterprise", leader=True, strength=0.5),
+    _Seller("user-10", "Mikkel Sørensen", "team-enterprise", strength=1.2),
+    _Seller("user-11", "Sanne Jansen", "team-enterprise", strength=0.9),
+    _Seller("user-12", "Oskar Eriksson", "team-enterprise", strength=1.0, left_days_ago=200),
+)
+
+#: Currency mix of each team's customers (North sells in Norway and Sweden, South in the Benelux).
+_TEAM_CURRENCIES = {
+    "team-north": (("EUR", 35), ("NOK", 38), ("SEK", 27)),
+    "team-south": (("EUR", 94), ("USD", 3), ("SEK", 3)),
+    "team-enterprise": (("EUR", 68), ("USD", 16), ("NOK", 8), ("SEK", 8)),
+}
+_TEAM_CATEGORIES = {
+    "team-north": (("SMB", 55), ("Mid-market", 38), ("Enterprise", 7)),
+    "team-south": (("SMB", 58), ("Mid-market", 35), ("Enterprise", 7)),
+    "team-enterprise": (("SMB", 4), ("Mid-market", 31), ("Enterprise", 65)),
+}
+#: Units of each currency per euro (rough, fixed: this is demo data).
+_PER_EUR = {"EUR": 1.0, "NOK": 11.6, "SEK": 11.4, "USD": 1.08}
+_LEGAL_FORMS = {"NOK": ("AS", "ASA"), "SEK": ("AB",), "EUR": ("B.V.", "B.V.", "N.V.", "Oy", "GmbH"),
+                "USD": ("Inc.", "LLC")}
+
+_NAME_HEADS = ("Fjord", "Nord", "Vest", "Øst", "Berg", "Lys", "Havn", "Skog", "Elv", "Vik", "Sol", "Storm", "Is",
+               "Fjell", "Dal", "Ask", "Lind", "Polder", "Dijk", "Molen", "Tulp", "Duin", "Zee", "Brug", "Aurora",
+               "Midnatt", "Kyst", "Myr", "Strand", "Sjø", "Vind", "Regn", "Eik", "Gran", "Heide", "Kade")
+_NAME_TAILS = ("kraft", "data", "tech", "logistikk", "bygg", "media", "medic", "energi", "handel", "systemer",
+               "analytics", "foods", "marine", "finans", "works", "labs", "grid", "soft", "transport", "retail",
+               "bank", "vision", "health", "industri")
+
+# -- pipelines -------------------------------------------------------------------------------------
+
+_PIPELINES = (
+    ("pipeline-new-business", "New business", (
+        ("stage-nb-lead", "Lead", 10),
+        ("stage-nb-qualified", "Qualified", 25),
+        ("stage-nb-proposal", "Proposal", 50),
+        ("stage-nb-negotiation", "Negotiation", 75),
+        ("stage-nb-contract", "Contract sent", 90),
+    )),
+    ("pipeline-renewals", "Renewals", (
+        ("stage-rn-due", "Renewal due", 50),
+        ("stage-rn-discussion", "In discussion", 70),
+        ("stage-rn-quote", "Quote sent", 85),
+        ("stage-rn-verbal", "Verbal yes", 95),
+    )),
+)
+
+#: Per sale type: pipeline, median value in EUR per company category, median sales cycle in days
+#: per category, base win rate, and where lost deals stop (weights per stage reached).
+_SALE_TYPES: dict[str, dict[str, Any]] = {
+    "New business": {
+        "pipeline": 0,
+        "value": {"SMB": 4_800, "Mid-market": 19_000, "Enterprise": 78_000},
+        "cycle": {"SMB": 24, "Mid-market": 50, "Enterprise": 95},
+        "win": 0.27,
+        "lost_at": (34, 26, 20, 14, 6),
+        "products": ("Platform licence", "Starter package", "Team edition", "Pilot project", "Onboarding + licence",
+                     "Analytics suite"),
+    },
+    "Upsell": {
+        "pipeline": 0,
+        "value": {"SMB": 1_900, "Mid-market": 6_500, "Enterprise": 26_000},
+        "cycle": {"SMB": 14, "Mid-market": 28, "Enterprise": 50},
+        "win": 0.48,
+        "lost_at": (30, 25, 25, 15, 5),
+        "products": ("Extra seats", "Analytics add-on", "Premium support", "API access", "Data warehouse connector"),
+    },
+    "Renewal": {
+        "pipeline": 1,
+        "value": {"SMB": 2_900, "Mid-market": 11_000, "Enterprise": 45_000},
+        "cycle": {"SMB": 18, "Mid-market": 30, "Enterprise": 45},
+        "win": 0.82,
+        "lost_at": (35, 35, 22, 8),
+        "products": ("Annual renewal", "Renewal, 3 years", "Renewal + seats", "Renewal, premium support"),
+    },
+}
+_SALE_TYPE_MIX = {
+    "team-north": (("New business", 58), ("Upsell", 18), ("Renewal", 24)),
+    "team-south": (("New business", 60), ("Upsell", 16), ("Renewal", 24)),
+    "team-enterprise": (("New business", 45), ("Upsell", 28), ("Renewal", 27)),
+}
+
+#: Relative number of deals started per month (quiet July and December, busy autumn and Q4).
+_SEASON = {1: 0.95, 2: 1.0, 3: 1.1, 4: 0.95, 5: 1.0, 6: 0.9, 7: 0.4, 8: 0.8, 9: 1.15, 10: 1.2, 11: 1.3, 12: 0.85}
+
+# -- activities -----------------------------------------------------------------------------------
+
+_ACTIVITY_SUBJECTS = {
+    "call": ("Intro call with {c}", "Follow-up call – {c}", "Check-in call with {c}", "Call back {c}"),
+    "email": ("Follow-up email to {c}", "Sent pricing to {c}", "Answered questions from {c}", "Sent case study to {c}"),
+    "meeting": ("Meeting at {c}", "Workshop with {c}", "Review meeting – {c}", "Lunch with {c}"),
+    "task": ("Prepare quote for {c}", "Update account plan – {c}", "Send contract to {c}", "Check references for {c}"),
+    "demo": ("Product demo for {c}", "Analytics demo – {c}", "Technical deep-dive with {c}"),
+}
+#: Activity types by where the deal is (early stages call and mail, late stages meet) and for
+#: activities without a deal.
+_TYPES_EARLY = (("call", 40), ("email", 30), ("demo", 12), ("meeting", 8), ("task", 10))
+_TYPES_LATE = (("meeting", 30), ("email", 28), ("task", 22), ("call", 15), ("demo", 5))
+_TYPES_FREE = (("call", 36), ("email", 30), ("task", 20), ("meeting", 10), ("demo", 4))
+#: How long before it happens an activity is planned, in hours (min, max) per type.
+_LEAD_HOURS = {"call": (0, 48), "email": (0, 8), "meeting": (48, 336), "demo": (72, 336), "task": (12, 168)}
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _table(weighted: tuple[tuple[str, float], ...]) -> tuple[list[str], list[float]]:
+    return [k for k, _ in weighted], list(accumulate(w for _, w in weighted))
+
+
+def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
+    keys, cum_weights = _table(weighted)
+    return rng.choices(keys, cum_weights=cum_weights)[0]
+
+
+def _iso(moment: datetime) -> str:
+    """An ISO 8601 timestamp in the organisation's time zone, with its offset."""
+    return moment.astimezone(_TZ).isoformat(timespec="seconds")
+
+
+def _local_day(moment: datetime) -> date:
+    return moment.astimezone(_TZ).date()
+
+
+def _at_local(day: date, minutes: int) -> datetime:
+    """``minutes`` after local midnight of ``day``, as a UTC instant."""
+    local = datetime.combine(day, dtime(minutes // 60, minutes % 60), tzinfo=_TZ)
+    return local.astimezone(timezone.utc)
+
+
+def _work_minutes(rng: random.Random) -> int:
+    """A time of the working day (08:00–17:30), in minutes after midnight, busiest mid-morning."""
+    return int(rng.triangular(8 * 60, 17 * 60 + 30, 10 * 60 + 30))
+
+
+def _to_working_hours(rng: random.Random, moment: datetime) -> datetime:
+    """The same instant if it falls in working hours, else a time in the next working day (never earlier)."""
+    local = moment.astimezone(_TZ)
+    day = local.date()
+    minutes = local.hour * 60 + local.minute
+    if day.weekday() < 5 and 8 * 60 <= minutes < 17 * 60 + 30:
+        return moment.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    if day.weekday() < 5 and minutes < 8 * 60:
+        return _at_local(day, _work_minutes(rng))
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return _at_local(day, _work_minutes(rng))
+
+
+def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
+    return median * math.exp(rng.gauss(0.0, sigma))
+
+
+def _money(amount: float, currency: str, rng: random.Random) -> Decimal:
+    """A plausible price: mostly round (to 10, or 100 in NOK/SEK), sometimes to the cent."""
+    if rng.random() < 0.15:
+        return Decimal(str(amount)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    step = 100 if currency in {"NOK", "SEK"} else 10
+    return Decimal(max(1, round(amount / step)) * step).quantize(Decimal("0.01"))
+
+
+def _day_weights(start: date, end: date, rng: random.Random) -> tuple[list[date], list[float]]:
+    """Every day of the history with its relative business: weekdays, seasons, holidays, growth."""
+    days: list[date] = []
+    weights: list[float] = []
+    total = (end - start).days or 1
+    day = start
+    while day <= end:
+        w = _SEASON[day.month] * (0.85 + 0.3 * (day - start).days / total)  # the company grows
+        if day.weekday() >= 5:
+            w *= 0.03
+        if (day.month == 12 and day.day >= 22) or (day.month == 1 and day.day <= 2):
+            w *= 0.15
+        w *= rng.uniform(0.85, 1.15)
+        days.append(day)
+        weights.append(w)
+        day += timedelta(days=1)
+    return days, weights
+
+
+class _Companies:
+    """A pool of customer names per (currency, category), reused across deals."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.pool: dict[tuple[str, str], list[str]] = {}
+        self.used: set[str] = set()
+
+    def _new(self, currency: str, category: str) -> str:
+        while True:
+            head, tail = self.rng.choice(_NAME_HEADS), self.rng.choice(_NAME_TAILS)
+            group = " Group" if category == "Enterprise" and self.rng.random() < 0.5 else ""
+            name = f"{head}{tail}{group} {self.rng.choice(_LEGAL_FORMS[currency])}"
+            if name not in self.used:
+                self.used.add(name)
+                return name
+
+    def pick(self, currency: str, category: str) -> str:
+        names = self.pool.setdefault((currency, category), [])
+        if not names or (len(names) < 400 and self.rng.random() < 0.35):
+            names.append(self._new(currency, category))
+            return names[-1]
+        return self.rng.choice(names)
+
+    def any(self) -> str:
+        keys = sorted(self.pool)
+        return self.rng.choice(self.pool[self.rng.choice(keys)])
+
+
+_ALWAYS = (datetime.min.replace(tzinfo=timezone.utc), datetime.max.replace(tzinfo=timezone.utc))
+
+
+def _tenures(
+    sellers: Mapping[str, _Seller], now: datetime, notice: timedelta = timedelta(0)
+) -> list[tuple[_Seller, datetime, datetime]]:
+    """Each seller with the span in which they take on work (ending ``notice`` before they leave)."""
+    out = []
+    for s in sellers.values():
+        joined = _ALWAYS[0] if s.joined_days_ago is None else now - timedelta(days=s.joined_days_ago)
+        left = _ALWAYS[1] if s.left_days_ago is None else now - timedelta(days=s.left_days_ago) - notice
+        out.append((s, joined, left))
+    return out
+
+
+# -- the generator ---------------------------------------------------------------------------------
+
+def generate_demo(seed: int, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The demo organisation's facts as one raw batch (keys ``users`` … ``activities``).
+
+    Deterministic for ``seed`` and ``now`` (which must be timezone-aware). Field names are the
+    snake_case ones :mod:`goalgraph.ingest.validate` reads; amounts are strings with two
+    decimals; timestamps are ISO 8601 strings with the Europe/Oslo offset.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(timezone.utc).replace(microsecond=0)
+    rng = random.Random(seed)
+    start = now - timedelta(days=HISTORY_DAYS)
+    setup_at = start - timedelta(days=30)
+    sellers = {s.id: s for s in _SELLERS}
+
+    users = []
+    for s in _SELLERS:
+        email_name = s.name.lower().replace(" ", ".").translate(str.maketrans({"ø": "o", "å": "a", "æ": "ae",
+                                                                              "ö": "o", "ä": "a"}))
+        updated = setup_at
+        if s.joined_days_ago is not None:
+            updated = now - timedelta(days=s.joined_days_ago)
+        if s.left_days_ago is not None:
+            updated = now - timedelta(days=s.left_days_ago)
+        users.append({"id": s.id, "name": s.name, "email": f"{email_name}@{EMAIL_DOMAIN}",
+                      "active": s.left_days_ago is None, "updated_at": _iso(updated)})
+    teams = []
+    for team_id, name in _TEAMS:
+        members = [s for s in _SELLERS if s.team == team_id]
+        joined = [now - timedelta(days=s.joined_days_ago) for s in members if s.joined_days_ago is not None]
+        teams.append({"id": team_id, "name": name, "member_ids": [s.id for s in members],
+                      "leader_ids": [s.id for s in members if s.leader], "updated_at": _iso(max([setup_at, *joined]))})
+    pipelines = [
+        {"id": pid, "name": name, "updated_at": _iso(setup_at),
+         "stages": [{"id": sid, "name": sname, "probability": prob} for sid, sname, prob in stages]}
+        for pid, name, stages in _PIPELINES
+    ]
+
+    companies = _Companies(rng)
+    deals, timelines = _deals(rng, now, start, sellers, companies)
+    activities = _activities(rng, now, start, sellers, companies, timelines)
+    return {"users": users, "teams": teams, "pipelines": pipelines, "stages": [], "deals": deals,
+            "activities": activities}
+
+
+@dataclass
+class _Timeline:
+    """What activities need to know about a deal."""
+
+    id: str
+    company: str
+    owner: str
+    #: (stage position, entered at) of the stages reached, in order.
+    entries: list[tuple[int, datetime]]
+    #: When the deal closed (or stalled), else None (still open).
+    end: datetime | None
+    open: bool
+    handover: tuple[str, datetime] | None = None
+
+
+def _deals(
+    rng: random.Random, now: datetime, start: datetime, sellers: Mapping[str, _Seller], companies: _Companies
+) -> tuple[list[dict[str, Any]], list[_Timeline]]:
+    days, weights = _day_weights(_local_day(start) + timedelta(days=1), _local_day(now), rng)
+    count = rng.randint(2900, 3300)
+    planned: list[tuple[datetime, str]] = []
+    tenures = _tenures(sellers, now, notice=timedelta(days=45))  # no new deals in a leaver's last weeks
+    for day in rng.choices(days, weights=weights, k=count):
+        added = _at_local(day, _work_minutes(rng))
+        if added > now:
+            added = now - timedelta(minutes=rng.randint(5, 240))
+        owners = [s for s, joined, left in tenures if joined <= added < left]
+        owner = rng.choices(owners, weights=[s.strength for s in owners])[0]
+        planned.append((added, owner.id))
+    planned.sort()
+
+    deals: list[dict[str, Any]] = []
+    timelines: list[_Timeline] = []
+    for n, (added, owner_id) in enumerate(planned, start=1):
+        seller = sellers[owner_id]
+        sale_type = _pick(rng, _SALE_TYPE_MIX[seller.team])
+        spec = _SALE_TYPES[sale_type]
+        pipeline_id, _, stages = _PIPELINES[spec["pipeline"]]
+        category = _pick(rng, _TEAM_CATEGORIES[seller.team])
+        currency = _pick(rng, _TEAM_CURRENCIES[seller.team])
+        company = companies.pick(currency, category)
+        value = _money(_lognormal(rng, spec["value"][category], 0.55) * _PER_EUR[currency], currency, rng)
+        cost = (value * Decimal(str(round(rng.uniform(0.40, 0.70), 4)))).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+        # The plan: the stages the deal will walk through and when it closes.
+        won = rng.random() < min(0.95, spec["win"] * (0.85 + 0.15 * seller.strength))
+        last = len(stages) - 1 if won else rng.choices(range(len(stages)), weights=spec["lost_at"])[0]
+        # The stages walked through: now and then one is skipped, never the last.
+        path = [0] + [i for i in range(1, last + 1) if i == last or rng.random() > 0.08]
+        # Now and then a deal is forgotten instead of being marked lost: it stalls.
+        stalls = not won and rng.random() < 0.03
+        cycle = _lognormal(rng, spec["cycle"][category], 0.6) * (1.0 if won else rng.uniform(0.5, 1.0))
+        cycle = min(max(cycle, 0.2 * len(path)), 4 * spec["cycle"][category])
+        fractions = sorted(rng.uniform(0.05, 0.9) for _ in path[1:])
+        moments = [added] + [added + timedelta(days=cycle * f) for f in fractions] + [added + timedelta(days=cycle)]
+        for i in range(1, len(moments)):
+            moment = _to_working_hours(rng, moments[i])
+            moments[i] = max(moment, moments[i - 1] + timedelta(minutes=rng.randint(5, 90)))
+        entries = [(pos, moment) for pos, moment in zip(path, moments)]
+        close = moments[-1]
+
+        rec: dict[str, Any] = {
+            "id": f"deal-{n:05d}", "title": f"{company} – {rng.choice(spec['products'])}",
+            "value": f"{value:.2f}", "currency": currency, "cost": f"{cost:.2f}", "owner_id": owner_id,
+            "pipeline_id": pipeline_id, "added_at": _iso(added),
+            "attributes": {"sale_type": sale_type, "company_category": category},
+        }
+        reached = [(pos, m) for pos, m in entries if m <= now]
+        end: datetime | None = None
+        if close <= now and stalls:
+            rec["status"] = "STALLED"
+            rec["expected_close_date"] = _local_day(close + timedelta(days=rng.uniform(7, 30))).isoformat()
+            updated = end = close
+        elif close <= now:
+            rec["status"] = "WON" if won else "LOST"
+            rec["won_at" if won else "lost_at"] = _iso(close)
+            updated = end = close
+        else:
+            idle = now - reached[-1][1]
+            if idle > timedelta(days=40) and rng.random() < 0.5:
+                rec["status"] = "STALLED"
+                end = _to_working_hours(rng, reached[-1][1] + timedelta(days=rng.uniform(21, min(40, idle.days))))
+                end = min(end, now - timedelta(hours=1))
+                updated = end
+            else:
+                rec["status"] = "OPEN"
+                updated = reached[-1][1]
+            rec["expected_close_date"] = _local_day(close).isoformat()
+        rec["stage_id"] = stages[reached[-1][0]][0]
+        rec["stage_entered_at"] = _iso(reached[-1][1])
+        rec["stage_history"] = [{"stage_id": stages[pos][0], "entered_at": _iso(m)} for pos, m in reached]
+        rec["updated_at"] = _iso(updated)
+
+        timeline = _Timeline(rec["id"], company, owner_id, reached, end, rec["status"] == "OPEN")
+        if seller.left_days_ago is not None:  # deals still running when the seller left were handed over
+            left = now - timedelta(days=seller.left_days_ago)
+            if end is None or end > left:
+                heirs = [s for s in sellers.values() if s.team == seller.team and s.id != owner_id and not s.leader]
+                heir = rng.choices(heirs, weights=[s.strength for s in heirs])[0]
+                rec["owner_id"] = heir.id
+                rec["updated_at"] = _iso(max(updated, left))
+                timeline.handover = (heir.id, left)
+        deals.append(rec)
+        timelines.append(timeline)
+    return deals, timelines
+
+
+def _activity(
+    rng: random.Random, now: datetime, kind: str, owner: str, company: str, happens: datetime,
+    deal_id: str | None, not_before: datetime,
+) -> dict[str, Any]:
+    """One activity happening (due) at ``happens``; done shortly after unless that is still to come."""
+    low, high = _LEAD_HOURS[kind]
+    added = happens - timedelta(hours=rng.uniform(low, high))
+    added = min(max(_to_working_hours(rng, added), not_before), happens, now - timedelta(minutes=1))
+    rec: dict[str, Any] = {
+        "type": kind, "subject": rng.choice(_ACTIVITY_SUBJECTS[kind]).format(c=company), "owner_id": owner,
+        "added_at": _iso(added), "due_at": _iso(happens),
+    }
+    if deal_id is not None:
+        rec["deal_id"] = deal_id
+    done = happens + timedelta(minutes=rng.randint(0, 180) if kind in {"task", "email"} else rng.randint(15, 75))
+    updated = added
+    if done <= now and rng.random() < 0.94:  # a few are left open, overdue
+        rec["done_at"] = _iso(done)
+        updated = done
+    rec["updated_at"] = _iso(updated)
+    return rec
+
+
+def _activities(
+    rng: random.Random, now: datetime, start: datetime, sellers: Mapping[str, _Seller], companies: _Companies,
+    timelines: list[_Timeline],
+) -> list[dict[str, Any]]:
+    planned: list[dict[str, Any]] = []
+
+    # About the deals: a few per stage reached, while the deal was in that stage.
+    for t in timelines:
+        for i, (pos, entered) in enumerate(t.entries):
+            left = t.entries[i + 1][1] if i + 1 < len(t.entries) else (t.end or now)
+            for _ in range((rng.random() < 0.2) + (rng.random() < 0.04)):
+                happens = _to_working_hours(rng, entered + (left - entered) * rng.random())
+                if happens > (t.end or now):
+                    continue
+                owner = t.owner
+                if t.handover is not None and happens >= t.handover[1]:
+                    owner = t.handover[0]
+                kind = _pick(rng, _TYPES_EARLY if pos < 2 else _TYPES_LATE)
+                planned.append(_activity(rng, now, kind, owner, t.company, happens, t.id, entered))
+        if t.open and rng.random() < 0.55:  # the next step, planned for the coming weeks
+            owner = t.handover[0] if t.handover else t.owner
+            happens = _to_working_hours(rng, now + timedelta(days=rng.uniform(0.5, 24)))
+            kind = _pick(rng, _TYPES_LATE if t.entries[-1][0] >= 2 else _TYPES_EARLY)
+            not_before = max(t.entries[-1][1], now - timedelta(days=10))
+            planned.append(_activity(rng, now, kind, owner, t.company, happens, t.id, not_before))
+
+    # Everything else: prospecting calls, admin tasks …, about as many as the deal-linked ones.
+    target = rng.randint(4800, 5300)
+    days, weights = _day_weights(_local_day(start) + timedelta(days=1), _local_day(now), rng)
+    free = max(0, target - len(planned))
+    tenures = _tenures(sellers, now)
+    for i, day in enumerate(rng.choices(days, weights=weights, k=free)):
+        if i % 25 == 0:  # a share of them still to come
+            happens = _to_working_hours(rng, now + timedelta(days=rng.uniform(0.5, 21)))
+        else:
+            happens = _at_local(day, _work_minutes(rng))
+            if happens > now:
+                happens = now - timedelta(minutes=rng.randint(10, 300))
+        active = [s for s, joined, left in tenures if joined <= min(happens, now) < left]
+        owner = rng.choices(active, weights=[s.strength * (0.5 if s.leader else 1.0) for s in active])[0]
+        kind = _pick(rng, _TYPES_FREE)
+        planned.append(_activity(rng, now, kind, owner.id, companies.any(), happens, None, start))
+
+    planned.sort(key=lambda a: (datetime.fromisoformat(a["added_at"]), a["due_at"], a["subject"]))
+    for n, rec in enumerate(planned, start=1):
+        rec["id"] = f"act-{n:05d}"
+    return [{"id": rec.pop("id"), **rec} for rec in planned]
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+def _chunks(
+    batch: Mapping[str, list[dict[str, Any]]], size: int = CHUNK_SIZE
+) -> Iterator[dict[str, list[dict[str, Any]]]]:
+    """Sub-batches of at most ``size`` facts, in apply order (references always point backwards)."""
+    chunk: dict[str, list[dict[str, Any]]] = {}
+    filled = 0
+    for key, _ in BATCH_KEYS:
+        items = batch.get(key) or []
+        i = 0
+        while i < len(items):
+            take = items[i : i + size - filled]
+            chunk.setdefault(key, []).extend(take)
+            filled += len(take)
+            i += len(take)
+            if filled >= size:
+                yield chunk
+                chunk, filled = {}, 0
+    if chunk:
+        yield chunk
+
+
+async def _counts(session: AsyncSession) -> dict[str, int]:
+    out = {}
+    for name, model in (("users", User), ("teams", Team), ("pipelines", Pipeline), ("deals", Deal),
+                        ("activities", Activity)):
+        out[name] = int(await session.scalar(select(func.count()).select_from(model)) or 0)
+    return out
+
+
+def _describe(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{counts[k]:,} {k}" for k in ("users", "teams", "pipelines", "deals", "activities"))
+
+
+async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime | None = None) -> str:
+    """Load the demo organisation into the database of ``settings`` unless it holds users already.
+
+    Migrates first when the settings say so (the embedded SQLite default does). Everything goes
+    through :func:`goalgraph.ingest.batch.ingest_batch` in one transaction. Returns a one-line
+    summary for the console.
+    """
+    now = now or datetime.now(timezone.utc)
+    async with open_runtime(settings) as runtime:
+        async with runtime.sessions() as session:
+            counts = await _counts(session)
+            if counts["users"]:
+                org = await get_organisation(session)
+                return f"Demo data already present: '{org.name}' with {_describe(counts)}; nothing loaded"
+        started = time.perf_counter()
+        batch = generate_demo(seed, now)
+        generated = time.perf_counter()
+        async with runtime.sessions() as session, session.begin():
+            await update_organisation(session, **ORGANISATION)
+            for chunk in _chunks(batch):
+                await ingest_batch(session, chunk, received_at=now)
+        loaded = time.perf_counter()
+        async with runtime.sessions() as session:
+            counts = await _counts(session)
+    currencies = sorted({d["currency"] for d in batch["deals"]})
+    return (
+        f"Loaded demo organisation '{ORGANISATION['name']}': {_describe(counts)} "
+        f"(deal currencies {', '.join(currencies)}; default currency {ORGANISATION['default_currency']}, "
+        f"time zone {ORGANISATION['time_zone']}, weeks start on {_WEEKDAYS[ORGANISATION['week_start']]}, "
+        f"fiscal year starts in {_MONTHS[ORGANISATION['fiscal_year_start_month'] - 1]}) "
+        f"in {loaded - started:.1f} s (generate {generated - started:.1f} s, load {loaded - generated:.1f} s)"
+    )

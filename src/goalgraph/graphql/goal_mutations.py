@@ -1,0 +1,230 @@
+"""Mutations on goals: create, update (targets too), lock, delete, recompute. Each is one transaction."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from goalgraph.goals.errors import GoalInvalid, GoalLocked, GoalNotFound, GoalProblem, VersionConflict
+from goalgraph.goals.service import create_goal, delete_goal, get_goal, set_lock, update_goal
+from goalgraph.goals.validation import GoalDraft
+from goalgraph.graphql.errors import ConflictError, ErrorCode, LockedError, NotFoundError, ValidationError
+from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, Interval
+from goalgraph.ingest.errors import FactError
+from goalgraph.progress.service import forget_snapshot
+
+
+@strawberry.input(description="Who a goal is for: a user or team by CRM id, or the company (no id).")
+class AssigneeInput:
+    kind: AssigneeKind = strawberry.field(description="USER, TEAM or COMPANY.")
+    id: strawberry.ID | None = strawberry.field(default=None, description="The user's or team's CRM id.")
+
+
+@strawberry.input(description="One filter of the goal type, with its values.")
+class GoalFilterInput:
+    key: str = strawberry.field(description="Filter key from the goal type, e.g. pipelines.")
+    values: list[str] = strawberry.field(description="CRM ids (REFERENCE filters) or texts.")
+
+
+@strawberry.input(description="The target of one period (seasonality).")
+class PeriodTargetInput:
+    period_start: date = strawberry.field(description="The period's first local day.")
+    target: Decimal = strawberry.field(description="Its target (≥ 0).")
+
+
+@strawberry.input(description="A new goal.")
+class GoalInput:
+    title: str = strawberry.field(description="Title.")
+    goal_type: str = strawberry.field(description="Goal type key (see goalTypes).")
+    assignee: AssigneeInput = strawberry.field(description="Who the goal is for.")
+    measure: str = strawberry.field(description="Measure key the goal type offers, e.g. COUNT or VALUE.")
+    interval: Interval = strawberry.field(description="Period length, or CUSTOM for one range.")
+    start_date: date = strawberry.field(description="First day.")
+    end_date: date | None = strawberry.field(default=None, description="Last day; leave out for an open-ended goal.")
+    fiscal: bool = strawberry.field(default=False, description="Quarters and years follow the fiscal year.")
+    currency: str | None = strawberry.field(default=None, description="For money measures; default the organisation's.")
+    filters: list[GoalFilterInput] | None = strawberry.field(default=None, description="The goal type's filters.")
+    target_for_all: Decimal | None = strawberry.field(default=None, description="The target of every period (apply to all).")
+    period_targets: list[PeriodTargetInput] | None = strawberry.field(
+        default=None, description="Targets per period (needs an end date and a goal type that allows it)."
+    )
+    stretch_target: Decimal | None = strawberry.field(default=None, description="An optional stretch target.")
+
+
+@strawberry.input(description="Changes to a goal; fields left out stay as they are.")
+class GoalUpdateInput:
+    title: str | None = strawberry.field(default=strawberry.UNSET, description="Title.")
+    assignee: AssigneeInput | None = strawberry.field(default=strawberry.UNSET, description="Who the goal is for.")
+    measure: str | None = strawberry.field(default=strawberry.UNSET, description="Measure key.")
+    interval: Interval | None = strawberry.field(default=strawberry.UNSET, description="Period length.")
+    start_date: date | None = strawberry.field(default=strawberry.UNSET, description="First day.")
+    end_date: date | None = strawberry.field(default=strawberry.UNSET, description="Last day; null makes it open-ended.")
+    fiscal: bool | None = strawberry.field(default=strawberry.UNSET, description="Follow the fiscal year.")
+    currency: str | None = strawberry.field(default=strawberry.UNSET, description="Currency of money measures.")
+    filters: list[GoalFilterInput] | None = strawberry.field(default=strawberry.UNSET, description="Replaces all filters.")
+    target_for_all: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Target of every period.")
+    period_targets: list[PeriodTargetInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces all per-period targets; [] removes them."
+    )
+    stretch_target: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Stretch target; null removes it.")
+
+
+@strawberry.type(description="The goal as stored after the change.")
+class GoalSuccess:
+    goal: GoalNode = strawberry.field(description="The goal.")
+
+
+@strawberry.type(description="The goal was deleted (soft: it disappears from reads).")
+class DeleteGoalSuccess:
+    id: strawberry.ID = strawberry.field(description="The deleted goal's id.")
+
+
+GoalPayload = Annotated[
+    GoalSuccess | ValidationError | NotFoundError | ConflictError | LockedError,
+    strawberry.union("GoalPayload", description="The goal, or why the change was refused."),
+]
+DeleteGoalPayload = Annotated[
+    DeleteGoalSuccess | NotFoundError | ConflictError,
+    strawberry.union("DeleteGoalPayload", description="The deleted id, or why it was refused."),
+]
+
+
+def _error(problem: GoalProblem, goal_id: object = None) -> Any:
+    if isinstance(problem, GoalInvalid):
+        # The draft's field names, spelled as GoalInput spells them.
+        renamed = [FactError(("target_for_all", *e.path[1:]) if e.path[:1] == ("target",) else e.path, e.message,
+                             e.code) for e in problem.errors]
+        return ValidationError.from_fact_errors(renamed, prefix=("input",))
+    if isinstance(problem, GoalNotFound):
+        return NotFoundError(code=ErrorCode.NOT_FOUND, message=problem.message,
+                             missing_id=None if goal_id is None else strawberry.ID(str(goal_id)))
+    if isinstance(problem, VersionConflict):
+        return ConflictError(code=ErrorCode.CONFLICT, message=problem.message, current_version=problem.current)
+    if isinstance(problem, GoalLocked):
+        return LockedError(code=ErrorCode.LOCKED, message=problem.message, locked_at=problem.locked_at,
+                           locked_by=problem.locked_by)
+    raise problem  # pragma: no cover
+
+
+def _filters(items: list[GoalFilterInput] | None) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in items or []:
+        out.setdefault(item.key, [])
+        out[item.key] += [v.strip() for v in item.values if v.strip() and v.strip() not in out[item.key]]
+    return out
+
+
+def _period_targets(items: list[PeriodTargetInput] | None) -> dict[date, Decimal]:
+    targets: dict[date, Decimal] = {}
+    for item in items or []:
+        if item.period_start in targets:
+            raise GoalInvalid([FactError(("period_targets",), f"{item.period_start.isoformat()} is given twice")])
+        targets[item.period_start] = item.target
+    return targets
+
+
+def _draft(input: GoalInput) -> GoalDraft:
+    return GoalDraft(
+        title=input.title, goal_type=input.goal_type, assignee_kind=input.assignee.kind.value,
+        assignee_id=input.assignee.id, measure=input.measure, interval=input.interval.value,
+        start_date=input.start_date, end_date=input.end_date, fiscal=input.fiscal, currency=input.currency,
+        filters=_filters(input.filters), target=input.target_for_all, stretch_target=input.stretch_target,
+        period_targets=_period_targets(input.period_targets),
+    )
+
+
+def _changes(input: GoalUpdateInput) -> dict[str, Any]:
+    given = {name: value for name, value in vars(input).items() if value is not strawberry.UNSET}
+    changes: dict[str, Any] = {}
+    for name, value in given.items():
+        if name == "assignee":
+            if value is None:
+                raise GoalInvalid([FactError(("assignee",), "cannot be null", "REQUIRED")])
+            changes["assignee_kind"], changes["assignee_id"] = value.kind.value, value.id
+        elif name == "interval":
+            if value is None:
+                raise GoalInvalid([FactError(("interval",), "cannot be null", "REQUIRED")])
+            changes["interval"] = value.value
+        elif name == "filters":
+            changes["filters"] = _filters(value)
+        elif name == "period_targets":
+            changes["period_targets"] = _period_targets(value)
+        elif name == "target_for_all":
+            if value is None:
+                raise GoalInvalid([FactError(("target_for_all",), "cannot be null", "REQUIRED")])
+            changes["target"] = value
+        elif value is None and name in {"title", "measure", "start_date", "fiscal"}:
+            raise GoalInvalid([FactError((name,), "cannot be null", "REQUIRED")])
+        else:
+            changes[name] = value
+    return changes
+
+
+async def _run(info: Info, goal_id: object, action: Any) -> Any:
+    """Run ``action(session)`` in a transaction; typed errors for expected failures."""
+    try:
+        async with info.context.transaction() as session:
+            goal = await action(session)
+    except GoalProblem as problem:
+        return _error(problem, goal_id)
+    loaders = info.context.loaders
+    loaders.goal.prime(goal.id, goal, force=True)
+    loaders.progress.clear_all()
+    loaders.revisions.clear_all()
+    return GoalSuccess(goal=GoalNode(row=goal))
+
+
+@strawberry.type(description="Goal mutations.")
+class GoalMutations:
+    @strawberry.mutation(description="Create a goal with its targets.")
+    async def create_goal(self, info: Info, input: GoalInput) -> GoalPayload:
+        ctx = info.context
+
+        async def action(session):  # type: ignore[no-untyped-def]
+            return await create_goal(session, ctx.runtime.registry, _draft(input), actor=None, now=ctx.now)
+
+        return await _run(info, None, action)
+
+    @strawberry.mutation(description="Change a goal (definition or targets). `version` must be the goal's current "
+                                     "version, else CONFLICT; a locked goal's targets cannot change (LOCKED).")
+    async def update_goal(self, info: Info, id: strawberry.ID, version: int, input: GoalUpdateInput) -> GoalPayload:
+        ctx = info.context
+
+        async def action(session):  # type: ignore[no-untyped-def]
+            return await update_goal(session, ctx.runtime.registry, id, version, _changes(input), actor=None,
+                                     now=ctx.now)
+
+        return await _run(info, id, action)
+
+    @strawberry.mutation(description="Lock the goal's targets (records who and when).")
+    async def lock_goal(self, info: Info, id: strawberry.ID, version: int) -> GoalPayload:
+        ctx = info.context
+        return await _run(info, id, lambda s: set_lock(s, id, version, True, actor=None, now=ctx.now))
+
+    @strawberry.mutation(description="Unlock the goal's targets.")
+    async def unlock_goal(self, info: Info, id: strawberry.ID, version: int) -> GoalPayload:
+        ctx = info.context
+        return await _run(info, id, lambda s: set_lock(s, id, version, False, actor=None, now=ctx.now))
+
+    @strawberry.mutation(description="Delete a goal (soft delete).")
+    async def delete_goal(self, info: Info, id: strawberry.ID, version: int) -> DeleteGoalPayload:
+        try:
+            async with info.context.transaction() as session:
+                goal = await delete_goal(session, id, version, now=info.context.now)
+        except GoalProblem as problem:
+            return _error(problem, id)
+        return DeleteGoalSuccess(id=strawberry.ID(str(goal.id)))
+
+    @strawberry.mutation(description="Measure a closed period again on purpose (drops its frozen snapshot; "
+                                     "all closed periods when periodStart is left out).")
+    async def recompute_goal_period(self, info: Info, id: strawberry.ID, period_start: date | None = None) -> GoalPayload:
+        async def action(session):  # type: ignore[no-untyped-def]
+            goal = await get_goal(session, id)
+            await forget_snapshot(session, goal.id, period_start)
+            return goal
+
+        return await _run(info, id, action)

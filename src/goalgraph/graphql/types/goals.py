@@ -1,0 +1,358 @@
+"""GraphQL types of goals, their periods, progress, pace, revisions and drill-down."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from goalgraph.db import models
+from goalgraph.graphql.errors import ErrorCode, query_error
+from goalgraph.graphql.pagination import Connection, Edge, PageInfo, check_page_size, decode_cursor, encode_cursor
+from goalgraph.graphql.types.facts import ActivityType, DealType, Money, TeamType, UserType
+from goalgraph.graphql.types.goal_types import GoalTypeInfo
+from goalgraph.progress import status as status_rules
+from goalgraph.progress.engine import shape_amount
+from goalgraph.progress.service import GoalProgress, PeriodProgress, is_money
+from goalgraph.registry import FactKind
+
+
+@strawberry.enum(description="How a goal's time is cut into periods.")
+class Interval(enum.Enum):
+    WEEKLY = "WEEKLY"
+    MONTHLY = "MONTHLY"
+    QUARTERLY = "QUARTERLY"
+    YEARLY = "YEARLY"
+    CUSTOM = "CUSTOM"
+
+
+@strawberry.enum(description="Whose facts a goal counts.")
+class AssigneeKind(enum.Enum):
+    USER = "USER"
+    TEAM = "TEAM"
+    COMPANY = "COMPANY"
+
+
+@strawberry.enum(description="Where a period (or a goal) stands against its target.")
+class PeriodStatus(enum.Enum):
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    ACHIEVED = "ACHIEVED"
+    EXCEEDED = "EXCEEDED"
+    MISSED = "MISSED"
+
+
+@strawberry.type(description="Who a goal is for.")
+class GoalAssignee:
+    kind: AssigneeKind = strawberry.field(description="USER, TEAM or COMPANY.")
+    user: UserType | None = strawberry.field(description="The user, for a user goal.")
+    team: TeamType | None = strawberry.field(description="The team, for a team goal.")
+
+
+@strawberry.type(description="One filter of a goal and its values.")
+class GoalFilterValue:
+    key: str = strawberry.field(description="Filter key, as listed in the goal type's filters.")
+    values: list[str] = strawberry.field(description="Values: CRM ids for REFERENCE filters, else plain texts.")
+
+
+@strawberry.type(description="A count of facts in one currency.")
+class CurrencyCount:
+    currency: str = strawberry.field(description="ISO 4217 code.")
+    facts: int = strawberry.field(description="How many facts.")
+
+
+@strawberry.type(description="Pace of the period under way.")
+class Pace:
+    elapsed: float = strawberry.field(description="Share of the period elapsed, 0–1.")
+    expected_by_now: Decimal = strawberry.field(description="Target × elapsed share: where the actual should be.")
+    projected_at_end: Decimal | None = strawberry.field(description="The actual extrapolated to the period's end.")
+
+
+@strawberry.type(description="A fact counted in a period, with what it contributed.")
+class Contribution:
+    amount: Decimal | None = strawberry.field(
+        description="Contribution in the goal's measure and currency (1 for counts); null when no exchange rate was known."
+    )
+    original_amount: Money | None = strawberry.field(description="The amount in the fact's own currency (money measures).")
+    occurred_at: str | None = strawberry.field(description="When (instant or local date, ISO 8601) it was placed.")
+    deal: DealType | None = strawberry.field(description="The deal, for deal goal types.")
+    activity: ActivityType | None = strawberry.field(description="The activity, for activity goal types.")
+
+
+@strawberry.type(description="One period of a goal: bounds, target, actual and status.")
+class GoalPeriod:
+    p: strawberry.Private[PeriodProgress]
+    goal: strawberry.Private[models.Goal]
+
+    @strawberry.field(description="Position in the goal (0 = the period containing the start).")
+    def index(self) -> int:
+        return self.p.period.index
+
+    @strawberry.field(description="Human label, e.g. 2026-03, 2026-Q1, FY2026/27.")
+    def label(self) -> str:
+        return self.p.period.label
+
+    @strawberry.field(description="First instant (inclusive), from local midnight in the organisation's time zone.")
+    def start(self) -> datetime:
+        return self.p.period.start
+
+    @strawberry.field(description="End instant (exclusive).")
+    def end(self) -> datetime:
+        return self.p.period.end
+
+    @strawberry.field(description="First local day.")
+    def start_date(self) -> date:
+        return self.p.period.start_date
+
+    @strawberry.field(description="Last local day (inclusive).")
+    def end_date(self) -> date:
+        return self.p.period.end_date
+
+    @strawberry.field(description="The period's target.")
+    def target(self) -> Decimal:
+        return self.p.target
+
+    @strawberry.field(description="Measured so far (or frozen, for a closed period).")
+    def actual(self) -> Decimal:
+        return self.p.actual
+
+    @strawberry.field(description="actual / target (1 = 100 %); null for a zero target.")
+    def ratio(self) -> Decimal | None:
+        return self.p.ratio
+
+    @strawberry.field(description="PENDING, IN_PROGRESS, ACHIEVED, EXCEEDED or MISSED.")
+    def status(self) -> PeriodStatus:
+        return PeriodStatus(self.p.status.value)
+
+    @strawberry.field(description="How many facts were counted.")
+    def facts(self) -> int:
+        return self.p.facts
+
+    @strawberry.field(description="Facts left out of a money actual because no exchange rate was known, per currency.")
+    def unconverted(self) -> list[CurrencyCount]:
+        return [CurrencyCount(currency=c, facts=n) for c, n in sorted(self.p.unconverted.items())]
+
+    @strawberry.field(description="True for the period under way now.")
+    def is_current(self) -> bool:
+        return self.p.pace is not None
+
+    @strawberry.field(description="Pace, for the period under way; null otherwise.")
+    def pace(self) -> Pace | None:
+        if self.p.pace is None:
+            return None
+        return Pace(elapsed=self.p.pace.elapsed, expected_by_now=self.p.pace.expected_by_now,
+                    projected_at_end=self.p.pace.projected)
+
+    @strawberry.field(description="When the result was frozen (closed periods); null while live.")
+    def snapshot_taken_at(self) -> datetime | None:
+        return self.p.snapshot_taken_at
+
+    @strawberry.field(description="Team goals: the sum of the members' own targets for the same goal type, "
+                                  "measure and period — a read-only guideline; null when no member has one.")
+    async def members_target(self, info: Info) -> Decimal | None:
+        if self.goal.assignee_kind != "TEAM":
+            return None
+        sums = await info.context.loaders.member_targets.load(self.goal.id)
+        total = sums.get(self.p.period.start_date)
+        return None if total is None else shape_amount(total, is_money(info.context.runtime.registry, self.goal))
+
+    @strawberry.field(description="Team goals: this target minus the members' targets (see membersTarget).")
+    async def members_target_variance(self, info: Info) -> Decimal | None:
+        members = await self.members_target(info)
+        return None if members is None else self.p.target - members
+
+    @strawberry.field(description="The deals or activities counted in this period, with what each contributed.")
+    async def contributions(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Contribution]:
+        check_page_size(first, info.context.runtime.settings.max_page_size)
+        after_id = decode_cursor("Fact", after) if after is not None else None
+        rows, kind = await info.context.loaders.contributions(self.goal, self.p.period, first + 1, after_id)
+        has_next = len(rows) > first
+        rows = rows[:first]
+        ids = [r.fact_id for r in rows]
+        if kind is FactKind.DEAL:
+            facts = await info.context.loaders.deal.load_many(ids)
+        elif kind is FactKind.ACTIVITY:
+            facts = await info.context.loaders.activity.load_many(ids)
+        else:
+            facts = [None] * len(rows)
+        edges = []
+        for row, fact in zip(rows, facts):
+            original = (Money(amount=row.original_amount, currency=row.currency)
+                        if row.currency is not None and row.original_amount is not None else None)
+            occurred = row.occurred.isoformat() if row.occurred is not None else None
+            node = Contribution(
+                amount=row.amount, original_amount=original, occurred_at=occurred,
+                deal=DealType(row=fact) if kind is FactKind.DEAL and fact is not None else None,
+                activity=ActivityType(row=fact) if kind is FactKind.ACTIVITY and fact is not None else None,
+            )
+            edges.append(Edge(cursor=encode_cursor("Fact", row.fact_id), node=node))
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=has_next, has_previous_page=after is not None,
+                               start_cursor=edges[0].cursor if edges else None,
+                               end_cursor=edges[-1].cursor if edges else None),
+            total_count=self.p.facts,
+        )
+
+
+@strawberry.type(description="A goal's result over the periods asked for.")
+class GoalSummary:
+    target: Decimal = strawberry.field(description="Sum of the periods' targets.")
+    actual: Decimal = strawberry.field(description="Sum of the periods' actuals.")
+    ratio: Decimal | None = strawberry.field(description="actual / target; null for a zero target.")
+    status: PeriodStatus = strawberry.field(description="Status of the whole span.")
+
+
+@strawberry.type(description="One change of target values (or lock state).")
+class TargetChange:
+    field: str = strawberry.field(description="target, stretch_target, period YYYY-MM-DD or lock.")
+    old: str | None = strawberry.field(description="The value before.")
+    new: str | None = strawberry.field(description="The value after.")
+
+
+@strawberry.type(description="A recorded change to a goal's targets: who, when, what.")
+class TargetRevision:
+    version: int = strawberry.field(description="The goal's version after the change.")
+    changed_at: datetime = strawberry.field(description="When.")
+    changed_by: str | None = strawberry.field(description="Who (user id), when known.")
+    changes: list[TargetChange] = strawberry.field(description="What changed.")
+
+
+def summary_status(progress: GoalProgress) -> status_rules.Status:
+    """The status of the whole span: of the current period if one is under way, else of the totals."""
+    if not progress.periods:
+        return status_rules.Status.PENDING
+    current = progress.current
+    if current is not None:
+        return current.status
+    if all(p.status is status_rules.Status.PENDING for p in progress.periods):
+        return status_rules.Status.PENDING
+    target, actual = progress.total_target, progress.total_actual
+    return status_rules.Status.EXCEEDED if actual > target else (
+        status_rules.Status.ACHIEVED if actual >= target else status_rules.Status.MISSED)
+
+
+@strawberry.type(name="Goal", description="A goal: what is measured, for whom, per period, against which target.")
+class GoalNode:
+    row: strawberry.Private[models.Goal]
+
+    @strawberry.field(description="Goal id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field(description="Title.")
+    def title(self) -> str:
+        return self.row.title
+
+    @strawberry.field(description="The goal type (from a plugin).")
+    def goal_type(self, info: Info) -> GoalTypeInfo:
+        registry = info.context.runtime.registry
+        goal_type = registry.goal_types.get(self.row.goal_type)
+        if goal_type is None:
+            raise query_error(f"goal {self.row.id}: goal type {self.row.goal_type!r} is not installed",
+                              ErrorCode.NOT_FOUND)
+        return GoalTypeInfo.of(goal_type, registry.owners[("goal type", goal_type.key)])
+
+    @strawberry.field(description="Who the goal is for.")
+    async def assignee(self, info: Info) -> GoalAssignee:
+        user = team = None
+        if self.row.assignee_user_id is not None:
+            user = UserType(row=await info.context.loaders.user.load(self.row.assignee_user_id))
+        if self.row.assignee_team_id is not None:
+            team = TeamType(row=await info.context.loaders.team.load(self.row.assignee_team_id))
+        return GoalAssignee(kind=AssigneeKind(self.row.assignee_kind), user=user, team=team)
+
+    @strawberry.field(description="The goal type's filters this goal sets.")
+    def filters(self) -> list[GoalFilterValue]:
+        return [GoalFilterValue(key=k, values=list(v)) for k, v in sorted((self.row.filters or {}).items())]
+
+    @strawberry.field(description="Measure key, e.g. COUNT or VALUE.")
+    def measure(self) -> str:
+        return self.row.measure
+
+    @strawberry.field(description="Currency of targets and actuals, for money measures.")
+    def currency(self) -> str | None:
+        return self.row.currency
+
+    @strawberry.field(description="Period length.")
+    def interval(self) -> Interval:
+        return Interval(self.row.interval)
+
+    @strawberry.field(description="First day.")
+    def start_date(self) -> date:
+        return self.row.start_date
+
+    @strawberry.field(description="Last day; null for an open-ended goal that rolls forward.")
+    def end_date(self) -> date | None:
+        return self.row.end_date
+
+    @strawberry.field(description="Quarters and years follow the organisation's fiscal year.")
+    def fiscal(self) -> bool:
+        return self.row.fiscal
+
+    @strawberry.field(description="The target of every period without its own.")
+    def target(self, info: Info) -> Decimal:
+        return shape_amount(self.row.target, is_money(info.context.runtime.registry, self.row))
+
+    @strawberry.field(description="An optional stretch target.")
+    def stretch_target(self, info: Info) -> Decimal | None:
+        if self.row.stretch_target is None:
+            return None
+        return shape_amount(self.row.stretch_target, is_money(info.context.runtime.registry, self.row))
+
+    @strawberry.field(description="True while the targets are locked.")
+    def locked(self) -> bool:
+        return self.row.locked_at is not None
+
+    @strawberry.field(description="When the targets were locked.")
+    def locked_at(self) -> datetime | None:
+        return self.row.locked_at
+
+    @strawberry.field(description="Who locked the targets.")
+    def locked_by(self) -> str | None:
+        return self.row.locked_by
+
+    @strawberry.field(description="Version for optimistic concurrency: pass it to updates.")
+    def version(self) -> int:
+        return self.row.version
+
+    @strawberry.field(description="When the goal was created.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field(description="When the goal last changed.")
+    def updated_at(self) -> datetime:
+        return self.row.updated_at
+
+    @strawberry.field(description="The goal's periods with progress. Open-ended goals run up to the current "
+                                  "period; pass from/to (local dates) to page through a range.")
+    async def periods(self, info: Info, from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+                      to: date | None = None) -> list[GoalPeriod]:
+        progress = await info.context.loaders.progress.load((self.row.id, from_, to))
+        return [GoalPeriod(p=p, goal=self.row) for p in progress.periods]
+
+    @strawberry.field(description="The period under way now, with pace; null outside the goal's span.")
+    async def current_period(self, info: Info) -> GoalPeriod | None:
+        today = info.context.now.date()
+        progress = await info.context.loaders.progress.load((self.row.id, today, today))
+        current = progress.current
+        return None if current is None else GoalPeriod(p=current, goal=self.row)
+
+    @strawberry.field(description="Totals over the periods (all, or from/to).")
+    async def summary(self, info: Info, from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+                      to: date | None = None) -> GoalSummary:
+        progress = await info.context.loaders.progress.load((self.row.id, from_, to))
+        target, actual = progress.total_target, progress.total_actual
+        return GoalSummary(target=target, actual=actual, ratio=status_rules.ratio(actual, target),
+                           status=PeriodStatus(summary_status(progress).value))
+
+    @strawberry.field(description="Changes to the targets, newest first.")
+    async def revisions(self, info: Info) -> list[TargetRevision]:
+        rows = await info.context.loaders.revisions.load(self.row.id)
+        return [TargetRevision(version=r.version, changed_at=r.changed_at, changed_by=r.changed_by,
+                               changes=[TargetChange(field=c["field"], old=c.get("old"), new=c.get("new"))
+                                        for c in r.changes]) for r in rows]
