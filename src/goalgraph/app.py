@@ -50,8 +50,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     async def healthz(request: Request) -> Response:
         state = await request.app.state.runtime.database_state()
-        return JSONResponse({"status": "ok" if state["ok"] else "unavailable", "database": state},
-                            status_code=200 if state["ok"] else 503)
+        if not state["ok"]:
+            status = "unavailable"
+        elif state.get("revision") is None:
+            status = "unmigrated"  # reachable, but `goalgraph migrate` has not run
+        else:
+            status = "ok"
+        return JSONResponse({"status": status, "database": state}, status_code=200 if status == "ok" else 503)
 
     async def root(_: Request) -> Response:
         return RedirectResponse("/graphql")

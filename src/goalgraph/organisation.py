@@ -64,7 +64,10 @@ def _validate(values: OrganisationSettings) -> list[FactError]:
 async def update_organisation(session: AsyncSession, **changes: object) -> OrganisationSettings:
     """Apply the given changes (None values are left alone); raises IngestRejected when invalid."""
     current = await get_organisation(session)
-    merged = OrganisationSettings(**{**current.__dict__, **{k: v for k, v in changes.items() if v is not None}})
+    given = {k: v for k, v in changes.items() if v is not None}
+    if isinstance(given.get("default_currency"), str):
+        given["default_currency"] = given["default_currency"].strip().upper()
+    merged = OrganisationSettings(**{**current.__dict__, **given})
     errors = _validate(merged)
     if errors:
         raise IngestRejected(errors)

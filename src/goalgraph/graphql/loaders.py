@@ -87,20 +87,24 @@ class Loaders:
     async def _memberships_of_user(self, ids: Sequence[int]) -> list[list[TeamMembership]]:
         return await self._memberships(TeamMembership.user_id, ids)
 
-    async def _deal_stats_of_stage(self, ids: Sequence[int]) -> list[dict[str, Any]]:
-        """Per stage: count of deals and the sum of open value per currency."""
+    async def _deal_stats_of_stage(self, keys: Sequence[tuple[int, str | None]]) -> list[dict[str, Any]]:
+        """Per (stage, status or None for any): count of deals and the sum of value per currency."""
         async with self._ctx.db() as session:
             rows = (await session.execute(
-                select(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.value))
-                .where(Deal.stage_id.in_(ids))
-                .group_by(Deal.stage_id, Deal.currency)
+                select(Deal.stage_id, Deal.status, Deal.currency, func.count(), func.sum(Deal.value))
+                .where(Deal.stage_id.in_({k[0] for k in keys}))
+                .group_by(Deal.stage_id, Deal.status, Deal.currency)
                 .order_by(Deal.stage_id, Deal.currency)
             )).all()
-        stats: dict[int, dict[str, Any]] = {i: {"count": 0, "values": []} for i in ids}
-        for stage_id, currency, count, total in rows:
-            stats[stage_id]["count"] += count
-            stats[stage_id]["values"].append((total, currency))
-        return [stats[i] for i in ids]
+        out = []
+        for stage_id, status in keys:
+            count, totals = 0, defaultdict(Decimal)
+            for row_stage, row_status, currency, n, total in rows:
+                if row_stage == stage_id and (status is None or row_status.value == status):
+                    count += n
+                    totals[currency] += total
+            out.append({"count": count, "values": [(totals[c], c) for c in sorted(totals)]})
+        return out
 
     async def _stage_changes_of_deal(self, ids: Sequence[int]) -> list[list[DealStageChange]]:
         async with self._ctx.db() as session:

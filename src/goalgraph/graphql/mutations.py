@@ -71,7 +71,10 @@ class FactMutations:
     )
     async def ingest_facts(self, info: Info, input: IngestFactsInput) -> IngestFactsPayload:
         raw = to_raw(input)
+        # Nested stages and stage-history entries count too: they are rows written.
         size = sum(len(v) for v in raw.values())
+        size += sum(len(p.get("stages", ())) for p in raw.get("pipelines", ()))
+        size += sum(len(d.get("stage_history", ())) for d in raw.get("deals", ()))
         limit = info.context.runtime.settings.max_batch_size
         if size > limit:
             return ValidationError(code=ErrorCode.VALIDATION, field_errors=[],

@@ -11,7 +11,8 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.extensions import DisableIntrospection
+from graphql import GraphQLError
+from strawberry.extensions import DisableIntrospection, MaskErrors
 
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
@@ -41,6 +42,11 @@ class CloseSession(SchemaExtension):
             await close()
 
 
+def _unexpected(error: GraphQLError) -> bool:
+    """Hide internals (SQL, tracebacks) of unexpected exceptions; keep goalgraph's own errors."""
+    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The goalgraph schema; ``settings`` tune the limits (defaults when None)."""
     settings = settings or Settings()
@@ -52,6 +58,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=depth),
         lambda: MaxTokensLimiter(max_token_count=20_000),
         lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error: see the server log."),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

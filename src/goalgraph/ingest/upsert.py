@@ -6,18 +6,27 @@ applied). The check happens twice: in Python to count created / updated / ignore
 and in the ``ON CONFLICT … DO UPDATE … WHERE`` clause so two concurrent writers
 cannot regress a row either.
 
+On PostgreSQL each batch of a kind is one statement on the raw asyncpg connection: the
+records go in as typed arrays (``unnest``), and a single ``INSERT … SELECT … ON CONFLICT
+DO UPDATE … WHERE`` with data-modifying CTEs compares against the rows as they were
+before the statement (created / updated / ignored), writes, and records stage changes.
+The rules are the same as the portable path (SQLite), which the tests run too.
+
 :class:`Ingestor` works inside the caller's transaction; it never commits.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, select, tuple_
+import orjson
+from sqlalchemy import Column, Enum, Table, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.models import (
@@ -32,6 +41,9 @@ from goalgraph.db.models import (
 )
 from goalgraph.ingest.errors import FactError
 from goalgraph.ingest.validate import Kind
+
+#: Most external ids cached per kind; a bulk import of millions of rows must not grow without bound.
+CACHE_LIMIT = 50_000
 
 MODELS: dict[Kind, Any] = {
     Kind.USER: User,
@@ -96,6 +108,123 @@ def _dedupe(records: Sequence[tuple[int, dict[str, Any]]]) -> list[tuple[int, di
     return list(best.values())
 
 
+DEAL_COLUMNS = ("title", "value", "currency", "cost", "owner_id", "pipeline_id", "stage_id", "status",
+                "added_at", "won_at", "lost_at", "expected_close_date", "attributes")
+
+
+def _deal_row(rec: dict[str, Any], users: dict[str, Any], stages: dict[str, Any]) -> dict[str, Any]:
+    """The deals-table row of a validated deal record whose references resolved."""
+    stage_id, pipeline_id = stages[rec["stage_ref"]]
+    return {
+        "external_id": rec["external_id"], "title": rec["title"], "value": rec["value"],
+        "currency": rec["currency"], "cost": rec["cost"], "owner_id": users[rec["owner_ref"]],
+        "pipeline_id": pipeline_id, "stage_id": stage_id, "status": rec["status"],
+        "added_at": rec["added_at"], "won_at": rec["won_at"], "lost_at": rec["lost_at"],
+        "expected_close_date": rec["expected_close_date"], "attributes": rec["attributes"],
+        "source_updated_at": rec["source_updated_at"],
+    }
+
+
+# -- PostgreSQL: one statement per batch ---------------------------------------------------------
+_PG_ARRAY_TYPES = {"VARCHAR": "text", "TEXT": "text", "INTEGER": "int4", "SMALLINT": "int2", "BIGINT": "int8",
+                   "BOOLEAN": "bool", "NUMERIC": "numeric", "DATE": "date", "JSON": "text", "JSONB": "text",
+                   "TIMESTAMP WITH TIME ZONE": "timestamptz"}
+_pg_dialect = postgresql.dialect()
+
+
+def _pg_type(column: Column[Any]) -> str:
+    compiled = column.type.compile(dialect=_pg_dialect)
+    return _PG_ARRAY_TYPES[compiled.split("(")[0].strip()]
+
+
+def _is_json(column: Column[Any]) -> bool:
+    return column.type.compile(dialect=_pg_dialect).startswith("JSON")
+
+
+def _pg_converter(column: Column[Any]) -> Any:
+    """How a record's value becomes an array element asyncpg can encode for ``column``."""
+    if _is_json(column):
+        return lambda v: None if v is None else orjson.dumps(v).decode()
+    if isinstance(column.type, Enum):
+        return lambda v: v.value if isinstance(v, enum.Enum) else v
+    return None
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _pg_upsert_sql(table: Table, columns: Sequence[str], *, deal_history: bool = False) -> str:
+    """``WITH i AS (unnest …), prev AS (stored rows), up AS (INSERT … ON CONFLICT … WHERE newer)``.
+
+    ``prev`` reads the table as it was before the statement (every part of one statement sees
+    the same snapshot), so it tells created from updated and, for deals, the stage before.
+    The result row is (written, created, stage changes recorded).
+    """
+    cols = [table.c[c] for c in columns]
+    extra = ["stage_entered_at"] if deal_history else []
+    params = [f"${i}::{_pg_type(c)}[]" for i, c in enumerate(cols, 1)]
+    params += [f"${len(cols) + 1 + i}::timestamptz[]" for i in range(len(extra))]
+    names = ", ".join(_q(n) for n in [*columns, *extra])
+    select_list = ", ".join(f"i.{_q(c.name)}::json" if _is_json(c) else f"i.{_q(c.name)}" for c in cols)
+    name = _q(table.name)
+    updates = ", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in columns if c != "external_id")
+    prev_cols = "t.external_id" + (", t.stage_id" if deal_history else "")
+    returning = f"{name}.external_id" + (f", {name}.id, {name}.pipeline_id, {name}.stage_id, {name}.owner_id"
+                                          if deal_history else "")
+    sql = (
+        f"WITH i AS MATERIALIZED (SELECT * FROM unnest({', '.join(params)}) AS i({names})),\n"
+        f"prev AS MATERIALIZED (SELECT {prev_cols} FROM {name} t JOIN i ON t.external_id = i.external_id),\n"
+        f"up AS (INSERT INTO {name} ({', '.join(_q(c) for c in columns)}) SELECT {select_list} FROM i\n"
+        f"  ON CONFLICT (external_id) DO UPDATE SET {updates}\n"
+        f"  WHERE {name}.source_updated_at <= EXCLUDED.source_updated_at\n"
+        f"  RETURNING {returning})"
+    )
+    if not deal_history:
+        return sql + (
+            "\nSELECT count(*), count(*) FILTER (WHERE prev.external_id IS NULL), 0"
+            " FROM up LEFT JOIN prev ON prev.external_id = up.external_id"
+        )
+    n = len(cols) + len(extra)
+    return sql + (
+        f",\nh AS (SELECT * FROM unnest(${n + 1}::text[], ${n + 2}::int4[], ${n + 3}::int4[], ${n + 4}::timestamptz[])"
+        " AS h(external_id, stage_id, pipeline_id, entered_at)),\n"
+        "hist AS (INSERT INTO deal_stage_changes (deal_id, pipeline_id, stage_id, owner_id, entered_at)\n"
+        "  SELECT up.id, up.pipeline_id, up.stage_id, up.owner_id,\n"
+        "         COALESCE(i.stage_entered_at, CASE WHEN prev.external_id IS NULL THEN i.added_at"
+        " ELSE i.source_updated_at END)\n"
+        "  FROM up JOIN i ON i.external_id = up.external_id LEFT JOIN prev ON prev.external_id = up.external_id\n"
+        "  WHERE prev.external_id IS NULL OR prev.stage_id <> up.stage_id\n"
+        "  UNION ALL\n"
+        "  SELECT up.id, h.pipeline_id, h.stage_id, up.owner_id, h.entered_at FROM h JOIN up ON up.external_id = h.external_id\n"
+        "  ON CONFLICT (deal_id, stage_id, entered_at) DO NOTHING\n"
+        "  RETURNING 1)\n"
+        "SELECT (SELECT count(*) FROM up),"
+        " (SELECT count(*) FROM up LEFT JOIN prev ON prev.external_id = up.external_id WHERE prev.external_id IS NULL),"
+        " (SELECT count(*) FROM hist)"
+    )
+
+
+@dataclass(frozen=True)
+class _PgPlan:
+    sql: str
+    columns: tuple[str, ...]
+    converters: tuple[Any, ...]
+
+
+_PG_PLANS: dict[tuple[str, tuple[str, ...], bool], _PgPlan] = {}
+
+
+def _pg_plan(table: Table, columns: Sequence[str], deal_history: bool = False) -> _PgPlan:
+    key = (table.name, tuple(columns), deal_history)
+    plan = _PG_PLANS.get(key)
+    if plan is None:
+        plan = _PgPlan(_pg_upsert_sql(table, columns, deal_history=deal_history), tuple(columns),
+                       tuple(_pg_converter(table.c[c]) for c in columns))
+        _PG_PLANS[key] = plan
+    return plan
+
+
 class Ingestor:
     """Applies batches of validated records within one session (one transaction).
 
@@ -116,6 +245,8 @@ class Ingestor:
     async def _resolve(self, kind: Kind, refs: Iterable[str], *cols: Any) -> dict[str, Any]:
         """external id → internal id (or a row of ``(id, *cols)``) for known refs."""
         cache = self._ids[kind]
+        if len(cache) > CACHE_LIMIT:
+            cache.clear()
         missing = {r for r in refs if r is not None and r not in cache}
         if missing:
             model = MODELS[kind]
@@ -154,7 +285,10 @@ class Ingestor:
         ).returning(table.c.external_id, table.c.id)
         result = await self.session.execute(stmt, rows)
         ids = {ext: id_ for ext, id_ in result}
-        self._ids[kind].update(ids)
+        cache = self._ids[kind]
+        if len(cache) > CACHE_LIMIT:
+            cache.clear()
+        cache.update(ids)
         return ids
 
     async def _classify(
@@ -181,6 +315,61 @@ class Ingestor:
     def _reject(self, errors: list[FactError], path: tuple[str | int, ...], field_name: str, kind: str, ref: str) -> None:
         errors.append(FactError((*path, field_name), f"no {kind} with id {ref!r}", "UNKNOWN_REFERENCE"))
 
+    # -- PostgreSQL fast path ------------------------------------------------------------
+    async def _asyncpg(self) -> Any:
+        """The asyncpg connection under the session, inside the session's transaction."""
+        conn = await self.session.connection()
+        raw = (await conn.get_raw_connection()).driver_connection
+        if not raw.is_in_transaction():
+            await self.session.execute(text("SELECT 1"))  # SQLAlchemy begins its transaction lazily
+        # The planner cannot estimate unnest()/CTE sizes and may JIT-compile a 5,000-row batch for
+        # tens of milliseconds; LOCAL ends with the transaction, so pooled connections are unaffected.
+        await raw.execute("SET LOCAL jit = off")
+        return raw
+
+    async def _pg_run(self, plan: _PgPlan, rows: list[dict[str, Any]], *extra: list[Any]) -> tuple[int, int, int]:
+        columns = []
+        for name, convert in zip(plan.columns, plan.converters):
+            values = [row[name] for row in rows]
+            columns.append(values if convert is None else [convert(v) for v in values])
+        raw = await self._asyncpg()
+        try:
+            written, created, recorded = await raw.fetchrow(plan.sql, *columns, *extra)
+        except Exception as exc:  # asyncpg's errors, surfaced like the portable path's
+            if isinstance(exc, DBAPIError):
+                raise
+            raise DBAPIError(plan.sql, None, exc) from exc
+        return written, created, recorded
+
+    async def _pg_upsert(self, kind: Kind, columns: Sequence[str], rows: list[dict[str, Any]]) -> UpsertCounts:
+        """Upsert deduplicated rows of ``kind`` in one statement; counts created / updated / ignored."""
+        if not rows:
+            return UpsertCounts()
+        written, created, _ = await self._pg_run(_pg_plan(MODELS[kind].__table__, columns), rows)
+        return UpsertCounts(created=created, updated=written - created, ignored=len(rows) - written)
+
+    async def _pg_deals(
+        self, records: list[dict[str, Any]], users: dict[str, Any], stages: dict[str, Any]
+    ) -> tuple[UpsertCounts, int]:
+        """Deals in one statement: upsert, then a stage change for each new deal or changed stage,
+        plus the records' explicit ``stage_history`` (for the deals actually written)."""
+        if not records:
+            return UpsertCounts(), 0
+        rows = [_deal_row(rec, users, stages) for rec in records]
+        plan = _pg_plan(Deal.__table__, ("external_id", *DEAL_COLUMNS, "source_updated_at"), deal_history=True)
+        history: tuple[list[Any], ...] = ([], [], [], [])
+        for rec in records:
+            for ref, entered in rec["stage_history"]:
+                sid, pid = stages[ref]
+                history[0].append(rec["external_id"])
+                history[1].append(sid)
+                history[2].append(pid)
+                history[3].append(entered)
+        entered_at = [rec["stage_entered_at"] for rec in records]
+        written, created, recorded = await self._pg_run(plan, rows, entered_at, *history)
+        counts = UpsertCounts(created=created, updated=written - created, ignored=len(rows) - written)
+        return counts, recorded
+
     # -- kinds -------------------------------------------------------------
     async def apply(
         self, kind: Kind, records: Sequence[tuple[tuple[str | int, ...], dict[str, Any]]]
@@ -203,6 +392,12 @@ class Ingestor:
         return await handler(list(records))
 
     async def _simple(self, kind: Kind, records, columns: Sequence[str]):  # type: ignore[no-untyped-def]
+        if self.dialect == "postgresql":
+            names = ("external_id", *columns, "source_updated_at")
+            unique = _dedupe(list(enumerate(r for _, r in records)))
+            counts = await self._pg_upsert(kind, names, [{c: rec[c] for c in names} for _, rec in unique])
+            counts.ignored += len(records) - len(unique)
+            return counts, 0, []
         keep, counts = await self._classify(kind, list(enumerate(r for _, r in records)))
         rows = [{c: rec[c] for c in ("external_id", *columns, "source_updated_at")} for _, rec, _ in keep]
         await self._write(kind, rows, [*columns, "source_updated_at"])
@@ -293,22 +488,16 @@ class Ingestor:
                 valid.append(rec)
         if errors and not self.lenient:
             return UpsertCounts(), 0, errors
+        if self.dialect == "postgresql":
+            unique = _dedupe(list(enumerate(valid)))
+            counts, recorded = await self._pg_deals([rec for _, rec in unique], users, stages)
+            counts.ignored += len(valid) - len(unique)
+            counts.rejected = len(records) - len(valid)
+            return counts, recorded, errors
         keep, counts = await self._classify(Kind.DEAL, list(enumerate(valid)), Deal.stage_id)
         counts.rejected = len(records) - len(valid)
-        columns = ("title", "value", "currency", "cost", "owner_id", "pipeline_id", "stage_id", "status",
-                   "added_at", "won_at", "lost_at", "expected_close_date", "attributes")
-        rows = []
-        for _, rec, _ in keep:
-            stage_id, pipeline_id = stages[rec["stage_ref"]]
-            rows.append({
-                "external_id": rec["external_id"], "title": rec["title"], "value": rec["value"],
-                "currency": rec["currency"], "cost": rec["cost"], "owner_id": users[rec["owner_ref"]],
-                "pipeline_id": pipeline_id, "stage_id": stage_id, "status": rec["status"],
-                "added_at": rec["added_at"], "won_at": rec["won_at"], "lost_at": rec["lost_at"],
-                "expected_close_date": rec["expected_close_date"], "attributes": rec["attributes"],
-                "source_updated_at": rec["source_updated_at"],
-            })
-        ids = await self._write(Kind.DEAL, rows, [*columns, "source_updated_at"])
+        rows = [_deal_row(rec, users, stages) for _, rec, _ in keep]
+        ids = await self._write(Kind.DEAL, rows, [*DEAL_COLUMNS, "source_updated_at"])
         history: list[dict[str, Any]] = []
         for (_, rec, stored), row in zip(keep, rows):
             deal_id = ids.get(rec["external_id"])
