@@ -93,7 +93,8 @@ DeleteGoalPayload = Annotated[
 ]
 
 
-def _error(problem: GoalProblem, goal_id: object = None) -> Any:
+def problem_error(problem: GoalProblem, goal_id: object = None) -> Any:
+    """The typed GraphQL error for an expected goal failure."""
     if isinstance(problem, GoalInvalid):
         # The draft's field names, spelled as GoalInput spells them.
         renamed = [FactError(("target_for_all", *e.path[1:]) if e.path[:1] == ("target",) else e.path, e.message,
@@ -170,7 +171,7 @@ async def _run(info: Info, goal_id: object, action: Any) -> Any:
         async with info.context.transaction() as session:
             goal = await action(session)
     except GoalProblem as problem:
-        return _error(problem, goal_id)
+        return problem_error(problem, goal_id)
     loaders = info.context.loaders
     loaders.goal.prime(goal.id, goal, force=True)
     loaders.progress.clear_all()
@@ -216,7 +217,7 @@ class GoalMutations:
             async with info.context.transaction() as session:
                 goal = await delete_goal(session, id, version, now=info.context.now)
         except GoalProblem as problem:
-            return _error(problem, id)
+            return problem_error(problem, id)
         return DeleteGoalSuccess(id=strawberry.ID(str(goal.id)))
 
     @strawberry.mutation(description="Measure a closed period again on purpose (drops its frozen snapshot; "

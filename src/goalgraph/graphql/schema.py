@@ -17,17 +17,18 @@ from strawberry.extensions import DisableIntrospection, MaskErrors
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
+from goalgraph.graphql.plan_api import PlanMutations, PlanQueries
 from goalgraph.graphql.queries import FactQueries
 from goalgraph.settings import Settings
 
 
 @strawberry.type(description="Read goals with their progress, the organisation's settings and the CRM facts.")
-class Query(GoalQueries, FactQueries):
+class Query(GoalQueries, PlanQueries, FactQueries):
     pass
 
 
 @strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
-class Mutation(GoalMutations, FactMutations):
+class Mutation(GoalMutations, PlanMutations, FactMutations):
     pass
 
 

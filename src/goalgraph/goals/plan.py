@@ -1,0 +1,218 @@
+"""The targets plan (SuperOffice's targets dialog): one grid of targets and actuals for a year.
+
+Rows are the company, every team and every active user; columns are the year's periods. A
+row's targets live in its *plan goal*: the unfiltered goal of that assignee, goal type,
+measure, interval and currency spanning exactly the (fiscal) year. Setting cells creates
+missing plan goals and writes per-period targets, atomically; a plan can be copied to
+another year, scaled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from goalgraph.db.models import Goal, Team, TeamMembership, User
+from goalgraph.goals.errors import GoalInvalid
+from goalgraph.goals.schedule import calendar_of
+from goalgraph.goals.service import create_goal, draft_of, overrides_of, update_goal
+from goalgraph.goals.validation import GoalDraft
+from goalgraph.ingest.errors import FactError
+from goalgraph.organisation import get_organisation
+from goalgraph.periods import Calendar, Interval, Period, periods_for
+from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals, shape_amount
+from goalgraph.registry import Registry
+
+
+@dataclass(frozen=True)
+class PlanKey:
+    """Which plan: year, goal type, measure, interval, currency, fiscal alignment."""
+
+    year: int
+    goal_type: str
+    measure: str
+    interval: str
+    currency: str | None = None
+    fiscal: bool = False
+
+
+@dataclass
+class PlanRow:
+    """One assignee's line of the grid."""
+
+    kind: str
+    user: User | None = None
+    team: Team | None = None
+    goal: Goal | None = None
+    targets: list[Decimal | None] = field(default_factory=list)
+    actuals: list[Decimal] = field(default_factory=list)
+    #: Team rows: per period, the sum of the members' targets (None where no member has one).
+    member_sums: list[Decimal | None] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    key: PlanKey
+    periods: list[Period]
+    rows: list[PlanRow]
+
+
+def year_span(cal: Calendar, key: PlanKey) -> tuple[date, date]:
+    """First and last day of the plan's (fiscal) year."""
+    month = cal.fiscal_year_start_month if key.fiscal else 1
+    start = date(key.year, month, 1)
+    end = date(key.year + 1, month, 1) if month != 1 else date(key.year + 1, 1, 1)
+    return start, date.fromordinal(end.toordinal() - 1)
+
+
+def _check_key(registry: Registry, key: PlanKey) -> None:
+    errors = []
+    goal_type = registry.goal_types.get(key.goal_type)
+    if goal_type is None:
+        errors.append(FactError(("goal_type",), f"{key.goal_type!r} is not a goal type", "UNKNOWN_REFERENCE"))
+    elif goal_type.measure(key.measure) is None:
+        errors.append(FactError(("measure",), f"goal type {key.goal_type} does not measure {key.measure!r}"))
+    elif not goal_type.per_period_targets:
+        errors.append(FactError(("goal_type",), f"goal type {key.goal_type} takes one target for every period"))
+    if key.interval == Interval.CUSTOM.value or key.interval not in Interval.__members__:
+        errors.append(FactError(("interval",), "a plan needs WEEKLY, MONTHLY, QUARTERLY or YEARLY"))
+    if not 1970 <= key.year <= 2098:
+        errors.append(FactError(("year",), f"{key.year} is outside 1970–2098"))
+    if errors:
+        raise GoalInvalid(errors)
+
+
+async def _plan_goals(session: AsyncSession, key: PlanKey, span: tuple[date, date], currency: str | None) -> list[Goal]:
+    rows = (await session.scalars(select(Goal).where(
+        Goal.deleted_at.is_(None), Goal.goal_type == key.goal_type, Goal.measure == key.measure,
+        Goal.interval == key.interval, Goal.fiscal == key.fiscal, Goal.start_date == span[0], Goal.end_date == span[1],
+    ).order_by(Goal.id))).all()
+    return [g for g in rows if not g.filters and g.currency == currency]
+
+
+def _currency(registry: Registry, key: PlanKey, default: str) -> str | None:
+    measure = registry.goal_types[key.goal_type].measure(key.measure)
+    return (key.currency or default).upper() if measure is not None and measure.money else None
+
+
+async def load_plan(session: AsyncSession, registry: Registry, key: PlanKey) -> Plan:
+    """The grid: targets from plan goals, actuals measured live for every row (batched)."""
+    _check_key(registry, key)
+    org = await get_organisation(session)
+    cal = calendar_of(org)
+    span = year_span(cal, key)
+    currency = _currency(registry, key, org.default_currency)
+    periods = periods_for(cal, Interval(key.interval), span[0], span[1], fiscal=key.fiscal)
+    goals = await _plan_goals(session, key, span, currency)
+    overrides = await overrides_of(session, [g.id for g in goals])
+    teams = (await session.scalars(select(Team).order_by(Team.name))).all()
+    users = (await session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))).all()
+    members = (await session.execute(select(TeamMembership.team_id, TeamMembership.user_id))).all()
+
+    by_assignee = {(g.assignee_kind, g.assignee_user_id or g.assignee_team_id): g for g in goals}
+    rows = [PlanRow("COMPANY", goal=by_assignee.get(("COMPANY", None)))]
+    rows += [PlanRow("TEAM", team=t, goal=by_assignee.get(("TEAM", t.id))) for t in teams]
+    rows += [PlanRow("USER", user=u, goal=by_assignee.get(("USER", u.id))) for u in users]
+    money = registry.goal_types[key.goal_type].measure(key.measure).money  # type: ignore[union-attr]
+    for row in rows:
+        goal = row.goal
+        row.targets = [None if goal is None else shape_amount(overrides.get(goal.id, {}).get(p.start_date, goal.target), money)
+                       for p in periods]
+
+    queries = [GoalQuery(key=i, goal_type=key.goal_type, measure=key.measure, periods=periods, currency=currency,
+                         assignee=Assignee(AssigneeKind(r.kind), (r.user or r.team).id if r.kind != "COMPANY" else None))  # type: ignore[union-attr]
+               for i, r in enumerate(rows)]
+    actuals = await compute_actuals(session, registry, queries)
+    user_rows = {r.user.id: r for r in rows if r.user is not None}
+    for i, row in enumerate(rows):
+        row.actuals = [actuals[(i, p.index)].value for p in periods]
+        if row.team is not None:
+            member_rows = [user_rows[u] for t, u in members if t == row.team.id and u in user_rows]
+            sums: list[Decimal | None] = []
+            for col in range(len(periods)):
+                values = [m.targets[col] for m in member_rows if m.targets[col] is not None]
+                sums.append(shape_amount(sum(values, Decimal(0)), money) if values else None)
+            row.member_sums = sums
+    return Plan(key=key, periods=periods, rows=rows)
+
+
+@dataclass(frozen=True)
+class PlanCell:
+    """One target to set: assignee (kind and external id), period start, value."""
+
+    assignee_kind: str
+    assignee_id: str | None
+    period_start: date
+    target: Decimal
+
+
+async def set_plan_targets(session: AsyncSession, registry: Registry, key: PlanKey, cells: Sequence[PlanCell], *,
+                           actor: str | None, now: datetime) -> int:
+    """Write many cells at once (inside the caller's transaction); creates missing plan goals.
+
+    Returns how many plan goals were created or changed. Any bad cell refuses them all.
+    """
+    _check_key(registry, key)
+    org = await get_organisation(session)
+    cal = calendar_of(org)
+    span = year_span(cal, key)
+    currency = _currency(registry, key, org.default_currency)
+    starts = {p.start_date for p in periods_for(cal, Interval(key.interval), span[0], span[1], fiscal=key.fiscal)}
+    errors = [FactError(("cells", i, "period_start"), f"{c.period_start.isoformat()} does not start a period of {key.year}")
+              for i, c in enumerate(cells) if c.period_start not in starts]
+    if errors:
+        raise GoalInvalid(errors)
+    grouped: dict[tuple[str, str | None], dict[date, Decimal]] = {}
+    for cell in cells:
+        grouped.setdefault((cell.assignee_kind, cell.assignee_id), {})[cell.period_start] = cell.target
+
+    goals = await _plan_goals(session, key, span, currency)
+    external = {}
+    for g in goals:
+        draft = await draft_of(session, g)
+        external[(g.assignee_kind, draft.assignee_id)] = (g, draft)
+    changed = 0
+    for (kind, ext_id), targets in grouped.items():
+        found = external.get((kind, ext_id))
+        if found is None:
+            name = ext_id or "company"
+            label = registry.goal_types[key.goal_type].label
+            draft = GoalDraft(
+                title=f"{label} {key.year} — {name}", goal_type=key.goal_type, assignee_kind=kind, assignee_id=ext_id,
+                measure=key.measure, interval=key.interval, start_date=span[0], end_date=span[1], fiscal=key.fiscal,
+                currency=currency, target=Decimal(0), period_targets=dict(targets),
+            )
+            await create_goal(session, registry, draft, actor=actor, now=now)
+        else:
+            goal, draft = found
+            merged = {**draft.period_targets, **targets}
+            await update_goal(session, registry, goal.id, goal.version, {"period_targets": merged}, actor=actor, now=now)
+        changed += 1
+    return changed
+
+
+async def copy_plan(session: AsyncSession, registry: Registry, key: PlanKey, to_year: int, scale_percent: Decimal, *,
+                    actor: str | None, now: datetime) -> int:
+    """Start ``to_year``'s plan from ``key``'s, every target scaled by ``scale_percent`` (110 = +10 %)."""
+    if not Decimal(0) <= scale_percent <= Decimal(1000):
+        raise GoalInvalid([FactError(("scale_percent",), f"{scale_percent} is outside 0–1000")])
+    source = await load_plan(session, registry, key)
+    target_key = PlanKey(to_year, key.goal_type, key.measure, key.interval, key.currency, key.fiscal)
+    org = await get_organisation(session)
+    span = year_span(calendar_of(org), target_key)
+    new_periods = periods_for(calendar_of(org), Interval(key.interval), span[0], span[1], fiscal=key.fiscal)
+    cells = []
+    for row in source.rows:
+        if row.goal is None:
+            continue
+        ext = None if row.kind == "COMPANY" else (row.user or row.team).external_id  # type: ignore[union-attr]
+        for period, value in zip(new_periods, row.targets):
+            if value is not None:
+                scaled = (value * scale_percent / 100).quantize(Decimal("0.0001"))
+                cells.append(PlanCell(row.kind, ext, period.start_date, scaled))
+    return await set_plan_targets(session, registry, target_key, cells, actor=actor, now=now)

@@ -1,0 +1,123 @@
+"""The targets plan over GraphQL: read the yearly grid, set many cells at once, copy a year."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from goalgraph.goals import plan as plans
+from goalgraph.goals.errors import GoalInvalid, GoalProblem
+from goalgraph.graphql.errors import ConflictError, LockedError, NotFoundError, ValidationError
+from goalgraph.graphql.goal_mutations import AssigneeInput, problem_error
+from goalgraph.graphql.types.goals import AssigneeKind, GoalAssignee, GoalNode, Interval
+from goalgraph.graphql.types.facts import TeamType, UserType
+
+
+@strawberry.input(description="Which plan: year, goal type, measure, interval, currency, fiscal alignment.")
+class PlanKeyInput:
+    year: int = strawberry.field(description="The (fiscal) year, e.g. 2026 (a fiscal year is named by its start).")
+    goal_type: str = strawberry.field(description="Goal type key.")
+    measure: str = strawberry.field(description="Measure key.")
+    interval: Interval = strawberry.field(description="WEEKLY, MONTHLY, QUARTERLY or YEARLY.")
+    currency: str | None = strawberry.field(default=None, description="Money measures; default the organisation's.")
+    fiscal: bool = strawberry.field(default=False, description="Use the fiscal year.")
+
+    def key(self) -> plans.PlanKey:
+        return plans.PlanKey(self.year, self.goal_type, self.measure, self.interval.value, self.currency, self.fiscal)
+
+
+@strawberry.type(description="A column of the plan.")
+class PlanPeriod:
+    index: int = strawberry.field(description="Column position.")
+    label: str = strawberry.field(description="Period label.")
+    start_date: date = strawberry.field(description="First day.")
+    end_date: date = strawberry.field(description="Last day.")
+
+
+@strawberry.type(description="One assignee's line: targets (null where none is set) and actuals per period.")
+class PlanRow:
+    assignee: GoalAssignee = strawberry.field(description="The company, a team or a user.")
+    goal: GoalNode | None = strawberry.field(description="The plan goal holding the targets, once created.")
+    targets: list[Decimal | None] = strawberry.field(description="Target per period.")
+    actuals: list[Decimal] = strawberry.field(description="Actual per period, measured live.")
+    member_targets: list[Decimal | None] | None = strawberry.field(
+        description="Team rows: sum of the members' targets per period (a guideline); null for other rows."
+    )
+
+
+@strawberry.type(description="The targets plan: company, teams and users × periods.")
+class TargetsPlan:
+    periods: list[PlanPeriod] = strawberry.field(description="Columns.")
+    rows: list[PlanRow] = strawberry.field(description="Company first, then teams, then active users.")
+
+
+@strawberry.input(description="One cell of the plan.")
+class PlanCellInput:
+    assignee: AssigneeInput = strawberry.field(description="The row.")
+    period_start: date = strawberry.field(description="The column: the period's first day.")
+    target: Decimal = strawberry.field(description="The target (≥ 0).")
+
+
+@strawberry.type(description="The plan was saved.")
+class PlanSaved:
+    goals_changed: int = strawberry.field(description="Plan goals created or changed.")
+
+
+PlanPayload = Annotated[
+    PlanSaved | ValidationError | NotFoundError | ConflictError | LockedError,
+    strawberry.union("PlanPayload", description="How many plan goals changed, or why nothing was saved."),
+]
+
+
+@strawberry.type(description="Plan queries.")
+class PlanQueries:
+    @strawberry.field(description="The yearly targets grid (SuperOffice's targets dialog).")
+    async def targets_plan(self, info: Info, key: PlanKeyInput) -> TargetsPlan:
+        from goalgraph.graphql.errors import ErrorCode, query_error
+
+        try:
+            async with info.context.db() as session:
+                plan = await plans.load_plan(session, info.context.runtime.registry, key.key())
+        except GoalInvalid as problem:
+            raise query_error(f"key: {problem.message}", ErrorCode.BAD_USER_INPUT) from None
+        rows = []
+        for row in plan.rows:
+            assignee = GoalAssignee(kind=AssigneeKind(row.kind), user=UserType(row=row.user) if row.user else None,
+                                    team=TeamType(row=row.team) if row.team else None)
+            rows.append(PlanRow(assignee=assignee, goal=GoalNode(row=row.goal) if row.goal else None,
+                                targets=row.targets, actuals=row.actuals,
+                                member_targets=row.member_sums if row.team is not None else None))
+        return TargetsPlan(
+            periods=[PlanPeriod(index=p.index, label=p.label, start_date=p.start_date, end_date=p.end_date)
+                     for p in plan.periods],
+            rows=rows,
+        )
+
+
+@strawberry.type(description="Plan mutations.")
+class PlanMutations:
+    @strawberry.mutation(description="Set many cells of a plan at once, atomically; missing plan goals are created.")
+    async def set_plan_targets(self, info: Info, key: PlanKeyInput, cells: list[PlanCellInput]) -> PlanPayload:
+        cells_ = [plans.PlanCell(c.assignee.kind.value, c.assignee.id, c.period_start, c.target) for c in cells]
+        try:
+            async with info.context.transaction() as session:
+                changed = await plans.set_plan_targets(session, info.context.runtime.registry, key.key(), cells_,
+                                                       actor=None, now=info.context.now)
+        except GoalProblem as problem:
+            return problem_error(problem)
+        return PlanSaved(goals_changed=changed)
+
+    @strawberry.mutation(description="Start another year's plan as a copy of this one, scaled (110 = +10 %).")
+    async def copy_targets_plan(self, info: Info, key: PlanKeyInput, to_year: int,
+                                scale_percent: Decimal = Decimal(100)) -> PlanPayload:
+        try:
+            async with info.context.transaction() as session:
+                changed = await plans.copy_plan(session, info.context.runtime.registry, key.key(), to_year,
+                                                scale_percent, actor=None, now=info.context.now)
+        except GoalProblem as problem:
+            return problem_error(problem)
+        return PlanSaved(goals_changed=changed)

@@ -1,0 +1,103 @@
+"""The targets plan: the yearly grid, setting many cells atomically, copying a year scaled."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from factsets import ENGINE_BATCH
+from goalgraph.ingest.batch import ingest_batch
+
+KEY = {"year": 2026, "goalType": "DEALS_ADDED", "measure": "COUNT", "interval": "QUARTERLY"}
+PLAN = """
+query Plan($key: PlanKeyInput!) {
+  targetsPlan(key: $key) {
+    periods { label startDate }
+    rows { assignee { kind user { id } team { id } } goal { id title } targets actuals memberTargets }
+  }
+}
+"""
+SET = """
+mutation Set($key: PlanKeyInput!, $cells: [PlanCellInput!]!) {
+  setPlanTargets(key: $key, cells: $cells) {
+    __typename ... on PlanSaved { goalsChanged } ... on ValidationError { fieldErrors { path message } }
+    ... on LockedError { message }
+  }
+}
+"""
+COPY = """
+mutation Copy($key: PlanKeyInput!, $to: Int!, $scale: Decimal!) {
+  copyTargetsPlan(key: $key, toYear: $to, scalePercent: $scale) { __typename ... on PlanSaved { goalsChanged } }
+}
+"""
+
+
+@pytest.fixture
+async def seeded(runtime, gql):  # type: ignore[no-untyped-def]
+    runtime.clock = lambda: datetime(2026, 4, 15, tzinfo=timezone.utc)
+    async with runtime.sessions() as session, session.begin():
+        await ingest_batch(session, ENGINE_BATCH)
+    await gql('mutation { updateOrganisation(input: {timeZone: "Europe/Oslo"}) { __typename } }')
+    return runtime
+
+
+def cell(kind, id, start, target):  # type: ignore[no-untyped-def]
+    return {"assignee": {"kind": kind, **({"id": id} if id else {})}, "periodStart": start, "target": target}
+
+
+def row(plan, kind, id=None):  # type: ignore[no-untyped-def]
+    for r in plan["rows"]:
+        a = r["assignee"]
+        if a["kind"] == kind and (id is None or (a["user"] or a["team"])["id"] == id):
+            return r
+    raise AssertionError((kind, id))
+
+
+async def test_grid_cells_and_copy(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    plan = (await gql(PLAN, key=KEY))["targetsPlan"]
+    assert [p["label"] for p in plan["periods"]] == ["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]
+    assert [r["assignee"]["kind"] for r in plan["rows"]] == ["COMPANY", "TEAM", "USER", "USER", "USER"]
+    assert row(plan, "COMPANY")["actuals"] == ["4", "0", "0", "0"]
+    assert row(plan, "USER", "alice")["targets"] == [None] * 4 and row(plan, "USER", "alice")["goal"] is None
+
+    saved = (await gql(SET, key=KEY, cells=[
+        cell("COMPANY", None, "2026-01-01", "20"), cell("COMPANY", None, "2026-04-01", "25"),
+        cell("USER", "alice", "2026-01-01", "3"), cell("USER", "bob", "2026-01-01", "4"),
+        cell("TEAM", "north", "2026-01-01", "8"),
+    ]))["setPlanTargets"]
+    assert saved == {"__typename": "PlanSaved", "goalsChanged": 4}
+    plan = (await gql(PLAN, key=KEY))["targetsPlan"]
+    assert row(plan, "COMPANY")["targets"] == ["20", "25", "0", "0"]
+    assert row(plan, "TEAM", "north")["memberTargets"] == ["7", "0", "0", "0"]
+    assert row(plan, "USER", "alice")["actuals"] == ["2", "0", "0", "0"]
+    assert row(plan, "USER", "carl")["goal"] is None
+
+    again = (await gql(SET, key=KEY, cells=[cell("USER", "alice", "2026-07-01", "5")]))["setPlanTargets"]
+    assert again["goalsChanged"] == 1
+    assert row((await gql(PLAN, key=KEY))["targetsPlan"], "USER", "alice")["targets"] == ["3", "0", "5", "0"]
+
+    copied = (await gql(COPY, key=KEY, to=2027, scale="110"))["copyTargetsPlan"]
+    assert copied["goalsChanged"] == 4
+    next_year = (await gql(PLAN, key={**KEY, "year": 2027}))["targetsPlan"]
+    assert row(next_year, "COMPANY")["targets"] == ["22", "27.5000", "0", "0"]
+    assert row(next_year, "USER", "alice")["targets"] == ["3.3000", "0", "5.5000", "0"]
+
+
+async def test_bad_cells_change_nothing(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    result = (await gql(SET, key=KEY, cells=[cell("USER", "alice", "2026-01-01", "3"),
+                                             cell("USER", "alice", "2026-02-01", "3")]))["setPlanTargets"]
+    assert result["__typename"] == "ValidationError"
+    assert "does not start a period of 2026" in result["fieldErrors"][0]["message"]
+    ghost = (await gql(SET, key=KEY, cells=[cell("USER", "alice", "2026-01-01", "3"),
+                                            cell("USER", "ghost", "2026-01-01", "3")]))["setPlanTargets"]
+    assert ghost["__typename"] == "ValidationError"
+    assert "no user with id 'ghost'" in ghost["fieldErrors"][0]["message"]
+    plan = (await gql(PLAN, key=KEY))["targetsPlan"]
+    assert all(r["goal"] is None for r in plan["rows"]), "a refused batch leaves no plan goal behind"
+
+
+async def test_bad_plan_key_is_a_clear_error(seeded, gql_raw) -> None:  # type: ignore[no-untyped-def]
+    body = await gql_raw(PLAN, key={**KEY, "goalType": "NOPE"})
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "'NOPE' is not a goal type" in body["errors"][0]["message"]
