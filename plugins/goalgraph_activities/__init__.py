@@ -42,11 +42,11 @@ def goalgraph_register_goal_types() -> list[GoalType]:
         GoalType(
             key="ACTIVITIES_ADDED", label="Activities added", category=Category.ACTIVITY, fact_kind=FactKind.ACTIVITY,
             description="Activities added in the period.", source=activities_added,
-            measures=(COUNT,), filters=(ACTIVITY_TYPES,),
+            measures=(COUNT,), filters=(ACTIVITY_TYPES,), dimensions=True,
         ),
         GoalType(
             key="ACTIVITIES_COMPLETED", label="Activities completed", category=Category.ACTIVITY,
             fact_kind=FactKind.ACTIVITY, description="Activities marked done in the period, by when they were done.",
-            source=activities_completed, measures=(COUNT,), filters=(ACTIVITY_TYPES,),
+            source=activities_completed, measures=(COUNT,), filters=(ACTIVITY_TYPES,), dimensions=True,
         ),
     ]

@@ -71,16 +71,16 @@ def goalgraph_register_goal_types() -> list[GoalType]:
         GoalType(
             key="DEALS_ADDED", label="Deals added", category=Category.DEAL, fact_kind=FactKind.DEAL,
             description="Deals added in the period, by the time they were added.",
-            source=deals_added, measures=DEAL_MEASURES, filters=(PIPELINES,),
+            source=deals_added, measures=DEAL_MEASURES, filters=(PIPELINES,), dimensions=True,
         ),
         GoalType(
             key="DEALS_PROGRESSED", label="Deals progressed", category=Category.DEAL, fact_kind=FactKind.DEAL,
             description="Deals that entered the chosen stage in the period (from stage history).",
-            source=deals_progressed, measures=DEAL_MEASURES, filters=(PIPELINES, STAGE),
+            source=deals_progressed, measures=DEAL_MEASURES, filters=(PIPELINES, STAGE), dimensions=True,
         ),
         GoalType(
             key="DEALS_WON", label="Deals won", category=Category.DEAL, fact_kind=FactKind.DEAL,
             description="Deals won in the period, by the time they were won.",
-            source=deals_won, measures=DEAL_MEASURES, filters=(PIPELINES,),
+            source=deals_won, measures=DEAL_MEASURES, filters=(PIPELINES,), dimensions=True,
         ),
     ]

@@ -59,5 +59,6 @@ def goalgraph_register_goal_types() -> list[GoalType]:
             description="Value of deals won in the period plus the weighted value (value × stage probability) "
             "of open deals expected to close in it.",
             source=revenue_forecast, measures=(WEIGHTED_VALUE,), filters=(PIPELINES,), feature=FEATURE,
+            dimensions=True,
         )
     ]

@@ -49,6 +49,12 @@ class Plugins:
     failed: list[tuple[str, str]]
 
 
+def _core_version() -> str:
+    from goalgraph import __version__
+
+    return __version__
+
+
 def _new_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -113,6 +119,9 @@ def load_plugins(
             continue
         version = ep.dist.version if ep.dist is not None else "?"
         candidates.append((ep.name, plugin, version, ep.value))
+    from goalgraph import features  # the core registers its features through the same hook
+
+    candidates.insert(0, ("core", features, _core_version(), "goalgraph.features"))
     for name, plugin in extra:
         candidates.append((name, plugin, getattr(plugin, "__version__", "?"), getattr(plugin, "__name__", repr(plugin))))
 

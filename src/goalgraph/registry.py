@@ -21,6 +21,8 @@ OCCURRED_AT = "occurred_at"
 #: Optional: a local calendar date placing the fact (instead of, or besides, ``occurred_at``).
 OCCURRED_ON = "occurred_on"
 CURRENCY = "currency"
+#: Optional: the fact's custom attributes (JSON); needed for dimension filters and splits.
+ATTRIBUTES = "attributes"
 
 
 class Category(str, enum.Enum):
@@ -84,6 +86,10 @@ class FilterSpec:
     #: Allowed values for TEXT filters (None: any non-empty string).
     choices: tuple[str, ...] | None = None
     description: str = ""
+    #: Set for dimension filters: the key inside the source's ``attributes`` column to compare.
+    attribute: str | None = None
+    #: Set for dimension filters: the dimension whose elements are the allowed values.
+    dimension: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,8 @@ class GoalType:
     per_period_targets: bool = True
     #: Licence feature this goal type needs (None: always available).
     feature: str | None = None
+    #: The source has an ``attributes`` column: custom dimensions can filter and split it.
+    dimensions: bool = False
 
     def measure(self, key: str) -> Measure | None:
         return next((m for m in self.measures if m.key == key), None)
@@ -125,16 +133,20 @@ class GoalType:
     def filter(self, key: str) -> FilterSpec | None:
         return next((f for f in self.filters if f.key == key), None)
 
-    def validate_filters(self, filters: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+    def validate_filters(
+        self, filters: Mapping[str, Sequence[str]], extra: Sequence["FilterSpec"] = ()
+    ) -> list[tuple[str, str]]:
         """Problems with ``filters`` as ``(filter key, message)``; empty when valid.
 
-        References are checked against the database by the caller (they need I/O).
+        ``extra`` adds filters the registry offers on top (dimension filters). References are
+        checked against the database by the caller (they need I/O).
         """
         problems: list[tuple[str, str]] = []
+        specs = {f.key: f for f in (*self.filters, *extra)}
         for key, values in filters.items():
-            spec = self.filter(key)
+            spec = specs.get(key)
             if spec is None:
-                accepted = ", ".join(f.key for f in self.filters) or "none"
+                accepted = ", ".join(specs) or "none"
                 problems.append((key, f"goal type {self.key} does not accept this filter (accepted: {accepted})"))
                 continue
             if not values:
@@ -168,7 +180,16 @@ class Dimension:
     label: str
     attribute: str
     applies_to: tuple[FactKind, ...] = (FactKind.DEAL,)
+    #: Registered elements; admins may add more over GraphQL (``setDimensionElements``).
     elements: tuple[str, ...] = ()
+    #: Licence feature needed to filter or split by it.
+    feature: str | None = None
+    description: str = ""
+
+    def as_filter(self) -> FilterSpec:
+        """The filter every goal type with dimensions accepts for this dimension."""
+        return FilterSpec(self.key, self.label, column=ATTRIBUTES, attribute=self.attribute, dimension=self.key,
+                          description=self.description or f"Only facts whose {self.label.lower()} is one of these.")
 
 
 class DuplicateKeyError(RuntimeError):
@@ -210,8 +231,21 @@ class Registry:
             raise TypeError(f"plugin {plugin!r} returned {item!r} from goalgraph_register_dimensions; expected Dimension")
         self._add(self.dimensions, "dimension", item, plugin)
 
+    def filters_for(self, goal_type: GoalType) -> tuple[FilterSpec, ...]:
+        """Every filter a goal type accepts: its own plus the dimensions that apply to its facts."""
+        if not goal_type.dimensions:
+            return goal_type.filters
+        extra = tuple(d.as_filter() for d in self.dimensions.values() if goal_type.fact_kind in d.applies_to)
+        return (*goal_type.filters, *extra)
+
     def check(self) -> None:
-        """Cross-checks after registration: every feature a goal type names exists."""
+        """Cross-checks after registration: features named exist; dimension keys clash with no filter."""
+        for dimension in self.dimensions.values():
+            if dimension.feature is not None and dimension.feature not in self.features:
+                raise ValueError(f"dimension {dimension.key!r} needs feature {dimension.feature!r}, which no plugin registers")
+            for goal_type in self.goal_types.values():
+                if goal_type.filter(dimension.key) is not None:
+                    raise ValueError(f"dimension key {dimension.key!r} clashes with a filter of goal type {goal_type.key!r}")
         for goal_type in self.goal_types.values():
             if goal_type.feature is not None and goal_type.feature not in self.features:
                 owner = self.owners[("goal type", goal_type.key)]

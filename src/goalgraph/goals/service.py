@@ -17,7 +17,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
-from goalgraph.db.models import Goal, GoalPeriodTarget, GoalRevision, PeriodSnapshot, Team, User
+from goalgraph.db.models import (
+    Goal,
+    GoalElementTarget,
+    GoalPeriodTarget,
+    GoalRevision,
+    PeriodSnapshot,
+    Team,
+    User,
+)
 from goalgraph.goals.errors import GoalInvalid, GoalLocked, GoalNotFound, VersionConflict
 from goalgraph.goals.validation import GoalDraft, validate_draft
 from goalgraph.organisation import get_organisation
@@ -26,8 +34,7 @@ from goalgraph.registry import Registry
 
 #: Fields whose change alters which facts count or how periods fall: closed-period snapshots are dropped.
 DEFINITION_FIELDS = ("goal_type", "assignee_kind", "assignee_id", "measure", "interval", "start_date", "end_date",
-                     "fiscal", "currency", "filters")
-TARGET_FIELDS = ("target", "stretch_target", "period_targets")
+                     "fiscal", "currency", "filters", "split_by")
 
 
 def parse_goal_id(goal_id: str | int) -> int:
@@ -60,6 +67,18 @@ async def overrides_of(session: AsyncSession, goal_ids: Iterable[int]) -> dict[i
     return out
 
 
+async def element_targets_of(session: AsyncSession, goal_ids: Iterable[int]) -> dict[int, dict[str, Decimal]]:
+    """Per-element targets of split goals, in one query."""
+    ids = list(goal_ids)
+    out: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    if ids:
+        rows = await session.scalars(select(GoalElementTarget).where(GoalElementTarget.goal_id.in_(ids))
+                                     .order_by(GoalElementTarget.element))
+        for row in rows:
+            out[row.goal_id][row.element] = row.target
+    return out
+
+
 async def draft_of(session: AsyncSession, goal: Goal) -> GoalDraft:
     """The stored goal as a draft (external ids), to merge changes into."""
     assignee_id = None
@@ -73,6 +92,7 @@ async def draft_of(session: AsyncSession, goal: Goal) -> GoalDraft:
         measure=goal.measure, interval=goal.interval, start_date=goal.start_date, end_date=goal.end_date,
         fiscal=goal.fiscal, currency=goal.currency, filters={k: list(v) for k, v in (goal.filters or {}).items()},
         target=goal.target, stretch_target=goal.stretch_target, period_targets=dict(overrides),
+        split_by=goal.split_by, element_targets=dict((await element_targets_of(session, [goal.id])).get(goal.id, {})),
     )
 
 
@@ -101,6 +121,11 @@ def _target_changes(old: GoalDraft | None, new: GoalDraft) -> list[dict[str, Any
         if before_p.get(day) != new.period_targets.get(day):
             changes.append({"field": f"period {day.isoformat()}", "old": _money(before_p.get(day)),
                             "new": _money(new.period_targets.get(day))})
+    before_e = {} if old is None else old.element_targets
+    for element in sorted(set(before_e) | set(new.element_targets)):
+        if before_e.get(element) != new.element_targets.get(element):
+            changes.append({"field": f"element {element}", "old": _money(before_e.get(element)),
+                            "new": _money(new.element_targets.get(element))})
     return changes
 
 
@@ -119,12 +144,16 @@ def _apply(goal: Goal, draft: GoalDraft, assignee: Any) -> None:
     goal.fiscal = draft.fiscal
     goal.target = draft.target if draft.target is not None else Decimal(0)
     goal.stretch_target = draft.stretch_target
+    goal.split_by = draft.split_by
 
 
-async def _write_overrides(session: AsyncSession, goal_id: int, targets: Mapping[date, Decimal]) -> None:
+async def _write_targets(session: AsyncSession, goal_id: int, draft: GoalDraft) -> None:
+    """Replace the goal's per-period and per-element targets with the draft's."""
     await session.execute(delete(GoalPeriodTarget).where(GoalPeriodTarget.goal_id == goal_id))
-    if targets:
-        session.add_all(GoalPeriodTarget(goal_id=goal_id, period_start=d, target=t) for d, t in targets.items())
+    await session.execute(delete(GoalElementTarget).where(GoalElementTarget.goal_id == goal_id))
+    session.add_all(GoalPeriodTarget(goal_id=goal_id, period_start=d, target=t) for d, t in draft.period_targets.items())
+    if draft.split_by:
+        session.add_all(GoalElementTarget(goal_id=goal_id, element=e, target=t) for e, t in draft.element_targets.items())
 
 
 async def create_goal(session: AsyncSession, registry: Registry, draft: GoalDraft, *, actor: str | None,
@@ -135,7 +164,7 @@ async def create_goal(session: AsyncSession, registry: Registry, draft: GoalDraf
     _apply(goal, draft, assignee)
     session.add(goal)
     await session.flush()
-    await _write_overrides(session, goal.id, draft.period_targets)
+    await _write_targets(session, goal.id, draft)
     session.add(GoalRevision(goal_id=goal.id, version=goal.version, changed_at=now, changed_by=actor,
                              changes=_target_changes(None, draft)))
     await session.flush()
@@ -164,6 +193,8 @@ async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | 
     if unknown:
         raise GoalInvalid([])  # pragma: no cover - the GraphQL input type prevents it
     new = replace(old, **changes)
+    if "split_by" in changes and changes["split_by"] is None and "element_targets" not in changes:
+        new.element_targets = {}
     if "interval" in changes or "start_date" in changes or "end_date" in changes or "fiscal" in changes:
         if "period_targets" not in changes:
             new.period_targets = {}  # old period boundaries no longer apply
@@ -174,7 +205,7 @@ async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | 
     definition_changed = any(getattr(old, f) != getattr(new, f) for f in DEFINITION_FIELDS)
     _apply(goal, new, assignee)
     _touch(goal, now)
-    await _write_overrides(session, goal.id, new.period_targets)
+    await _write_targets(session, goal.id, new)
     if definition_changed:
         await session.execute(delete(PeriodSnapshot).where(PeriodSnapshot.goal_id == goal.id))
     await session.flush()  # bumps the version

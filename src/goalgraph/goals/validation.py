@@ -40,6 +40,9 @@ class GoalDraft:
     stretch_target: Decimal | None = None
     #: Per-period targets by the period's first day (seasonality).
     period_targets: dict[date, Decimal] = field(default_factory=dict)
+    #: Dimension key to split the goal by, with one target per element (every period).
+    split_by: str | None = None
+    element_targets: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,9 +83,12 @@ async def validate_draft(
                 fail("currency", f"{draft.currency!r} is not an ISO 4217 currency code", "UNKNOWN_CURRENCY")
         else:
             draft.currency = None
-        for key, message in goal_type.validate_filters(draft.filters):
+        specs = registry.filters_for(goal_type)
+        extra = specs[len(goal_type.filters):]
+        for key, message in goal_type.validate_filters(draft.filters, extra):
             errors.append(FactError(("filters", key), message))
         await _check_filter_references(session, goal_type, draft.filters, errors)
+        await _check_dimensions(session, registry, goal_type, draft, errors)
 
     assignee = await _resolve_assignee(session, draft, fail)
     periods_ok = _check_schedule(draft, cal, fail)
@@ -102,6 +108,43 @@ async def _check_filter_references(
             if value not in found:
                 errors.append(FactError(("filters", key), f"no {spec.label.lower().rstrip('s')} with id {value!r}",
                                         "UNKNOWN_REFERENCE"))
+
+
+async def _check_dimensions(
+    session: AsyncSession, registry: Registry, goal_type: GoalType, draft: GoalDraft, errors: list[FactError]
+) -> None:
+    """Dimension filter values and element targets must be elements of their dimension."""
+    from goalgraph.dimensions import allowed_elements
+
+    dimension_keys = [f.dimension for f in registry.filters_for(goal_type) if f.dimension is not None]
+    used = [k for k in dimension_keys if draft.filters.get(k)] + ([draft.split_by] if draft.split_by else [])
+    allowed = await allowed_elements(session, registry, [k for k in used if k in registry.dimensions])
+    for key in dimension_keys:
+        for value in draft.filters.get(key) or ():
+            if allowed.get(key) and value not in allowed[key]:
+                errors.append(FactError(("filters", key), f"{value!r} is not an element of dimension {key} "
+                                        f"({', '.join(allowed[key])})"))
+    if draft.split_by is None:
+        if draft.element_targets:
+            errors.append(FactError(("element_targets",), "need splitBy: the dimension whose elements they are"))
+        return
+    if draft.split_by not in dimension_keys:
+        errors.append(FactError(("split_by",), f"goal type {goal_type.key} cannot be split by {draft.split_by!r} "
+                                f"(dimensions: {', '.join(dimension_keys) or 'none'})"))
+        return
+    if not draft.element_targets:
+        errors.append(FactError(("element_targets",), "a split goal needs a target for at least one element", "REQUIRED"))
+    elements = allowed.get(draft.split_by) or []
+    for element, value in draft.element_targets.items():
+        if elements and element not in elements:
+            errors.append(FactError(("element_targets",), f"{element!r} is not an element of dimension "
+                                    f"{draft.split_by} ({', '.join(elements)})"))
+        if value < 0:
+            errors.append(FactError(("element_targets",), f"{element}: {value} must be zero or more"))
+    if draft.period_targets:
+        errors.append(FactError(("period_targets",), "a split goal has targets per element, not per period"))
+    if not errors:
+        draft.target = sum(draft.element_targets.values(), Decimal(0))
 
 
 async def _resolve_assignee(session: AsyncSession, draft: GoalDraft, fail: Any) -> ResolvedAssignee | None:

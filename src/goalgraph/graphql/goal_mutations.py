@@ -36,6 +36,12 @@ class PeriodTargetInput:
     target: Decimal = strawberry.field(description="Its target (≥ 0).")
 
 
+@strawberry.input(description="The target of one element of the dimension a goal is split by.")
+class ElementTargetInput:
+    element: str = strawberry.field(description="The element, e.g. New business.")
+    target: Decimal = strawberry.field(description="Its target in every period (≥ 0).")
+
+
 @strawberry.input(description="A new goal.")
 class GoalInput:
     title: str = strawberry.field(description="Title.")
@@ -53,6 +59,12 @@ class GoalInput:
         default=None, description="Targets per period (needs an end date and a goal type that allows it)."
     )
     stretch_target: Decimal | None = strawberry.field(default=None, description="An optional stretch target.")
+    split_by: str | None = strawberry.field(
+        default=None, description="Split by this dimension (see dimensions): separate targets per element."
+    )
+    element_targets: list[ElementTargetInput] | None = strawberry.field(
+        default=None, description="With splitBy: the target of each element; the goal's target is their sum."
+    )
 
 
 @strawberry.input(description="Changes to a goal; fields left out stay as they are.")
@@ -71,6 +83,10 @@ class GoalUpdateInput:
         default=strawberry.UNSET, description="Replaces all per-period targets; [] removes them."
     )
     stretch_target: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Stretch target; null removes it.")
+    split_by: str | None = strawberry.field(default=strawberry.UNSET, description="Dimension to split by; null un-splits.")
+    element_targets: list[ElementTargetInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the per-element targets."
+    )
 
 
 @strawberry.type(description="The goal as stored after the change.")
@@ -128,13 +144,24 @@ def _period_targets(items: list[PeriodTargetInput] | None) -> dict[date, Decimal
     return targets
 
 
+def _element_targets(items: list[ElementTargetInput] | None) -> dict[str, Decimal]:
+    targets: dict[str, Decimal] = {}
+    for item in items or []:
+        name = item.element.strip()
+        if name in targets:
+            raise GoalInvalid([FactError(("element_targets",), f"{name!r} is given twice")])
+        targets[name] = item.target
+    return targets
+
+
 def _draft(input: GoalInput) -> GoalDraft:
     return GoalDraft(
         title=input.title, goal_type=input.goal_type, assignee_kind=input.assignee.kind.value,
         assignee_id=input.assignee.id, measure=input.measure, interval=input.interval.value,
         start_date=input.start_date, end_date=input.end_date, fiscal=input.fiscal, currency=input.currency,
         filters=_filters(input.filters), target=input.target_for_all, stretch_target=input.stretch_target,
-        period_targets=_period_targets(input.period_targets),
+        period_targets=_period_targets(input.period_targets), split_by=input.split_by,
+        element_targets=_element_targets(input.element_targets),
     )
 
 
@@ -154,6 +181,8 @@ def _changes(input: GoalUpdateInput) -> dict[str, Any]:
             changes["filters"] = _filters(value)
         elif name == "period_targets":
             changes["period_targets"] = _period_targets(value)
+        elif name == "element_targets":
+            changes["element_targets"] = _element_targets(value)
         elif name == "target_for_all":
             if value is None:
                 raise GoalInvalid([FactError(("target_for_all",), "cannot be null", "REQUIRED")])

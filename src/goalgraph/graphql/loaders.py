@@ -23,7 +23,7 @@ from goalgraph.db.models import (
     User,
 )
 from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
-from goalgraph.goals.service import overrides_of, revisions_of
+from goalgraph.goals.service import element_targets_of, overrides_of, revisions_of
 from goalgraph.organisation import get_organisation
 from goalgraph.periods import Period
 from goalgraph.progress import engine
@@ -51,6 +51,7 @@ class Loaders:
         self.progress = DataLoader(self._progress)
         self.revisions = DataLoader(self._revisions)
         self.member_targets = DataLoader(self._member_targets)
+        self.element_targets = DataLoader(self._element_targets)
         self.deal_stats_of_stage = DataLoader(self._deal_stats_of_stage)
         self.stage_changes_of_deal = DataLoader(self._stage_changes_of_deal)
 
@@ -137,6 +138,11 @@ class Loaders:
                 results[(goal_id, *window)] = progress
         return [results[k] for k in keys]
 
+    async def _element_targets(self, ids: Sequence[int]) -> list[dict[str, Decimal]]:
+        async with self._ctx.db() as session:
+            found = await element_targets_of(session, ids)
+        return [found.get(i, {}) for i in ids]
+
     async def _revisions(self, ids: Sequence[int]) -> list[list[Any]]:
         async with self._ctx.db() as session:
             found = await revisions_of(session, ids)
@@ -177,6 +183,6 @@ class Loaders:
         registry = self._ctx.runtime.registry
         goal_type = registry.goal_types[goal.goal_type]
         async with self._ctx.db() as session:
-            rows = await engine.contributions(session, registry, query_of(goal, [period]), period.index,
+            rows = await engine.contributions(session, registry, query_of(goal, [period], registry), period.index,
                                               limit=limit, after_fact_id=after)
         return rows, goal_type.fact_kind

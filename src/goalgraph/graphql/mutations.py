@@ -16,6 +16,7 @@ from goalgraph.graphql.types.ingest import IngestFactsInput, IngestFactsResult, 
 from goalgraph.ingest.batch import ingest_batch
 from goalgraph.ingest.errors import IngestRejected
 from goalgraph.organisation import update_organisation
+from goalgraph.dimensions import set_custom_elements
 from goalgraph.rates import set_rates
 
 IngestFactsPayload = Annotated[
@@ -60,6 +61,18 @@ class SetExchangeRatesSuccess:
 SetExchangeRatesPayload = Annotated[
     SetExchangeRatesSuccess | ValidationError,
     strawberry.union("SetExchangeRatesPayload", description="How many rates were stored, or why they were refused."),
+]
+
+
+@strawberry.type(description="The dimension's elements were saved.")
+class SetDimensionElementsSuccess:
+    key: str = strawberry.field(description="The dimension.")
+    elements: list[str] = strawberry.field(description="All its elements now: registered, then added.")
+
+
+SetDimensionElementsPayload = Annotated[
+    SetDimensionElementsSuccess | ValidationError,
+    strawberry.union("SetDimensionElementsPayload", description="The dimension's elements, or why they were refused."),
 ]
 
 
@@ -110,3 +123,12 @@ class FactMutations:
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors, prefix=())
         return SetExchangeRatesSuccess(written=written)
+
+    @strawberry.mutation(description="Replace the elements admins added to a dimension (registered elements stay).")
+    async def set_dimension_elements(self, info: Info, key: str, elements: list[str]) -> SetDimensionElementsPayload:
+        try:
+            async with info.context.transaction() as session:
+                allowed = await set_custom_elements(session, info.context.runtime.registry, key, elements)
+        except IngestRejected as rejected:
+            return ValidationError.from_fact_errors(rejected.errors, prefix=())
+        return SetDimensionElementsSuccess(key=key, elements=allowed)

@@ -20,7 +20,8 @@ from goalgraph.graphql.types.facts import (
     TeamType,
     UserType,
 )
-from goalgraph.graphql.types.goal_types import GoalTypeInfo
+from goalgraph.dimensions import custom_elements
+from goalgraph.graphql.types.goal_types import DimensionInfo, GoalTypeInfo
 from goalgraph.organisation import get_organisation
 
 DEFAULT_PAGE = 50
@@ -73,10 +74,25 @@ class FactQueries:
     @strawberry.field(description="Goal types registered by plugins, by key.")
     def goal_types(self, info: Info) -> list[GoalTypeInfo]:
         registry = info.context.runtime.registry
-        return [GoalTypeInfo.of(registry.goal_types[key], registry.owners[("goal type", key)])
+        return [GoalTypeInfo.of(registry.goal_types[key], registry.owners[("goal type", key)], registry)
                 for key in sorted(registry.goal_types)]
 
-    @strawberry.field(description="Users, by CRM id order of arrival.")
+    @strawberry.field(description="Custom dimensions goals can filter and split by, with their elements.")
+    async def dimensions(self, info: Info) -> list[DimensionInfo]:
+        registry = info.context.runtime.registry
+        async with info.context.db() as session:
+            custom = await custom_elements(session)
+        out = []
+        for key in sorted(registry.dimensions):
+            d = registry.dimensions[key]
+            added = [e for e in custom.get(key, []) if e not in d.elements]
+            out.append(DimensionInfo(key=d.key, label=d.label, attribute=d.attribute,
+                                     applies_to=[k.value for k in d.applies_to], elements=[*d.elements, *added],
+                                     custom_elements=added, feature=d.feature,
+                                     plugin=registry.owners[("dimension", key)]))
+        return out
+
+    @strawberry.field(description="Users, in the order goalgraph first stored them.")
     async def users(
         self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None, active: bool | None = None
     ) -> Connection[UserType]:

@@ -24,6 +24,8 @@ from typing import Any
 
 from sqlalchemy import (
     Date,
+    case,
+    null,
     Integer,
     String,
     and_,
@@ -41,12 +43,14 @@ from goalgraph.db.models import ExchangeRate, TeamMembership
 from goalgraph.db.types import Money, UTCDateTime
 from goalgraph.periods import Period
 from goalgraph.registry import (
+    ATTRIBUTES,
     CURRENCY,
     OCCURRED_AT,
     OCCURRED_ON,
     USER_ID,
     FactQuery,
     FilterKind,
+    FilterSpec,
     GoalType,
     Registry,
 )
@@ -79,6 +83,8 @@ class GoalQuery:
     periods: Sequence[Period]
     filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
     currency: str | None = None
+    #: Split the actual by this custom attribute (a dimension's ``attribute``): see PeriodActual.elements.
+    split_by: str | None = None
 
 
 @dataclass
@@ -89,6 +95,8 @@ class PeriodActual:
     facts: int = 0
     #: Facts counted but not converted (no exchange rate), by their currency.
     unconverted: dict[str, int] = field(default_factory=dict)
+    #: For split goals: the actual per element ("" for facts without the attribute).
+    elements: dict[str, "PeriodActual"] = field(default_factory=dict)
 
 
 class EngineError(ValueError):
@@ -98,7 +106,7 @@ class EngineError(ValueError):
 _GOAL_COLUMNS = (
     column("g", Integer), column("pi", Integer), column("p_start", UTCDateTime()), column("p_end", UTCDateTime()),
     column("d_start", Date), column("d_end", Date), column("cur", String), column("a_kind", String),
-    column("a_id", Integer),
+    column("a_id", Integer), column("split", String),
 )
 
 
@@ -111,7 +119,8 @@ def _goal_rows(goals: Sequence[GoalQuery], goal_type: GoalType, flags: list[str]
             rows.append((
                 g_idx, period.index, period.start, period.end, period.start_date,
                 date.fromordinal(period.end_date.toordinal() + 1), goal.currency or "",
-                goal.assignee.kind.value, goal.assignee.id if goal.assignee.id is not None else 0, *used,
+                goal.assignee.kind.value, goal.assignee.id if goal.assignee.id is not None else 0,
+                goal.split_by or "", *used,
             ))
     return cols, rows
 
@@ -124,13 +133,25 @@ class _Joined:
     gp: Any
     query: Any
     rate_keys: tuple[Any, Any] | None
+    #: The element a fact belongs to for split goals (None when no goal in the batch splits).
+    element: Any
 
 
-def _joined(goal_type: GoalType, goals: Sequence[GoalQuery]) -> _Joined:
+def _attribute(fc: Any, goal_type: GoalType, attribute: str) -> Any:
+    if ATTRIBUTES not in fc:
+        raise EngineError(f"goal type {goal_type.key}: its source has no {ATTRIBUTES} column for dimensions")
+    return fc[ATTRIBUTES][attribute].as_string()
+
+
+def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[FilterSpec]) -> _Joined:
     """``gp`` (one row per goal and period) joined to the facts that count for it."""
     src = goal_type.source(FactQuery(goal_type.key)).subquery("f")
     fc = src.c
-    flags = [spec.key for spec in goal_type.filters if any(g.filters.get(spec.key) for g in goals)]
+    by_key = {spec.key: spec for spec in specs}
+    flags = [spec.key for spec in specs if any(g.filters.get(spec.key) for g in goals)]
+    unknown = {k for g in goals for k in g.filters if g.filters[k] and k not in by_key}
+    if unknown:
+        raise EngineError(f"goal type {goal_type.key} has no filter {sorted(unknown)[0]!r}")
     cols, rows = _goal_rows(goals, goal_type, flags)
     gp = values(*cols, name="gp").data(rows).cte("gp")
 
@@ -163,9 +184,10 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery]) -> _Joined:
         ]
         gf = values(column("g", Integer), column("k", String), column("v", String), name="gf").data(filter_rows).cte("gf")
         for i, key in enumerate(flags):
-            spec = goal_type.filter(key)
-            assert spec is not None
-            if spec.kind is FilterKind.REFERENCE:
+            spec = by_key[key]
+            if spec.attribute is not None:
+                match = exists().where(gf.c.g == gp.c.g, gf.c.k == key, gf.c.v == _attribute(fc, goal_type, spec.attribute))
+            elif spec.kind is FilterKind.REFERENCE:
                 model = spec.model
                 match = exists().where(
                     gf.c.g == gp.c.g, gf.c.k == key, model.external_id == gf.c.v, model.id == fc[spec.column]
@@ -196,16 +218,23 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery]) -> _Joined:
     for measure in goal_type.measures:
         if measure.column is not None and measure.column not in fc:
             raise EngineError(f"goal type {goal_type.key}: its source has no {measure.column!r} column")
+    splits = sorted({g.split_by for g in goals if g.split_by})
+    element = None
+    if splits:
+        element = case(*((gp.c.split == attr, _attribute(fc, goal_type, attr)) for attr in splits), else_=null())
     return _Joined(src=src, gp=gp, query=lambda *cols: select(*cols).select_from(gp).join(src, and_(*conditions)),
-                   rate_keys=rate_keys)
+                   rate_keys=rate_keys, element=element)
 
 
-def _statement(goal_type: GoalType, goals: Sequence[GoalQuery]) -> Any:
+def _statement(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[FilterSpec]) -> Any:
     """The one aggregate statement for all ``goals`` of ``goal_type``."""
-    j = _joined(goal_type, goals)
+    j = _joined(goal_type, goals, specs)
     fc, gp = j.src.c, j.gp
     selected = [gp.c.g, gp.c.pi, func.count().label("n")]
     group = [gp.c.g, gp.c.pi]
+    if j.element is not None:
+        selected.append(j.element.label("element"))
+        group.append(j.element)
     if j.rate_keys is not None:
         direct, inverse = j.rate_keys
         selected += [fc[CURRENCY].label("fact_cur"), direct.label("direct"), inverse.label("inverse")]
@@ -274,7 +303,7 @@ async def compute_actuals(
     pairs: set[tuple[str, str]] = set()
     for type_key, type_goals in by_type.items():
         goal_type = registry.goal_types[type_key]
-        rows = (await session.execute(_statement(goal_type, type_goals))).all()
+        rows = (await session.execute(_statement(goal_type, type_goals, registry.filters_for(goal_type)))).all()
         for row in rows:
             goal = type_goals[row.g]
             measure = goal_type.measure(goal.measure)
@@ -286,23 +315,28 @@ async def compute_actuals(
 
     for goal, measure, row in pending:
         actual = results[(goal.key, row.pi)]
-        actual.facts += row.n
-        if measure.column is None:
-            actual.value += row.n
-            continue
-        amount = getattr(row, f"m_{measure.key}") or Decimal(0)
-        amount = Decimal(amount) * measure.scale
-        if measure.money:
-            amount = _convert(amount, row.fact_cur, goal.currency, row.direct, row.inverse, rates)
+        parts = [actual]
+        if goal.split_by:
+            element = getattr(row, "element", None) or ""
+            parts.append(actual.elements.setdefault(element, PeriodActual()))
+        amount: Decimal | None = Decimal(row.n)
+        if measure.column is not None:
+            amount = Decimal(getattr(row, f"m_{measure.key}") or 0) * measure.scale
+            if measure.money:
+                amount = _convert(amount, row.fact_cur, goal.currency, row.direct, row.inverse, rates)
+        for part in parts:
+            part.facts += row.n
             if amount is None:
-                actual.unconverted[row.fact_cur] = actual.unconverted.get(row.fact_cur, 0) + row.n
-                continue
-        actual.value += amount
+                part.unconverted[row.fact_cur] = part.unconverted.get(row.fact_cur, 0) + row.n
+            else:
+                part.value += amount
     for goal in goals:
         money = registry.goal_types[goal.goal_type].measure(goal.measure).money  # type: ignore[union-attr]
         for period in goal.periods:
             actual = results[(goal.key, period.index)]
             actual.value = shape_amount(actual.value, money)
+            for part in actual.elements.values():
+                part.value = shape_amount(part.value, money)
     return results
 
 
@@ -322,6 +356,8 @@ class Contribution:
     amount: Decimal | None
     currency: str | None
     original_amount: Decimal | None
+    #: For split goals: the element the fact belongs to ("" when it has none).
+    element: str | None = None
 
 
 async def contributions(
@@ -337,8 +373,8 @@ async def contributions(
         raise EngineError(f"goal {goal.key!r}: goal type {goal.goal_type} has no measure {goal.measure!r}")
     periods = [p for p in goal.periods if p.index == period_index]
     single = GoalQuery(key=goal.key, goal_type=goal.goal_type, measure=goal.measure, assignee=goal.assignee,
-                       periods=periods, filters=goal.filters, currency=goal.currency)
-    j = _joined(goal_type, [single])
+                       periods=periods, filters=goal.filters, currency=goal.currency, split_by=goal.split_by)
+    j = _joined(goal_type, [single], registry.filters_for(goal_type))
     fc = j.src.c
     cols = [fc["fact_id"].label("fact_id")]
     cols.append((fc[OCCURRED_AT] if OCCURRED_AT in fc else fc[OCCURRED_ON]).label("occurred"))
@@ -348,6 +384,8 @@ async def contributions(
         cols.append(fc[measure.column].label("amount"))
     if j.rate_keys is not None:
         cols += [fc[CURRENCY].label("fact_cur"), j.rate_keys[0].label("direct"), j.rate_keys[1].label("inverse")]
+    if j.element is not None:
+        cols.append(j.element.label("element"))
     query = j.query(*cols)
     if after_fact_id is not None:
         query = query.where(fc["fact_id"] > after_fact_id)
@@ -357,11 +395,12 @@ async def contributions(
     out = []
     for r in rows:
         occurred = r.occurred if r.occurred is not None else getattr(r, "occurred_on", None)
+        element = (getattr(r, "element", None) or "") if goal.split_by else None
         if measure.column is None:
-            out.append(Contribution(r.fact_id, occurred, Decimal(1), None, None))
+            out.append(Contribution(r.fact_id, occurred, Decimal(1), None, None, element))
             continue
         original = Decimal(r.amount or 0) * measure.scale
         amount = _convert(original, r.fact_cur, goal.currency, r.direct, r.inverse, rates) if measure.money else original
         out.append(Contribution(r.fact_id, occurred, None if amount is None else amount.quantize(Decimal("0.0001")),
-                                r.fact_cur if measure.money else None, original.quantize(Decimal("0.0001"))))
+                                r.fact_cur if measure.money else None, original.quantize(Decimal("0.0001")), element))
     return out

@@ -18,12 +18,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.models import Goal, PeriodSnapshot
 from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
-from goalgraph.goals.service import overrides_of
+from goalgraph.goals.service import element_targets_of, overrides_of
 from goalgraph.organisation import get_organisation
 from goalgraph.periods import Period
 from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals, shape_amount
 from goalgraph.progress.status import Pace, Status, pace, ratio, status
 from goalgraph.registry import Registry
+
+
+@dataclass
+class ElementProgress:
+    """For a goal split by a dimension: one element's target and actual in a period."""
+
+    element: str
+    target: Decimal | None
+    actual: Decimal
+    facts: int
+    ratio: Decimal | None
+    status: Status | None
 
 
 @dataclass
@@ -40,6 +52,7 @@ class PeriodProgress:
     status: Status
     pace: Pace | None
     snapshot_taken_at: datetime | None = None
+    elements: list[ElementProgress] = field(default_factory=list)
 
 
 @dataclass
@@ -75,10 +88,29 @@ def assignee_of(goal: Goal) -> Assignee:
     return Assignee(kind, goal.assignee_user_id if kind is AssigneeKind.USER else goal.assignee_team_id)
 
 
-def query_of(goal: Goal, periods: Sequence[Period]) -> GoalQuery:
+def query_of(goal: Goal, periods: Sequence[Period], registry: Registry) -> GoalQuery:
     """The engine's view of a stored goal."""
+    dimension = registry.dimensions.get(goal.split_by) if goal.split_by else None
     return GoalQuery(key=goal.id, goal_type=goal.goal_type, measure=goal.measure, assignee=assignee_of(goal),
-                     periods=periods, filters=goal.filters or {}, currency=goal.currency)
+                     periods=periods, filters=goal.filters or {}, currency=goal.currency,
+                     split_by=dimension.attribute if dimension is not None else None)
+
+
+def _elements(targets: dict[str, Decimal], measured: dict[str, tuple[Decimal, int]], period: Period, now: datetime,
+              money: bool) -> list[ElementProgress]:
+    """Every element with a target or facts, in target order, then the rest ("" = no element)."""
+    names = [*targets, *sorted(e for e in measured if e not in targets)]
+    out = []
+    for name in names:
+        target = shape_amount(targets[name], money) if name in targets else None
+        actual, facts = measured.get(name, (Decimal(0), 0))
+        actual = shape_amount(actual, money)
+        out.append(ElementProgress(
+            element=name, target=target, actual=actual, facts=facts,
+            ratio=ratio(actual, target) if target is not None else None,
+            status=status(actual, target, period, now) if target is not None else None,
+        ))
+    return out
 
 
 async def _snapshots(session: AsyncSession, goal_ids: list[int]) -> dict[tuple[int, date], PeriodSnapshot]:
@@ -115,9 +147,11 @@ async def compute_progress(
     periods = {g.id: goal_periods(g, cal, now, first=window[0], last=window[1]) for g in goals}
     ids = [g.id for g in goals]
     overrides = await overrides_of(session, ids)
+    split_ids = [g.id for g in goals if g.split_by]
+    element_targets = await element_targets_of(session, split_ids) if split_ids else {}
     frozen = await _snapshots(session, ids)
     # Only periods without a snapshot are measured.
-    live = [query_of(g, [p for p in periods[g.id] if (g.id, p.start_date) not in frozen]) for g in goals]
+    live = [query_of(g, [p for p in periods[g.id] if (g.id, p.start_date) not in frozen], registry) for g in goals]
     live = [q for q in live if q.periods]
     actuals = await compute_actuals(session, registry, live) if live else {}
 
@@ -132,17 +166,21 @@ async def compute_progress(
             if snap is not None:
                 actual = shape_amount(snap.actual, money)
                 facts, unconverted, taken = snap.facts, dict(snap.unconverted), snap.taken_at
+                by_element = {e: (Decimal(v["actual"]), v["facts"]) for e, v in (snap.elements or {}).items()}
             else:
                 measured = actuals[(goal.id, period.index)]
                 actual, facts, unconverted, taken = measured.value, measured.facts, measured.unconverted, None
+                by_element = {e: (a.value, a.facts) for e, a in measured.elements.items()}
                 if period.end + snapshot_grace <= now:
                     to_save.append({"goal_id": goal.id, "period_start": period.start_date, "actual": actual,
-                                    "facts": facts, "unconverted": unconverted, "taken_at": now})
+                                    "facts": facts, "unconverted": unconverted, "taken_at": now,
+                                    "elements": {e: {"actual": str(v), "facts": n} for e, (v, n) in by_element.items()}})
                     taken = now
             progress.periods.append(PeriodProgress(
                 goal_id=goal.id, period=period, target=target, actual=actual, facts=facts, unconverted=unconverted,
                 ratio=ratio(actual, target), status=status(actual, target, period, now),
                 pace=pace(actual, target, period, now), snapshot_taken_at=taken,
+                elements=_elements(element_targets.get(goal.id, {}), by_element, period, now, money) if goal.split_by else [],
             ))
         result[goal.id] = progress
     if to_save and snapshot_session is not None:

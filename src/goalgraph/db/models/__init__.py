@@ -14,10 +14,18 @@ from goalgraph.db.models.facts import (
     TeamMembership,
     User,
 )
-from goalgraph.db.models.goals import Goal, GoalPeriodTarget, GoalRevision, PeriodSnapshot
+from goalgraph.db.models.goals import (
+    DimensionElement,
+    Goal,
+    GoalElementTarget,
+    GoalPeriodTarget,
+    GoalRevision,
+    PeriodSnapshot,
+)
 
 __all__ = [
-    "EXTERNAL_ID_LENGTH", "Activity", "Deal", "DealStageChange", "DealStatus", "ExchangeRate", "Goal",
+    "EXTERNAL_ID_LENGTH", "Activity", "Deal", "DealStageChange", "DealStatus", "DimensionElement", "ExchangeRate",
+    "Goal", "GoalElementTarget",
     "GoalPeriodTarget", "GoalRevision", "Organisation", "PeriodSnapshot", "Pipeline", "Stage", "Team",
     "TeamMembership", "User",
 ]

@@ -37,6 +37,8 @@ class Goal(Base):
     #: The target of every period without an override ("apply to all").
     target: Mapped[Decimal] = mapped_column(Money())
     stretch_target: Mapped[Decimal | None] = mapped_column(Money())
+    #: Dimension key the goal is split by (separate targets per element), if any.
+    split_by: Mapped[str | None] = mapped_column(String(64))
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     locked_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -97,6 +99,30 @@ class PeriodSnapshot(Base):
     actual: Mapped[Decimal] = mapped_column(Money())
     facts: Mapped[int] = mapped_column(Integer)
     unconverted: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    #: Split goals: {element: {"actual": "12.5", "facts": 3}}.
+    elements: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("goal_id", "period_start"),)
+
+
+class GoalElementTarget(Base):
+    """For a goal split by a dimension: the target of one element, in every period."""
+
+    __tablename__ = "goal_element_targets"
+
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"), primary_key=True)
+    element: Mapped[str] = mapped_column(String(200), primary_key=True)
+    target: Mapped[Decimal] = mapped_column(Money())
+
+    __table_args__ = (CheckConstraint("target >= 0", name="target_non_negative"),)
+
+
+class DimensionElement(Base):
+    """An element of a dimension added by an admin (on top of the plugin's registered ones)."""
+
+    __tablename__ = "dimension_elements"
+
+    dimension: Mapped[str] = mapped_column(String(64), primary_key=True)
+    element: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)

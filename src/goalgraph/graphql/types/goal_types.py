@@ -39,6 +39,7 @@ class FilterInfo:
     multiple: bool = strawberry.field(description="More than one value may be given.")
     choices: list[str] | None = strawberry.field(description="Allowed values, when the list is fixed.")
     description: str = strawberry.field(description="What the filter does.")
+    dimension: str | None = strawberry.field(description="For dimension filters: the dimension key (see dimensions).")
 
 
 @strawberry.type(name="GoalType", description="A kind of goal registered by a plugin.")
@@ -54,7 +55,8 @@ class GoalTypeInfo:
     plugin: str = strawberry.field(description="The plugin that registered it.")
 
     @classmethod
-    def of(cls, goal_type: registry.GoalType, plugin: str) -> "GoalTypeInfo":
+    def of(cls, goal_type: registry.GoalType, plugin: str, reg: registry.Registry | None = None) -> "GoalTypeInfo":
+        filters = reg.filters_for(goal_type) if reg is not None else goal_type.filters
         return cls(
             key=goal_type.key, label=goal_type.label, category=GoalTypeCategory(goal_type.category.value),
             description=goal_type.description,
@@ -62,8 +64,20 @@ class GoalTypeInfo:
             filters=[
                 FilterInfo(key=f.key, label=f.label, kind=FilterValueKind(f.kind.value), required=f.required,
                            multiple=f.multiple, choices=list(f.choices) if f.choices is not None else None,
-                           description=f.description)
-                for f in goal_type.filters
+                           description=f.description, dimension=f.dimension)
+                for f in filters
             ],
             per_period_targets=goal_type.per_period_targets, feature=goal_type.feature, plugin=plugin,
         )
+
+
+@strawberry.type(name="Dimension", description="A custom dimension (sale type, company category …) goals can filter and split by.")
+class DimensionInfo:
+    key: str = strawberry.field(description="Dimension key; also the filter key in goal inputs.")
+    label: str = strawberry.field(description="Human label.")
+    attribute: str = strawberry.field(description="The facts' custom attribute it reads.")
+    applies_to: list[str] = strawberry.field(description="Fact kinds it applies to (DEAL, ACTIVITY …).")
+    elements: list[str] = strawberry.field(description="Allowed elements: registered, then added by admins.")
+    custom_elements: list[str] = strawberry.field(description="The elements admins added.")
+    feature: str | None = strawberry.field(description="Licence feature it needs.")
+    plugin: str = strawberry.field(description="The plugin that registered it.")

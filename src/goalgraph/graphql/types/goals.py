@@ -79,8 +79,25 @@ class Contribution:
     )
     original_amount: Money | None = strawberry.field(description="The amount in the fact's own currency (money measures).")
     occurred_at: str | None = strawberry.field(description="When (instant or local date, ISO 8601) it was placed.")
+    element: str | None = strawberry.field(description="Split goals: the element the fact counts for.")
     deal: DealType | None = strawberry.field(description="The deal, for deal goal types.")
     activity: ActivityType | None = strawberry.field(description="The activity, for activity goal types.")
+
+
+@strawberry.type(description="For a goal split by a dimension: one element's target and actual in a period.")
+class ElementProgress:
+    element: str = strawberry.field(description="The element; empty for facts without a value for the dimension.")
+    target: Decimal | None = strawberry.field(description="The element's target; null for elements without one.")
+    actual: Decimal = strawberry.field(description="Measured for this element.")
+    facts: int = strawberry.field(description="Facts counted for this element.")
+    ratio: Decimal | None = strawberry.field(description="actual / target.")
+    status: PeriodStatus | None = strawberry.field(description="Status against the element's target.")
+
+
+@strawberry.type(description="A goal's target for one element of its split dimension.")
+class ElementTarget:
+    element: str = strawberry.field(description="The element.")
+    target: Decimal = strawberry.field(description="Its target in every period.")
 
 
 @strawberry.type(description="One period of a goal: bounds, target, actual and status.")
@@ -147,6 +164,11 @@ class GoalPeriod:
         return Pace(elapsed=self.p.pace.elapsed, expected_by_now=self.p.pace.expected_by_now,
                     projected_at_end=self.p.pace.projected)
 
+    @strawberry.field(description="Split goals: target and actual per element (the totals are target/actual).")
+    def elements(self) -> list[ElementProgress]:
+        return [ElementProgress(element=e.element, target=e.target, actual=e.actual, facts=e.facts, ratio=e.ratio,
+                                status=PeriodStatus(e.status.value) if e.status else None) for e in self.p.elements]
+
     @strawberry.field(description="When the result was frozen (closed periods); null while live.")
     def snapshot_taken_at(self) -> datetime | None:
         return self.p.snapshot_taken_at
@@ -185,7 +207,7 @@ class GoalPeriod:
                         if row.currency is not None and row.original_amount is not None else None)
             occurred = row.occurred.isoformat() if row.occurred is not None else None
             node = Contribution(
-                amount=row.amount, original_amount=original, occurred_at=occurred,
+                amount=row.amount, original_amount=original, occurred_at=occurred, element=row.element,
                 deal=DealType(row=fact) if kind is FactKind.DEAL and fact is not None else None,
                 activity=ActivityType(row=fact) if kind is FactKind.ACTIVITY and fact is not None else None,
             )
@@ -255,7 +277,7 @@ class GoalNode:
         if goal_type is None:
             raise query_error(f"goal {self.row.id}: goal type {self.row.goal_type!r} is not installed",
                               ErrorCode.NOT_FOUND)
-        return GoalTypeInfo.of(goal_type, registry.owners[("goal type", goal_type.key)])
+        return GoalTypeInfo.of(goal_type, registry.owners[("goal type", goal_type.key)], registry)
 
     @strawberry.field(description="Who the goal is for.")
     async def assignee(self, info: Info) -> GoalAssignee:
@@ -303,6 +325,18 @@ class GoalNode:
         if self.row.stretch_target is None:
             return None
         return shape_amount(self.row.stretch_target, is_money(info.context.runtime.registry, self.row))
+
+    @strawberry.field(description="The dimension the goal is split by, if any.")
+    def split_by(self) -> str | None:
+        return self.row.split_by
+
+    @strawberry.field(description="Split goals: the target of each element.")
+    async def element_targets(self, info: Info) -> list[ElementTarget]:
+        if not self.row.split_by:
+            return []
+        targets = await info.context.loaders.element_targets.load(self.row.id)
+        money = is_money(info.context.runtime.registry, self.row)
+        return [ElementTarget(element=e, target=shape_amount(t, money)) for e, t in targets.items()]
 
     @strawberry.field(description="True while the targets are locked.")
     def locked(self) -> bool:
