@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 
+from goalgraph.access.tokens import mint_token
 from goalgraph.app import create_app
 from goalgraph.settings import Settings
 
@@ -26,7 +27,12 @@ async def test_embedded_default_migrates_itself_and_reports_health(tmp_path: Pat
         assert body["database"]["revision"] is not None
         page = await client.get("/graphql", headers={"accept": "text/html"})
         assert page.status_code == 200 and "graphiql" in page.text.lower()
-        data = (await client.post("/graphql", json={"query": "{ organisation { name } }"})).json()
+        anonymous = (await client.post("/graphql", json={"query": "{ organisation { name } }"})).json()
+        assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        token = mint_token(settings, "integration", system=True)  # secret kept beside the SQLite file
+        assert (tmp_path / "fresh.db.secret").exists()
+        data = (await client.post("/graphql", json={"query": "{ organisation { name } }"},
+                                  headers={"authorization": f"Bearer {token}"})).json()
         assert data == {"data": {"organisation": {"name": "My organisation"}}}
 
 

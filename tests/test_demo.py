@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import func, select
 
 from goalgraph.app import create_app
+from goalgraph.testing.credentials import system_token
 from goalgraph.db.models import DealStageChange
 from goalgraph.demo import ensure_demo_data, generate_demo
 from goalgraph.ingest.batch import parse_batch
@@ -152,7 +153,8 @@ async def test_demo_loads_once_and_answers_graphql(settings) -> None:  # type: i
             async with httpx.AsyncClient(transport=transport, base_url="http://goalgraph.test") as client:
 
                 async def gql(query: str) -> dict:  # type: ignore[type-arg]
-                    body = (await client.post("/graphql", json={"query": query})).json()
+                    body = (await client.post("/graphql", json={"query": query},
+                                              headers={"authorization": f"Bearer {system_token(settings)}"})).json()
                     assert "errors" not in body, body["errors"]
                     return body["data"]
 

@@ -9,14 +9,17 @@ import httpx
 from goalgraph.app import create_app
 from goalgraph.runtime import open_runtime
 from goalgraph.settings import Settings
+from goalgraph.testing.credentials import system_token, with_credentials
 
 
 async def test_unexpected_errors_are_masked_and_health_reports_unmigrated(tmp_path: Path) -> None:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", migrate_on_start=False)
+    settings = with_credentials(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}",
+                                         migrate_on_start=False))
     async with open_runtime(settings) as runtime:
         app = create_app(settings, runtime=runtime)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            body = (await client.post("/graphql", json={"query": "{ users { totalCount } }"})).json()
+            body = (await client.post("/graphql", json={"query": "{ users { totalCount } }"},
+                                      headers={"authorization": f"Bearer {system_token(settings)}"})).json()
             assert body["errors"][0]["message"] == "Internal error: see the server log."
             assert "no such table" not in str(body) and "sqlite" not in str(body).lower()
             health = await client.get("/healthz")

@@ -13,6 +13,7 @@ from goalgraph.hookspecs import hookimpl
 from goalgraph.plugins import load_plugins
 from goalgraph.runtime import open_runtime
 from goalgraph.settings import Settings
+from goalgraph.testing.credentials import system_token
 
 
 class Recorder:
@@ -36,7 +37,8 @@ async def test_facts_ingested_fires_after_commit(settings: Settings) -> None:
     plugins = load_plugins(strict=True, extra=[("recorder", recorder), ("exploder", Exploder())])
     async with open_runtime(settings, migrate=True, plugins=plugins) as runtime:
         app = create_app(settings, runtime=runtime)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        auth = {"authorization": f"Bearer {system_token(settings)}"}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth) as client:
             ok = (await client.post("/graphql", json={"query": INGEST, "variables": {"input": {**BASE, "deals": [deal()]}}})).json()
             assert ok["data"]["ingestFacts"]["__typename"] == "IngestFactsResult"
             bad = (await client.post("/graphql", json={"query": INGEST, "variables": {"input": {"deals": [deal(ownerId="x")]}}})).json()

@@ -34,12 +34,18 @@ def serve(host: str, port: int, demo: bool, workers: int) -> None:
         os.environ["GOALGRAPH_DATABASE_URL"] = DEMO_DATABASE_URL
     settings = Settings.from_env()
     if demo:
-        from goalgraph.demo import ensure_demo_data
+        from goalgraph.demo import demo_settings, demo_tokens, ensure_demo_data
 
+        settings = demo_settings(settings)
         summary = asyncio.run(ensure_demo_data(settings))
         click.echo(summary)
+        click.echo("Tokens for GraphiQL (Headers: {\"Authorization\": \"Bearer <token>\"}), valid 12 hours:")
+        for role, token in demo_tokens(settings).items():
+            click.echo(f"  {role:13} {token}")
     click.echo(f"goalgraph on http://{host}:{port}/graphql  (database: {_safe_url(settings.database_url)})")
     if workers > 1:
+        if demo:
+            raise click.UsageError("--demo runs one worker; start workers against PostgreSQL without --demo")
         uvicorn.run("goalgraph.app:create_app", factory=True, host=host, port=port, workers=workers,
                     log_level="info")
     else:
@@ -89,6 +95,93 @@ def import_(files: tuple[Path, ...], kind: str | None, batch_size: int, all_or_n
         dry_run=dry_run, rejects=rejects, progress=sys.stderr.isatty() if progress is None else progress,
     )
     sys.exit(code)
+
+
+@main.command()
+@click.argument("subject")
+@click.option("--system", is_flag=True, help="A service token (a CRM integration): all rights, not a person.")
+@click.option("--hours", default=12.0, show_default=True, type=float, help="Validity.")
+def token(subject: str, system: bool, hours: float) -> None:
+    """Mint a bearer token for the user with CRM id SUBJECT (local use; shared-secret setups)."""
+    from datetime import timedelta
+
+    from goalgraph.access.tokens import ConfigError, mint_token
+
+    try:
+        click.echo(mint_token(Settings.from_env(), subject, system=system, ttl=timedelta(hours=hours)))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--enable", "enable", multiple=True, metavar="KEY", help="Switch a licensed feature on.")
+@click.option("--disable", "disable", multiple=True, metavar="KEY", help="Switch a feature off.")
+def features(enable: tuple[str, ...], disable: tuple[str, ...]) -> None:
+    """List features (licensed, enabled) and switch them on or off."""
+    from datetime import datetime, timezone
+
+    from goalgraph.access.admin import set_feature_enabled
+    from goalgraph.access.gate import LicenceRequired, load_gate
+    from goalgraph.ingest.errors import IngestRejected
+    from goalgraph.runtime import open_runtime
+
+    settings = Settings.from_env()
+
+    async def run() -> list[str]:
+        async with open_runtime(settings) as rt:
+            now = datetime.now(timezone.utc)
+            async with rt.sessions() as session, session.begin():
+                for key, on in [*((k, True) for k in enable), *((k, False) for k in disable)]:
+                    await set_feature_enabled(session, settings, rt.registry, key, on, actor="cli", now=now)
+            async with rt.sessions() as session:
+                gate = await load_gate(session, settings, rt.registry, now.date())
+            lines = [f"licence: {gate.licence.plan}" + (f" ({gate.licence.reason})" if gate.licence.reason else "")]
+            for key, feature in sorted(rt.registry.features.items()):
+                state = "enabled" if gate.enabled(key) else ("switched off" if gate.licensed(key) else "not licensed")
+                lines.append(f"  {key:20} {state:13} {feature.label}")
+            return lines
+
+    try:
+        for line in asyncio.run(run()):
+            click.echo(line)
+    except LicenceRequired as exc:
+        raise click.ClickException(exc.message) from exc
+    except IngestRejected as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def licence() -> None:
+    """Licence keys and tokens (vendors sign; servers verify offline)."""
+
+
+@licence.command("keygen")
+@click.argument("private_key", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("public_key", type=click.Path(dir_okay=False, path_type=Path))
+def licence_keygen(private_key: Path, public_key: Path) -> None:
+    """Write a new Ed25519 key pair (keep the private key offline)."""
+    from goalgraph.access.licence import generate_keypair
+
+    private, public = generate_keypair()
+    private_key.write_text(private)
+    private_key.chmod(0o600)
+    public_key.write_text(public)
+    click.echo(f"wrote {private_key} (keep it secret) and {public_key} (GOALGRAPH_LICENCE_PUBLIC_KEY_FILE)")
+
+
+@licence.command("sign")
+@click.option("--private-key", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--plan", required=True, type=click.Choice(["free", "professional", "enterprise"]))
+@click.option("--customer", required=True)
+@click.option("--seats", type=int, default=None)
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Last valid day.")
+@click.option("--feature", "extra", multiple=True, help="Extra feature key beyond the plan (repeatable).")
+def licence_sign(private_key: Path, plan: str, customer: str, seats: int | None, expires, extra) -> None:  # type: ignore[no-untyped-def]
+    """Print a signed licence token."""
+    from goalgraph.access.licence import sign_licence
+
+    click.echo(sign_licence(private_key.read_text(), plan=plan, customer=customer, seats=seats,
+                            expires=expires.date() if expires else None, extra_features=tuple(extra)))
 
 
 @main.command("plugins")

@@ -25,13 +25,19 @@ from datetime import time as dtime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from itertools import accumulate
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph.access.admin import set_user_access
+from goalgraph.access.gate import unrestricted
+from goalgraph.access.viewer import SYSTEM
 from goalgraph.db.models import Activity, Deal, Pipeline, Team, User
+from goalgraph.goals.service import create_goal
+from goalgraph.goals.validation import GoalDraft
 from goalgraph.ingest.batch import BATCH_KEYS, ingest_batch
 from goalgraph.organisation import get_organisation, update_organisation
 from goalgraph.runtime import open_runtime
@@ -577,6 +583,74 @@ def _describe(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{counts[k]:,} {k}" for k in ("users", "teams", "pipelines", "deals", "activities"))
 
 
+#: Demo people for each role (CRM ids): the demo prints a token for each.
+DEMO_ADMIN, DEMO_LEADER, DEMO_USER = "user-09", "user-05", "user-06"
+_ACCESS = {
+    DEMO_ADMIN: {"is_admin": True, "can_lock_targets": True},
+    DEMO_LEADER: {"can_see_company_statistics": True, "can_see_other_users_statistics": True, "can_lock_targets": True},
+}
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """``settings`` with a demo licence (enterprise) signed by a key pair kept beside the SQLite file.
+
+    The key pair is the demo's own: a real deployment installs a licence signed by its vendor.
+    """
+    from dataclasses import replace
+
+    from goalgraph.access.licence import generate_keypair, sign_licence
+
+    path = settings.sqlite_path()
+    if path is None or settings.licence:
+        return settings
+    public_file, licence_file = Path(f"{path}.licence-key.pem"), Path(f"{path}.licence")
+    if not (public_file.exists() and licence_file.exists()):
+        private, public = generate_keypair()
+        licence = sign_licence(private, plan="enterprise", customer=ORGANISATION["name"], seats=25)
+        public_file.write_text(public)
+        licence_file.write_text(licence)
+    return replace(settings, licence=licence_file.read_text().strip(), licence_public_key=public_file.read_text())
+
+
+def demo_tokens(settings: Settings) -> dict[str, str]:
+    """Tokens for the demo admin, team leader and regular user (12 hours)."""
+    from goalgraph.access.tokens import mint_token
+
+    return {role: mint_token(settings, user) for role, user in
+            (("admin", DEMO_ADMIN), ("team leader", DEMO_LEADER), ("regular user", DEMO_USER))}
+
+
+def _demo_goals(now: datetime) -> list[GoalDraft]:
+    """A dashboard's worth of goals: company, teams and users; deals, activities, forecast, a split."""
+    year = _local_day(now).year
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    common = {"interval": "MONTHLY", "start_date": start, "end_date": end}
+    drafts = [
+        GoalDraft(title=f"Won revenue {year}", goal_type="DEALS_WON", assignee_kind="COMPANY", assignee_id=None,
+                  measure="VALUE", currency="EUR", target=Decimal("450000"), stretch_target=Decimal("520000"), **common),
+        GoalDraft(title="Revenue forecast", goal_type="REVENUE_FORECAST", assignee_kind="COMPANY", assignee_id=None,
+                  measure="WEIGHTED_VALUE", currency="EUR", target=Decimal("500000"), **common),
+        GoalDraft(title="New business by sale type", goal_type="DEALS_WON", assignee_kind="COMPANY",
+                  assignee_id=None, measure="COUNT", split_by="sale_type",
+                  element_targets={"New business": Decimal(40), "Upsell": Decimal(15), "Renewal": Decimal(20)}, **common),
+        GoalDraft(title="Meetings completed (open-ended, weekly)", goal_type="ACTIVITIES_COMPLETED",
+                  assignee_kind="COMPANY", assignee_id=None, measure="COUNT", interval="WEEKLY",
+                  start_date=start, filters={"activity_types": ["meeting", "demo"]}, target=Decimal(12)),
+    ]
+    for team_id, name in _TEAMS:
+        drafts.append(GoalDraft(title=f"Deals won — {name}", goal_type="DEALS_WON", assignee_kind="TEAM",
+                                assignee_id=team_id, measure="COUNT", target=Decimal(25), **common))
+    for seller in _SELLERS:
+        if seller.left_days_ago is None:
+            drafts.append(GoalDraft(title=f"Calls — {seller.name}", goal_type="ACTIVITIES_COMPLETED",
+                                    assignee_kind="USER", assignee_id=seller.id, measure="COUNT",
+                                    filters={"activity_types": ["call"]}, target=Decimal(15), **common))
+            drafts.append(GoalDraft(title=f"Deals added — {seller.name}", goal_type="DEALS_ADDED",
+                                    assignee_kind="USER", assignee_id=seller.id, measure="COUNT",
+                                    target=Decimal(12), **common))
+    return drafts
+
+
 async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime | None = None) -> str:
     """Load the demo organisation into the database of ``settings`` unless it holds users already.
 
@@ -598,6 +672,11 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
             await update_organisation(session, **ORGANISATION)
             for chunk in _chunks(batch):
                 await ingest_batch(session, chunk, received_at=now)
+            for user_id, rights in _ACCESS.items():
+                await set_user_access(session, user_id, **rights)
+            gate = unrestricted(runtime.registry)
+            for draft in _demo_goals(now):
+                await create_goal(session, runtime.registry, draft, viewer=SYSTEM, gate=gate, now=now)
         loaded = time.perf_counter()
         async with runtime.sessions() as session:
             counts = await _counts(session)

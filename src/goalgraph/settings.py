@@ -15,6 +15,14 @@ def _flag(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _file_or_value(env: dict[str, str], name: str) -> str | None:
+    """``NAME`` itself, or the contents of the file ``NAME_FILE`` points to."""
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    return Path(path).read_text().strip() if path else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment, resolved once at start."""
@@ -38,6 +46,18 @@ class Settings:
     max_batch_size: int = 5000
     #: Hours after a period ends before its result is frozen as a snapshot.
     snapshot_grace_hours: float = 24.0
+    #: Require a bearer token on every GraphQL operation (off only for local experiments).
+    auth: bool = True
+    #: HS256 secret for tokens; for a SQLite file without one, a secret file beside it is used.
+    jwt_secret: str | None = None
+    #: PEM public key of an identity provider (RS256/ES256/EdDSA tokens) instead of a secret.
+    jwt_public_key: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    #: A signed licence token (or ``GOALGRAPH_LICENCE_FILE``); an admin-installed one wins.
+    licence: str | None = None
+    #: PEM Ed25519 public key verifying licences (default: the key shipped with goalgraph).
+    licence_public_key: str | None = None
     #: Echo SQL statements (debugging).
     echo_sql: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -59,6 +79,13 @@ class Settings:
             max_batch_size=int(env.get("GOALGRAPH_MAX_BATCH_SIZE", "5000")),
             snapshot_grace_hours=float(env.get("GOALGRAPH_SNAPSHOT_GRACE_HOURS", "24")),
             echo_sql=_flag(env.get("GOALGRAPH_ECHO_SQL")),
+            auth=_flag(env.get("GOALGRAPH_AUTH"), default=True),
+            jwt_secret=env.get("GOALGRAPH_JWT_SECRET") or None,
+            jwt_public_key=_file_or_value(env, "GOALGRAPH_JWT_PUBLIC_KEY"),
+            jwt_audience=env.get("GOALGRAPH_JWT_AUDIENCE") or None,
+            jwt_issuer=env.get("GOALGRAPH_JWT_ISSUER") or None,
+            licence=_file_or_value(env, "GOALGRAPH_LICENCE"),
+            licence_public_key=_file_or_value(env, "GOALGRAPH_LICENCE_PUBLIC_KEY"),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

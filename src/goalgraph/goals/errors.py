@@ -52,3 +52,9 @@ class GoalLocked(GoalProblem):
         self.locked_at, self.locked_by = locked_at, locked_by
         who = f" by {locked_by}" if locked_by else ""
         super().__init__(f"the goal's targets are locked{who}; unlock it first")
+
+
+class GoalForbidden(GoalProblem):
+    """The viewer may see the goal (or its assignee) but not make this change."""
+
+    code = "FORBIDDEN"

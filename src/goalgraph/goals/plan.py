@@ -17,6 +17,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph.access import policy
+from goalgraph.access.gate import Gate
+from goalgraph.access.viewer import Viewer
 from goalgraph.db.models import Goal, Team, TeamMembership, User
 from goalgraph.goals.errors import GoalInvalid
 from goalgraph.goals.schedule import calendar_of
@@ -100,8 +103,8 @@ def _currency(registry: Registry, key: PlanKey, default: str) -> str | None:
     return (key.currency or default).upper() if measure is not None and measure.money else None
 
 
-async def load_plan(session: AsyncSession, registry: Registry, key: PlanKey) -> Plan:
-    """The grid: targets from plan goals, actuals measured live for every row (batched)."""
+async def load_plan(session: AsyncSession, registry: Registry, key: PlanKey, viewer: Viewer) -> Plan:
+    """The grid: targets from plan goals, actuals measured live for every row the viewer may see (batched)."""
     _check_key(registry, key)
     org = await get_organisation(session)
     cal = calendar_of(org)
@@ -118,6 +121,8 @@ async def load_plan(session: AsyncSession, registry: Registry, key: PlanKey) -> 
     rows = [PlanRow("COMPANY", goal=by_assignee.get(("COMPANY", None)))]
     rows += [PlanRow("TEAM", team=t, goal=by_assignee.get(("TEAM", t.id))) for t in teams]
     rows += [PlanRow("USER", user=u, goal=by_assignee.get(("USER", u.id))) for u in users]
+    rows = [r for r in rows if policy.can_see_assignee(viewer, r.kind, r.user.id if r.user else None,
+                                                       r.team.id if r.team else None)]
     money = registry.goal_types[key.goal_type].measure(key.measure).money  # type: ignore[union-attr]
     for row in rows:
         goal = row.goal
@@ -152,7 +157,7 @@ class PlanCell:
 
 
 async def set_plan_targets(session: AsyncSession, registry: Registry, key: PlanKey, cells: Sequence[PlanCell], *,
-                           actor: str | None, now: datetime) -> int:
+                           viewer: Viewer, gate: Gate, now: datetime) -> int:
     """Write many cells at once (inside the caller's transaction); creates missing plan goals.
 
     Returns how many plan goals were created or changed. Any bad cell refuses them all.
@@ -187,21 +192,22 @@ async def set_plan_targets(session: AsyncSession, registry: Registry, key: PlanK
                 measure=key.measure, interval=key.interval, start_date=span[0], end_date=span[1], fiscal=key.fiscal,
                 currency=currency, target=Decimal(0), period_targets=dict(targets),
             )
-            await create_goal(session, registry, draft, actor=actor, now=now)
+            await create_goal(session, registry, draft, viewer=viewer, gate=gate, now=now)
         else:
             goal, draft = found
             merged = {**draft.period_targets, **targets}
-            await update_goal(session, registry, goal.id, goal.version, {"period_targets": merged}, actor=actor, now=now)
+            await update_goal(session, registry, goal.id, goal.version, {"period_targets": merged}, viewer=viewer,
+                              gate=gate, now=now)
         changed += 1
     return changed
 
 
 async def copy_plan(session: AsyncSession, registry: Registry, key: PlanKey, to_year: int, scale_percent: Decimal, *,
-                    actor: str | None, now: datetime) -> int:
+                    viewer: Viewer, gate: Gate, now: datetime) -> int:
     """Start ``to_year``'s plan from ``key``'s, every target scaled by ``scale_percent`` (110 = +10 %)."""
     if not Decimal(0) <= scale_percent <= Decimal(1000):
         raise GoalInvalid([FactError(("scale_percent",), f"{scale_percent} is outside 0–1000")])
-    source = await load_plan(session, registry, key)
+    source = await load_plan(session, registry, key, viewer)
     target_key = PlanKey(to_year, key.goal_type, key.measure, key.interval, key.currency, key.fiscal)
     org = await get_organisation(session)
     span = year_span(calendar_of(org), target_key)
@@ -215,4 +221,4 @@ async def copy_plan(session: AsyncSession, registry: Registry, key: PlanKey, to_
             if value is not None:
                 scaled = (value * scale_percent / 100).quantize(Decimal("0.0001"))
                 cells.append(PlanCell(row.kind, ext, period.start_date, scaled))
-    return await set_plan_targets(session, registry, target_key, cells, actor=actor, now=now)
+    return await set_plan_targets(session, registry, target_key, cells, viewer=viewer, gate=gate, now=now)

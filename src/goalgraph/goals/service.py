@@ -26,7 +26,10 @@ from goalgraph.db.models import (
     Team,
     User,
 )
-from goalgraph.goals.errors import GoalInvalid, GoalLocked, GoalNotFound, VersionConflict
+from goalgraph.access import policy
+from goalgraph.access.gate import Gate, goal_features
+from goalgraph.access.viewer import Viewer
+from goalgraph.goals.errors import GoalForbidden, GoalInvalid, GoalLocked, GoalNotFound, VersionConflict
 from goalgraph.goals.validation import GoalDraft, validate_draft
 from goalgraph.organisation import get_organisation
 from goalgraph.goals.schedule import calendar_of
@@ -45,9 +48,12 @@ def parse_goal_id(goal_id: str | int) -> int:
         raise GoalNotFound(goal_id) from None
 
 
-async def get_goal(session: AsyncSession, goal_id: str | int, *, for_update: bool = False) -> Goal:
-    """A live (not deleted) goal, or GoalNotFound."""
+async def get_goal(session: AsyncSession, goal_id: str | int, viewer: Viewer, *, for_update: bool = False) -> Goal:
+    """A live (not deleted) goal the viewer may see, or GoalNotFound (hidden goals do not exist)."""
     query = select(Goal).where(Goal.id == parse_goal_id(goal_id), Goal.deleted_at.is_(None))
+    visible = policy.goal_condition(viewer)
+    if visible is not None:
+        query = query.where(visible)
     if for_update and session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
     goal = await session.scalar(query)
@@ -96,11 +102,25 @@ async def draft_of(session: AsyncSession, goal: Goal) -> GoalDraft:
     )
 
 
-async def _validated(session: AsyncSession, registry: Registry, draft: GoalDraft):  # type: ignore[no-untyped-def]
+async def _validated(session: AsyncSession, registry: Registry, draft: GoalDraft, viewer: Viewer, gate: Gate,
+                     goal_id: int | None = None):  # type: ignore[no-untyped-def]
+    """Validate, then check the viewer may set a goal for this assignee and the licence allows it."""
     org = await get_organisation(session)
     assignee, errors = await validate_draft(session, registry, draft, calendar_of(org), org.default_currency)
     if errors:
         raise GoalInvalid(errors)
+    if not policy.can_change_assignee(viewer, assignee.kind, assignee.user_id, assignee.team_id):
+        raise GoalForbidden(f"you may not add or change {assignee.kind.lower()} goals for this assignee")
+    other_teams = False
+    if assignee.kind == "TEAM":
+        query = select(Goal.id).where(Goal.deleted_at.is_(None), Goal.assignee_kind == "TEAM",
+                                      Goal.assignee_team_id != assignee.team_id)
+        if goal_id is not None:
+            query = query.where(Goal.id != goal_id)
+        other_teams = (await session.scalar(query.limit(1))) is not None
+    gate.require(goal_features(registry, goal_type=draft.goal_type, assignee_kind=assignee.kind,
+                               filters=[k for k, v in draft.filters.items() if v], split_by=draft.split_by,
+                               other_teams_with_goals=other_teams))
     return assignee
 
 
@@ -156,10 +176,11 @@ async def _write_targets(session: AsyncSession, goal_id: int, draft: GoalDraft) 
         session.add_all(GoalElementTarget(goal_id=goal_id, element=e, target=t) for e, t in draft.element_targets.items())
 
 
-async def create_goal(session: AsyncSession, registry: Registry, draft: GoalDraft, *, actor: str | None,
+async def create_goal(session: AsyncSession, registry: Registry, draft: GoalDraft, *, viewer: Viewer, gate: Gate,
                       now: datetime) -> Goal:
-    """Validate and store a new goal with its targets; records the first revision."""
-    assignee = await _validated(session, registry, draft)
+    """Validate, authorise and store a new goal with its targets; records the first revision."""
+    actor = viewer.subject
+    assignee = await _validated(session, registry, draft, viewer, gate)
     goal = Goal(created_at=now, updated_at=now, created_by=actor)
     _apply(goal, draft, assignee)
     session.add(goal)
@@ -182,10 +203,17 @@ def _touch(goal: Goal, now: datetime) -> None:
     flag_modified(goal, "updated_at")
 
 
+def _may_change(viewer: Viewer, goal: Goal) -> None:
+    if not policy.can_change_goal(viewer, goal):
+        raise GoalForbidden("you may see this goal but not change it")
+
+
 async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | int, version: int,
-                      changes: Mapping[str, Any], *, actor: str | None, now: datetime) -> Goal:
+                      changes: Mapping[str, Any], *, viewer: Viewer, gate: Gate, now: datetime) -> Goal:
     """Apply ``changes`` (GoalDraft field names; absent = unchanged) to the goal at ``version``."""
-    goal = await get_goal(session, goal_id, for_update=True)
+    actor = viewer.subject
+    goal = await get_goal(session, goal_id, viewer, for_update=True)
+    _may_change(viewer, goal)
     _check_version(goal, version)
     old = await draft_of(session, goal)
     known = {f.name for f in fields(GoalDraft)}
@@ -201,7 +229,7 @@ async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | 
     target_changes = _target_changes(old, new)
     if target_changes and goal.locked_at is not None:
         raise GoalLocked(goal.locked_at, goal.locked_by)
-    assignee = await _validated(session, registry, new)
+    assignee = await _validated(session, registry, new, viewer, gate, goal.id)
     definition_changed = any(getattr(old, f) != getattr(new, f) for f in DEFINITION_FIELDS)
     _apply(goal, new, assignee)
     _touch(goal, now)
@@ -215,10 +243,13 @@ async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | 
     return goal
 
 
-async def set_lock(session: AsyncSession, goal_id: str | int, version: int, locked: bool, *, actor: str | None,
+async def set_lock(session: AsyncSession, goal_id: str | int, version: int, locked: bool, *, viewer: Viewer,
                    now: datetime) -> Goal:
     """Lock or unlock a goal's targets, recording who and when."""
-    goal = await get_goal(session, goal_id, for_update=True)
+    actor = viewer.subject
+    goal = await get_goal(session, goal_id, viewer, for_update=True)
+    if not policy.can_lock_goal(viewer, goal):
+        raise GoalForbidden("locking needs the lock right on a goal you may change")
     _check_version(goal, version)
     if (goal.locked_at is not None) == locked:
         return goal
@@ -231,9 +262,11 @@ async def set_lock(session: AsyncSession, goal_id: str | int, version: int, lock
     return goal
 
 
-async def delete_goal(session: AsyncSession, goal_id: str | int, version: int, *, now: datetime) -> Goal:
+async def delete_goal(session: AsyncSession, goal_id: str | int, version: int, *, viewer: Viewer,
+                      now: datetime) -> Goal:
     """Soft-delete: the goal disappears from reads; its rows stay."""
-    goal = await get_goal(session, goal_id, for_update=True)
+    goal = await get_goal(session, goal_id, viewer, for_update=True)
+    _may_change(viewer, goal)
     _check_version(goal, version)
     goal.deleted_at = now
     _touch(goal, now)

@@ -16,6 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph.access.gate import Gate, load_gate
+from goalgraph.access.tokens import AuthError, bearer_token, verify_token
+from goalgraph.access.viewer import SYSTEM, Viewer, load_viewer
+from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.loaders import Loaders
 from goalgraph.runtime import Runtime
 
@@ -33,9 +37,38 @@ class Context:
     #: One "now" for the whole request, so every field agrees.
     now: datetime = field(init=False)
 
+    _viewer: Viewer | None = None
+    _gate: Gate | None = None
+
     def __post_init__(self) -> None:
         self.loaders = Loaders(self)
         self.now = self.runtime.clock()
+
+    async def viewer(self) -> Viewer:
+        """Who is asking, from the bearer token; a GraphQL error with code UNAUTHENTICATED otherwise."""
+        if self._viewer is None:
+            if not self.runtime.settings.auth:
+                self._viewer = SYSTEM
+            else:
+                headers = getattr(self.request, "headers", None) or {}
+                try:
+                    claims = verify_token(self.runtime.settings, bearer_token(headers.get("authorization")))
+                    async with self.db() as session:
+                        self._viewer = await load_viewer(session, claims)
+                except AuthError as exc:
+                    raise query_error(f"not authenticated: {exc}", ErrorCode.UNAUTHENTICATED) from None
+        return self._viewer
+
+    def forget_gate(self) -> None:
+        """Re-read licence and feature switches on next use (after an admin changed them)."""
+        self._gate = None
+
+    async def gate(self) -> Gate:
+        """The licence gate for this request."""
+        if self._gate is None:
+            async with self.db() as session:
+                self._gate = await load_gate(session, self.runtime.settings, self.runtime.registry, self.now.date())
+        return self._gate
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:

@@ -88,3 +88,13 @@ class ConflictError(UserError):
 class LockedError(UserError):
     locked_at: datetime | None = strawberry.field(description="When it was locked.")
     locked_by: str | None = strawberry.field(description="Who locked it.")
+
+
+@strawberry.type(description="You may not do this (your role or rights do not allow it).")
+class ForbiddenError(UserError):
+    pass
+
+
+@strawberry.type(description="This needs a feature that is not licensed, or that an admin switched off.")
+class LicenceRequiredError(UserError):
+    feature: str = strawberry.field(description="The feature key needed.")

@@ -9,10 +9,20 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from goalgraph.goals.errors import GoalInvalid, GoalLocked, GoalNotFound, GoalProblem, VersionConflict
+from goalgraph.access import policy
+from goalgraph.access.gate import LicenceRequired
+from goalgraph.goals.errors import GoalForbidden, GoalInvalid, GoalLocked, GoalNotFound, GoalProblem, VersionConflict
 from goalgraph.goals.service import create_goal, delete_goal, get_goal, set_lock, update_goal
 from goalgraph.goals.validation import GoalDraft
-from goalgraph.graphql.errors import ConflictError, ErrorCode, LockedError, NotFoundError, ValidationError
+from goalgraph.graphql.errors import (
+    ConflictError,
+    ErrorCode,
+    ForbiddenError,
+    LicenceRequiredError,
+    LockedError,
+    NotFoundError,
+    ValidationError,
+)
 from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, Interval
 from goalgraph.ingest.errors import FactError
 from goalgraph.progress.service import forget_snapshot
@@ -100,17 +110,21 @@ class DeleteGoalSuccess:
 
 
 GoalPayload = Annotated[
-    GoalSuccess | ValidationError | NotFoundError | ConflictError | LockedError,
+    GoalSuccess | ValidationError | NotFoundError | ConflictError | LockedError | ForbiddenError | LicenceRequiredError,
     strawberry.union("GoalPayload", description="The goal, or why the change was refused."),
 ]
 DeleteGoalPayload = Annotated[
-    DeleteGoalSuccess | NotFoundError | ConflictError,
+    DeleteGoalSuccess | NotFoundError | ConflictError | ForbiddenError,
     strawberry.union("DeleteGoalPayload", description="The deleted id, or why it was refused."),
 ]
 
 
-def problem_error(problem: GoalProblem, goal_id: object = None) -> Any:
+def problem_error(problem: GoalProblem | LicenceRequired, goal_id: object = None) -> Any:
     """The typed GraphQL error for an expected goal failure."""
+    if isinstance(problem, LicenceRequired):
+        return LicenceRequiredError(code=ErrorCode.LICENCE_REQUIRED, message=problem.message, feature=problem.feature)
+    if isinstance(problem, GoalForbidden):
+        return ForbiddenError(code=ErrorCode.FORBIDDEN, message=problem.message)
     if isinstance(problem, GoalInvalid):
         # The draft's field names, spelled as GoalInput spells them.
         renamed = [FactError(("target_for_all", *e.path[1:]) if e.path[:1] == ("target",) else e.path, e.message,
@@ -199,7 +213,7 @@ async def _run(info: Info, goal_id: object, action: Any) -> Any:
     try:
         async with info.context.transaction() as session:
             goal = await action(session)
-    except GoalProblem as problem:
+    except (GoalProblem, LicenceRequired) as problem:
         return problem_error(problem, goal_id)
     loaders = info.context.loaders
     loaders.goal.prime(goal.id, goal, force=True)
@@ -213,9 +227,10 @@ class GoalMutations:
     @strawberry.mutation(description="Create a goal with its targets.")
     async def create_goal(self, info: Info, input: GoalInput) -> GoalPayload:
         ctx = info.context
+        viewer, gate = await ctx.viewer(), await ctx.gate()
 
         async def action(session):  # type: ignore[no-untyped-def]
-            return await create_goal(session, ctx.runtime.registry, _draft(input), actor=None, now=ctx.now)
+            return await create_goal(session, ctx.runtime.registry, _draft(input), viewer=viewer, gate=gate, now=ctx.now)
 
         return await _run(info, None, action)
 
@@ -223,28 +238,32 @@ class GoalMutations:
                                      "version, else CONFLICT; a locked goal's targets cannot change (LOCKED).")
     async def update_goal(self, info: Info, id: strawberry.ID, version: int, input: GoalUpdateInput) -> GoalPayload:
         ctx = info.context
+        viewer, gate = await ctx.viewer(), await ctx.gate()
 
         async def action(session):  # type: ignore[no-untyped-def]
-            return await update_goal(session, ctx.runtime.registry, id, version, _changes(input), actor=None,
-                                     now=ctx.now)
+            return await update_goal(session, ctx.runtime.registry, id, version, _changes(input), viewer=viewer,
+                                     gate=gate, now=ctx.now)
 
         return await _run(info, id, action)
 
     @strawberry.mutation(description="Lock the goal's targets (records who and when).")
     async def lock_goal(self, info: Info, id: strawberry.ID, version: int) -> GoalPayload:
         ctx = info.context
-        return await _run(info, id, lambda s: set_lock(s, id, version, True, actor=None, now=ctx.now))
+        viewer = await ctx.viewer()
+        return await _run(info, id, lambda s: set_lock(s, id, version, True, viewer=viewer, now=ctx.now))
 
     @strawberry.mutation(description="Unlock the goal's targets.")
     async def unlock_goal(self, info: Info, id: strawberry.ID, version: int) -> GoalPayload:
         ctx = info.context
-        return await _run(info, id, lambda s: set_lock(s, id, version, False, actor=None, now=ctx.now))
+        viewer = await ctx.viewer()
+        return await _run(info, id, lambda s: set_lock(s, id, version, False, viewer=viewer, now=ctx.now))
 
     @strawberry.mutation(description="Delete a goal (soft delete).")
     async def delete_goal(self, info: Info, id: strawberry.ID, version: int) -> DeleteGoalPayload:
+        viewer = await info.context.viewer()
         try:
             async with info.context.transaction() as session:
-                goal = await delete_goal(session, id, version, now=info.context.now)
+                goal = await delete_goal(session, id, version, viewer=viewer, now=info.context.now)
         except GoalProblem as problem:
             return problem_error(problem, id)
         return DeleteGoalSuccess(id=strawberry.ID(str(goal.id)))
@@ -252,8 +271,12 @@ class GoalMutations:
     @strawberry.mutation(description="Measure a closed period again on purpose (drops its frozen snapshot; "
                                      "all closed periods when periodStart is left out).")
     async def recompute_goal_period(self, info: Info, id: strawberry.ID, period_start: date | None = None) -> GoalPayload:
+        viewer = await info.context.viewer()
+
         async def action(session):  # type: ignore[no-untyped-def]
-            goal = await get_goal(session, id)
+            goal = await get_goal(session, id, viewer)
+            if not policy.can_manage(viewer):
+                raise GoalForbidden("only admins recompute closed periods")
             await forget_snapshot(session, goal.id, period_start)
             return goal
 

@@ -8,6 +8,7 @@ from datetime import date
 import strawberry
 from strawberry.types import Info
 
+from goalgraph.access import policy
 from goalgraph.goals.errors import GoalNotFound
 from goalgraph.goals.listing import GoalListFilter, Timeframe, goals_query
 from goalgraph.goals.service import get_goal
@@ -49,9 +50,10 @@ class GoalFilter:
 class GoalQueries:
     @strawberry.field(description="One goal by id; null if there is none.")
     async def goal(self, info: Info, id: strawberry.ID) -> GoalNode | None:
+        viewer = await info.context.viewer()
         try:
             async with info.context.db() as session:
-                return GoalNode(row=await get_goal(session, id))
+                return GoalNode(row=await get_goal(session, id, viewer))
         except GoalNotFound:
             return None
 
@@ -67,6 +69,9 @@ class GoalQueries:
         )
         dialect = ctx.runtime.engine.dialect.name
         query = goals_query(criteria, today=ctx.now.date(), dialect=dialect)
+        visible = policy.goal_condition(await ctx.viewer())
+        if visible is not None:
+            query = query.where(visible)
         max_page = ctx.runtime.settings.max_page_size
         if f.status is None and order_by is GoalOrder.CREATED:
             async with ctx.db() as session:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from strawberry.dataloader import DataLoader
 
+from goalgraph.access import policy
 from goalgraph.db.models import (
     Activity,
     Deal,
@@ -90,10 +91,11 @@ class Loaders:
 
     async def _deal_stats_of_stage(self, keys: Sequence[tuple[int, str | None]]) -> list[dict[str, Any]]:
         """Per (stage, status or None for any): count of deals and the sum of value per currency."""
+        visible = policy.fact_owner_condition(await self._ctx.viewer(), Deal.owner_id)
         async with self._ctx.db() as session:
             rows = (await session.execute(
                 select(Deal.stage_id, Deal.status, Deal.currency, func.count(), func.sum(Deal.value))
-                .where(Deal.stage_id.in_({k[0] for k in keys}))
+                .where(Deal.stage_id.in_({k[0] for k in keys}), *([visible] if visible is not None else []))
                 .group_by(Deal.stage_id, Deal.status, Deal.currency)
                 .order_by(Deal.stage_id, Deal.currency)
             )).all()
@@ -182,7 +184,8 @@ class Loaders:
         """One page of the facts behind a goal's period, and which kind of fact they are."""
         registry = self._ctx.runtime.registry
         goal_type = registry.goal_types[goal.goal_type]
+        owners = policy.visible_fact_owners(await self._ctx.viewer())
         async with self._ctx.db() as session:
             rows = await engine.contributions(session, registry, query_of(goal, [period], registry), period.index,
-                                              limit=limit, after_fact_id=after)
+                                              limit=limit, after_fact_id=after, owners=owners)
         return rows, goal_type.fact_kind

@@ -10,7 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from goalgraph.events import fire
-from goalgraph.graphql.errors import ErrorCode, ValidationError
+from goalgraph.access import policy
+from goalgraph.graphql.errors import ErrorCode, ForbiddenError, ValidationError
 from goalgraph.graphql.types.facts import Organisation, Weekday
 from goalgraph.graphql.types.ingest import IngestFactsInput, IngestFactsResult, to_raw
 from goalgraph.ingest.batch import ingest_batch
@@ -20,9 +21,16 @@ from goalgraph.dimensions import set_custom_elements
 from goalgraph.rates import set_rates
 
 IngestFactsPayload = Annotated[
-    IngestFactsResult | ValidationError,
+    IngestFactsResult | ValidationError | ForbiddenError,
     strawberry.union("IngestFactsPayload", description="The counts of an applied batch, or why it was refused."),
 ]
+
+
+async def _admin_only(info: Info) -> ForbiddenError | None:
+    """ForbiddenError unless the viewer may manage facts and settings (admins and service tokens)."""
+    if policy.can_manage(await info.context.viewer()):
+        return None
+    return ForbiddenError(code=ErrorCode.FORBIDDEN, message="only admins (or service tokens) may do this")
 
 
 @strawberry.input(description="Organisation settings to change; omitted fields stay as they are.")
@@ -40,7 +48,7 @@ class UpdateOrganisationSuccess:
 
 
 UpdateOrganisationPayload = Annotated[
-    UpdateOrganisationSuccess | ValidationError,
+    UpdateOrganisationSuccess | ValidationError | ForbiddenError,
     strawberry.union("UpdateOrganisationPayload", description="The saved settings, or why they were refused."),
 ]
 
@@ -59,7 +67,7 @@ class SetExchangeRatesSuccess:
 
 
 SetExchangeRatesPayload = Annotated[
-    SetExchangeRatesSuccess | ValidationError,
+    SetExchangeRatesSuccess | ValidationError | ForbiddenError,
     strawberry.union("SetExchangeRatesPayload", description="How many rates were stored, or why they were refused."),
 ]
 
@@ -71,7 +79,7 @@ class SetDimensionElementsSuccess:
 
 
 SetDimensionElementsPayload = Annotated[
-    SetDimensionElementsSuccess | ValidationError,
+    SetDimensionElementsSuccess | ValidationError | ForbiddenError,
     strawberry.union("SetDimensionElementsPayload", description="The dimension's elements, or why they were refused."),
 ]
 
@@ -83,6 +91,8 @@ class FactMutations:
         "older than the stored one is ignored. Any problem refuses the whole batch."
     )
     async def ingest_facts(self, info: Info, input: IngestFactsInput) -> IngestFactsPayload:
+        if (denied := await _admin_only(info)) is not None:
+            return denied
         raw = to_raw(input)
         # Nested stages and stage-history entries count too: they are rows written.
         size = sum(len(v) for v in raw.values())
@@ -102,6 +112,8 @@ class FactMutations:
 
     @strawberry.mutation(description="Change the organisation's settings (name, currency, time zone, week, fiscal year).")
     async def update_organisation(self, info: Info, input: OrganisationInput) -> UpdateOrganisationPayload:
+        if (denied := await _admin_only(info)) is not None:
+            return denied
         changes = to_raw(input)
         if isinstance(input.week_start, Weekday):
             changes["week_start"] = input.week_start.value
@@ -117,6 +129,8 @@ class FactMutations:
         "applies; the inverse pair is used when only it is known)."
     )
     async def set_exchange_rates(self, info: Info, rates: list[ExchangeRateInput]) -> SetExchangeRatesPayload:
+        if (denied := await _admin_only(info)) is not None:
+            return denied
         try:
             async with info.context.transaction() as session:
                 written = await set_rates(session, to_raw(rates))
@@ -126,6 +140,8 @@ class FactMutations:
 
     @strawberry.mutation(description="Replace the elements admins added to a dimension (registered elements stay).")
     async def set_dimension_elements(self, info: Info, key: str, elements: list[str]) -> SetDimensionElementsPayload:
+        if (denied := await _admin_only(info)) is not None:
+            return denied
         try:
             async with info.context.transaction() as session:
                 allowed = await set_custom_elements(session, info.context.runtime.registry, key, elements)

@@ -11,7 +11,15 @@ from strawberry.types import Info
 
 from goalgraph.goals import plan as plans
 from goalgraph.goals.errors import GoalInvalid, GoalProblem
-from goalgraph.graphql.errors import ConflictError, LockedError, NotFoundError, ValidationError
+from goalgraph.access.gate import LicenceRequired
+from goalgraph.graphql.errors import (
+    ConflictError,
+    ForbiddenError,
+    LicenceRequiredError,
+    LockedError,
+    NotFoundError,
+    ValidationError,
+)
 from goalgraph.graphql.goal_mutations import AssigneeInput, problem_error
 from goalgraph.graphql.types.goals import AssigneeKind, GoalAssignee, GoalNode, Interval
 from goalgraph.graphql.types.facts import TeamType, UserType
@@ -68,7 +76,7 @@ class PlanSaved:
 
 
 PlanPayload = Annotated[
-    PlanSaved | ValidationError | NotFoundError | ConflictError | LockedError,
+    PlanSaved | ValidationError | NotFoundError | ConflictError | LockedError | ForbiddenError | LicenceRequiredError,
     strawberry.union("PlanPayload", description="How many plan goals changed, or why nothing was saved."),
 ]
 
@@ -81,7 +89,8 @@ class PlanQueries:
 
         try:
             async with info.context.db() as session:
-                plan = await plans.load_plan(session, info.context.runtime.registry, key.key())
+                plan = await plans.load_plan(session, info.context.runtime.registry, key.key(),
+                                             await info.context.viewer())
         except GoalInvalid as problem:
             raise query_error(f"key: {problem.message}", ErrorCode.BAD_USER_INPUT) from None
         rows = []
@@ -103,21 +112,23 @@ class PlanMutations:
     @strawberry.mutation(description="Set many cells of a plan at once, atomically; missing plan goals are created.")
     async def set_plan_targets(self, info: Info, key: PlanKeyInput, cells: list[PlanCellInput]) -> PlanPayload:
         cells_ = [plans.PlanCell(c.assignee.kind.value, c.assignee.id, c.period_start, c.target) for c in cells]
+        viewer, gate = await info.context.viewer(), await info.context.gate()
         try:
             async with info.context.transaction() as session:
                 changed = await plans.set_plan_targets(session, info.context.runtime.registry, key.key(), cells_,
-                                                       actor=None, now=info.context.now)
-        except GoalProblem as problem:
+                                                       viewer=viewer, gate=gate, now=info.context.now)
+        except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
         return PlanSaved(goals_changed=changed)
 
     @strawberry.mutation(description="Start another year's plan as a copy of this one, scaled (110 = +10 %).")
     async def copy_targets_plan(self, info: Info, key: PlanKeyInput, to_year: int,
                                 scale_percent: Decimal = Decimal(100)) -> PlanPayload:
+        viewer, gate = await info.context.viewer(), await info.context.gate()
         try:
             async with info.context.transaction() as session:
                 changed = await plans.copy_plan(session, info.context.runtime.registry, key.key(), to_year,
-                                                scale_percent, actor=None, now=info.context.now)
-        except GoalProblem as problem:
+                                                scale_percent, viewer=viewer, gate=gate, now=info.context.now)
+        except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
         return PlanSaved(goals_changed=changed)

@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy import select
 from strawberry.types import Info
 
+from goalgraph.access import policy
 from goalgraph.db import models
 from goalgraph.graphql.pagination import Connection, paginate
 from goalgraph.graphql.types.facts import (
@@ -58,9 +59,18 @@ async def _page(info: Info, query: Any, model: Any, kind: str, first: int, after
         )
 
 
+async def _visible(info: Info, query: Any, model: Any) -> Any:
+    """Narrow a deals/activities query to the facts the viewer may see."""
+    condition = policy.fact_owner_condition(await info.context.viewer(), model.owner_id)
+    return query if condition is None else query.where(condition)
+
+
 async def _one(info: Info, model: Any, external_id: str, node: Any) -> Any:
+    query = select(model).where(model.external_id == external_id)
+    if hasattr(model, "owner_id"):
+        query = await _visible(info, query, model)
     async with info.context.db() as session:
-        row = await session.scalar(select(model).where(model.external_id == external_id))
+        row = await session.scalar(query)
     return None if row is None else node(row=row)
 
 
@@ -142,7 +152,7 @@ class FactQueries:
                 query = query.where(d.added_at >= filter.added_from)
             if filter.added_before is not None:
                 query = query.where(d.added_at < filter.added_before)
-        return await _page(info, query, d, "Deal", first, after, DealType)
+        return await _page(info, await _visible(info, query, d), d, "Deal", first, after, DealType)
 
     @strawberry.field(description="One deal by the CRM's id; null if there is none.")
     async def deal(self, info: Info, id: strawberry.ID) -> DealType | None:
@@ -163,7 +173,7 @@ class FactQueries:
                 query = query.where(a.type == filter.type.lower())
             if filter.done is not None:
                 query = query.where(a.done_at.is_not(None) if filter.done else a.done_at.is_(None))
-        return await _page(info, query, a, "Activity", first, after, ActivityType)
+        return await _page(info, await _visible(info, query, a), a, "Activity", first, after, ActivityType)
 
     @strawberry.field(description="One activity by the CRM's id; null if there is none.")
     async def activity(self, info: Info, id: strawberry.ID) -> ActivityType | None:

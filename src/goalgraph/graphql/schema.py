@@ -14,6 +14,8 @@ from strawberry.extensions import (
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaskErrors
 
+from goalgraph.graphql.admin_api import AdminMutations, AdminQueries
+from goalgraph.graphql.auth import RequireViewer
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
@@ -23,12 +25,12 @@ from goalgraph.settings import Settings
 
 
 @strawberry.type(description="Read goals with their progress, the organisation's settings and the CRM facts.")
-class Query(GoalQueries, PlanQueries, FactQueries):
+class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries):
     pass
 
 
 @strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
-class Mutation(GoalMutations, PlanMutations, FactMutations):
+class Mutation(GoalMutations, PlanMutations, FactMutations, AdminMutations):
     pass
 
 
@@ -54,6 +56,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     depth = settings.max_query_depth
     extensions: list = [
         CloseSession,
+        RequireViewer,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: QueryDepthLimiter(max_depth=depth),

@@ -362,9 +362,12 @@ class Contribution:
 
 async def contributions(
     session: AsyncSession, registry: Registry, goal: GoalQuery, period_index: int, *, limit: int,
-    after_fact_id: int | None = None,
+    after_fact_id: int | None = None, owners: frozenset[int] | None = None,
 ) -> list[Contribution]:
-    """The facts behind one period of one goal (drill-down), by fact id, one page at a time."""
+    """The facts behind one period of one goal (drill-down), by fact id, one page at a time.
+
+    ``owners`` limits them to facts credited to these users (what the viewer may see).
+    """
     goal_type = registry.goal_types.get(goal.goal_type)
     if goal_type is None:
         raise EngineError(f"goal {goal.key!r}: unknown goal type {goal.goal_type!r}")
@@ -389,6 +392,8 @@ async def contributions(
     query = j.query(*cols)
     if after_fact_id is not None:
         query = query.where(fc["fact_id"] > after_fact_id)
+    if owners is not None:
+        query = query.where(fc[USER_ID].in_(sorted(owners)))
     rows = (await session.execute(query.order_by(fc["fact_id"]).limit(limit))).all()
     pairs = {(r.fact_cur, goal.currency) for r in rows if measure.money and r.fact_cur != goal.currency}
     rates = await _rates(session, pairs | {(b, a) for a, b in pairs}) if pairs else {}

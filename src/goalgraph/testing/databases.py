@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from goalgraph.settings import Settings
+from goalgraph.testing.credentials import with_credentials
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -36,10 +37,13 @@ async def postgres_available(url: str | None = None) -> str | None:
 
 @asynccontextmanager
 async def fresh_database(kind: str, tmp_dir: Path) -> AsyncIterator[Settings]:
-    """Settings for an empty database of ``kind`` (``sqlite`` or ``postgres``), removed afterwards."""
+    """Settings for an empty database of ``kind`` (``sqlite`` or ``postgres``), removed afterwards.
+
+    They carry the test token secret and an enterprise test licence (see goalgraph.testing.credentials).
+    """
     if kind == "sqlite":
-        yield Settings(database_url=f"sqlite+aiosqlite:///{tmp_dir / 'goalgraph.db'}", migrate_on_start=True,
-                       strict_plugins=True)
+        yield with_credentials(Settings(database_url=f"sqlite+aiosqlite:///{tmp_dir / 'goalgraph.db'}",
+                                        migrate_on_start=True, strict_plugins=True))
         return
     url = postgres_url()
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -47,7 +51,8 @@ async def fresh_database(kind: str, tmp_dir: Path) -> AsyncIterator[Settings]:
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield Settings(database_url=url, database_schema=schema, migrate_on_start=True, strict_plugins=True)
+        yield with_credentials(Settings(database_url=url, database_schema=schema, migrate_on_start=True,
+                                        strict_plugins=True))
     finally:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

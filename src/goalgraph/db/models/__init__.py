@@ -7,6 +7,8 @@ from goalgraph.db.models.facts import (
     DealStageChange,
     DealStatus,
     ExchangeRate,
+    FeatureToggle,
+    InstalledLicence,
     Organisation,
     Pipeline,
     Stage,
@@ -25,7 +27,7 @@ from goalgraph.db.models.goals import (
 
 __all__ = [
     "EXTERNAL_ID_LENGTH", "Activity", "Deal", "DealStageChange", "DealStatus", "DimensionElement", "ExchangeRate",
-    "Goal", "GoalElementTarget",
+    "FeatureToggle", "Goal", "InstalledLicence", "GoalElementTarget",
     "GoalPeriodTarget", "GoalRevision", "Organisation", "PeriodSnapshot", "Pipeline", "Stage", "Team",
     "TeamMembership", "User",
 ]

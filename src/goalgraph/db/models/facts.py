@@ -74,6 +74,12 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     source_updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Access (managed in goalgraph by admins, never overwritten by CRM upserts). Team leadership
+    # comes from team memberships.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    can_see_company_statistics: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    can_see_other_users_statistics: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    can_lock_targets: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Team(Base):
@@ -218,3 +224,25 @@ class ExchangeRate(Base):
     rate: Mapped[Decimal] = mapped_column(ExactDecimal())
 
     __table_args__ = (UniqueConstraint("currency", "quote_currency", "valid_from"),)
+
+
+class FeatureToggle(Base):
+    """An admin's switch for a licensed feature (absent = on when licensed)."""
+
+    __tablename__ = "feature_toggles"
+
+    feature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class InstalledLicence(Base):
+    """The licence token an admin installed (row id 1); it wins over GOALGRAPH_LICENCE."""
+
+    __tablename__ = "installed_licence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(8000))
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    installed_by: Mapped[str | None] = mapped_column(String(128))

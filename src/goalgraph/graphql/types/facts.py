@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from goalgraph.access import policy
 from goalgraph.db import models
 from goalgraph.organisation import OrganisationSettings
 
@@ -306,4 +307,6 @@ class ActivityType:
     async def deal(self, info: Info) -> DealType | None:
         if self.row.deal_id is None:
             return None
-        return DealType(row=await info.context.loaders.deal.load(self.row.deal_id))
+        deal = await info.context.loaders.deal.load(self.row.deal_id)
+        owners = policy.visible_fact_owners(await info.context.viewer())
+        return None if deal is None or (owners is not None and deal.owner_id not in owners) else DealType(row=deal)

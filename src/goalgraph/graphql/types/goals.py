@@ -10,6 +10,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from goalgraph.access import policy
+from goalgraph.access.gate import goal_features
 from goalgraph.db import models
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.pagination import Connection, Edge, PageInfo, check_page_size, decode_cursor, encode_cursor
@@ -258,6 +260,13 @@ def summary_status(progress: GoalProgress) -> status_rules.Status:
         status_rules.Status.ACHIEVED if actual >= target else status_rules.Status.MISSED)
 
 
+@strawberry.type(description="What the viewer may do with a goal (to grey out buttons).")
+class GoalPermissions:
+    edit: bool = strawberry.field(description="Change the goal and its targets.")
+    delete: bool = strawberry.field(description="Delete the goal.")
+    lock: bool = strawberry.field(description="Lock and unlock its targets.")
+
+
 @strawberry.type(name="Goal", description="A goal: what is measured, for whom, per period, against which target.")
 class GoalNode:
     row: strawberry.Private[models.Goal]
@@ -325,6 +334,20 @@ class GoalNode:
         if self.row.stretch_target is None:
             return None
         return shape_amount(self.row.stretch_target, is_money(info.context.runtime.registry, self.row))
+
+    @strawberry.field(description="What you may do with this goal.")
+    async def viewer_can(self, info: Info) -> GoalPermissions:
+        viewer = await info.context.viewer()
+        change = policy.can_change_goal(viewer, self.row)
+        return GoalPermissions(edit=change, delete=change, lock=policy.can_lock_goal(viewer, self.row))
+
+    @strawberry.field(description="Licence features this goal needs that are not enabled now: the goal stays "
+                                  "readable but cannot be changed until they are.")
+    async def missing_features(self, info: Info) -> list[str]:
+        gate = await info.context.gate()
+        return gate.missing(goal_features(
+            info.context.runtime.registry, goal_type=self.row.goal_type, assignee_kind=self.row.assignee_kind,
+            filters=[k for k, v in (self.row.filters or {}).items() if v], split_by=self.row.split_by))
 
     @strawberry.field(description="The dimension the goal is split by, if any.")
     def split_by(self) -> str | None:

@@ -1,0 +1,67 @@
+"""The viewer: who is asking, with their role, rights and teams, loaded once per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from goalgraph.access.tokens import AuthError, Claims
+from goalgraph.db.models import TeamMembership, User
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The authenticated principal: a user (with rights) or a service (``system``)."""
+
+    subject: str
+    system: bool = False
+    user_id: int | None = None
+    is_admin: bool = False
+    can_see_company_statistics: bool = False
+    can_see_other_users_statistics: bool = False
+    can_lock_targets: bool = False
+    #: Teams the viewer leads, and every member of those teams (the viewer's "team").
+    leads: frozenset[int] = field(default_factory=frozenset)
+    team_members: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def is_leader(self) -> bool:
+        return bool(self.leads)
+
+    @property
+    def role(self) -> str:
+        if self.system:
+            return "SYSTEM"
+        if self.is_admin:
+            return "ADMIN"
+        return "TEAM_LEADER" if self.is_leader else "USER"
+
+
+SYSTEM = Viewer(subject="system", system=True)
+
+
+async def load_viewer(session: AsyncSession, claims: Claims) -> Viewer:
+    """The viewer a verified token names; AuthError for unknown or deactivated users."""
+    if claims.system:
+        return Viewer(subject=claims.subject, system=True)
+    user = await session.scalar(select(User).where(User.external_id == claims.subject))
+    if user is None:
+        raise AuthError(f"the token's subject {claims.subject!r} is not a known user")
+    if not user.active:
+        raise AuthError(f"user {claims.subject!r} is deactivated")
+    leads = frozenset((await session.scalars(
+        select(TeamMembership.team_id).where(TeamMembership.user_id == user.id, TeamMembership.is_leader.is_(True))
+    )).all())
+    members: frozenset[int] = frozenset()
+    if leads:
+        members = frozenset((await session.scalars(
+            select(TeamMembership.user_id).where(TeamMembership.team_id.in_(leads))
+        )).all())
+    return Viewer(
+        subject=claims.subject, user_id=user.id, is_admin=user.is_admin,
+        can_see_company_statistics=user.can_see_company_statistics,
+        can_see_other_users_statistics=user.can_see_other_users_statistics,
+        can_lock_targets=user.can_lock_targets, leads=leads, team_members=members | {user.id},
+    )
