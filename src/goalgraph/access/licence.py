@@ -59,7 +59,7 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 def sign_licence(private_key_pem: str, *, plan: str, customer: str, seats: int | None = None,
@@ -98,7 +98,7 @@ def verify_licence(token: str | None, public_key_pem: str, today: date) -> Licen
         return refuse(f"not a goalgraph licence: expected {PREFIX}.<payload>.<signature>")
     try:
         payload, signature = _unb64(parts[1]), _unb64(parts[2])
-    except ValueError:
+    except ValueError:  # binascii.Error is a ValueError
         return refuse("malformed encoding")
     key = serialization.load_pem_public_key(public_key_pem.encode())
     if not isinstance(key, Ed25519PublicKey):

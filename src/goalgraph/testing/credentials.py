@@ -17,7 +17,7 @@ def licence_keypair() -> tuple[str, str]:
     return generate_keypair()
 
 
-def test_licence(plan: str = "enterprise", **kwargs: object) -> str:
+def make_licence(plan: str = "enterprise", **kwargs: object) -> str:
     """A licence signed with the test key pair (configure ``licence_public_key`` to accept it)."""
     return sign_licence(licence_keypair()[0], plan=plan, customer="goalgraph tests", **kwargs)  # type: ignore[arg-type]
 
@@ -27,7 +27,7 @@ def with_credentials(settings: Settings, *, plan: str | None = "enterprise") -> 
     from dataclasses import replace
 
     return replace(settings, jwt_secret=TEST_JWT_SECRET, licence_public_key=licence_keypair()[1],
-                   licence=test_licence(plan) if plan else None)
+                   licence=make_licence(plan) if plan else None)
 
 
 def system_token(settings: Settings) -> str:

@@ -1,0 +1,146 @@
+"""Licences: signed offline, plans map to features, one gate refuses with LICENCE_REQUIRED."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import date
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from factsets import INGEST
+from goalgraph.access.licence import generate_keypair, sign_licence, verify_licence
+from goalgraph.app import create_app
+from goalgraph.cli import main
+from goalgraph.testing.credentials import licence_keypair, system_token, make_licence
+
+TODAY = date(2026, 6, 1)
+BATCH = {
+    "users": [{"id": "anna", "name": "Anna"}, {"id": "bo", "name": "Bo"}],
+    "teams": [{"id": "t1", "name": "One", "memberIds": ["anna"]}, {"id": "t2", "name": "Two", "memberIds": ["bo"]}],
+}
+CREATE = """mutation($input: GoalInput!) { createGoal(input: $input) { __typename
+  ... on LicenceRequiredError { code feature message } ... on GoalSuccess { goal { id missingFeatures } } } }"""
+
+
+def goal(kind: str = "USER", id_: str | None = "anna", **over: object) -> dict:
+    base = {"title": "g", "goalType": "DEALS_ADDED", "measure": "COUNT", "interval": "MONTHLY",
+            "startDate": "2026-01-01", "endDate": "2026-12-31", "targetForAll": "1",
+            "assignee": {"kind": kind, **({"id": id_} if id_ else {})}}
+    base.update(over)
+    return base
+
+
+def test_verification_falls_back_to_free_and_says_why() -> None:
+    private, public = licence_keypair()
+    good = sign_licence(private, plan="professional", customer="ACME", seats=10, expires=date(2027, 1, 1))
+    status = verify_licence(good, public, TODAY)
+    assert status.valid and status.plan == "professional" and status.seats == 10 and status.customer == "ACME"
+    prefix, payload, signature = good.split(".")
+    tampered = ".".join([prefix, payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB"), signature])
+    other_private, _ = generate_keypair()
+    cases = {
+        tampered: "unsigned or tampered",
+        sign_licence(other_private, plan="enterprise", customer="x"): "unsigned or tampered",
+        sign_licence(private, plan="enterprise", customer="x", expires=date(2026, 5, 31)): "expired on 2026-05-31",
+        "hello": "not a goalgraph licence",
+        "GGL1.!!!.???": "malformed",
+    }
+    for token, words in cases.items():
+        refused = verify_licence(token, public, TODAY)
+        assert not refused.valid and refused.plan == "free" and not refused.features
+        assert words in (refused.reason or ""), (words, refused.reason)
+    assert verify_licence(None, public, TODAY).reason == "no licence installed: the free plan applies"
+
+
+@asynccontextmanager
+async def client_with(settings, runtime, **changes):  # type: ignore[no-untyped-def]
+    changed = replace(settings, **changes)
+    app = create_app(changed, runtime=replace(runtime, settings=changed))
+    headers = {"authorization": f"Bearer {system_token(changed)}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers) as c:
+        async def gql(query: str, **variables: object) -> dict:
+            body = (await c.post("/graphql", json={"query": query, "variables": variables or None})).json()
+            assert "errors" not in body, body["errors"]
+            return body["data"]
+
+        yield gql
+
+
+async def test_free_plan_allows_user_goals_only(settings, runtime, gql) -> None:  # type: ignore[no-untyped-def]
+    await gql(INGEST, input=BATCH)
+    async with client_with(settings, runtime, licence=None) as free:
+        licence = (await free("{ licence { plan valid reason seatsUsed } }"))["licence"]
+        assert licence == {"plan": "free", "valid": False, "reason": "no licence installed: the free plan applies",
+                           "seatsUsed": 2}
+        assert (await free(CREATE, input=goal()))["createGoal"]["__typename"] == "GoalSuccess"
+        for kind, id_, feature in (("TEAM", "t1", "TEAM_GOALS"), ("COMPANY", None, "COMPANY_GOALS")):
+            refused = (await free(CREATE, input=goal(kind, id_)))["createGoal"]
+            assert refused["code"] == "LICENCE_REQUIRED" and refused["feature"] == feature
+            assert "not included in your licence" in refused["message"]
+        split = goal(targetForAll=None, splitBy="sale_type", elementTargets=[{"element": "Upsell", "target": "1"}])
+        assert (await free(CREATE, input=split))["createGoal"]["feature"] == "CUSTOM_DIMENSIONS"
+        features = {f["key"]: f for f in (await free("{ features { key licensed enabled } }"))["features"]}
+        assert features["TEAM_GOALS"] == {"key": "TEAM_GOALS", "licensed": False, "enabled": False}
+
+
+async def test_professional_plan_and_multiple_teams(settings, runtime, gql) -> None:  # type: ignore[no-untyped-def]
+    await gql(INGEST, input=BATCH)
+    async with client_with(settings, runtime, licence=make_licence("professional")) as pro:
+        assert (await pro(CREATE, input=goal("COMPANY", None)))["createGoal"]["__typename"] == "GoalSuccess"
+        forecast = goal(goalType="REVENUE_FORECAST", measure="WEIGHTED_VALUE")
+        assert (await pro(CREATE, input=forecast))["createGoal"]["feature"] == "REVENUE_FORECAST"
+        split = goal(targetForAll=None, splitBy="sale_type", elementTargets=[{"element": "Upsell", "target": "1"}])
+        assert (await pro(CREATE, input=split))["createGoal"]["feature"] == "SPLIT_TARGETS"
+        enable = await pro('mutation { setFeatureEnabled(key: "REVENUE_FORECAST", enabled: true) { __typename '
+                           '... on LicenceRequiredError { feature } } }')
+        assert enable["setFeatureEnabled"] == {"__typename": "LicenceRequiredError", "feature": "REVENUE_FORECAST"}
+    one_team = make_licence("free", extra_features=("TEAM_GOALS",))
+    async with client_with(settings, runtime, licence=one_team) as small:
+        assert (await small(CREATE, input=goal("TEAM", "t1")))["createGoal"]["__typename"] == "GoalSuccess"
+        assert (await small(CREATE, input=goal("TEAM", "t1")))["createGoal"]["__typename"] == "GoalSuccess"
+        assert (await small(CREATE, input=goal("TEAM", "t2")))["createGoal"]["feature"] == "MULTIPLE_TEAMS"
+
+
+async def test_switching_a_feature_off_keeps_goals_readable(settings, gql) -> None:  # type: ignore[no-untyped-def]
+    await gql(INGEST, input=BATCH)
+    team_goal = (await gql(CREATE, input=goal("TEAM", "t1")))["createGoal"]["goal"]
+    off = await gql('mutation { setFeatureEnabled(key: "TEAM_GOALS", enabled: false) { __typename '
+                    '... on FeatureSaved { feature { key licensed enabled } } } }')
+    assert off["setFeatureEnabled"]["feature"] == {"key": "TEAM_GOALS", "licensed": True, "enabled": False}
+    refused = (await gql(CREATE, input=goal("TEAM", "t2")))["createGoal"]
+    assert refused["feature"] == "TEAM_GOALS" and "switched off" in refused["message"]
+    read = await gql('{ goal(id: "%s") { missingFeatures periods { actual } } }' % team_goal["id"])
+    assert read["goal"]["missingFeatures"] == ["TEAM_GOALS"] and len(read["goal"]["periods"]) == 12
+    edit = await gql('mutation { updateGoal(id: "%s", version: 1, input: {targetForAll: "2"}) { __typename } }'
+                     % team_goal["id"])
+    assert edit["updateGoal"]["__typename"] == "LicenceRequiredError"
+    bad = await gql('mutation { setFeatureEnabled(key: "NOPE", enabled: true) { __typename } }')
+    assert bad["setFeatureEnabled"]["__typename"] == "ValidationError"
+
+
+async def test_install_licence(settings, runtime, gql) -> None:  # type: ignore[no-untyped-def]
+    async with client_with(settings, runtime, licence=None) as free:
+        bad = await free('mutation { installLicence(token: "GGL1.abc.def") { __typename ... on ValidationError '
+                         '{ message } } }')
+        assert bad["installLicence"]["__typename"] == "ValidationError" and "refused" in bad["installLicence"]["message"]
+        token = make_licence("professional", seats=5)
+        ok = await free('mutation($t: String!) { installLicence(token: $t) { __typename ... on LicenceInstalled '
+                        '{ licence { plan valid seats } } } }', t=token)
+        assert ok["installLicence"]["licence"] == {"plan": "professional", "valid": True, "seats": 5}
+        assert (await free("{ licence { plan } }"))["licence"]["plan"] == "professional"
+
+
+def test_features_command(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("GOALGRAPH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'f.db'}")
+    monkeypatch.setenv("GOALGRAPH_LICENCE", make_licence("professional"))
+    monkeypatch.setenv("GOALGRAPH_LICENCE_PUBLIC_KEY", licence_keypair()[1])
+    result = CliRunner().invoke(main, ["features", "--disable", "COMPANY_GOALS"])
+    assert result.exit_code == 0, result.output
+    assert "licence: professional" in result.output
+    assert "COMPANY_GOALS        switched off" in result.output and "TEAM_GOALS           enabled" in result.output
+    assert "REVENUE_FORECAST     not licensed" in result.output
+    refused = CliRunner().invoke(main, ["features", "--enable", "REVENUE_FORECAST"])
+    assert refused.exit_code == 1 and "not included in your licence" in refused.output
