@@ -39,3 +39,25 @@ async def test_depth_and_alias_limits(gql_raw) -> None:  # type: ignore[no-untyp
     aliases = "{ " + " ".join(f"a{i}: organisation {{ name }}" for i in range(40)) + " }"
     body = await gql_raw(aliases)
     assert "aliases" in body["errors"][0]["message"].lower()
+
+
+async def test_body_size_limit_and_introspection_switch(settings, runtime) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    small = replace(settings, max_body_bytes=2000, introspection=False)
+    app = create_app(small, runtime=replace(runtime, settings=small))
+    headers = {"authorization": f"Bearer {system_token(small)}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers) as c:
+        big = await c.post("/graphql", json={"query": "{ organisation { name } }", "variables": {"x": "y" * 5000}})
+        assert big.status_code == 413 and "larger than 2000 bytes" in big.json()["errors"][0]["message"]
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(10):
+                yield b" " * 500
+
+        streamed = await c.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
+        assert streamed.status_code == 413
+        ok = (await c.post("/graphql", json={"query": "{ organisation { name } }"})).json()
+        assert ok["data"]["organisation"]["name"]
+        intro = (await c.post("/graphql", json={"query": "{ __schema { queryType { name } } }"})).json()
+        assert "introspection" in intro["errors"][0]["message"].lower()

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -15,6 +16,7 @@ from strawberry.asgi import GraphQL
 
 from goalgraph.graphql.context import Context
 from goalgraph.graphql.schema import build_schema
+from goalgraph.limits import BodySizeLimit
 from goalgraph.runtime import Runtime, open_runtime
 from goalgraph.settings import Settings
 
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             Route("/", root, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
     )
     app.state.settings = settings
     app.state.schema = schema

@@ -42,6 +42,8 @@ class Settings:
     max_page_size: int = 500
     #: Deepest query accepted.
     max_query_depth: int = 15
+    #: Largest HTTP request body accepted (bytes).
+    max_body_bytes: int = 8 * 1024 * 1024
     #: Most facts accepted in one ingest mutation.
     max_batch_size: int = 5000
     #: Hours after a period ends before its result is frozen as a snapshot.
@@ -77,6 +79,7 @@ class Settings:
             max_page_size=int(env.get("GOALGRAPH_MAX_PAGE_SIZE", "500")),
             max_query_depth=int(env.get("GOALGRAPH_MAX_QUERY_DEPTH", "15")),
             max_batch_size=int(env.get("GOALGRAPH_MAX_BATCH_SIZE", "5000")),
+            max_body_bytes=int(env.get("GOALGRAPH_MAX_BODY_BYTES", str(8 * 1024 * 1024))),
             snapshot_grace_hours=float(env.get("GOALGRAPH_SNAPSHOT_GRACE_HOURS", "24")),
             echo_sql=_flag(env.get("GOALGRAPH_ECHO_SQL")),
             auth=_flag(env.get("GOALGRAPH_AUTH"), default=True),
