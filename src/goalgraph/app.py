@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
 from goalgraph.graphql.context import Context
@@ -29,6 +29,17 @@ class GoalgraphGraphQL(GraphQL):
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data, default=str)
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        """Check the token of a websocket (in the connection_init payload) before any subscription."""
+        from graphql import GraphQLError
+        from strawberry.exceptions import ConnectionRejectionError
+
+        try:
+            await context.viewer()
+        except GraphQLError as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from None
+        return None
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Starlette:
@@ -67,6 +78,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
             Route("/", root, methods=["GET"]),
         ],
         lifespan=lifespan,

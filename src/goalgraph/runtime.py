@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from goalgraph.db.migrate import upgrade
 from goalgraph.db.session import create_engine, create_session_factory
+from goalgraph.live.broker import Broker, create_broker
 from goalgraph.plugins import Plugins, load_plugins
 from goalgraph.registry import Registry
 from goalgraph.settings import Settings
@@ -29,6 +30,8 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     plugins: Plugins
+    #: Fact-change events for live subscriptions.
+    broker: Broker = field(default_factory=Broker)
     #: The current time; tests replace it to pin "now".
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
@@ -52,17 +55,25 @@ class Runtime:
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, migrate: bool | None = None, plugins: Plugins | None = None
+    settings: Settings, *, migrate: bool | None = None, plugins: Plugins | None = None, listen: bool = True
 ) -> AsyncIterator[Runtime]:
     """Load plugins, create the engine (migrating first when configured); dispose of it on exit.
 
     Pass ``plugins`` to use an already built set (tests registering a plugin for one test).
+    ``listen=False`` skips receiving change events (commands that only write).
     """
     plugins = plugins or load_plugins(strict=settings.strict_plugins)
     engine = create_engine(settings)
     try:
         if settings.migrate_on_start if migrate is None else migrate:
             await upgrade(engine)
-        yield Runtime(settings=settings, engine=engine, sessions=create_session_factory(engine), plugins=plugins)
+        broker = create_broker(settings)
+        if listen:
+            await broker.start()
+        try:
+            yield Runtime(settings=settings, engine=engine, sessions=create_session_factory(engine), plugins=plugins,
+                          broker=broker)
+        finally:
+            await broker.stop()
     finally:
         await engine.dispose()

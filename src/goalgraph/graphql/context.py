@@ -39,6 +39,8 @@ class Context:
 
     _viewer: Viewer | None = None
     _gate: Gate | None = None
+    #: graphql-transport-ws connection_init payload (websockets carry the token there).
+    connection_params: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self)
@@ -51,8 +53,10 @@ class Context:
                 self._viewer = SYSTEM
             else:
                 headers = getattr(self.request, "headers", None) or {}
+                params = {k.lower(): v for k, v in (self.connection_params or {}).items() if isinstance(v, str)}
+                header = params.get("authorization") or headers.get("authorization")
                 try:
-                    claims = verify_token(self.runtime.settings, bearer_token(headers.get("authorization")))
+                    claims = verify_token(self.runtime.settings, bearer_token(header))
                     async with self.db() as session:
                         self._viewer = await load_viewer(session, claims)
                 except AuthError as exc:
@@ -86,6 +90,13 @@ class Context:
                 await session.commit()
             async with session.begin():
                 yield session
+
+    async def refresh(self) -> None:
+        """Start afresh for a new push of a long-lived subscription: new loaders, new "now"."""
+        await self.close()
+        self.loaders = Loaders(self)
+        self.now = self.runtime.clock()
+        self._gate = None
 
     async def close(self) -> None:
         """Release the session at the end of the operation."""

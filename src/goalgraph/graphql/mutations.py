@@ -10,6 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from goalgraph.events import fire
+from goalgraph.live.broker import FactsChanged
+from goalgraph.live.changes import facts_changed, previous_owners
 from goalgraph.access import policy
 from goalgraph.graphql.errors import ErrorCode, ForbiddenError, ValidationError
 from goalgraph.graphql.types.facts import Organisation, Weekday
@@ -104,10 +106,14 @@ class FactMutations:
                                    message=f"input: {size} facts in one batch; at most {limit} are accepted")
         try:
             async with info.context.transaction() as session:
+                before = await previous_owners(session, raw)
                 summary = await ingest_batch(session, raw)
+                change = await facts_changed(session, raw, before)
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors, prefix=("input",))
-        fire(info.context.runtime.plugins.manager, "goalgraph_facts_ingested", counts=summary.as_dict())
+        runtime = info.context.runtime
+        await runtime.broker.publish(change)
+        fire(runtime.plugins.manager, "goalgraph_facts_ingested", counts=summary.as_dict())
         return IngestFactsResult.of(summary)
 
     @strawberry.mutation(description="Change the organisation's settings (name, currency, time zone, week, fiscal year).")
@@ -122,6 +128,7 @@ class FactMutations:
                 saved = await update_organisation(session, **changes)
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors, prefix=("input",))
+        await info.context.runtime.broker.publish(FactsChanged(None))
         return UpdateOrganisationSuccess(organisation=Organisation.from_settings(saved))
 
     @strawberry.mutation(
@@ -136,6 +143,7 @@ class FactMutations:
                 written = await set_rates(session, to_raw(rates))
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors, prefix=())
+        await info.context.runtime.broker.publish(FactsChanged(None))
         return SetExchangeRatesSuccess(written=written)
 
     @strawberry.mutation(description="Replace the elements admins added to a dimension (registered elements stay).")

@@ -21,6 +21,7 @@ from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
 from goalgraph.graphql.plan_api import PlanMutations, PlanQueries
 from goalgraph.graphql.queries import FactQueries
+from goalgraph.graphql.subscriptions import Subscription
 from goalgraph.settings import Settings
 
 
@@ -66,7 +67,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 def export_sdl() -> str:

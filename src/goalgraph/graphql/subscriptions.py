@@ -1,0 +1,94 @@
+"""Live progress: follow goals and receive their new values as facts arrive."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+from sqlalchemy import select
+from strawberry.types import Info
+
+from goalgraph.access import policy
+from goalgraph.db.models import Goal, TeamMembership
+from goalgraph.graphql.errors import ErrorCode, query_error
+from goalgraph.graphql.types.goals import GoalNode
+from goalgraph.live.broker import FactsChanged
+
+#: Events arriving within this window are handled as one batch (one recomputation, one push).
+COALESCE_SECONDS = 0.25
+MAX_FOLLOWED = 200
+
+
+@strawberry.type(description="New values of followed goals.")
+class GoalProgressUpdate:
+    goals: list[GoalNode] = strawberry.field(description="The goals that changed (all of them on the first push).")
+    reason: str = strawberry.field(description="INITIAL for the first push, FACTS when facts changed.")
+    at: datetime = strawberry.field(description="When the values were computed.")
+
+
+async def _followed(info: Info, ids: list[strawberry.ID]) -> tuple[list[Goal], dict[int, frozenset[int] | None]]:
+    """The visible live goals among ``ids`` and, per goal, whose facts move it (None: anyone's)."""
+    if not 1 <= len(ids) <= MAX_FOLLOWED:
+        raise query_error(f"goalIds: follow 1–{MAX_FOLLOWED} goals", ErrorCode.BAD_USER_INPUT)
+    numeric = [int(i) for i in ids if str(i).isdigit()]
+    query = select(Goal).where(Goal.id.in_(numeric), Goal.deleted_at.is_(None))
+    visible = policy.goal_condition(await info.context.viewer())
+    if visible is not None:
+        query = query.where(visible)
+    async with info.context.db() as session:
+        goals = list((await session.scalars(query.order_by(Goal.id))).all())
+        missing = sorted(set(map(str, ids)) - {str(g.id) for g in goals})
+        if missing:
+            raise query_error(f"goalIds: no goal with id {', '.join(missing)}", ErrorCode.NOT_FOUND)
+        teams = {g.assignee_team_id for g in goals if g.assignee_team_id}
+        members: dict[int, set[int]] = {}
+        if teams:
+            for team_id, user_id in await session.execute(
+                select(TeamMembership.team_id, TeamMembership.user_id).where(TeamMembership.team_id.in_(teams))
+            ):
+                members.setdefault(team_id, set()).add(user_id)
+    users: dict[int, frozenset[int] | None] = {}
+    for goal in goals:
+        if goal.assignee_kind == "USER":
+            users[goal.id] = frozenset({goal.assignee_user_id})  # type: ignore[arg-type]
+        elif goal.assignee_kind == "TEAM":
+            users[goal.id] = frozenset(members.get(goal.assignee_team_id, set()))  # type: ignore[arg-type]
+        else:
+            users[goal.id] = None
+    return goals, users
+
+
+def _touched(events: list[FactsChanged], users: dict[int, frozenset[int] | None]) -> set[int]:
+    if any(e.users is None for e in events):
+        return set(users)
+    changed = frozenset().union(*(e.users for e in events if e.users is not None))
+    return {goal_id for goal_id, who in users.items() if who is None or who & changed}
+
+
+@strawberry.type(description="Live updates.")
+class Subscription:
+    @strawberry.subscription(description="Follow goals: their current values first, then new values within about "
+                                         "a second after facts that count for them are ingested (batched).")
+    async def goal_progress(self, info: Info, goal_ids: list[strawberry.ID]) -> AsyncGenerator[GoalProgressUpdate, None]:
+        ctx = info.context
+        broker = ctx.runtime.broker
+        with broker.listen() as queue:
+            goals, users = await _followed(info, goal_ids)
+            yield GoalProgressUpdate(goals=[GoalNode(row=g) for g in goals], reason="INITIAL", at=ctx.now)
+            while True:
+                events = [await queue.get()]
+                await asyncio.sleep(COALESCE_SECONDS)
+                while not queue.empty():
+                    events.append(queue.get_nowait())
+                touched = _touched(events, users)
+                if not touched:
+                    continue
+                await ctx.refresh()
+                async with ctx.db() as session:
+                    rows = (await session.scalars(
+                        select(Goal).where(Goal.id.in_(touched), Goal.deleted_at.is_(None)).order_by(Goal.id)
+                    )).all()
+                if rows:
+                    yield GoalProgressUpdate(goals=[GoalNode(row=g) for g in rows], reason="FACTS", at=ctx.now)

@@ -1,0 +1,1 @@
+"""Live progress: fact-change events fanned out to subscribers, across processes on PostgreSQL."""

@@ -1,0 +1,126 @@
+"""Fan fact-change events out to subscribers.
+
+In one process, events go straight to every listener's queue. With PostgreSQL, events travel
+through ``LISTEN``/``NOTIFY`` on a channel of the database, so a change ingested through one
+server process reaches subscribers of every other process (no extra service needed); each
+process delivers to its own listeners when the notification comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from goalgraph.settings import Settings
+
+log = logging.getLogger(__name__)
+#: Payload limit of NOTIFY is 8000 bytes; beyond this many users, say "everyone".
+MAX_USERS_IN_EVENT = 500
+
+
+@dataclass(frozen=True)
+class FactsChanged:
+    """Facts changed for these users (internal ids); ``users=None`` means anything may have changed."""
+
+    users: frozenset[int] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"users": sorted(self.users) if self.users is not None else None})
+
+    @classmethod
+    def from_json(cls, text: str) -> "FactsChanged":
+        users = json.loads(text).get("users")
+        return cls(frozenset(users) if users is not None else None)
+
+    @classmethod
+    def of(cls, users: Iterable[int] | None) -> "FactsChanged":
+        if users is None:
+            return cls(None)
+        users = frozenset(users)
+        return cls(users if len(users) <= MAX_USERS_IN_EVENT else None)
+
+
+class Broker:
+    """In-process fan-out (SQLite, single process)."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[FactsChanged]] = set()
+
+    async def start(self) -> None:
+        """Begin receiving events (no-op in process)."""
+
+    async def stop(self) -> None:
+        """Stop receiving events."""
+
+    @contextlib.contextmanager
+    def listen(self) -> Iterator[asyncio.Queue[FactsChanged]]:
+        """A queue receiving every event until the block exits."""
+        queue: asyncio.Queue[FactsChanged] = asyncio.Queue(maxsize=1000)
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+    @property
+    def listeners(self) -> int:
+        return len(self._queues)
+
+    def deliver(self, event: FactsChanged) -> None:
+        """Hand an event to every local listener (a full queue drops it: its owner is recomputing anyway)."""
+        for queue in list(self._queues):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(event)
+
+    async def publish(self, event: FactsChanged) -> None:
+        """Announce a change (after the transaction that made it committed)."""
+        self.deliver(event)
+
+
+class PostgresBroker(Broker):
+    """Fan-out through PostgreSQL LISTEN/NOTIFY: every process sharing the database hears every change."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        url = make_url(settings.database_url).set(drivername="postgresql")
+        self._dsn = url.render_as_string(hide_password=False)
+        self.channel = f"goalgraph_facts_{settings.database_schema}"[:63] if settings.database_schema else "goalgraph_facts"
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        import asyncpg
+
+        self._conn = await asyncpg.connect(self._dsn)
+        await self._conn.add_listener(self.channel, self._on_notify)
+
+    async def stop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            self.deliver(FactsChanged.from_json(payload))
+        except (ValueError, TypeError):
+            log.warning("ignored a malformed notification on %s", self.channel)
+
+    async def publish(self, event: FactsChanged) -> None:
+        if self._conn is None:  # not started (e.g. a CLI command that only writes): deliver nowhere else
+            self.deliver(event)
+            return
+        async with self._lock:
+            await self._conn.execute("SELECT pg_notify($1, $2)", self.channel, event.to_json())
+
+
+def create_broker(settings: Settings) -> Broker:
+    """The broker for the configured database."""
+    return PostgresBroker(settings) if settings.database_url.startswith("postgresql") else Broker()

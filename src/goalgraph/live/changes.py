@@ -1,0 +1,38 @@
+"""Which users' facts a batch touches — so only their followers' goals are recomputed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from goalgraph.db.models import Activity, Deal, User
+from goalgraph.live.broker import FactsChanged
+
+#: Kinds whose change can move any goal (memberships, stage probabilities …).
+_EVERYONE = ("users", "teams", "pipelines", "stages")
+
+
+async def previous_owners(session: AsyncSession, raw: Mapping[str, Sequence[Mapping[str, Any]] | None]) -> set[int]:
+    """Owners of the batch's deals and activities as stored *before* it is applied."""
+    owners: set[int] = set()
+    for key, model in (("deals", Deal), ("activities", Activity)):
+        ids = [str(item["id"]) for item in raw.get(key) or () if item.get("id") is not None]
+        for start in range(0, len(ids), 5000):
+            owners |= set((await session.scalars(
+                select(model.owner_id).where(model.external_id.in_(ids[start:start + 5000]))
+            )).all())
+    return owners
+
+
+async def facts_changed(session: AsyncSession, raw: Mapping[str, Sequence[Mapping[str, Any]] | None],
+                        before: set[int]) -> FactsChanged:
+    """The event for an applied batch: its deals' and activities' owners, before and after."""
+    if any(raw.get(key) for key in _EVERYONE):
+        return FactsChanged(None)
+    refs = {str(item["owner_id"]) for key in ("deals", "activities") for item in raw.get(key) or ()
+            if item.get("owner_id") is not None}
+    now = set((await session.scalars(select(User.id).where(User.external_id.in_(refs))))) if refs else set()
+    return FactsChanged.of(before | now)
