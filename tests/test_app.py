@@ -49,3 +49,22 @@ async def test_health_reports_an_unreachable_database(tmp_path: Path) -> None:
 async def test_health_on_both_databases(client) -> None:  # type: ignore[no-untyped-def]
     body = (await client.get("/healthz")).json()
     assert body["status"] == "ok"
+
+
+async def test_a_built_dashboard_is_served_at_root(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>goalgraph dashboard</title>")
+    (dist / "assets" / "app.js").write_text("console.log('hi')")
+    settings = Settings.from_env({"GOALGRAPH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'd.db'}",
+                                  "GOALGRAPH_DASHBOARD_DIR": str(dist)})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), await _client(app) as client:
+        page = await client.get("/")
+        assert page.status_code == 200 and "goalgraph dashboard" in page.text
+        assert (await client.get("/assets/app.js")).status_code == 200
+        assert (await client.get("/healthz")).json()["status"] == "ok"
+    without = create_app(Settings.from_env({"GOALGRAPH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'e.db'}",
+                                           "GOALGRAPH_DASHBOARD_DIR": str(tmp_path / "missing")}))
+    async with without.router.lifespan_context(without), await _client(without) as client:
+        assert (await client.get("/")).status_code == 307

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -11,7 +12,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
 from goalgraph.graphql.context import Context
@@ -19,6 +21,9 @@ from goalgraph.graphql.schema import build_schema
 from goalgraph.limits import BodySizeLimit
 from goalgraph.runtime import Runtime, open_runtime
 from goalgraph.settings import Settings
+
+#: Where a source checkout builds the example dashboard (examples/dashboard, `npm run build`).
+DEFAULT_DASHBOARD = Path(__file__).resolve().parents[2] / "examples" / "dashboard" / "dist"
 
 
 class GoalgraphGraphQL(GraphQL):
@@ -40,6 +45,12 @@ class GoalgraphGraphQL(GraphQL):
         except GraphQLError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from None
         return None
+
+
+def dashboard_dir(settings: Settings) -> Path | None:
+    """The built dashboard to serve at /, if there is one."""
+    path = Path(settings.dashboard_dir) if settings.dashboard_dir else DEFAULT_DASHBOARD
+    return path if (path / "index.html").is_file() else None
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Starlette:
@@ -74,13 +85,18 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def root(_: Request) -> Response:
         return RedirectResponse("/graphql")
 
+    routes: list = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
+    ]
+    dashboard = dashboard_dir(settings)
+    if dashboard is not None:
+        routes.append(Mount("/", StaticFiles(directory=dashboard, html=True), name="dashboard"))
+    else:
+        routes.append(Route("/", root, methods=["GET"]))
     app = Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql_app),
-            Route("/", root, methods=["GET"]),
-        ],
+        routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
     )

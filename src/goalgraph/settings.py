@@ -60,6 +60,8 @@ class Settings:
     licence: str | None = None
     #: PEM Ed25519 public key verifying licences (default: the key shipped with goalgraph).
     licence_public_key: str | None = None
+    #: A built single-page app served at / (default: examples/dashboard/dist of a source checkout, if built).
+    dashboard_dir: str | None = None
     #: Echo SQL statements (debugging).
     echo_sql: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -83,6 +85,7 @@ class Settings:
             snapshot_grace_hours=float(env.get("GOALGRAPH_SNAPSHOT_GRACE_HOURS", "24")),
             echo_sql=_flag(env.get("GOALGRAPH_ECHO_SQL")),
             auth=_flag(env.get("GOALGRAPH_AUTH"), default=True),
+            dashboard_dir=env.get("GOALGRAPH_DASHBOARD_DIR") or None,
             jwt_secret=env.get("GOALGRAPH_JWT_SECRET") or None,
             jwt_public_key=_file_or_value(env, "GOALGRAPH_JWT_PUBLIC_KEY"),
             jwt_audience=env.get("GOALGRAPH_JWT_AUDIENCE") or None,
