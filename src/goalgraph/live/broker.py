@@ -94,14 +94,43 @@ class PostgresBroker(Broker):
         self.channel = f"goalgraph_facts_{settings.database_schema}"[:63] if settings.database_schema else "goalgraph_facts"
         self._conn: Any = None
         self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
 
     async def start(self) -> None:
+        """Listen in the background, reconnecting if the database goes away (start never fails)."""
+        self._task = asyncio.get_running_loop().create_task(self._keep_listening())
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), timeout=3)
+
+    async def _keep_listening(self) -> None:
         import asyncpg
 
-        self._conn = await asyncpg.connect(self._dsn)
-        await self._conn.add_listener(self.channel, self._on_notify)
+        delay = 0.5
+        while True:
+            lost = asyncio.Event()
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                conn.add_termination_listener(lambda _c: lost.set())
+                await conn.add_listener(self.channel, self._on_notify)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("live updates: cannot listen on %s (%s); retrying in %.0f s", self.channel, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+                continue
+            self._conn, delay = conn, 0.5
+            self._connected.set()
+            self.deliver(FactsChanged(None))  # anything may have changed while we were not listening
+            await lost.wait()
+            self._conn = None
+            self._connected.clear()
 
     async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()
