@@ -49,6 +49,18 @@ def goalgraph_register_dimensions() -> Sequence["Dimension"]:
 
 
 @hookspec
+def goalgraph_register_migrations() -> Sequence[str]:
+    """Return the Alembic version directories holding this plugin's own migrations.
+
+    Called synchronously whenever goalgraph migrates a database (``goalgraph migrate``,
+    start-up migration, tests): each returned path is added to Alembic's version
+    locations. A plugin that owns tables ships its revisions as their own branch
+    (``branch_labels``, ``depends_on`` the core revision creating the tables it references).
+    Return a list of absolute paths of existing directories (possibly empty).
+    """
+
+
+@hookspec
 def goalgraph_facts_ingested(counts: dict[str, dict[str, int]]) -> Any:
     """Facts were written: ``counts`` maps a kind (``deal`` …) to created/updated/ignored.
 
