@@ -75,19 +75,28 @@ def migrate(revision: str, down: bool) -> None:
     click.echo(f"database {_safe_url(settings.database_url)} at revision {asyncio.run(run())}")
 
 
-@main.command("import")
+@main.command("import", epilog="Exit codes: 0 all loaded; 1 some rows rejected (the rest loaded, unless "
+              "--all-or-nothing or --dry-run); 2 a file could not be read, or bad usage (nothing loaded when found "
+              "before loading); 3 a database error stopped the import part-way. See docs/import.md.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", default=None, help="Kind of fact in a CSV file (user, team, pipeline, stage, deal, "
-              "activity); by default taken from the file name, e.g. deals.csv.")
-@click.option("--batch-size", default=5000, show_default=True, type=int, help="Facts per transaction.")
-@click.option("--all-or-nothing", is_flag=True, help="Load nothing if any row is bad (one transaction).")
-@click.option("--dry-run", is_flag=True, help="Validate and resolve references, then roll back.")
+              "activity); by default taken from the file name, e.g. deals.csv. For NDJSON: the kind of rows "
+              "without a \"kind\" field.")
+@click.option("--batch-size", default=5000, show_default=True, type=int,
+              help="Rows per batch; each batch is one transaction unless --all-or-nothing or --dry-run.")
+@click.option("--all-or-nothing", is_flag=True, help="One transaction: load nothing if any row is rejected.")
+@click.option("--dry-run", is_flag=True, help="Validate and resolve references, report, then roll back.")
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write rejected rows to this file (same format) to fix and re-import.")
+              help="Write rejected rows to this file to fix and re-import: .csv (header and rows as they were; "
+              "CSV inputs of one layout) or .ndjson (any inputs); .gz compresses.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when on a terminal).")
 def import_(files: tuple[Path, ...], kind: str | None, batch_size: int, all_or_nothing: bool, dry_run: bool,
             rejects: Path | None, progress: bool | None) -> None:
-    """Bulk-load facts from NDJSON or CSV files (streamed; bad rows reported by line and field)."""
+    """Bulk-load facts from NDJSON (.ndjson, .jsonl) or CSV files, optionally .gz.
+
+    Files are streamed; every bad row is reported as FILE:LINE: field: message and the
+    summary says what was loaded and what was not.
+    """
     from goalgraph.ingest.bulk import import_command
 
     code = import_command(

@@ -5,11 +5,11 @@ Built once by the app's lifespan and by CLI commands that touch the database.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from goalgraph.db.migrate import upgrade
 from goalgraph.db.session import create_engine, create_session_factory
 from goalgraph.live.broker import Broker, create_broker
+from goalgraph.live.status_watch import StatusWatch
 from goalgraph.plugins import Plugins, load_plugins
 from goalgraph.registry import Registry
 from goalgraph.settings import Settings
@@ -32,6 +33,8 @@ class Runtime:
     plugins: Plugins
     #: Fact-change events for live subscriptions.
     broker: Broker = field(default_factory=Broker)
+    #: Notices status changes after local ingests (see goalgraph.live.status_watch).
+    status_watch: Any = None
     #: The current time; tests replace it to pin "now".
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
@@ -66,14 +69,17 @@ async def open_runtime(
     engine = create_engine(settings)
     try:
         if settings.migrate_on_start if migrate is None else migrate:
-            await upgrade(engine)
+            await upgrade(engine, plugins=plugins)
         broker = create_broker(settings)
         if listen:
             await broker.start()
-        try:
-            yield Runtime(settings=settings, engine=engine, sessions=create_session_factory(engine), plugins=plugins,
+        runtime = Runtime(settings=settings, engine=engine, sessions=create_session_factory(engine), plugins=plugins,
                           broker=broker)
+        runtime.status_watch = StatusWatch(runtime)
+        try:
+            yield runtime
         finally:
+            await runtime.status_watch.stop()
             await broker.stop()
     finally:
         await engine.dispose()

@@ -41,6 +41,8 @@ class Context:
     _gate: Gate | None = None
     #: graphql-transport-ws connection_init payload (websockets carry the token there).
     connection_params: dict[str, Any] | None = None
+    #: Subscription pushes share progress computed for the same event (see Broker.shared).
+    share_progress: bool = False
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self)

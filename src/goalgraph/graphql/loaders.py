@@ -132,10 +132,18 @@ class Loaders:
         results: dict[tuple[int, date | None, date | None], GoalProgress] = {}
         for window, ids in windows.items():
             rows = [goals[i] for i in dict.fromkeys(ids)]
-            async with ctx.db() as session, runtime.sessions() as snapshots:
-                computed = await compute_progress(session, runtime.registry, rows, ctx.now, window=window,
-                                                  snapshot_grace=grace, snapshot_session=snapshots)
-                await snapshots.commit()
+
+            async def compute(rows=rows, window=window):  # type: ignore[no-untyped-def]
+                async with ctx.db() as session, runtime.sessions() as snapshots:
+                    computed = await compute_progress(session, runtime.registry, rows, ctx.now, window=window,
+                                                      snapshot_grace=grace, snapshot_session=snapshots)
+                    await snapshots.commit()
+                return computed
+
+            if ctx.share_progress:  # subscribers pushed by the same event share one computation
+                computed = await runtime.broker.shared(("progress", window, tuple(sorted(g.id for g in rows))), compute)
+            else:
+                computed = await compute()
             for goal_id, progress in computed.items():
                 results[(goal_id, *window)] = progress
         return [results[k] for k in keys]

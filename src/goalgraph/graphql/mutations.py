@@ -113,6 +113,7 @@ class FactMutations:
             return ValidationError.from_fact_errors(rejected.errors, prefix=("input",))
         runtime = info.context.runtime
         await runtime.broker.publish(change)
+        runtime.status_watch.notify(change)
         fire(runtime.plugins.manager, "goalgraph_facts_ingested", counts=summary.as_dict())
         return IngestFactsResult.of(summary)
 

@@ -76,8 +76,10 @@ class Subscription:
         broker = ctx.runtime.broker
         with broker.listen() as queue:
             goals, users = await _followed(info, goal_ids)
+            ctx.share_progress = True
             yield GoalProgressUpdate(goals=[GoalNode(row=g) for g in goals], reason="INITIAL", at=ctx.now)
             while True:
+                await ctx.close()  # an idle subscriber holds no database connection
                 events = [await queue.get()]
                 await asyncio.sleep(COALESCE_SECONDS)
                 while not queue.empty():
@@ -86,6 +88,7 @@ class Subscription:
                 if not touched:
                     continue
                 await ctx.refresh()
+                ctx.share_progress = True
                 async with ctx.db() as session:
                     rows = (await session.scalars(
                         select(Goal).where(Goal.id.in_(touched), Goal.deleted_at.is_(None)).order_by(Goal.id)

@@ -52,6 +52,9 @@ class Broker:
 
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[FactsChanged]] = set()
+        #: Bumped on every event: results computed for subscribers are shared within one generation.
+        self.generation = 0
+        self._shared: dict[Any, asyncio.Future[Any]] = {}
 
     async def start(self) -> None:
         """Begin receiving events (no-op in process)."""
@@ -73,8 +76,26 @@ class Broker:
     def listeners(self) -> int:
         return len(self._queues)
 
+    async def shared(self, key: Any, compute: Any) -> Any:
+        """``await compute()`` once per key and generation, however many subscribers ask (single flight)."""
+        full_key = (self.generation, key)
+        future = self._shared.get(full_key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._shared[full_key] = future
+            try:
+                future.set_result(await compute())
+            except BaseException as exc:
+                del self._shared[full_key]
+                future.set_exception(exc)
+                future.exception()  # retrieved: waiting subscribers re-raise it
+                raise
+        return await asyncio.shield(future)
+
     def deliver(self, event: FactsChanged) -> None:
         """Hand an event to every local listener (a full queue drops it: its owner is recomputing anyway)."""
+        self.generation += 1
+        self._shared.clear()
         for queue in list(self._queues):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(event)

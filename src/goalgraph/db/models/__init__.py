@@ -22,12 +22,13 @@ from goalgraph.db.models.goals import (
     GoalElementTarget,
     GoalPeriodTarget,
     GoalRevision,
+    GoalStatusMark,
     PeriodSnapshot,
 )
 
 __all__ = [
     "EXTERNAL_ID_LENGTH", "Activity", "Deal", "DealStageChange", "DealStatus", "DimensionElement", "ExchangeRate",
     "FeatureToggle", "Goal", "InstalledLicence", "GoalElementTarget",
-    "GoalPeriodTarget", "GoalRevision", "Organisation", "PeriodSnapshot", "Pipeline", "Stage", "Team",
+    "GoalPeriodTarget", "GoalRevision", "GoalStatusMark", "Organisation", "PeriodSnapshot", "Pipeline", "Stage", "Team",
     "TeamMembership", "User",
 ]

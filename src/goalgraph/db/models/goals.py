@@ -126,3 +126,14 @@ class DimensionElement(Base):
     dimension: Mapped[str] = mapped_column(String(64), primary_key=True)
     element: Mapped[str] = mapped_column(String(200), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GoalStatusMark(Base):
+    """The last status seen for a goal's period, to notice changes (goalgraph_goal_status_changed)."""
+
+    __tablename__ = "goal_status_marks"
+
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())

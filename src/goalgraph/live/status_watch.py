@@ -1,0 +1,108 @@
+"""Notice period status changes (achieved, exceeded, missed …) and fire goalgraph_goal_status_changed.
+
+Runs in the process that ingested the facts (so each change is announced once, whatever the
+number of server processes), in the background, coalescing bursts: after a batch commits, the
+current periods of the goals whose facts changed are measured (batched, like any dashboard) and
+compared with the last status seen, kept in ``goal_status_marks``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from goalgraph.db.models import Goal, GoalStatusMark, TeamMembership
+from goalgraph.events import fire
+from goalgraph.live.broker import FactsChanged
+from goalgraph.progress.service import compute_progress
+
+if TYPE_CHECKING:
+    from goalgraph.runtime import Runtime
+
+log = logging.getLogger(__name__)
+COALESCE_SECONDS = 0.5
+
+
+class StatusWatch:
+    """Coalesces local fact changes and checks the affected goals' current statuses."""
+
+    def __init__(self, runtime: "Runtime") -> None:
+        self.runtime = runtime
+        self._queue: asyncio.Queue[FactsChanged] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self, event: FactsChanged) -> None:
+        """Called after a local ingest committed; returns at once."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._queue.put_nowait(event)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                events = [await asyncio.wait_for(self._queue.get(), timeout=30)]
+            except asyncio.TimeoutError:
+                return  # idle: the next notify starts a new task
+            await asyncio.sleep(COALESCE_SECONDS)
+            while not self._queue.empty():
+                events.append(self._queue.get_nowait())
+            users = None if any(e.users is None for e in events) else frozenset().union(*(e.users or () for e in events))
+            try:
+                await self.check(users)
+            except Exception:  # noqa: BLE001 - a failed check must not stop later ones
+                log.exception("checking goal statuses failed")
+
+    async def check(self, users: frozenset[int] | None, now: datetime | None = None) -> list[tuple[int, str, str, str]]:
+        """Compare current statuses with the marks; record and announce changes. Returns them."""
+        runtime = self.runtime
+        now = now or runtime.clock()
+        today = now.date()
+        async with runtime.sessions() as session:
+            query = select(Goal).where(Goal.deleted_at.is_(None), Goal.start_date <= today,
+                                       or_(Goal.end_date.is_(None), Goal.end_date >= today))
+            if users is not None:
+                teams = select(TeamMembership.team_id).where(TeamMembership.user_id.in_(sorted(users)))
+                query = query.where(or_(Goal.assignee_kind == "COMPANY", Goal.assignee_user_id.in_(sorted(users)),
+                                        Goal.assignee_team_id.in_(teams)))
+            goals = list((await session.scalars(query)).all())
+            if not goals:
+                return []
+            progress = await compute_progress(session, runtime.registry, goals, now, window=(today, today))
+            marks = {(m.goal_id, m.period_start): m.status for m in await session.scalars(
+                select(GoalStatusMark).where(GoalStatusMark.goal_id.in_([g.id for g in goals])))}
+        changes = []
+        rows = []
+        for goal_id, goal_progress in progress.items():
+            for period in goal_progress.periods:
+                new = period.status.value
+                # A period seen for the first time was under way without facts: IN_PROGRESS.
+                old = marks.get((goal_id, period.period.start_date), "IN_PROGRESS")
+                if (goal_id, period.period.start_date) not in marks or old != new:
+                    rows.append({"goal_id": goal_id, "period_start": period.period.start_date, "status": new,
+                                 "changed_at": now})
+                if old != new:
+                    changes.append((goal_id, period.period.index, old, new))
+        if rows:
+            async with runtime.sessions() as session, session.begin():
+                table = GoalStatusMark.__table__
+                insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+                stmt = insert(table)
+                await session.execute(stmt.on_conflict_do_update(
+                    index_elements=[table.c.goal_id, table.c.period_start],
+                    set_={"status": stmt.excluded.status, "changed_at": stmt.excluded.changed_at}), rows)
+        for goal_id, index, old, new in changes:
+            fire(runtime.plugins.manager, "goalgraph_goal_status_changed", goal_id=goal_id, period_index=index,
+                 old_status=old, new_status=new)
+        return changes
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
