@@ -37,24 +37,25 @@ if TYPE_CHECKING:
 class Loaders:
     """The loaders of one request; created with its context."""
 
+    # Loaders are made on first use: a request (or an idle subscription) pays only for what it asks.
+    _SOURCES: dict[str, Any] = {
+        "user": User, "team": Team, "pipeline": Pipeline, "stage": Stage, "deal": Deal, "activity": Activity,
+        "goal": Goal, "stages_of_pipeline": "_stages_of_pipeline", "memberships_of_team": "_memberships_of_team",
+        "memberships_of_user": "_memberships_of_user", "progress": "_progress", "revisions": "_revisions",
+        "member_targets": "_member_targets", "element_targets": "_element_targets",
+        "deal_stats_of_stage": "_deal_stats_of_stage", "stage_changes_of_deal": "_stage_changes_of_deal",
+    }
+
     def __init__(self, ctx: "Context") -> None:
         self._ctx = ctx
-        self.user = DataLoader(self._by_id(User))
-        self.team = DataLoader(self._by_id(Team))
-        self.pipeline = DataLoader(self._by_id(Pipeline))
-        self.stage = DataLoader(self._by_id(Stage))
-        self.stages_of_pipeline = DataLoader(self._stages_of_pipeline)
-        self.memberships_of_team = DataLoader(self._memberships_of_team)
-        self.memberships_of_user = DataLoader(self._memberships_of_user)
-        self.deal = DataLoader(self._by_id(Deal))
-        self.activity = DataLoader(self._by_id(Activity))
-        self.goal = DataLoader(self._by_id(Goal))
-        self.progress = DataLoader(self._progress)
-        self.revisions = DataLoader(self._revisions)
-        self.member_targets = DataLoader(self._member_targets)
-        self.element_targets = DataLoader(self._element_targets)
-        self.deal_stats_of_stage = DataLoader(self._deal_stats_of_stage)
-        self.stage_changes_of_deal = DataLoader(self._stage_changes_of_deal)
+
+    def __getattr__(self, name: str) -> DataLoader:
+        source = Loaders._SOURCES.get(name)
+        if source is None:
+            raise AttributeError(name)
+        loader = DataLoader(getattr(self, source) if isinstance(source, str) else self._by_id(source))
+        setattr(self, name, loader)
+        return loader
 
     def _by_id(self, model: Any):  # type: ignore[no-untyped-def]
         async def load(ids: Sequence[int]) -> list[Any]:

@@ -89,9 +89,14 @@ class Subscription:
                     continue
                 await ctx.refresh()
                 ctx.share_progress = True
-                async with ctx.db() as session:
-                    rows = (await session.scalars(
-                        select(Goal).where(Goal.id.in_(touched), Goal.deleted_at.is_(None)).order_by(Goal.id)
-                    )).all()
+
+                async def load(ids=tuple(sorted(touched))):  # type: ignore[no-untyped-def]
+                    async with ctx.db() as session:
+                        return (await session.scalars(
+                            select(Goal).where(Goal.id.in_(ids), Goal.deleted_at.is_(None)).order_by(Goal.id))).all()
+
+                rows = await broker.shared(("goals", tuple(sorted(touched))), load)
+                for row in rows:
+                    ctx.loaders.goal.prime(row.id, row)
                 if rows:
                     yield GoalProgressUpdate(goals=[GoalNode(row=g) for g in rows], reason="FACTS", at=ctx.now)
