@@ -73,6 +73,7 @@ def goalgraph_facts_ingested(counts: dict[str, dict[str, int]]) -> Any:
 def goalgraph_goal_status_changed(goal_id: int, period_index: int, old_status: str, new_status: str) -> Any:
     """A goal's current period changed status (e.g. IN_PROGRESS → ACHIEVED) after facts were ingested.
 
-    Called once per change, by the process that ingested the facts, after its transaction committed. May be ``async``; it runs in the background and must
-    not block the request — exceptions are logged.
+    Called once per change, by the process that ingested the facts, after its transaction
+    committed. May be ``async``; it runs in the background and must not block the request —
+    exceptions are logged.
     """
