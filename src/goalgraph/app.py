@@ -32,8 +32,10 @@ class GoalgraphGraphQL(GraphQL):
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         return Context(runtime=request.app.state.runtime, request=request, response=response)
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data, default=str)
+    def encode_json(self, data: object) -> str:  # type: ignore[override]
+        # Text, not bytes: on websockets bytes would go out as binary frames, which browsers'
+        # graphql-ws clients reject.
+        return orjson.dumps(data, default=str).decode()
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         """Check the token of a websocket (in the connection_init payload) before any subscription."""

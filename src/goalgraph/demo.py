@@ -40,6 +40,7 @@ from goalgraph.goals.service import create_goal
 from goalgraph.goals.validation import GoalDraft
 from goalgraph.ingest.batch import BATCH_KEYS, ingest_batch
 from goalgraph.organisation import get_organisation, update_organisation
+from goalgraph.rates import set_rates
 from goalgraph.runtime import open_runtime
 from goalgraph.settings import Settings
 
@@ -627,9 +628,9 @@ def _demo_goals(now: datetime) -> list[GoalDraft]:
     common = {"interval": "MONTHLY", "start_date": start, "end_date": end}
     drafts = [
         GoalDraft(title=f"Won revenue {year}", goal_type="DEALS_WON", assignee_kind="COMPANY", assignee_id=None,
-                  measure="VALUE", currency="EUR", target=Decimal("450000"), stretch_target=Decimal("520000"), **common),
+                  measure="VALUE", currency="EUR", target=Decimal("1100000"), stretch_target=Decimal("1300000"), **common),
         GoalDraft(title="Revenue forecast", goal_type="REVENUE_FORECAST", assignee_kind="COMPANY", assignee_id=None,
-                  measure="WEIGHTED_VALUE", currency="EUR", target=Decimal("500000"), **common),
+                  measure="WEIGHTED_VALUE", currency="EUR", target=Decimal("1200000"), **common),
         GoalDraft(title="New business by sale type", goal_type="DEALS_WON", assignee_kind="COMPANY",
                   assignee_id=None, measure="COUNT", split_by="sale_type",
                   element_targets={"New business": Decimal(40), "Upsell": Decimal(15), "Renewal": Decimal(20)}, **common),
@@ -672,6 +673,11 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
             await update_organisation(session, **ORGANISATION)
             for chunk in _chunks(batch):
                 await ingest_batch(session, chunk, received_at=now)
+            await set_rates(session, [
+                {"currency": "EUR", "quote_currency": currency, "rate": str(rate),
+                 "valid_from": (now - timedelta(days=HISTORY_DAYS + 30)).date().isoformat()}
+                for currency, rate in _PER_EUR.items() if currency != "EUR"
+            ])
             for user_id, rights in _ACCESS.items():
                 await set_user_access(session, user_id, **rights)
             gate = unrestricted(runtime.registry)

@@ -8,6 +8,7 @@ lock for the duration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -82,7 +83,16 @@ class Context:
         async with self._lock:
             if self._session is None:
                 self._session = self.runtime.sessions()
-            yield self._session
+            session = self._session
+            try:
+                yield session
+            except BaseException:
+                # A failed or cancelled use (e.g. a subscription cancelled mid-query) must not leave a
+                # broken session for the next one on this connection: drop it.
+                self._session = None
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(session.close())
+                raise
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

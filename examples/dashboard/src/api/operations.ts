@@ -1,0 +1,200 @@
+// Every GraphQL operation the dashboard sends. `npm run codegen` types each one from
+// ../../schema/schema.graphql into src/gql/, so a field the server drops fails the build.
+import { graphql } from "../gql";
+
+export const PeriodFields = graphql(`
+  fragment PeriodFields on GoalPeriod {
+    index
+    label
+    startDate
+    endDate
+    target
+    actual
+    ratio
+    status
+    facts
+    isCurrent
+    snapshotTakenAt
+    pace { elapsed expectedByNow projectedAtEnd }
+    elements { element target actual ratio status }
+    unconverted { currency facts }
+  }
+`);
+
+export const GoalCardFields = graphql(`
+  fragment GoalCardFields on Goal {
+    id
+    title
+    measure
+    currency
+    interval
+    startDate
+    endDate
+    fiscal
+    target
+    stretchTarget
+    locked
+    version
+    splitBy
+    goalType { key label category }
+    assignee { kind user { id name } team { id name } }
+    viewerCan { edit delete lock }
+    currentPeriod { ...PeriodFields }
+    summary { target actual ratio status }
+  }
+`);
+
+export const MeQuery = graphql(`
+  query Me {
+    me {
+      subject
+      user { id name }
+      access { role admin seeCompanyStatistics seeOtherUsersStatistics canLockTargets }
+    }
+    organisation { name defaultCurrency timeZone }
+  }
+`);
+
+export const GoalsQuery = graphql(`
+  query Goals($first: Int!, $filter: GoalFilter, $orderBy: GoalOrder!) {
+    goals(first: $first, filter: $filter, orderBy: $orderBy) {
+      totalCount
+      nodes { ...GoalCardFields }
+    }
+  }
+`);
+
+export const GoalQuery = graphql(`
+  query Goal($id: ID!) {
+    goal(id: $id) {
+      ...GoalCardFields
+      missingFeatures
+      filters { key values }
+      elementTargets { element target }
+      periods { ...PeriodFields }
+    }
+  }
+`);
+
+export const ContributionsQuery = graphql(`
+  query Contributions($id: ID!, $from: Date!, $to: Date!, $first: Int!, $after: String) {
+    goal(id: $id) {
+      id
+      measure
+      currency
+      periods(from: $from, to: $to) {
+        index
+        label
+        actual
+        contributions(first: $first, after: $after) {
+          totalCount
+          pageInfo { hasNextPage endCursor }
+          nodes {
+            amount
+            originalAmount { amount currency }
+            occurredAt
+            element
+            deal { id title status value { amount currency } owner { id name } stage { name } }
+            activity { id type subject done owner { id name } }
+          }
+        }
+      }
+    }
+  }
+`);
+
+export const FormDataQuery = graphql(`
+  query GoalFormData {
+    organisation { defaultCurrency }
+    goalTypes {
+      key
+      label
+      category
+      description
+      measures { key label money }
+      filters { key label kind required multiple choices description dimension }
+      perPeriodTargets
+      feature
+    }
+    dimensions { key label appliesTo elements feature }
+    features { key label enabled }
+    pipelines { id name stages { id name position } }
+    users(first: 500, active: true) { nodes { id name } }
+    teams(first: 200) { nodes { id name } }
+  }
+`);
+
+export const GoalPayloadFields = graphql(`
+  fragment GoalPayloadFields on GoalPayload {
+    __typename
+    ... on GoalSuccess { goal { id version } }
+    ... on ValidationError { code message fieldErrors { path message code } }
+    ... on NotFoundError { code message }
+    ... on ConflictError { code message currentVersion }
+    ... on LockedError { code message lockedAt lockedBy }
+    ... on ForbiddenError { code message }
+    ... on LicenceRequiredError { code message feature }
+  }
+`);
+
+export const CreateGoalMutation = graphql(`
+  mutation CreateGoal($input: GoalInput!) {
+    createGoal(input: $input) { ...GoalPayloadFields }
+  }
+`);
+
+export const UpdateGoalMutation = graphql(`
+  mutation UpdateGoal($id: ID!, $version: Int!, $input: GoalUpdateInput!) {
+    updateGoal(id: $id, version: $version, input: $input) { ...GoalPayloadFields }
+  }
+`);
+
+export const PlanOptionsQuery = graphql(`
+  query PlanOptions {
+    organisation { defaultCurrency fiscalYearStartMonth }
+    goalTypes { key label perPeriodTargets measures { key label money } }
+  }
+`);
+
+export const TargetsPlanQuery = graphql(`
+  query TargetsPlan($key: PlanKeyInput!) {
+    targetsPlan(key: $key) {
+      periods { index label startDate endDate }
+      rows {
+        assignee { kind user { id name } team { id name } }
+        goal { id locked viewerCan { edit } }
+        targets
+        actuals
+        memberTargets
+      }
+    }
+  }
+`);
+
+export const SetPlanTargetsMutation = graphql(`
+  mutation SetPlanTargets($key: PlanKeyInput!, $cells: [PlanCellInput!]!) {
+    setPlanTargets(key: $key, cells: $cells) {
+      __typename
+      ... on PlanSaved { goalsChanged }
+      ... on ValidationError { code message fieldErrors { path message code } }
+      ... on NotFoundError { code message }
+      ... on ConflictError { code message }
+      ... on LockedError { code message }
+      ... on ForbiddenError { code message }
+      ... on LicenceRequiredError { code message feature }
+    }
+  }
+`);
+
+export const GoalProgressSubscription = graphql(`
+  subscription GoalProgress($goalIds: [ID!]!) {
+    goalProgress(goalIds: $goalIds) {
+      reason
+      at
+      goals {
+        ...GoalCardFields
+        periods { ...PeriodFields }
+      }
+    }
+  }
+`);

@@ -1,0 +1,542 @@
+// Create or edit a goal. Everything the form offers comes from the server: goal types with their
+// measures and filters, dimensions and their elements, pipelines and stages, users and teams,
+// and which licence features are on.
+import { useMemo, useState, type FormEvent, type ReactNode } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { execute } from "../api/client";
+import { CreateGoalMutation, FormDataQuery, GoalQuery, MeQuery as MeDocument, UpdateGoalMutation } from "../api/operations";
+import type {
+  AssigneeKind,
+  GoalFormDataQuery,
+  GoalInput,
+  GoalPayloadFieldsFragment,
+  GoalQuery as GoalResult,
+  GoalUpdateInput,
+  Interval,
+  MeQuery,
+} from "../gql/graphql";
+import { amount, num } from "../format";
+import { href, navigate } from "../router";
+
+type FormData = GoalFormDataQuery;
+type GoalTypeInfo = FormData["goalTypes"][number];
+type FilterInfo = GoalTypeInfo["filters"][number];
+type Goal = NonNullable<GoalResult["goal"]>;
+
+interface State {
+  title: string;
+  goalType: string;
+  measure: string;
+  currency: string;
+  assigneeKind: AssigneeKind;
+  assigneeId: string;
+  filters: Record<string, string[]>;
+  interval: Interval;
+  startDate: string;
+  endDate: string;
+  fiscal: boolean;
+  targetForAll: string;
+  stretchTarget: string;
+  splitBy: string;
+  elementTargets: Record<string, string>;
+  /** Edit only: period index → target text. */
+  periodTargets: Record<number, string>;
+}
+
+const INTERVALS: { value: Interval; label: string }[] = [
+  { value: "WEEKLY", label: "Weekly" },
+  { value: "MONTHLY", label: "Monthly" },
+  { value: "QUARTERLY", label: "Quarterly" },
+  { value: "YEARLY", label: "Yearly" },
+  { value: "CUSTOM", label: "One custom range" },
+];
+
+function factKind(category: string): string | null {
+  if (category === "DEAL" || category === "FORECAST") return "DEAL";
+  if (category === "ACTIVITY") return "ACTIVITY";
+  return null;
+}
+
+function trimDecimal(value: string | null | undefined): string {
+  if (value == null) return "";
+  return value.includes(".") ? value.replace(/0+$/, "").replace(/\.$/, "") : value;
+}
+
+function emptyState(data: FormData, me: MeQuery | undefined): State {
+  const year = new Date().getFullYear();
+  const type = data.goalTypes.find((t) => t.key === "DEALS_WON") ?? data.goalTypes[0];
+  const userId = me?.me.user?.id;
+  return {
+    title: "",
+    goalType: type?.key ?? "",
+    measure: type?.measures[0]?.key ?? "",
+    currency: data.organisation.defaultCurrency,
+    assigneeKind: userId ? "USER" : "COMPANY",
+    assigneeId: userId ?? "",
+    filters: {},
+    interval: "MONTHLY",
+    startDate: `${year}-01-01`,
+    endDate: `${year}-12-31`,
+    fiscal: false,
+    targetForAll: "",
+    stretchTarget: "",
+    splitBy: "",
+    elementTargets: {},
+    periodTargets: {},
+  };
+}
+
+function goalState(goal: Goal, data: FormData): State {
+  return {
+    title: goal.title,
+    goalType: goal.goalType.key,
+    measure: goal.measure,
+    currency: goal.currency ?? data.organisation.defaultCurrency,
+    assigneeKind: goal.assignee.kind,
+    assigneeId: goal.assignee.user?.id ?? goal.assignee.team?.id ?? "",
+    filters: Object.fromEntries(goal.filters.map((f) => [f.key, f.values])),
+    interval: goal.interval,
+    startDate: goal.startDate,
+    endDate: goal.endDate ?? "",
+    fiscal: goal.fiscal,
+    targetForAll: trimDecimal(goal.target),
+    stretchTarget: trimDecimal(goal.stretchTarget),
+    splitBy: goal.splitBy ?? "",
+    elementTargets: Object.fromEntries(goal.elementTargets.map((e) => [e.element, trimDecimal(e.target)])),
+    periodTargets: Object.fromEntries(goal.periods.map((p) => [p.index, trimDecimal(p.target)])),
+  };
+}
+
+/** The GoalInput the state describes (create), also the base of an update's diff. */
+function toInput(s: State, type: GoalTypeInfo | undefined): GoalInput {
+  const money = type?.measures.find((m) => m.key === s.measure)?.money ?? false;
+  const keys = new Set(type?.filters.map((f) => f.key));
+  const filters = Object.entries(s.filters)
+    .filter(([key, values]) => keys.has(key) && values.length > 0)
+    .map(([key, values]) => ({ key, values }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+  const input: GoalInput = {
+    title: s.title.trim(),
+    goalType: s.goalType,
+    measure: s.measure,
+    assignee: s.assigneeKind === "COMPANY" ? { kind: "COMPANY" } : { kind: s.assigneeKind, id: s.assigneeId || null },
+    interval: s.interval,
+    startDate: s.startDate,
+    endDate: s.endDate || null,
+    fiscal: s.fiscal,
+    currency: money ? s.currency || null : null,
+    filters,
+    stretchTarget: s.stretchTarget.trim() || null,
+  };
+  if (s.splitBy) {
+    input.splitBy = s.splitBy;
+    input.elementTargets = Object.entries(s.elementTargets)
+      .filter(([, target]) => target.trim() !== "")
+      .map(([element, target]) => ({ element, target: target.trim() }));
+  } else {
+    input.targetForAll = s.targetForAll.trim() || null;
+  }
+  return input;
+}
+
+function overrides(s: State, goal: Goal): { periodStart: string; target: string }[] {
+  return goal.periods
+    .filter((p) => (s.periodTargets[p.index] ?? "").trim() !== "" && num(s.periodTargets[p.index]) !== num(s.targetForAll))
+    .map((p) => ({ periodStart: p.startDate, target: s.periodTargets[p.index].trim() }));
+}
+
+function calendarUnchanged(s: State, goal: Goal): boolean {
+  return s.interval === goal.interval && s.startDate === goal.startDate && (s.endDate || null) === (goal.endDate ?? null) && s.fiscal === goal.fiscal;
+}
+
+type Outcome = { kind: "ok" } | { kind: "error"; message: string; fields: { path: string[]; message: string }[] };
+
+function outcomeOf(payload: GoalPayloadFieldsFragment): Outcome {
+  switch (payload.__typename) {
+    case "GoalSuccess":
+      return { kind: "ok" };
+    case "ValidationError":
+      return {
+        kind: "error",
+        message: payload.message,
+        fields: payload.fieldErrors.map((e) => ({ path: e.path[0] === "input" ? e.path.slice(1) : e.path, message: e.message })),
+      };
+    case "ConflictError":
+      return { kind: "error", message: `${payload.message} (now version ${payload.currentVersion}: reload the page)`, fields: [] };
+    case "LicenceRequiredError":
+      return { kind: "error", message: `${payload.message} (feature ${payload.feature})`, fields: [] };
+    default:
+      return { kind: "error", message: payload.message, fields: [] };
+  }
+}
+
+export function GoalForm({ goalId }: { goalId?: string }) {
+  const form = useQuery({ queryKey: ["form-data"], queryFn: () => execute(FormDataQuery), staleTime: 60_000 });
+  const goal = useQuery({
+    queryKey: ["goal", goalId],
+    queryFn: () => execute(GoalQuery, { id: goalId! }),
+    enabled: goalId != null,
+  });
+  const me = useQuery({ queryKey: ["me"], queryFn: () => execute(MeDocument), staleTime: Infinity });
+
+  if (form.isPending || (goalId && goal.isPending)) return <p className="muted">Loading…</p>;
+  if (form.isError) return <p className="error">{form.error.message}</p>;
+  if (goal.isError) return <p className="error">{goal.error.message}</p>;
+  if (goalId && !goal.data?.goal) return <p className="empty">This goal does not exist or you may not see it.</p>;
+  return <GoalFormBody data={form.data} goal={goal.data?.goal ?? undefined} me={me.data} />;
+}
+
+function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: MeQuery }) {
+  const queryClient = useQueryClient();
+  const initial = useMemo(() => (goal ? goalState(goal, data) : emptyState(data, me)), [goal, data, me]);
+  const [s, setS] = useState<State>(initial);
+  const [busy, setBusy] = useState(false);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const set = <K extends keyof State>(key: K, value: State[K]) => setS((old) => ({ ...old, [key]: value }));
+
+  const enabled = new Set(data.features.filter((f) => f.enabled).map((f) => f.key));
+  const type = data.goalTypes.find((t) => t.key === s.goalType);
+  const measure = type?.measures.find((m) => m.key === s.measure);
+  const kind = type ? factKind(type.category) : null;
+  const dimensions = data.dimensions.filter((d) => kind && d.appliesTo.includes(kind));
+  const split = data.dimensions.find((d) => d.key === s.splitBy);
+  const canEditPeriods = goal && type?.perPeriodTargets && goal.endDate && !s.splitBy && calendarUnchanged(s, goal);
+  const readOnly = goal ? !goal.viewerCan.edit : false;
+
+  function chooseType(key: string) {
+    const next = data.goalTypes.find((t) => t.key === key);
+    setS((old) => ({
+      ...old,
+      goalType: key,
+      measure: next?.measures.some((m) => m.key === old.measure) ? old.measure : next?.measures[0]?.key ?? "",
+      filters: Object.fromEntries(Object.entries(old.filters).filter(([k]) => next?.filters.some((f) => f.key === k))),
+    }));
+  }
+
+  const errorsAt = (field: string) =>
+    outcome?.kind === "error" ? outcome.fields.filter((f) => f.path[0] === field).map((f) => f.message) : [];
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setOutcome(null);
+    try {
+      let payload: GoalPayloadFieldsFragment;
+      let id = goal?.id;
+      if (!goal) {
+        const result = await execute(CreateGoalMutation, { input: toInput(s, type) });
+        payload = result.createGoal;
+      } else {
+        const before = toInput(initial, type) as Record<string, unknown>;
+        const after = toInput(s, type) as Record<string, unknown>;
+        const changes: Record<string, unknown> = {};
+        for (const key of Object.keys(after)) {
+          if (key === "goalType") continue;
+          if (JSON.stringify(after[key] ?? null) !== JSON.stringify(before[key] ?? null)) changes[key] = after[key];
+        }
+        if (!s.splitBy && before.splitBy) changes.splitBy = null;
+        if (canEditPeriods) {
+          const was = overrides(initial, goal);
+          const now = overrides(s, goal);
+          if (JSON.stringify(was) !== JSON.stringify(now)) changes.periodTargets = now;
+        }
+        const result = await execute(UpdateGoalMutation, { id: goal.id, version: goal.version, input: changes as GoalUpdateInput });
+        payload = result.updateGoal;
+      }
+      const result = outcomeOf(payload);
+      if (payload.__typename === "GoalSuccess") id = payload.goal.id;
+      setOutcome(result);
+      if (result.kind === "ok" && id) {
+        await queryClient.invalidateQueries({ queryKey: ["goals"] });
+        await queryClient.invalidateQueries({ queryKey: ["goal", id] });
+        navigate({ page: "goal", id });
+      }
+    } catch (e) {
+      setOutcome({ kind: "error", message: e instanceof Error ? e.message : String(e), fields: [] });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section className="goal-form-page">
+      <a className="back" href={goal ? href({ page: "goal", id: goal.id }) : href({ page: "goals" })}>← {goal ? goal.title : "Goals"}</a>
+      <h1>{goal ? "Edit goal" : "New goal"}</h1>
+      {readOnly && <p className="alert">You may not change this goal.</p>}
+      <form className="card goal-form" onSubmit={submit} data-testid="goal-form">
+        <fieldset disabled={readOnly || busy}>
+          <Field label="Title" errors={errorsAt("title")}>
+            <input value={s.title} onChange={(e) => set("title", e.target.value)} required placeholder="Won revenue, team North" name="title" />
+          </Field>
+
+          <div className="row">
+            <Field label="Goal type" errors={errorsAt("goalType")} hint={type?.description}>
+              <select value={s.goalType} onChange={(e) => chooseType(e.target.value)} disabled={!!goal} name="goalType">
+                {["DEAL", "ACTIVITY", "FORECAST", "CUSTOM"].map((category) => {
+                  const types = data.goalTypes.filter((t) => t.category === category);
+                  if (!types.length) return null;
+                  return (
+                    <optgroup key={category} label={category.charAt(0) + category.slice(1).toLowerCase()}>
+                      {types.map((t) => (
+                        <option key={t.key} value={t.key} disabled={!!t.feature && !enabled.has(t.feature)}>
+                          {t.label}{t.feature && !enabled.has(t.feature) ? ` (needs ${t.feature})` : ""}
+                        </option>
+                      ))}
+                    </optgroup>
+                  );
+                })}
+              </select>
+            </Field>
+            <Field label="Measure" errors={errorsAt("measure")}>
+              <select value={s.measure} onChange={(e) => set("measure", e.target.value)} name="measure">
+                {type?.measures.map((m) => <option key={m.key} value={m.key}>{m.label}</option>)}
+              </select>
+            </Field>
+            {measure?.money && (
+              <Field label="Currency" errors={errorsAt("currency")}>
+                <input value={s.currency} onChange={(e) => set("currency", e.target.value.toUpperCase())} maxLength={3} className="short" name="currency" />
+              </Field>
+            )}
+          </div>
+
+          <div className="row">
+            <Field label="For" errors={errorsAt("assignee")}>
+              <select value={s.assigneeKind} onChange={(e) => setS((old) => ({ ...old, assigneeKind: e.target.value as AssigneeKind, assigneeId: "" }))} name="assigneeKind">
+                <option value="USER">A user</option>
+                <option value="TEAM">A team</option>
+                <option value="COMPANY">The company</option>
+              </select>
+            </Field>
+            {s.assigneeKind !== "COMPANY" && (
+              <Field label={s.assigneeKind === "USER" ? "User" : "Team"}>
+                <select value={s.assigneeId} onChange={(e) => set("assigneeId", e.target.value)} required name="assigneeId">
+                  <option value="">Choose…</option>
+                  {(s.assigneeKind === "USER" ? data.users.nodes : data.teams.nodes).map((a) => (
+                    <option key={a.id} value={a.id}>{a.name}</option>
+                  ))}
+                </select>
+              </Field>
+            )}
+          </div>
+
+          {type && type.filters.length > 0 && (
+            <div className="filters">
+              <h3>Filters</h3>
+              {type.filters.map((f) => (
+                <FilterField
+                  key={f.key}
+                  filter={f}
+                  data={data}
+                  enabled={enabled}
+                  values={s.filters[f.key] ?? []}
+                  onChange={(values) => set("filters", { ...s.filters, [f.key]: values })}
+                  pipelines={s.filters.pipelines ?? []}
+                  errors={errorsAt("filters")}
+                />
+              ))}
+            </div>
+          )}
+
+          <div className="row">
+            <Field label="Periods" errors={errorsAt("interval")}>
+              <select value={s.interval} onChange={(e) => set("interval", e.target.value as Interval)} name="interval">
+                {INTERVALS.map((i) => <option key={i.value} value={i.value}>{i.label}</option>)}
+              </select>
+            </Field>
+            <Field label="Start" errors={errorsAt("startDate")}>
+              <input type="date" value={s.startDate} onChange={(e) => set("startDate", e.target.value)} required name="startDate" />
+            </Field>
+            <Field label="End" errors={errorsAt("endDate")} hint="Leave empty for an open-ended goal that rolls forward.">
+              <input type="date" value={s.endDate} onChange={(e) => set("endDate", e.target.value)} required={s.interval === "CUSTOM"} name="endDate" />
+            </Field>
+            {(s.interval === "QUARTERLY" || s.interval === "YEARLY") && (
+              <label className="check">
+                <input type="checkbox" checked={s.fiscal} onChange={(e) => set("fiscal", e.target.checked)} /> Fiscal year
+              </label>
+            )}
+          </div>
+
+          {dimensions.length > 0 && (
+            <Field label="Split by" errors={errorsAt("splitBy")} hint="Separate targets for each element of a dimension; the goal's target is their sum.">
+              <select value={s.splitBy} onChange={(e) => set("splitBy", e.target.value)} name="splitBy">
+                <option value="">No split</option>
+                {dimensions.map((d) => (
+                  <option key={d.key} value={d.key} disabled={!!d.feature && !enabled.has(d.feature)}>{d.label}</option>
+                ))}
+              </select>
+            </Field>
+          )}
+
+          {split ? (
+            <div className="element-targets">
+              <h3>Target per {split.label.toLowerCase()}</h3>
+              {errorsAt("elementTargets").map((m) => <p key={m} className="error">{m}</p>)}
+              {split.elements.map((element) => (
+                <label key={element} className="inline">
+                  <span>{element}</span>
+                  <input inputMode="decimal" className="short" value={s.elementTargets[element] ?? ""}
+                    onChange={(e) => set("elementTargets", { ...s.elementTargets, [element]: e.target.value })} />
+                </label>
+              ))}
+            </div>
+          ) : (
+            <div className="row">
+              <Field label={`Target per period${measure?.money ? ` (${s.currency})` : ""}`} errors={errorsAt("targetForAll")} hint="Applies to every period without its own target.">
+                <input inputMode="decimal" value={s.targetForAll} onChange={(e) => set("targetForAll", e.target.value)} required={!goal} name="targetForAll" placeholder="120000" />
+              </Field>
+              <Field label="Stretch target" errors={errorsAt("stretchTarget")}>
+                <input inputMode="decimal" value={s.stretchTarget} onChange={(e) => set("stretchTarget", e.target.value)} name="stretchTarget" placeholder="optional" />
+              </Field>
+            </div>
+          )}
+
+          {goal && type?.perPeriodTargets && !s.splitBy && (
+            <div className="period-targets">
+              <h3>Targets per period</h3>
+              {canEditPeriods ? (
+                <>
+                  {errorsAt("periodTargets").map((m) => <p key={m} className="error">{m}</p>)}
+                  <div className="period-target-grid">
+                    {goal.periods.map((p) => (
+                      <label key={p.index} className={num(s.periodTargets[p.index]) !== num(s.targetForAll) ? "override" : ""}>
+                        <span>{p.label}</span>
+                        <input inputMode="decimal" value={s.periodTargets[p.index] ?? ""}
+                          onChange={(e) => set("periodTargets", { ...s.periodTargets, [p.index]: e.target.value })} />
+                      </label>
+                    ))}
+                  </div>
+                  <button type="button" className="link" onClick={() => set("periodTargets", Object.fromEntries(goal.periods.map((p) => [p.index, s.targetForAll])))}>
+                    Apply {s.targetForAll ? amount(s.targetForAll, measure?.money ? s.currency : null) : "the target"} to all periods
+                  </button>
+                </>
+              ) : (
+                <p className="muted">
+                  {goal.endDate ? "Save the new calendar first; then set per-period targets here." : "Open-ended goals have one target for every period."}
+                </p>
+              )}
+            </div>
+          )}
+        </fieldset>
+
+        {outcome?.kind === "error" && (
+          <div className="error-box" role="alert">
+            <strong>{outcome.fields.length ? "Not saved — please fix:" : outcome.message}</strong>
+            {outcome.fields.length > 0 && (
+              <ul>{outcome.fields.map((f, i) => <li key={i}><code>{f.path.join(".")}</code>: {f.message}</li>)}</ul>
+            )}
+          </div>
+        )}
+        <div className="actions">
+          <button type="submit" className="primary" disabled={readOnly || busy}>{busy ? "Saving…" : goal ? "Save changes" : "Create goal"}</button>
+          <a className="button secondary" href={goal ? href({ page: "goal", id: goal.id }) : href({ page: "goals" })}>Cancel</a>
+          {goal && <span className="muted small">Version {goal.version}</span>}
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function Field({ label, children, errors = [], hint }: { label: string; children: ReactNode; errors?: string[]; hint?: string | null }) {
+  return (
+    <label className={`field${errors.length ? " has-error" : ""}`}>
+      <span className="label">{label}</span>
+      {children}
+      {hint && <span className="hint-text">{hint}</span>}
+      {errors.map((m) => <span key={m} className="error small">{m}</span>)}
+    </label>
+  );
+}
+
+function FilterField({ filter, data, enabled, values, onChange, pipelines, errors }: {
+  filter: FilterInfo;
+  data: FormData;
+  enabled: Set<string>;
+  values: string[];
+  onChange: (values: string[]) => void;
+  pipelines: string[];
+  errors: string[];
+}) {
+  const label = `${filter.label}${filter.required ? " (required)" : ""}`;
+  const dimension = filter.dimension ? data.dimensions.find((d) => d.key === filter.dimension) : undefined;
+  let options: { value: string; label: string; group?: string }[] | null = null;
+  if (dimension) {
+    if (dimension.feature && !enabled.has(dimension.feature)) return null;
+    options = dimension.elements.map((e) => ({ value: e, label: e }));
+  } else if (filter.choices) {
+    options = filter.choices.map((c) => ({ value: c, label: c }));
+  } else if (filter.kind === "REFERENCE" && filter.key.startsWith("pipeline")) {
+    options = data.pipelines.map((p) => ({ value: p.id, label: p.name }));
+  } else if (filter.kind === "REFERENCE" && filter.key.startsWith("stage")) {
+    options = data.pipelines
+      .filter((p) => pipelines.length === 0 || pipelines.includes(p.id))
+      .flatMap((p) => p.stages.map((st) => ({ value: st.id, label: st.name, group: p.name })));
+  }
+  const relevant = errors.length ? errors : [];
+
+  if (options && filter.multiple) {
+    return (
+      <div className="field" data-filter={filter.key}>
+        <span className="label" title={filter.description}>{label}</span>
+        <div className="checks">
+          {options.map((o) => (
+            <label key={o.value} className="check">
+              <input
+                type="checkbox"
+                checked={values.includes(o.value)}
+                onChange={(e) => onChange(e.target.checked ? [...values, o.value] : values.filter((v) => v !== o.value))}
+              />
+              {o.group ? `${o.group} · ` : ""}{o.label}
+            </label>
+          ))}
+        </div>
+        <span className="hint-text">{filter.description}{values.length === 0 && !filter.required ? " None ticked: no filter." : ""}</span>
+        {relevant.map((m) => <span key={m} className="error small">{m}</span>)}
+      </div>
+    );
+  }
+  if (options) {
+    const groups = [...new Set(options.map((o) => o.group ?? ""))];
+    return (
+      <label className="field" data-filter={filter.key}>
+        <span className="label" title={filter.description}>{label}</span>
+        <select value={values[0] ?? ""} onChange={(e) => onChange(e.target.value ? [e.target.value] : [])} required={filter.required}>
+          <option value="">{filter.required ? "Choose…" : "Any"}</option>
+          {groups.map((g) =>
+            g ? (
+              <optgroup key={g} label={g}>
+                {options!.filter((o) => o.group === g).map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
+              </optgroup>
+            ) : (
+              options!.filter((o) => !o.group).map((o) => <option key={o.value} value={o.value}>{o.label}</option>)
+            ),
+          )}
+        </select>
+        <span className="hint-text">{filter.description}</span>
+      </label>
+    );
+  }
+  return (
+    <label className="field" data-filter={filter.key}>
+      <span className="label" title={filter.description}>{label}</span>
+      <TextList values={values} onChange={onChange} multiple={filter.multiple} required={filter.required} />
+      <span className="hint-text">{filter.description}</span>
+    </label>
+  );
+}
+
+/** Free-text values, comma-separated when the filter takes several. */
+function TextList({ values, onChange, multiple, required }: { values: string[]; onChange: (values: string[]) => void; multiple: boolean; required: boolean }) {
+  const [text, setText] = useState(values.join(", "));
+  return (
+    <input
+      value={text}
+      onChange={(e) => {
+        setText(e.target.value);
+        const parts = e.target.value.split(multiple ? "," : /$^/).map((v) => v.trim()).filter(Boolean);
+        onChange(parts);
+      }}
+      placeholder={multiple ? "comma-separated, e.g. call, meeting" : ""}
+      required={required}
+    />
+  );
+}

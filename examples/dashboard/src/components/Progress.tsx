@@ -1,0 +1,31 @@
+import type { PeriodStatus } from "../gql/graphql";
+import { num, percent, STATUS_COLOUR, STATUS_LABEL } from "../format";
+
+export function StatusBadge({ status }: { status: PeriodStatus }) {
+  return (
+    <span className={`badge status-${status.toLowerCase()}`} data-status={status}>
+      {STATUS_LABEL[status]}
+    </span>
+  );
+}
+
+/** A bar filled to the ratio (capped at 100 %; the overflow shows as a marker), coloured by status. */
+export function ProgressBar({ ratio, status, expected }: { ratio: string | null | undefined; status: PeriodStatus; expected?: number | null }) {
+  const value = num(ratio);
+  const width = Math.max(0, Math.min(1, value)) * 100;
+  return (
+    <div
+      className="progress"
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={Math.round(value * 100)}
+      aria-label={`${percent(ratio)} of target`}
+    >
+      <div className="progress-fill" style={{ width: `${width}%`, background: STATUS_COLOUR[status] }} />
+      {expected != null && expected > 0 && expected < 1 && (
+        <div className="progress-pace" style={{ left: `${expected * 100}%` }} title="Where the actual should be by now" />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,141 @@
+"""The example dashboard end to end: a live `goalgraph serve --demo` serving the built dashboard at /,
+driven in headless Chromium (Debian's /usr/bin/chromium through playwright-core; no browser download).
+
+The browser part is examples/dashboard/e2e/dashboard.e2e.mjs: sign in as the demo team leader, see the
+goals, open "Won revenue", click the current month's bar and see the deals behind it, export the chart
+as PNG; then a won deal ingested through GraphQL with a service token must move that bar (and the
+actual, and the deal count) without a reload, through the goalProgress subscription. Screenshots are
+left in examples/dashboard/e2e/out/.
+
+Needs the built dashboard (`cd examples/dashboard && npm ci && npm run build`), node and chromium.
+Without them the test is skipped, except under CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DASHBOARD = REPO / "examples" / "dashboard"
+DIST = DASHBOARD / "dist"
+SCRIPT = DASHBOARD / "e2e" / "dashboard.e2e.mjs"
+OUT = DASHBOARD / "e2e" / "out"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+DEMO_DB = "sqlite+aiosqlite:///goalgraph-demo.db"
+VIEWER = "user-05"  # DEMO_LEADER: a team leader with both statistics rights, so company goals are visible
+STARTUP_SECONDS = 90
+
+
+def _missing(reason: str) -> None:
+    """Skip on a developer's machine; fail in CI, where the dashboard must be built and tested."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: .ci/run installs chromium and builds the dashboard before the tests)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def prerequisites() -> str:
+    """The node binary, once everything the browser test needs is there."""
+    node = shutil.which("node")
+    if not (DIST / "index.html").is_file():
+        _missing("the dashboard is not built: cd examples/dashboard && npm ci && npm run build")
+    if node is None:
+        _missing("node is not installed")
+    if not (DASHBOARD / "node_modules" / "playwright-core").is_dir():
+        _missing("playwright-core is not installed: cd examples/dashboard && npm ci")
+    if not os.access(CHROMIUM, os.X_OK):
+        _missing(f"chromium is not installed at {CHROMIUM}: apt-get install -y chromium")
+    return node  # type: ignore[return-value]
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """`goalgraph serve --demo` in a fresh directory on a free port: (base URL, env, directory)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOALGRAPH_")}
+    # The same database URL for serve and token, so both use the secret kept beside the demo database.
+    env.update(GOALGRAPH_DATABASE_URL=DEMO_DB, GOALGRAPH_DASHBOARD_DIR=str(DIST))
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "goalgraph.cli", "serve", "--demo", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"the server exited ({proc.returncode}):\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{base}healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no /healthz within {STARTUP_SECONDS} s:\n{log_path.read_text()}")
+            time.sleep(0.3)
+        yield base, env, tmp_path
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        log.close()
+
+
+def _token(env: dict[str, str], cwd: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "goalgraph.cli", "token", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[str, str], Path]) -> None:
+    node = prerequisites
+    base, env, directory = demo_server
+
+    page = httpx.get(base, timeout=10)
+    assert page.status_code == 200 and '<div id="root">' in page.text, "the server does not serve the dashboard at /"
+
+    viewer = _token(env, directory, VIEWER)
+    service = _token(env, directory, "crm-sync", "--system")
+    shutil.rmtree(OUT, ignore_errors=True)
+    run_env = {
+        **os.environ,
+        "DASHBOARD_URL": base,
+        "GOALGRAPH_TOKEN": viewer,
+        "GOALGRAPH_SERVICE_TOKEN": service,
+        "GOAL_TITLE": "Won revenue",
+        "E2E_OUT": str(OUT),
+        "CHROMIUM": CHROMIUM,
+    }
+    done = subprocess.run([node, str(SCRIPT)], cwd=DASHBOARD, env=run_env, capture_output=True, text=True, timeout=120)
+    output = f"{done.stdout}\n{done.stderr}"
+    print(output)
+    assert done.returncode == 0, output
+    assert "E2E OK" in done.stdout, output
+    assert "clicked bar" in done.stdout, output
+    assert "without a reload" in done.stdout, output
+    for shot in ("02-goals.png", "03-chart-and-deals.png", "04-after-live-update.png"):
+        assert (OUT / shot).stat().st_size > 10_000, f"screenshot {shot} missing or empty"
