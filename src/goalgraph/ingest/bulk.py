@@ -40,15 +40,17 @@ from rich.progress import (
     DownloadColumn,
     Progress,
     TaskID,
+    TaskProgressColumn,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from goalgraph.ingest.errors import FactError, Path as FactPath
+from goalgraph.events import drain, fire
+from goalgraph.ingest.errors import FactError
+from goalgraph.ingest.errors import Path as FactPath
 from goalgraph.ingest.readers import (
     CSV,
     NDJSON,
@@ -58,8 +60,9 @@ from goalgraph.ingest.readers import (
     open_source,
     parse_kind_option,
 )
-from goalgraph.ingest.upsert import Ingestor, UpsertCounts
+from goalgraph.ingest.upsert import IngestSummary, Ingestor, UpsertCounts
 from goalgraph.ingest.validate import PARSERS, Kind
+from goalgraph.live.broker import FactsChanged
 from goalgraph.runtime import open_runtime
 from goalgraph.settings import Settings
 
@@ -72,7 +75,7 @@ EXIT_DATABASE = 3
 MAX_SHOWN = 50
 MAX_BATCH_SIZE = 100_000
 #: Batches read ahead of the one being written (bounds memory).
-READ_AHEAD = 2
+READ_AHEAD = 1
 
 
 # -- what a run counts --------------------------------------------------------------------------
@@ -197,8 +200,9 @@ class _Reader(threading.Thread):
         parsers = PARSERS
         pipeline_kind = Kind.PIPELINE
         chunk = _Chunk()
+        rows = source.rows()
         try:
-            for row in source.rows():
+            for row in rows:
                 kind = row.kind
                 if kind is not None and kind is not chunk.kind:
                     if chunk.has_records:
@@ -219,7 +223,12 @@ class _Reader(threading.Thread):
                     chunk.errors.append(row.error)
                     chunk.bad[line] = kind
                 else:
-                    rec = parsers[kind](row.data, (line,), chunk.errors, received_at)  # type: ignore[index]
+                    try:
+                        rec = parsers[kind](row.data, (line,), chunk.errors, received_at)  # type: ignore[index]
+                    except Exception as exc:  # noqa: BLE001 - one odd row must not stop the import
+                        chunk.errors.append(FactError((line,), f"could not be validated ({type(exc).__name__}: "
+                                                               f"{exc}); please report this as a bug"))
+                        rec = None
                     if rec is None:
                         chunk.bad[line] = kind
                     elif kind is pipeline_kind:
@@ -243,6 +252,8 @@ class _Reader(threading.Thread):
                 self._put(_Stop(exc))
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises
             self._put(_Stop(exc))
+        finally:
+            rows.close()
 
     def chunks(self):  # type: ignore[no-untyped-def]
         """Blocking iterator over the chunks, ending with the _Stop item."""
@@ -263,7 +274,8 @@ class RejectsWriter:
     A ``.csv`` rejects file gets the header and the rejected rows as they were (possible only when
     every input is a CSV file with the same kind and header). A ``.ndjson``/``.jsonl`` file gets one
     object per rejected row, with its ``kind``: NDJSON lines as they were, CSV rows converted.
-    A further ``.gz`` compresses it. The file is created at the first rejected row.
+    A further ``.gz`` compresses it. The file is created (or emptied) when the import starts and
+    removed at the end if no row was rejected.
     """
 
     def __init__(self, path: Path, sources: Sequence[Source]) -> None:
@@ -290,25 +302,31 @@ class RejectsWriter:
         self._fh: IO[Any] | None = None
         self._csv: Any = None
         self.count = 0
+        self.failed: str | None = None
 
-    def _open(self, source: Source) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.format == CSV:
-            self._fh = (gzip.open(self.path, "wt", encoding="utf-8", newline="") if self.compressed
-                        else open(self.path, "w", encoding="utf-8", newline=""))  # noqa: SIM115
-            self._csv = csv.writer(self._fh, delimiter=source.delimiter, lineterminator="\n")
-            self._csv.writerow(source.header)
-        else:
-            self._fh = gzip.open(self.path, "wb") if self.compressed else open(self.path, "wb")  # noqa: SIM115
+    def open(self) -> None:
+        """Create (or empty) the file now, so a path that cannot be written stops the command early."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.format == CSV:
+                self._fh = (gzip.open(self.path, "wt", encoding="utf-8", newline="") if self.compressed
+                            else open(self.path, "w", encoding="utf-8", newline=""))  # noqa: SIM115
+            else:
+                self._fh = gzip.open(self.path, "wb") if self.compressed else open(self.path, "wb")  # noqa: SIM115
+        except OSError as exc:
+            raise ImportUsageError(f"--rejects {self.path}: {exc.strerror or exc}") from None
 
     def write(self, source: Source, rows: list[tuple[int, Kind | None, Any]]) -> None:
+        if self._fh is None:
+            self.open()
+        assert self._fh is not None
         for _line, kind, raw in rows:
             if raw is None:
                 continue  # an over-long line: not kept
-            if self._fh is None:
-                self._open(source)
-            assert self._fh is not None
             if self.format == CSV:
+                if self._csv is None:
+                    self._csv = csv.writer(self._fh, delimiter=source.delimiter, lineterminator="\n")
+                    self._csv.writerow(source.header)
                 self._csv.writerow(raw)
             elif source.format == NDJSON:
                 self._fh.write(_ndjson_reject(raw, source.kind) + b"\n")
@@ -317,9 +335,12 @@ class RejectsWriter:
             self.count += 1
 
     def close(self) -> None:
+        """Close the file; remove it when no row was rejected (so it exists only when there is work)."""
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+            if self.count == 0:
+                self.path.unlink(missing_ok=True)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -373,10 +394,10 @@ class Reporter:
         if progress:
             self.progress = Progress(
                 TextColumn("{task.description}"),
-                BarColumn(),
+                BarColumn(bar_width=24),
+                TaskProgressColumn(),
                 DownloadColumn(),
-                TextColumn("{task.fields[rows]:>11,} rows  {task.fields[rate]:>8,.0f} rows/s"),
-                TimeElapsedColumn(),
+                TextColumn("{task.fields[rows]:,} rows, {task.fields[rate]:,.0f}/s"),
                 TimeRemainingColumn(),
                 console=self.err,
             )
@@ -393,7 +414,9 @@ class Reporter:
     def add_file(self, source: Source) -> TaskID | None:
         if self.progress is None:
             return None
-        return self.progress.add_task(source.path.name, total=max(source.size, 1), rows=0, rate=0.0)
+        name = source.path.name
+        name = name if len(name) <= 28 else name[:12] + "…" + name[-15:]
+        return self.progress.add_task(name, total=max(source.size, 1), rows=0, rate=0.0)
 
     def advance(self, task: TaskID | None, position: int, rows: int, started: float) -> None:
         if self.progress is None or task is None:
@@ -435,7 +458,12 @@ def summary_lines(report: ImportReport, *, rich_table: bool = False) -> list[Any
     """The end-of-run summary: per-file lines, a per-kind table and the outcome."""
     out: list[Any] = []
     for f in report.files:
-        span = f" (lines {f.first_line:,}–{f.last_line:,})" if f.first_line is not None else ""
+        if f.first_line is None or f.last_line is None:
+            span = ""
+        elif f.first_line == f.last_line:
+            span = f" (line {f.first_line:,})"
+        else:
+            span = f" (lines {f.first_line:,}–{f.last_line:,})"
         line = f"{f.source.name}: {f.rows:,} row(s) read{span}, {f.rejected:,} rejected"
         if f.stopped:
             line += f"; STOPPED: {f.stopped}"
@@ -526,7 +554,7 @@ async def import_files(
     received_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     try:
-        async with open_runtime(settings) as runtime:
+        async with open_runtime(settings, listen=False) as runtime:
             state = await runtime.database_state()
             if not state.get("ok"):
                 report.fatal = f"cannot reach the database: {state.get('error')}"
@@ -536,7 +564,7 @@ async def import_files(
                 report.started = True
                 await _run(report, runtime, per_batch=per_batch, dry_run=dry_run, batch_size=batch_size,
                            rejects=rejects, reporter=reporter, received_at=received_at)
-    except (SQLAlchemyError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - before the run started: reported as "cannot open"
         if report.started:
             raise
         report.fatal = f"cannot open the database: {_db_message(exc)}"
@@ -562,21 +590,24 @@ async def _run(
     reporter: Reporter,
     received_at: datetime,
 ) -> None:
+    announcer = _Announcer(runtime, reporter)
     async with runtime.sessions() as session:
         ingestor = Ingestor(session, lenient=True)
         try:
             for file_report in report.files:
                 ok = await _import_file(file_report, report, session, ingestor, per_batch=per_batch,
                                         batch_size=batch_size, rejects=rejects, reporter=reporter,
-                                        received_at=received_at)
+                                        received_at=received_at, announcer=announcer)
                 if not ok:
                     break
             if per_batch or report.fatal or dry_run or report.rejected:
                 # Batch mode has nothing pending; otherwise this undoes the whole run.
                 await session.rollback()
+                announcer.discard()
             else:
                 await session.commit()
                 report.committed = True
+                await announcer.committed()
         except SQLAlchemyError as exc:
             report.fatal = f"database error while finishing: {_db_message(exc)}"
             report.exit_code = EXIT_DATABASE
@@ -585,6 +616,7 @@ async def _run(
             if rejects is not None:
                 rejects.close()
                 report.rejects_written = rejects.count
+    await announcer.finish()
 
 
 async def _safe_rollback(session: Any) -> None:
@@ -611,6 +643,7 @@ async def _import_file(
     rejects: RejectsWriter | None,
     reporter: Reporter,
     received_at: datetime,
+    announcer: _Announcer,
 ) -> bool:
     """Read, validate and apply one file. False when the run must stop."""
     source = file_report.source
@@ -634,11 +667,12 @@ async def _import_file(
                 raise item.error
             chunk = item
             try:
-                ref_errors = await _apply(chunk, report, ingestor)
+                ref_errors, summary = await _apply(chunk, ingestor)
                 if per_batch and chunk.has_records:
                     await session.commit()
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, OSError) as exc:
                 await _safe_rollback(session)
+                announcer.discard()
                 lines = f"lines {chunk.first_line:,}–{chunk.last_line:,}" if chunk.first_line else "the last batch"
                 message = f"database error in {source.name} {lines}: {_db_message(exc)}"
                 file_report.stopped = message
@@ -646,6 +680,13 @@ async def _import_file(
                 report.exit_code = EXIT_DATABASE
                 reporter.message(message)
                 return False
+            for kind, counts in summary.counts.items():
+                if counts.created or counts.updated or counts.ignored or counts.rejected:
+                    report.tally(kind).add_counts(counts)
+            report.stage_changes += summary.stage_changes
+            announcer.add(summary)
+            if per_batch and chunk.has_records:
+                await announcer.committed()
             _account(chunk, ref_errors, file_report, report, rejects, reporter)
             if per_batch and chunk.last_line is not None:
                 file_report.committed_through = chunk.last_line
@@ -656,9 +697,11 @@ async def _import_file(
         reader.join(timeout=5)
 
 
-async def _apply(chunk: _Chunk, report: ImportReport, ingestor: Ingestor) -> list[FactError]:
+async def _apply(chunk: _Chunk, ingestor: Ingestor) -> tuple[list[FactError], IngestSummary]:
+    """Write the chunk's records; their reference problems and what they did (not yet committed)."""
+    summary = IngestSummary()
     if not chunk.has_records:
-        return []
+        return [], summary
     assert chunk.kind is not None
     errors: list[FactError] = []
     parts = [(chunk.kind, chunk.records)]
@@ -666,10 +709,66 @@ async def _apply(chunk: _Chunk, report: ImportReport, ingestor: Ingestor) -> lis
         parts.append((Kind.STAGE, chunk.stages))
     for kind, records in parts:
         counts, changes, kind_errors = await ingestor.apply(kind, records)
-        report.tally(kind).add_counts(counts)
-        report.stage_changes += changes
+        summary.counts[kind].add(counts)
+        summary.stage_changes += changes
         errors.extend(kind_errors)
-    return errors
+    return errors, summary
+
+
+class _Announcer:
+    """After a commit, tell the rest of goalgraph as the ``ingestFacts`` mutation does: the
+    ``goalgraph_facts_ingested`` hook for each committed transaction, a facts-changed event for
+    live subscribers (at most every few seconds during a long import, and once at the end), and
+    one check of the goals' statuses at the end (``goalgraph_goal_status_changed``)."""
+
+    PUBLISH_EVERY = 5.0
+
+    def __init__(self, runtime: Any, reporter: Reporter) -> None:
+        self.runtime = runtime
+        self.reporter = reporter
+        self.pending = IngestSummary()
+        self.committed_any = False
+        self.unpublished = False
+        self.last_publish = time.monotonic()
+        self.broker_started = False
+
+    def add(self, summary: IngestSummary) -> None:
+        self.pending.add(summary)
+
+    def discard(self) -> None:
+        self.pending = IngestSummary()
+
+    async def committed(self) -> None:
+        summary, self.pending = self.pending, IngestSummary()
+        if not any(c.written for c in summary.counts.values()):
+            return
+        self.committed_any = self.unpublished = True
+        fire(self.runtime.plugins.manager, "goalgraph_facts_ingested", counts=summary.as_dict())
+        if time.monotonic() - self.last_publish >= self.PUBLISH_EVERY:
+            await self._publish()
+
+    async def _publish(self) -> None:
+        self.last_publish = time.monotonic()
+        self.unpublished = False
+        try:
+            if not self.broker_started:
+                # Opened with listen=False (no noise if the database is down); connect on first use.
+                self.broker_started = True
+                await self.runtime.broker.start()
+            await self.runtime.broker.publish(FactsChanged(None))
+        except Exception as exc:  # noqa: BLE001 - the facts are stored; only the announcement failed
+            self.reporter.message(f"goalgraph import: could not announce the change to live subscribers: {exc}")
+
+    async def finish(self) -> None:
+        """Final announcements; waits for the hooks so none is cut off when the command exits."""
+        if self.unpublished:
+            await self._publish()
+        if self.committed_any and self.runtime.status_watch is not None:
+            try:
+                await self.runtime.status_watch.check(None)
+            except Exception as exc:  # noqa: BLE001 - as above
+                self.reporter.message(f"goalgraph import: could not check the goals' statuses: {exc}")
+        await drain()
 
 
 def _account(
@@ -699,9 +798,14 @@ def _account(
         problems.sort(key=lambda e: e.path[0])  # stable: a row's own problems keep their order
     for error in problems:
         reporter.problem(file_report.source, error)
-    if rejects is not None and rejected:
-        rejects.write(file_report.source,
-                      [(line, rejected[line], chunk.raws.get(line)) for line in sorted(rejected)])
+    if rejects is not None and rejected and rejects.failed is None:
+        try:
+            rejects.write(file_report.source,
+                          [(line, rejected[line], chunk.raws.get(line)) for line in sorted(rejected)])
+        except (OSError, ImportUsageError) as exc:
+            rejects.failed = str(exc)
+            reporter.message(f"goalgraph import: cannot write the rejects file {rejects.path}: {exc}; "
+                             f"rejected rows are still reported here")
 
 
 def prepare(
@@ -717,7 +821,10 @@ def prepare(
         raise ImportUsageError(f"--batch-size {batch_size}: use 1–{MAX_BATCH_SIZE:,}")
     default_kind = parse_kind_option(kind)
     sources = [open_source(Path(f), default_kind) for f in files]
-    return sources, (RejectsWriter(Path(rejects), sources) if rejects is not None else None)
+    writer = RejectsWriter(Path(rejects), sources) if rejects is not None else None
+    if writer is not None:
+        writer.open()
+    return sources, writer
 
 
 def run_import(
@@ -746,6 +853,8 @@ def run_import(
             ))
     finally:
         sys.setswitchinterval(switch)
+        if writer is not None:
+            writer.close()
 
 
 def import_command(

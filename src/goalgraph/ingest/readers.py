@@ -135,6 +135,8 @@ class Source:
         default_kind = self.kind
         loads = orjson.loads
         parse_kind = Kind.parse
+        kinds = {k.value: k for k in Kind}
+        deal_kind, exact_amounts = Kind.DEAL, _exact_amounts
         line_no = 0
         try:
             while True:
@@ -162,7 +164,7 @@ class Source:
                 try:
                     obj = loads(text)
                 except orjson.JSONDecodeError as exc:
-                    if line_no == 1 and text in (b"[", b"{"):
+                    if line_no == 1 and (text == b"{" or text.startswith(b"[")):
                         raise ReadError(1, "this is a JSON document, not NDJSON: put one JSON object on each line "
                                            "(e.g. jq -c '.[]' FILE > FILE.ndjson)") from None
                     yield RawRow(line_no, None, None, text, FactError((line_no,), f"is not valid JSON: {exc}"))
@@ -182,16 +184,18 @@ class Source:
                             (line_no, "kind"), f"is required (one of {_KINDS_TEXT})", "REQUIRED"))
                         continue
                 else:
-                    try:
-                        kind = parse_kind(kind_text) if isinstance(kind_text, str) else None
-                    except ValueError:
-                        kind = None
+                    kind = kinds.get(kind_text) if type(kind_text) is str else None
+                    if kind is None:
+                        try:
+                            kind = parse_kind(kind_text) if isinstance(kind_text, str) else None
+                        except ValueError:
+                            kind = None
                     if kind is None:
                         yield RawRow(line_no, None, None, text, FactError(
                             (line_no, "kind"), f"{kind_text!r} is not a kind of fact; use one of {_KINDS_TEXT}"))
                         continue
-                if kind is Kind.DEAL and (type(obj.get("value")) is float or type(obj.get("cost")) is float):
-                    _exact_amounts(obj, text)
+                if kind is deal_kind:
+                    exact_amounts(obj, text)
                 yield RawRow(line_no, kind, obj, text)
         finally:
             stream.close()
@@ -265,14 +269,26 @@ def _json_type(value: Any) -> str:
 
 
 def _exact_amounts(obj: dict[str, Any], text: bytes) -> None:
-    """orjson reads ``1234.56`` as a float; re-read the line's amounts as exact Decimals."""
-    try:
-        exact = json.loads(text, parse_float=Decimal)
-    except ValueError:  # pragma: no cover - orjson accepted it
-        return
+    """Keep JSON-number amounts exact although orjson reads them as binary floats.
+
+    A decimal number of at most 15 significant digits survives the trip through a float:
+    ``repr`` gives it back digit for digit, which is what validation reads. Longer ones
+    (or exponents) are re-read from the line as :class:`~decimal.Decimal`.
+    """
     for name in _AMOUNT_FIELDS:
-        if type(obj.get(name)) is float:
-            obj[name] = exact.get(name)
+        value = obj.get(name)
+        if type(value) is float:
+            digits = repr(value)
+            # A float's repr always has a "." (or an "e"): 16 characters hold at most 15 digits.
+            if len(digits) > 16 or "e" in digits:
+                try:
+                    exact = json.loads(text, parse_float=Decimal)
+                except ValueError:  # pragma: no cover - orjson accepted it
+                    return
+                for field_name in _AMOUNT_FIELDS:
+                    if type(obj.get(field_name)) is float:
+                        obj[field_name] = exact.get(field_name)
+                return
 
 
 def detect_format(path: Path) -> tuple[str, bool, str]:

@@ -18,6 +18,8 @@ The rules are the same as the portable path (SQLite), which the tests run too.
 from __future__ import annotations
 
 import enum
+import hashlib
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,16 +127,17 @@ def _deal_row(rec: dict[str, Any], users: dict[str, Any], stages: dict[str, Any]
     }
 
 
-# -- PostgreSQL: one statement per batch ---------------------------------------------------------
-_PG_ARRAY_TYPES = {"VARCHAR": "text", "TEXT": "text", "INTEGER": "int4", "SMALLINT": "int2", "BIGINT": "int8",
-                   "BOOLEAN": "bool", "NUMERIC": "numeric", "DATE": "date", "JSON": "text", "JSONB": "text",
-                   "TIMESTAMP WITH TIME ZONE": "timestamptz"}
+# -- PostgreSQL: COPY the batch in, then one statement -------------------------------------------
+_PG_TYPES = {"VARCHAR": "text", "TEXT": "text", "INTEGER": "int4", "SMALLINT": "int2", "BIGINT": "int8",
+             "BOOLEAN": "bool", "NUMERIC": "numeric", "DATE": "date", "JSON": "text", "JSONB": "text",
+             "TIMESTAMP WITH TIME ZONE": "timestamptz"}
 _pg_dialect = postgresql.dialect()
 
 
 def _pg_type(column: Column[Any]) -> str:
+    """The type of ``column``'s value in the staging table (JSON travels as text)."""
     compiled = column.type.compile(dialect=_pg_dialect)
-    return _PG_ARRAY_TYPES[compiled.split("(")[0].strip()]
+    return _PG_TYPES[compiled.split("(")[0].strip()]
 
 
 def _is_json(column: Column[Any]) -> bool:
@@ -142,7 +145,7 @@ def _is_json(column: Column[Any]) -> bool:
 
 
 def _pg_converter(column: Column[Any]) -> Any:
-    """How a record's value becomes an array element asyncpg can encode for ``column``."""
+    """How a record's value becomes something asyncpg's binary COPY encodes for ``column``."""
     if _is_json(column):
         return lambda v: None if v is None else orjson.dumps(v).decode()
     if isinstance(column.type, Enum):
@@ -154,62 +157,15 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _pg_upsert_sql(table: Table, columns: Sequence[str], *, deal_history: bool = False) -> str:
-    """``WITH i AS (unnest …), prev AS (stored rows), up AS (INSERT … ON CONFLICT … WHERE newer)``.
-
-    ``prev`` reads the table as it was before the statement (every part of one statement sees
-    the same snapshot), so it tells created from updated and, for deals, the stage before.
-    The result row is (written, created, stage changes recorded).
-    """
-    cols = [table.c[c] for c in columns]
-    extra = ["stage_entered_at"] if deal_history else []
-    params = [f"${i}::{_pg_type(c)}[]" for i, c in enumerate(cols, 1)]
-    params += [f"${len(cols) + 1 + i}::timestamptz[]" for i in range(len(extra))]
-    names = ", ".join(_q(n) for n in [*columns, *extra])
-    select_list = ", ".join(f"i.{_q(c.name)}::json" if _is_json(c) else f"i.{_q(c.name)}" for c in cols)
-    name = _q(table.name)
-    updates = ", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in columns if c != "external_id")
-    prev_cols = "t.external_id" + (", t.stage_id" if deal_history else "")
-    returning = f"{name}.external_id" + (f", {name}.id, {name}.pipeline_id, {name}.stage_id, {name}.owner_id"
-                                          if deal_history else "")
-    sql = (
-        f"WITH i AS MATERIALIZED (SELECT * FROM unnest({', '.join(params)}) AS i({names})),\n"
-        f"prev AS MATERIALIZED (SELECT {prev_cols} FROM {name} t JOIN i ON t.external_id = i.external_id),\n"
-        f"up AS (INSERT INTO {name} ({', '.join(_q(c) for c in columns)}) SELECT {select_list} FROM i\n"
-        f"  ON CONFLICT (external_id) DO UPDATE SET {updates}\n"
-        f"  WHERE {name}.source_updated_at <= EXCLUDED.source_updated_at\n"
-        f"  RETURNING {returning})"
-    )
-    if not deal_history:
-        return sql + (
-            "\nSELECT count(*), count(*) FILTER (WHERE prev.external_id IS NULL), 0"
-            " FROM up LEFT JOIN prev ON prev.external_id = up.external_id"
-        )
-    n = len(cols) + len(extra)
-    return sql + (
-        f",\nh AS (SELECT * FROM unnest(${n + 1}::text[], ${n + 2}::int4[], ${n + 3}::int4[], ${n + 4}::timestamptz[])"
-        " AS h(external_id, stage_id, pipeline_id, entered_at)),\n"
-        "hist AS (INSERT INTO deal_stage_changes (deal_id, pipeline_id, stage_id, owner_id, entered_at)\n"
-        "  SELECT up.id, up.pipeline_id, up.stage_id, up.owner_id,\n"
-        "         COALESCE(i.stage_entered_at, CASE WHEN prev.external_id IS NULL THEN i.added_at"
-        " ELSE i.source_updated_at END)\n"
-        "  FROM up JOIN i ON i.external_id = up.external_id LEFT JOIN prev ON prev.external_id = up.external_id\n"
-        "  WHERE prev.external_id IS NULL OR prev.stage_id <> up.stage_id\n"
-        "  UNION ALL\n"
-        "  SELECT up.id, h.pipeline_id, h.stage_id, up.owner_id, h.entered_at FROM h JOIN up ON up.external_id = h.external_id\n"
-        "  ON CONFLICT (deal_id, stage_id, entered_at) DO NOTHING\n"
-        "  RETURNING 1)\n"
-        "SELECT (SELECT count(*) FROM up),"
-        " (SELECT count(*) FROM up LEFT JOIN prev ON prev.external_id = up.external_id WHERE prev.external_id IS NULL),"
-        " (SELECT count(*) FROM hist)"
-    )
-
-
 @dataclass(frozen=True)
 class _PgPlan:
+    """How one kind's batch is written on PostgreSQL: a staging table and the upsert statement."""
+
+    staging: str
+    create: str
     sql: str
     columns: tuple[str, ...]
-    converters: tuple[Any, ...]
+    converters: tuple[tuple[str, Any], ...]
 
 
 _PG_PLANS: dict[tuple[str, tuple[str, ...], bool], _PgPlan] = {}
@@ -219,10 +175,67 @@ def _pg_plan(table: Table, columns: Sequence[str], deal_history: bool = False) -
     key = (table.name, tuple(columns), deal_history)
     plan = _PG_PLANS.get(key)
     if plan is None:
-        plan = _PgPlan(_pg_upsert_sql(table, columns, deal_history=deal_history), tuple(columns),
-                       tuple(_pg_converter(table.c[c]) for c in columns))
-        _PG_PLANS[key] = plan
+        plan = _PG_PLANS[key] = _build_pg_plan(table, tuple(columns), deal_history)
     return plan
+
+
+def _build_pg_plan(table: Table, columns: tuple[str, ...], deal_history: bool) -> _PgPlan:
+    """The batch is COPied (binary) into a temporary staging table, truncated before each batch
+    (a ``DELETE`` would leave dead rows that no autovacuum ever removes from a temporary table).
+
+    ``prev`` reads the target as it was before the statement (every part of one statement sees
+    the same snapshot), so it tells created from updated and, for deals, the stage before.
+    ``up`` writes only rows at least as new as the stored version. The statement returns
+    (written, created, stage changes recorded).
+    """
+    cols = [table.c[c] for c in columns]
+    all_columns = (*columns, "stage_entered_at") if deal_history else columns
+    types = [_pg_type(c) for c in cols] + (["timestamptz"] if deal_history else [])
+    definition = ", ".join(f"{_q(n)} {t}" for n, t in zip(all_columns, types))
+    # The name carries a digest of the layout, so a pooled connection never reuses a stale one.
+    digest = hashlib.sha1(definition.encode()).hexdigest()[:8]
+    staging = f"_goalgraph_in_{table.name}_{digest}"
+    create = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {_q(staging)} ({definition}); "
+              f"TRUNCATE pg_temp.{_q(staging)}")
+    name = _q(table.name)
+    select_list = ", ".join(f"i.{_q(c.name)}::json" if _is_json(c) else f"i.{_q(c.name)}" for c in cols)
+    updates = ", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in columns if c != "external_id")
+    prev_cols = "t.external_id" + (", t.stage_id" if deal_history else "")
+    returning = f"{name}.external_id" + (f", {name}.id, {name}.pipeline_id, {name}.stage_id, {name}.owner_id"
+                                          if deal_history else "")
+    sql = (
+        f"WITH i AS MATERIALIZED (SELECT * FROM pg_temp.{_q(staging)}),\n"
+        f"prev AS MATERIALIZED (SELECT {prev_cols} FROM {name} t JOIN i ON t.external_id = i.external_id),\n"
+        f"up AS (INSERT INTO {name} ({', '.join(_q(c) for c in columns)}) SELECT {select_list} FROM i\n"
+        f"  ON CONFLICT (external_id) DO UPDATE SET {updates}\n"
+        f"  WHERE {name}.source_updated_at <= EXCLUDED.source_updated_at\n"
+        f"  RETURNING {returning})\n"
+    )
+    if not deal_history:
+        sql += ("SELECT count(*), count(*) FILTER (WHERE prev.external_id IS NULL), 0"
+                " FROM up LEFT JOIN prev ON prev.external_id = up.external_id")
+    else:
+        sql += (
+            ", h AS (SELECT * FROM unnest($1::text[], $2::int4[], $3::int4[], $4::timestamptz[])"
+            " AS h(external_id, stage_id, pipeline_id, entered_at)),\n"
+            "hist AS (INSERT INTO deal_stage_changes (deal_id, pipeline_id, stage_id, owner_id, entered_at)\n"
+            "  SELECT up.id, up.pipeline_id, up.stage_id, up.owner_id,\n"
+            "         COALESCE(i.stage_entered_at, CASE WHEN prev.external_id IS NULL THEN i.added_at"
+            " ELSE i.source_updated_at END)\n"
+            "  FROM up JOIN i ON i.external_id = up.external_id LEFT JOIN prev ON prev.external_id = up.external_id\n"
+            "  WHERE prev.external_id IS NULL OR prev.stage_id <> up.stage_id\n"
+            "  UNION ALL\n"
+            "  SELECT up.id, h.pipeline_id, h.stage_id, up.owner_id, h.entered_at"
+            " FROM h JOIN up ON up.external_id = h.external_id\n"
+            "  ON CONFLICT (deal_id, stage_id, entered_at) DO NOTHING\n"
+            "  RETURNING 1)\n"
+            "SELECT (SELECT count(*) FROM up),"
+            " (SELECT count(*) FROM up LEFT JOIN prev ON prev.external_id = up.external_id"
+            " WHERE prev.external_id IS NULL),"
+            " (SELECT count(*) FROM hist)"
+        )
+    converters = tuple((c.name, conv) for c in cols if (conv := _pg_converter(c)) is not None)
+    return _PgPlan(staging, create, sql, all_columns, converters)
 
 
 class Ingestor:
@@ -237,6 +250,8 @@ class Ingestor:
         self.lenient = lenient
         self.dialect = session.bind.dialect.name
         self._ids: dict[Kind, dict[str, Any]] = {k: {} for k in Kind}
+        #: PostgreSQL: whether batches go through COPY + one statement (needs the TEMP privilege).
+        self._copy_path: bool | None = None if self.dialect == "postgresql" else False
 
     # -- helpers -------------------------------------------------------------
     def _insert(self, table: Table):  # type: ignore[no-untyped-def]
@@ -316,25 +331,37 @@ class Ingestor:
         errors.append(FactError((*path, field_name), f"no {kind} with id {ref!r}", "UNKNOWN_REFERENCE"))
 
     # -- PostgreSQL fast path ------------------------------------------------------------
+    async def _use_copy_path(self) -> bool:
+        """PostgreSQL 11+ and the right to create temporary tables; else the portable path."""
+        if self._copy_path is None:
+            raw = await self._asyncpg()
+            self._copy_path = raw.get_server_version() >= (11, 0) and bool(
+                await raw.fetchval("SELECT has_database_privilege(current_database(), 'TEMPORARY')"))
+        return self._copy_path
+
     async def _asyncpg(self) -> Any:
         """The asyncpg connection under the session, inside the session's transaction."""
         conn = await self.session.connection()
         raw = (await conn.get_raw_connection()).driver_connection
         if not raw.is_in_transaction():
             await self.session.execute(text("SELECT 1"))  # SQLAlchemy begins its transaction lazily
-        # The planner cannot estimate unnest()/CTE sizes and may JIT-compile a 5,000-row batch for
-        # tens of milliseconds; LOCAL ends with the transaction, so pooled connections are unaffected.
-        await raw.execute("SET LOCAL jit = off")
         return raw
 
-    async def _pg_run(self, plan: _PgPlan, rows: list[dict[str, Any]], *extra: list[Any]) -> tuple[int, int, int]:
-        columns = []
-        for name, convert in zip(plan.columns, plan.converters):
-            values = [row[name] for row in rows]
-            columns.append(values if convert is None else [convert(v) for v in values])
+    async def _pg_run(self, plan: _PgPlan, rows: list[dict[str, Any]], *params: list[Any]) -> tuple[int, int, int]:
+        """COPY ``rows`` into the plan's staging table and run its upsert statement."""
+        for name, convert in plan.converters:
+            for row in rows:
+                row[name] = convert(row[name])
+        get = operator.itemgetter(*plan.columns)
+        records = [get(row) for row in rows] if len(plan.columns) > 1 else [(get(row),) for row in rows]
         raw = await self._asyncpg()
         try:
-            written, created, recorded = await raw.fetchrow(plan.sql, *columns, *extra)
+            # jit: the planner cannot estimate the staging table and may JIT-compile every batch for
+            # tens of milliseconds. LOCAL settings end with the transaction (pooled connections unaffected).
+            await raw.execute(f"SET LOCAL jit = off; {plan.create}")  # create if missing, truncate
+            await raw.copy_records_to_table(plan.staging, records=records, columns=plan.columns,
+                                            schema_name="pg_temp")
+            written, created, recorded = await raw.fetchrow(plan.sql, *params)
         except Exception as exc:  # asyncpg's errors, surfaced like the portable path's
             if isinstance(exc, DBAPIError):
                 raise
@@ -358,15 +385,15 @@ class Ingestor:
         rows = [_deal_row(rec, users, stages) for rec in records]
         plan = _pg_plan(Deal.__table__, ("external_id", *DEAL_COLUMNS, "source_updated_at"), deal_history=True)
         history: tuple[list[Any], ...] = ([], [], [], [])
-        for rec in records:
+        for rec, row in zip(records, rows):
+            row["stage_entered_at"] = rec["stage_entered_at"]
             for ref, entered in rec["stage_history"]:
                 sid, pid = stages[ref]
                 history[0].append(rec["external_id"])
                 history[1].append(sid)
                 history[2].append(pid)
                 history[3].append(entered)
-        entered_at = [rec["stage_entered_at"] for rec in records]
-        written, created, recorded = await self._pg_run(plan, rows, entered_at, *history)
+        written, created, recorded = await self._pg_run(plan, rows, *history)
         counts = UpsertCounts(created=created, updated=written - created, ignored=len(rows) - written)
         return counts, recorded
 
@@ -392,7 +419,7 @@ class Ingestor:
         return await handler(list(records))
 
     async def _simple(self, kind: Kind, records, columns: Sequence[str]):  # type: ignore[no-untyped-def]
-        if self.dialect == "postgresql":
+        if await self._use_copy_path():
             names = ("external_id", *columns, "source_updated_at")
             unique = _dedupe(list(enumerate(r for _, r in records)))
             counts = await self._pg_upsert(kind, names, [{c: rec[c] for c in names} for _, rec in unique])
@@ -488,7 +515,7 @@ class Ingestor:
                 valid.append(rec)
         if errors and not self.lenient:
             return UpsertCounts(), 0, errors
-        if self.dialect == "postgresql":
+        if await self._use_copy_path():
             unique = _dedupe(list(enumerate(valid)))
             counts, recorded = await self._pg_deals([rec for _, rec in unique], users, stages)
             counts.ignored += len(valid) - len(unique)

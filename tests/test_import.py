@@ -1,0 +1,560 @@
+"""``goalgraph import``: NDJSON and CSV files into SQLite and PostgreSQL, run for real.
+
+The importer is synchronous (it runs its own event loop), so the async tests call it in a
+worker thread; the database is then read back through the GraphQL API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import gzip
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.exc import OperationalError
+
+from goalgraph.cli import main as cli
+from goalgraph.hookspecs import hookimpl
+from goalgraph.ingest import bulk
+from goalgraph.ingest.bulk import EXIT_DATABASE, EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE, import_command, run_import
+from goalgraph.ingest.upsert import Ingestor
+from goalgraph.ingest.validate import Kind
+from goalgraph.plugins import load_plugins
+from goalgraph.settings import Settings
+from goalgraph.testing.fixtures import GQL
+
+T0 = "2026-01-10T09:00:00Z"
+T1 = "2026-01-11T09:00:00Z"
+T2 = "2026-01-12T09:00:00Z"
+
+USERS = [
+    {"kind": "user", "id": "u1", "name": "Alice Andersson", "email": "alice@example.com", "updated_at": T0},
+    {"kind": "user", "id": "u2", "name": "Bjørn Berg", "updated_at": T0},
+]
+TEAM = {"kind": "team", "id": "t1", "name": "North", "member_ids": ["u1", "u2"], "leader_ids": ["u1"],
+        "updated_at": T0}
+PIPELINE = {"kind": "pipeline", "id": "p1", "name": "New business", "updated_at": T0, "stages": [
+    {"id": "s1", "name": "Lead", "probability": 10},
+    {"id": "s2", "name": "Proposal", "probability": 50},
+]}
+REFS = [*USERS, PIPELINE]
+
+
+def deal(id: str = "d1", **over: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"kind": "deal", "id": id, "title": f"Deal {id}", "value": "1000.50", "currency": "EUR",
+                           "owner_id": "u1", "stage_id": "s1", "added_at": T0, "updated_at": T0}
+    row.update(over)
+    return row
+
+
+def write_ndjson(path: Path, rows: list[Any]) -> Path:
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows]
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "wt", encoding="utf-8") as fh:  # type: ignore[operator]
+        fh.write("".join(line + "\n" for line in lines))
+    return path
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "wt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+async def run(settings: Settings, *files: Path, capsys: pytest.CaptureFixture[str] | None = None,
+              **options: Any) -> tuple[int, str, str]:
+    """Run the importer (in a thread: it has its own event loop); (exit code, stdout, stderr)."""
+    if capsys is not None:
+        capsys.readouterr()
+    code = await asyncio.to_thread(import_command, settings, list(files), **options)
+    out, err = capsys.readouterr() if capsys is not None else ("", "")
+    return code, out, err
+
+
+def table(out: str) -> dict[str, tuple[int, ...]]:
+    """The summary's per-kind table (plain-text form) as kind → (read, created, updated, ignored, rejected)."""
+    rows = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[0] in {"user", "team", "pipeline", "stage", "deal", "activity", "total"}:
+            rows[parts[0]] = tuple(int(p.replace(",", "")) for p in parts[1:])
+    return rows
+
+
+def untouched(tmp_path: Path) -> Settings:
+    """Settings for checks that must stop before the database is opened (it would create never.db)."""
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'never.db'}", migrate_on_start=True)
+
+
+async def counts(gql: GQL) -> dict[str, int]:
+    data = await gql("{ users { totalCount } teams { totalCount } deals { totalCount } activities { totalCount } }")
+    return {k: v["totalCount"] for k, v in data.items()}
+
+
+DEAL_QUERY = """query($id: ID!) { deal(id: $id) { title value { amount currency } cost { amount } status
+  attributes owner { id } stage { id } stageHistory { stage { id } enteredAt } } }"""
+
+
+# -- NDJSON ---------------------------------------------------------------------------------------
+async def test_ndjson_mixed_kinds_round_trip(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_ndjson(tmp_path / "facts.ndjson", [
+        *USERS, TEAM, PIPELINE,
+        deal("d1", value=1234567.89, cost=0.1, attributes={"sale_type": "new", "seats": 12}),
+        deal("d2", stage_id="s2", status="WON", won_at=T1, stage_entered_at=T1,
+             stage_history=[{"stage_id": "s1", "entered_at": T0}]),
+        {"kind": "activities", "id": "a1", "type": "Call", "owner_id": "u2", "deal_id": "d1", "added_at": T0,
+         "done_at": T1},
+    ])
+    code, out, err = await run(settings, path, capsys=capsys, batch_size=2)
+    assert code == EXIT_OK, out + err
+    assert err == ""
+    assert "Loaded all 7 row(s)." in out
+    assert await counts(gql) == {"users": 2, "teams": 1, "deals": 2, "activities": 1}
+    d1 = (await gql(DEAL_QUERY, id="d1"))["deal"]
+    # Float amounts in NDJSON are read exactly, not through a binary float.
+    assert d1["value"] == {"amount": "1234567.8900", "currency": "EUR"}
+    assert d1["cost"] == {"amount": "0.1000"}
+    assert d1["attributes"] == {"sale_type": "new", "seats": 12}
+    assert d1["stageHistory"] == [{"stage": {"id": "s1"}, "enteredAt": "2026-01-10T09:00:00+00:00"}]
+    d2 = (await gql(DEAL_QUERY, id="d2"))["deal"]
+    assert d2["status"] == "WON"
+    assert [h["stage"]["id"] for h in d2["stageHistory"]] == ["s1", "s2"]
+    team = (await gql('{ team(id: "t1") { members { id } leaders { id } } }'))["team"]
+    assert team == {"members": [{"id": "u1"}, {"id": "u2"}], "leaders": [{"id": "u1"}]}
+    activity = (await gql('{ activity(id: "a1") { type done } }'))["activity"]
+    assert activity == {"type": "call", "done": True}
+    stages = (await gql('{ pipeline(id: "p1") { stages { id position probability } } }'))["pipeline"]["stages"]
+    assert stages == [{"id": "s1", "position": 0, "probability": 10}, {"id": "s2", "position": 1, "probability": 50}]
+
+
+async def test_summary_counts_every_row(settings: Settings, tmp_path: Path) -> None:
+    path = write_ndjson(tmp_path / "facts.ndjson", [*REFS, deal("d1"), deal("d2"), deal("d1", updated_at=T1),
+                                                     deal("d3", owner_id="ghost"), "{oops"])
+    report = await asyncio.to_thread(run_import, settings, [path])
+    deals = report.tallies[Kind.DEAL]
+    # d1 twice in one batch: the newer copy wins, the older one counts as ignored.
+    assert (deals.read, deals.created, deals.updated, deals.ignored, deals.rejected) == (4, 2, 0, 1, 1)
+    assert report.tallies[Kind.STAGE].created == 2
+    assert report.tallies[None].rejected == 1
+    for tally in report.tallies.values():
+        assert tally.read == tally.created + tally.updated + tally.ignored + tally.rejected
+    assert report.rows == 8 and report.rejected == 2 and report.exit_code == EXIT_REJECTED
+
+
+async def test_reimport_is_idempotent_and_stale_rows_are_ignored(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = write_ndjson(tmp_path / "first.ndjson", [*REFS, deal("d1", updated_at=T1), deal("d2")])
+    assert (await run(settings, first))[0] == EXIT_OK
+    code, out, _ = await run(settings, first, capsys=capsys)
+    assert code == EXIT_OK
+    assert table(out)["deal"] == (2, 0, 2, 0, 0)
+    assert (await counts(gql))["deals"] == 2
+
+    stale = write_ndjson(tmp_path / "stale.ndjson", [deal("d1", stage_id="s2", value="5", updated_at=T0)])
+    code, out, _ = await run(settings, stale, capsys=capsys)
+    assert code == EXIT_OK
+    assert table(out)["deal"] == (1, 0, 0, 1, 0)
+    d1 = (await gql(DEAL_QUERY, id="d1"))["deal"]
+    assert d1["value"]["amount"] == "1000.5000" and d1["stage"]["id"] == "s1"
+
+    newer = write_ndjson(tmp_path / "newer.ndjson", [deal("d1", stage_id="s2", value="2000", updated_at=T2)])
+    code, out, _ = await run(settings, newer, capsys=capsys)
+    assert code == EXIT_OK and "stage changes recorded: 1" in out
+    d1 = (await gql(DEAL_QUERY, id="d1"))["deal"]
+    assert d1["value"]["amount"] == "2000.0000"
+    assert [h["stage"]["id"] for h in d1["stageHistory"]] == ["s1", "s2"]
+    assert (await counts(gql))["deals"] == 2
+
+
+async def test_bad_rows_are_reported_by_line_and_field_and_good_rows_load(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_ndjson(tmp_path / "deals.ndjson", [
+        *REFS,                                                       # lines 1–3
+        deal("d1"),                                                  # 4 fine
+        '{"kind": "deal", "id": "d2", "title": ',                    # 5 malformed JSON
+        deal("d3", colour="red"),                                    # 6 unknown field
+        deal("d4", value="-5"),                                      # 7 negative value
+        deal("d5", currency="EUX"),                                  # 8 unknown currency
+        deal("d6", added_at="10/01/2026"),                           # 9 malformed date
+        deal("d7", owner_id="ghost"),                                # 10 unknown reference
+        "",                                                          # 11 blank: skipped
+        '["not", "an", "object"]',                                   # 12
+        {"id": "x"},                                                 # 13 no kind
+        {"kind": "dael", "id": "x"},                                 # 14 unknown kind
+        deal("d8"),                                                  # 15 fine
+    ])
+    rejects = tmp_path / "rejects.ndjson"
+    code, out, err = await run(settings, path, capsys=capsys, rejects=rejects)
+    assert code == EXIT_REJECTED
+    name = str(path)
+    assert err.splitlines() == [
+        f"{name}:5: is not valid JSON: unexpected end of data: line 1 column 38 (char 37)",
+        f"{name}:6: colour: is not a known field",
+        f"{name}:7: value: -5 is negative; amounts must be zero or more",
+        f"{name}:8: currency: 'EUX' is not an ISO 4217 currency code",
+        f"{name}:9: added_at: '10/01/2026' is not an ISO 8601 timestamp (e.g. 2026-03-01T09:30:00+01:00)",
+        f"{name}:10: owner_id: no user with id 'ghost'",
+        f"{name}:12: must be a JSON object, got an array",
+        f"{name}:13: kind: is required (one of user, team, pipeline, stage, deal, activity)",
+        f"{name}:14: kind: 'dael' is not a kind of fact; use one of user, team, pipeline, stage, deal, activity",
+    ]
+    assert f"{name}: 14 row(s) read (lines 1–15), 9 rejected" in out
+    assert "Loaded 5 row(s); 9 row(s) were rejected and not loaded" in out
+    assert f"9 rejected row(s) written to {rejects}" in out
+    data = await gql("{ deals { nodes { id } } }")
+    assert [d["id"] for d in data["deals"]["nodes"]] == ["d1", "d8"]
+
+    # The rejects file holds the rejected lines as they were, ready to fix and import again.
+    lines = rejects.read_text().splitlines()
+    assert len(lines) == 9
+    assert lines[0] == '{"kind": "deal", "id": "d2", "title":'
+    assert json.loads(lines[5]) == deal("d7", owner_id="ghost")
+    fixed = [line.replace('"ghost"', '"u2"').replace('"EUX"', '"EUR"') for line in lines]
+    write_ndjson(rejects, [line for line in fixed if '"d7"' in line or '"d5"' in line])
+    code, out, _ = await run(settings, rejects, capsys=capsys)
+    assert code == EXIT_OK, out
+    assert (await counts(gql))["deals"] == 4
+
+
+async def test_error_output_is_capped(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "MAX_SHOWN", 3)
+    path = write_ndjson(tmp_path / "bad.ndjson", ["{oops"] * 10)
+    code, out, err = await run(settings, path, capsys=capsys)
+    assert code == EXIT_REJECTED
+    lines = err.splitlines()
+    assert len(lines) == 4
+    assert lines[-1] == "… and 7 more problem(s) not shown; use --rejects FILE to collect every rejected row"
+
+
+# -- transactions ---------------------------------------------------------------------------------
+async def test_all_or_nothing_loads_nothing_when_a_row_is_bad(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_ndjson(tmp_path / "facts.ndjson", [*REFS, deal("d1"), deal("d2", stage_id="nowhere"), deal("d3")])
+    code, out, err = await run(settings, path, capsys=capsys, all_or_nothing=True, batch_size=2)
+    assert code == EXIT_REJECTED
+    assert f"{path}:5: stage_id: no stage with id 'nowhere'" in err
+    assert "Nothing was loaded: 1 row(s) were rejected and --all-or-nothing rolled back the whole import." in out
+    assert await counts(gql) == {"users": 0, "teams": 0, "deals": 0, "activities": 0}
+    assert (await gql("{ pipelines { id } }"))["pipelines"] == []
+
+    good = write_ndjson(tmp_path / "good.ndjson", [*REFS, deal("d1"), deal("d3")])
+    code, out, _ = await run(settings, good, capsys=capsys, all_or_nothing=True)
+    assert code == EXIT_OK and "Loaded all 5 row(s) in one transaction." in out
+    assert (await counts(gql))["deals"] == 2
+
+
+async def test_dry_run_writes_nothing(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_ndjson(tmp_path / "facts.ndjson", [*REFS, TEAM, deal("d1"), deal("d2", owner_id="ghost")])
+    code, out, err = await run(settings, path, capsys=capsys, dry_run=True, batch_size=1)
+    assert code == EXIT_REJECTED
+    assert f"{path}:6: owner_id: no user with id 'ghost'" in err
+    assert "Dry run — nothing was written" in out
+    assert table(out)["deal"] == (2, 1, 0, 0, 1)
+    assert "Dry run: nothing was written. 1 row(s) would be rejected." in out
+    assert await counts(gql) == {"users": 0, "teams": 0, "deals": 0, "activities": 0}
+
+
+async def test_database_error_part_way_says_what_was_committed(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_ndjson(tmp_path / "facts.ndjson", [*REFS, *(deal(f"d{i}") for i in range(1, 7))])
+    real_apply = Ingestor.apply
+    calls = {"deals": 0}
+
+    async def failing_apply(self, kind, records):  # type: ignore[no-untyped-def]
+        if kind is Kind.DEAL:
+            calls["deals"] += 1
+            if calls["deals"] == 2:
+                raise OperationalError("INSERT …", None, Exception("server closed the connection unexpectedly"))
+        return await real_apply(self, kind, records)
+
+    monkeypatch.setattr(Ingestor, "apply", failing_apply)
+    code, out, err = await run(settings, path, capsys=capsys, batch_size=2)
+    assert code == EXIT_DATABASE
+    assert f"database error in {path} lines 6–7: Exception: server closed the connection unexpectedly" in err
+    assert f"Committed before it stopped: {path} up to line 5." in out
+    assert "Nothing after that was loaded." in out
+    assert (await counts(gql))["deals"] == 2
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+DEAL_HEADER = ["id", "title", "value", "currency", "owner_id", "stage_id", "status", "added_at", "won_at",
+               "updated_at", "attributes.sale_type", "attributes.company_category"]
+
+
+async def test_csv_files_of_every_kind(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = [
+        write_csv(tmp_path / "users.csv", ["id", "name", "email", "active", "updated_at"],
+                  [["u1", "Alice", "alice@example.com", "true", T0], ["u2", "Bjørn", "", "false", T0]]),
+        write_csv(tmp_path / "teams.csv", ["id", "name", "member_ids", "leader_ids"], [["t1", "North", "u1;u2", "u1"]]),
+        write_csv(tmp_path / "pipelines.csv", ["id", "name"], [["p1", "New business"]]),
+        write_csv(tmp_path / "stages.csv", ["id", "pipeline_id", "name", "position", "probability"],
+                  [["s1", "p1", "Lead", "0", "10"], ["s2", "p1", "Won", "1", "100"]]),
+        write_csv(tmp_path / "deals-2026.csv", DEAL_HEADER, [
+            ["d1", "Big, \"quoted\"\nand multi-line", "1234.5", "eur", "u1", "s1", "", T0, "", T0, "new", ""],
+            ["d2", "Won one", "10", "EUR", "u2", "s2", "won", T0, T1, T1, "upsell", "smb"],
+        ]),
+        write_csv(tmp_path / "activities.csv", ["id", "type", "subject", "owner_id", "deal_id", "added_at",
+                                                "attributes.channel"],
+                  [["a1", "call", "Intro", "u1", "d1", T0, "phone"]]),
+    ]
+    code, out, err = await run(settings, *files, capsys=capsys)
+    assert code == EXIT_OK, out + err
+    assert await counts(gql) == {"users": 2, "teams": 1, "deals": 2, "activities": 1}
+    d1 = (await gql(DEAL_QUERY, id="d1"))["deal"]
+    assert d1["title"] == 'Big, "quoted"\nand multi-line'
+    assert d1["value"] == {"amount": "1234.5000", "currency": "EUR"}
+    assert d1["attributes"] == {"sale_type": "new"}  # empty cell = absent
+    d2 = (await gql(DEAL_QUERY, id="d2"))["deal"]
+    assert d2["status"] == "WON" and d2["attributes"] == {"sale_type": "upsell", "company_category": "smb"}
+    user = (await gql('{ user(id: "u2") { email active teams { id } } }'))["user"]
+    assert user == {"email": None, "active": False, "teams": [{"id": "t1"}]}
+    activity = (await gql('{ activity(id: "a1") { attributes } }'))["activity"]
+    assert activity == {"attributes": {"channel": "phone"}}
+
+
+async def test_csv_bad_rows_and_rejects_file(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refs = write_ndjson(tmp_path / "refs.ndjson", REFS)
+    assert (await run(settings, refs))[0] == EXIT_OK
+    path = write_csv(tmp_path / "deals.csv", DEAL_HEADER, [
+        ["d1", "Fine", "10", "EUR", "u1", "s1", "", T0, "", T0, "", ""],                 # line 2
+        ["d2", "Multi\nline", "-1", "EUR", "u1", "s1", "", T0, "", T0, "", ""],          # lines 3–4
+        ["d3", "Short row"],                                                              # line 5
+        ["d4", "Ghost", "10", "EUR", "ghost", "s1", "", T0, "", T0, "new", ""],          # line 6
+        ["d5", "Bad date", "10", "EUR", "u1", "s1", "", "2026-13-01T00:00:00Z", "", T0, "", ""],  # line 7
+    ])
+    rejects = tmp_path / "rejects.csv"
+    code, out, err = await run(settings, path, capsys=capsys, rejects=rejects)
+    assert code == EXIT_REJECTED
+    assert err.splitlines() == [
+        f"{path}:3: value: -1 is negative; amounts must be zero or more",
+        f"{path}:5: has 2 field(s); the header has {len(DEAL_HEADER)}",
+        f"{path}:6: owner_id: no user with id 'ghost'",
+        f"{path}:7: added_at: '2026-13-01T00:00:00Z' is not an ISO 8601 timestamp (e.g. 2026-03-01T09:30:00+01:00)",
+    ]
+    with open(rejects, newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == DEAL_HEADER
+    assert [r[0] for r in rows[1:]] == ["d2", "d3", "d4", "d5"]
+    assert rows[1][1] == "Multi\nline"
+    # Fix the rejects file and import it: kind comes from --kind (the name says "rejects").
+    with open(rejects, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(DEAL_HEADER)
+        writer.writerow(["d2", "Multi\nline", "1", "EUR", "u1", "s1", "", T0, "", T0, "", ""])
+        writer.writerow(["d4", "Ghost", "10", "EUR", "u2", "s1", "", T0, "", T0, "new", ""])
+    code, out, _ = await run(settings, rejects, capsys=capsys, kind="deals")
+    assert code == EXIT_OK, out
+    assert (await counts(gql))["deals"] == 3
+
+
+async def test_csv_rejects_from_several_files_go_to_ndjson(settings: Settings, gql: GQL, tmp_path: Path) -> None:
+    users = write_csv(tmp_path / "users.csv", ["id", "name"], [["u1", "Alice"], ["u2", ""]])
+    deals = write_ndjson(tmp_path / "deals.ndjson", [PIPELINE, deal("d1"), deal("d2", owner_id="u2")])
+    rejects = tmp_path / "rejects.ndjson"
+    code, _, _ = await run(settings, users, deals, rejects=rejects)
+    assert code == EXIT_REJECTED
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert lines == [{"kind": "user", "id": "u2"}, deal("d2", owner_id="u2")]
+    lines[0]["name"] = "Bjørn"
+    write_ndjson(rejects, lines)
+    assert (await run(settings, rejects))[0] == EXIT_OK
+    assert (await counts(gql))["deals"] == 2
+
+
+@pytest.mark.parametrize(("name", "header", "message"), [
+    ("data.csv", ["id", "name"], "cannot tell which kind of fact this CSV file holds; name it after the kind "
+                                 "(e.g. deals.csv, deals-2026.csv) or pass --kind"),
+    ("deals.csv", ["id", "title", "colour"],
+     "1: bad header: unknown column(s) for a deal: colour; missing required column(s) for a deal: value, added_at, "
+     "currency, owner_id, stage_id"),
+    ("deals.csv", [*DEAL_HEADER, "stage_history"], "1: bad header: stage_history is not supported in CSV"),
+    ("pipelines.csv", ["id", "name", "stages"], "1: bad header: nested stages are not supported in CSV"),
+    ("users.csv", ["id", "name", "name"], "1: bad header: column 'name' appears twice"),
+    ("facts.json", ["id"], "cannot tell the format from the name; use .ndjson or .jsonl"),
+])
+async def test_files_that_cannot_be_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, header: list[str], message: str
+) -> None:
+    bad = write_csv(tmp_path / name, header, [["x"] * len(header)])
+    code, out, err = await run(untouched(tmp_path), bad, capsys=capsys)
+    assert code == EXIT_UNREADABLE
+    assert f"goalgraph import: {bad}" in err and message in err, err
+    assert err.rstrip().endswith("Nothing was loaded.")
+    assert out == ""
+    assert not (tmp_path / "never.db").exists()  # refused before the database was opened
+
+
+async def test_files_are_all_checked_before_anything_loads(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write_ndjson(tmp_path / "good.ndjson", REFS)
+    bad = write_csv(tmp_path / "deals.csv", ["id", "title", "colour"], [["d1", "x", "red"]])
+    code, _, err = await run(settings, good, bad, capsys=capsys)
+    assert code == EXIT_UNREADABLE and "unknown column(s) for a deal: colour" in err
+    assert (await counts(gql))["users"] == 0  # the good file before it was not loaded either
+
+
+async def test_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = untouched(tmp_path)
+    path = write_ndjson(tmp_path / "facts.ndjson", REFS)
+    assert (await run(settings, path, capsys=capsys, kind="widgets"))[2].startswith(
+        "goalgraph import: --kind 'widgets' is not a kind of fact")
+    assert "--batch-size 0: use 1–100,000" in (await run(settings, path, capsys=capsys, batch_size=0))[2]
+    assert "--rejects" in (await run(settings, path, capsys=capsys, rejects=tmp_path / "rejects.txt"))[2]
+    assert "is one of the input files" in (await run(settings, path, capsys=capsys, rejects=path))[2]
+    csv_path = write_csv(tmp_path / "users.csv", ["id", "name"], [["u1", "A"]])
+    code, _, err = await run(settings, csv_path, path, capsys=capsys, rejects=tmp_path / "rejects.csv")
+    assert code == EXIT_UNREADABLE and "use a .ndjson rejects file instead" in err
+    assert not (tmp_path / "never.db").exists()
+
+
+# -- odd files ------------------------------------------------------------------------------------
+async def test_empty_files(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ndjson = tmp_path / "empty.ndjson"
+    ndjson.write_bytes(b"")
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("\n  \n\n")
+    csv_path = tmp_path / "deals.csv"
+    csv_path.write_text("")
+    header_only = write_csv(tmp_path / "users.csv", ["id", "name"], [])
+    rejects = tmp_path / "rejects.ndjson"
+    rejects.write_text("left over from an earlier run\n")
+    code, out, err = await run(settings, ndjson, blank, csv_path, header_only, capsys=capsys, rejects=rejects)
+    assert code == EXIT_OK, err
+    assert err == ""
+    assert not rejects.exists()  # no rejected rows: no rejects file
+    assert f"{ndjson}: 0 row(s) read, 0 rejected" in out
+    assert "Loaded all 0 row(s)." in out
+
+
+async def test_gzipped_files(settings: Settings, gql: GQL, tmp_path: Path) -> None:
+    refs = write_ndjson(tmp_path / "refs.ndjson.gz", REFS)
+    deals = write_csv(tmp_path / "deals.csv.gz", DEAL_HEADER,
+                      [["d1", "Zipped", "10", "EUR", "u1", "s1", "", T0, "", T0, "new", ""]])
+    assert (await run(settings, refs, deals))[0] == EXIT_OK
+    assert (await counts(gql))["deals"] == 1
+
+
+async def test_corrupt_gzip_stops_and_says_what_loaded(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [*REFS, *(deal(f"d{i}", title=f"Deal {i * 7919 % 10007} {i * 104729 % 99991}") for i in range(600))]
+    path = write_ndjson(tmp_path / "deals.ndjson.gz", rows)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # truncated download
+    code, out, err = await run(settings, path, capsys=capsys, batch_size=50)
+    assert code == EXIT_UNREADABLE
+    assert "cannot read the file past line" in err
+    assert "IMPORT STOPPED" in out
+    committed = re.search(r"Committed before it stopped: \S+ up to line ([\d,]+)\.", out)
+    assert committed, out
+    # Exactly the deals up to the last committed line are stored (the first 3 lines are users and a pipeline).
+    assert (await counts(gql))["deals"] == int(committed.group(1).replace(",", "")) - 3
+
+
+async def test_json_array_file_is_refused(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "facts.ndjson"
+    path.write_text(json.dumps(REFS, indent=2))
+    code, out, err = await run(settings, path, capsys=capsys)
+    assert code == EXIT_UNREADABLE
+    assert f"{path}:1: this is a JSON document, not NDJSON" in err
+    assert "Nothing was committed." in out
+
+
+async def test_kind_option_for_ndjson_rows_without_kind(settings: Settings, gql: GQL, tmp_path: Path) -> None:
+    users = write_ndjson(tmp_path / "people.ndjson", [{k: v for k, v in u.items() if k != "kind"} for u in USERS])
+    assert (await run(settings, users, kind="users"))[0] == EXIT_OK
+    assert (await counts(gql))["users"] == 2
+
+
+async def test_not_utf8_csv(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "users.csv"
+    path.write_bytes("id,name\nu1,Bj\u00f8rn\n".encode("latin-1"))
+    code, _, err = await run(settings, path, capsys=capsys)
+    assert code == EXIT_UNREADABLE
+    assert f"{path}:2: is not UTF-8 text" in err
+
+
+# -- the command line -----------------------------------------------------------------------------
+async def test_cli(settings: Settings, gql: GQL, tmp_path: Path) -> None:
+    path = write_ndjson(tmp_path / "facts.ndjson", [*REFS, deal("d1")])
+    env = {"GOALGRAPH_DATABASE_URL": settings.database_url, "GOALGRAPH_DATABASE_SCHEMA": settings.database_schema or "",
+           "GOALGRAPH_MIGRATE_ON_START": "1"}
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["import", "--no-progress", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Loaded all 4 row(s)." in result.output
+    assert (await counts(gql))["deals"] == 1
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["import", str(tmp_path / "missing.ndjson")], env=env)
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+async def test_same_results_without_the_postgresql_copy_path(
+    settings: Settings, gql: GQL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A role without the TEMPORARY privilege (or PostgreSQL < 11) gets the portable path: same counts."""
+
+    async def no_copy(self: Ingestor) -> bool:
+        return False
+
+    monkeypatch.setattr(Ingestor, "_use_copy_path", no_copy)
+    path = write_ndjson(tmp_path / "facts.ndjson", [*REFS, TEAM, deal("d1"), deal("d2"), deal("d1", updated_at=T1),
+                                                     deal("d3", owner_id="ghost")])
+    report = await asyncio.to_thread(run_import, settings, [path])
+    deals = report.tallies[Kind.DEAL]
+    assert (deals.read, deals.created, deals.updated, deals.ignored, deals.rejected) == (4, 2, 0, 1, 1)
+    assert report.stage_changes == 2
+    again = await asyncio.to_thread(run_import, settings, [path])
+    deals = again.tallies[Kind.DEAL]
+    assert (deals.created, deals.updated, deals.ignored, deals.rejected) == (0, 2, 1, 1)
+    assert again.stage_changes == 0
+    assert (await counts(gql))["deals"] == 2
+
+
+async def test_committed_batches_are_announced_like_the_mutation(settings: Settings, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """goalgraph_facts_ingested fires once per committed transaction; never for a dry run."""
+    calls: list[dict[str, dict[str, int]]] = []
+
+    class Recorder:
+        @hookimpl
+        def goalgraph_facts_ingested(self, counts):  # type: ignore[no-untyped-def]
+            calls.append(counts)
+
+    plugins = load_plugins(strict=True, extra=[("recorder", Recorder())])
+    real_open = bulk.open_runtime
+    monkeypatch.setattr(bulk, "open_runtime", lambda s, **kw: real_open(s, plugins=plugins, **kw))
+    path = write_ndjson(tmp_path / "facts.ndjson", [*REFS, deal("d1"), deal("d2"), deal("d3", owner_id="ghost")])
+    assert (await run(settings, path, dry_run=True))[0] == EXIT_REJECTED
+    assert calls == []
+    assert (await run(settings, path, batch_size=2))[0] == EXIT_REJECTED
+    # users (2) | pipeline + stages | d1, d2 | d3 rejected: nothing written, nothing announced
+    assert [{k: v["created"] for k, v in c.items() if v["created"]} for c in calls] == [
+        {"user": 2}, {"pipeline": 1, "stage": 2}, {"deal": 2}]
+    calls.clear()
+    assert (await run(settings, path, all_or_nothing=True))[0] == EXIT_REJECTED
+    assert calls == []  # rolled back
