@@ -51,8 +51,7 @@ def serve(host: str, port: int, demo: bool, workers: int) -> None:
     else:
         from goalgraph.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                    ws=os.environ.get("GOALGRAPH_WS_IMPL", "auto"))  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 @main.command()
