@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph.db.dialect import conflict_insert
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import ExchangeRate
 from goalgraph.ingest.errors import FactError, IngestRejected
@@ -50,8 +50,7 @@ async def set_rates(session: AsyncSession, raw: Iterable[Mapping[str, Any]]) -> 
     if not rates:
         return 0
     table = ExchangeRate.__table__
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    stmt = conflict_insert(session.bind.dialect.name, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.currency, table.c.quote_currency, table.c.valid_from],
         set_={"rate": stmt.excluded.rate},

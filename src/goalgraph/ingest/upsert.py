@@ -27,10 +27,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Column, Enum, Table, delete, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import (
     Activity,
     Deal,
@@ -255,7 +256,7 @@ class Ingestor:
 
     # -- helpers -------------------------------------------------------------
     def _insert(self, table: Table):  # type: ignore[no-untyped-def]
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        return conflict_insert(self.dialect, table)
 
     async def _resolve(self, kind: Kind, refs: Iterable[str], *cols: Any) -> dict[str, Any]:
         """external id → internal id (or a row of ``(id, *cols)``) for known refs."""

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import Goal, GoalStatusMark, TeamMembership
 from goalgraph.events import fire
 from goalgraph.live.broker import FactsChanged
@@ -91,8 +91,7 @@ class StatusWatch:
         if rows:
             async with runtime.sessions() as session, session.begin():
                 table = GoalStatusMark.__table__
-                insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-                stmt = insert(table)
+                stmt = conflict_insert(session.bind.dialect.name, table)
                 await session.execute(stmt.on_conflict_do_update(
                     index_elements=[table.c.goal_id, table.c.period_start],
                     set_={"status": stmt.excluded.status, "changed_at": stmt.excluded.changed_at}), rows)

@@ -13,9 +13,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import Goal, PeriodSnapshot
 from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
 from goalgraph.goals.service import element_targets_of, overrides_of
@@ -122,8 +122,7 @@ async def _snapshots(session: AsyncSession, goal_ids: list[int]) -> dict[tuple[i
 
 async def _save_snapshots(session: AsyncSession, rows: list[dict]) -> None:
     table = PeriodSnapshot.__table__
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    await session.execute(insert(table).on_conflict_do_nothing(index_elements=[table.c.goal_id, table.c.period_start]),
+    await session.execute(conflict_insert(session.bind.dialect.name, table).on_conflict_do_nothing(index_elements=[table.c.goal_id, table.c.period_start]),
                           rows)
 
 

@@ -16,7 +16,10 @@ The rules, one per concern:
 * **Assignee** — a user: facts credited to that user; a team: facts credited to its members;
   the company: every fact.
 * **Filters** — a goal's filter with values keeps facts whose ``dims[filter key]`` is one of them;
-  a missing or empty filter keeps everything.
+  a missing or empty filter keeps everything. A dimension filter (``dimensions`` maps its key to
+  the attribute it reads) keeps facts whose ``attributes[attribute]`` is one of the values.
+* **Splits** — a goal with ``split_by`` (an attribute) also gets one actual per element: the
+  attribute's value, ``""`` when the fact lacks it.
 * **Measures** — ``COUNT`` counts facts; any other measure sums ``amounts[measure]``.
 * **Money** — an amount in the goal's currency is taken as is. Otherwise the exchange rate in force
   on the fact's date is used: for an instant, its **UTC** date (a rate's ``valid_from`` starts at
@@ -34,6 +37,7 @@ values goal filters hold (external ids, type names).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -54,6 +58,7 @@ __all__ = [
     "ReferenceActual",
     "ReferenceSource",
     "World",
+    "attribute_text",
     "convert",
     "reference_actuals",
 ]
@@ -90,6 +95,7 @@ class RefDeal:
     added_at: datetime
     won_at: datetime | None = None
     expected_close_date: date | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ class RefActivity:
     type: str
     added_at: datetime
     done_at: datetime | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,8 @@ class Fact:
     amounts: Mapping[str, Decimal] = field(default_factory=dict)
     #: filter key → the fact's value for it (e.g. ``"pipelines": "p1"``).
     dims: Mapping[str, Hashable] = field(default_factory=dict)
+    #: Custom attributes, read by dimension filters and splits.
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
 ReferenceSource = Callable[[World], Iterable[Fact]]
@@ -167,14 +176,14 @@ def _deal_amounts(deal: RefDeal) -> dict[str, Decimal]:
 def deals_added(world: World) -> Iterator[Fact]:
     for d in world.deals:
         yield Fact(d.key, d.owner, occurred_at=d.added_at, currency=d.currency, amounts=_deal_amounts(d),
-                   dims={"pipelines": d.pipeline, "stage": d.stage})
+                   dims={"pipelines": d.pipeline, "stage": d.stage}, attributes=d.attributes)
 
 
 def deals_won(world: World) -> Iterator[Fact]:
     for d in world.deals:
         if d.status == "WON" and d.won_at is not None:
             yield Fact(d.key, d.owner, occurred_at=d.won_at, currency=d.currency, amounts=_deal_amounts(d),
-                       dims={"pipelines": d.pipeline, "stage": d.stage})
+                       dims={"pipelines": d.pipeline, "stage": d.stage}, attributes=d.attributes)
 
 
 def deals_progressed(world: World) -> Iterator[Fact]:
@@ -182,29 +191,31 @@ def deals_progressed(world: World) -> Iterator[Fact]:
     for c in world.stage_changes:
         d = deals[c.deal]
         yield Fact(c.deal, c.owner, occurred_at=c.entered_at, currency=d.currency, amounts=_deal_amounts(d),
-                   dims={"pipelines": c.pipeline, "stage": c.stage})
+                   dims={"pipelines": c.pipeline, "stage": c.stage}, attributes=d.attributes)
 
 
 def activities_added(world: World) -> Iterator[Fact]:
     for a in world.activities:
-        yield Fact(a.key, a.owner, occurred_at=a.added_at, dims={"activity_types": a.type})
+        yield Fact(a.key, a.owner, occurred_at=a.added_at, dims={"activity_types": a.type}, attributes=a.attributes)
 
 
 def activities_completed(world: World) -> Iterator[Fact]:
     for a in world.activities:
         if a.done_at is not None:
-            yield Fact(a.key, a.owner, occurred_at=a.done_at, dims={"activity_types": a.type})
+            yield Fact(a.key, a.owner, occurred_at=a.done_at, dims={"activity_types": a.type},
+                       attributes=a.attributes)
 
 
 def revenue_forecast(world: World) -> Iterator[Fact]:
     for d in world.deals:
         if d.status == "WON" and d.won_at is not None:
             yield Fact(d.key, d.owner, occurred_at=d.won_at, currency=d.currency,
-                       amounts={"WEIGHTED_VALUE": d.value}, dims={"pipelines": d.pipeline})
+                       amounts={"WEIGHTED_VALUE": d.value}, dims={"pipelines": d.pipeline}, attributes=d.attributes)
         elif d.status == "OPEN" and d.expected_close_date is not None:
             probability = world.stages[d.stage].probability
             yield Fact(d.key, d.owner, occurred_on=d.expected_close_date, currency=d.currency,
-                       amounts={"WEIGHTED_VALUE": d.value * probability / 100}, dims={"pipelines": d.pipeline})
+                       amounts={"WEIGHTED_VALUE": d.value * probability / 100}, dims={"pipelines": d.pipeline},
+                       attributes=d.attributes)
 
 
 FIRST_PARTY_SOURCES: dict[str, ReferenceSource] = {
@@ -235,6 +246,19 @@ class ReferenceActual:
     divided: int = 0
     #: ``(fact id, amount in the goal's currency or None when unconverted)`` — for failure messages.
     contributions: list[tuple[Hashable, Decimal | None]] = field(default_factory=list)
+    #: For goals with ``split_by``: the actual per element (``""`` for facts without the attribute).
+    elements: dict[str, "ReferenceActual"] = field(default_factory=dict)
+
+    def add(self, fact: Fact, amount: Decimal | None, divided: bool) -> None:
+        """Count ``fact``, contributing ``amount`` (None: not converted, for want of a rate)."""
+        self.facts += 1
+        self.contributions.append((fact.fact_id, amount))
+        if amount is None:
+            assert fact.currency is not None
+            self.unconverted[fact.currency] = self.unconverted.get(fact.currency, 0) + 1
+        else:
+            self.value += amount
+            self.divided += divided
 
 
 def rate_day(fact: Fact) -> date:
@@ -278,13 +302,25 @@ def _assigned(goal: GoalQuery, fact: Fact, teams: Mapping[Hashable, Collection[H
     return fact.user in teams.get(goal.assignee.id, ())
 
 
-def _filtered(goal: GoalQuery, fact: Fact) -> bool:
+def attribute_text(value: Any) -> str | None:
+    """An attribute's value as dimension filters and splits see it: strings as they are, other
+    JSON scalars as JSON text (``5``, ``1.5``, ``true``), null as None."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _filtered(goal: GoalQuery, fact: Fact, dimensions: Mapping[str, str]) -> bool:
     for key, values in goal.filters.items():
         if not values:
             continue
-        if key not in fact.dims:
+        if key in fact.dims:
+            value = fact.dims[key]
+        elif key in dimensions:
+            value = attribute_text(fact.attributes.get(dimensions[key]))
+        else:
             raise KeyError(f"goal {goal.key!r}: the reference facts have no {key!r} dimension")
-        if str(fact.dims[key]) not in {str(v) for v in values}:
+        if value is None or str(value) not in {str(v) for v in values}:
             return False
     return True
 
@@ -301,35 +337,39 @@ def reference_actuals(
     *,
     sources: Mapping[str, ReferenceSource] = FIRST_PARTY_SOURCES,
     money_measures: Collection[str] = MONEY_MEASURES,
+    dimensions: Mapping[str, str] | None = None,
 ) -> dict[tuple[Hashable, int], ReferenceActual]:
-    """What :func:`~goalgraph.progress.engine.compute_actuals` should return, computed fact by fact."""
+    """What :func:`~goalgraph.progress.engine.compute_actuals` should return, computed fact by fact.
+
+    ``dimensions`` maps dimension filter keys to the attribute each reads, e.g.
+    ``{d.key: d.attribute for d in registry.dimensions.values()}``.
+    """
+    dimensions = dimensions or {}
     facts_by_type: dict[str, list[Fact]] = {}
     results: dict[tuple[Hashable, int], ReferenceActual] = {}
     for goal in goals:
         if goal.goal_type not in facts_by_type:
             facts_by_type[goal.goal_type] = list(sources[goal.goal_type](world))
         money = goal.measure in money_measures
+        split_by = getattr(goal, "split_by", None)
         for period in goal.periods:
             actual = results[(goal.key, period.index)] = ReferenceActual()
             for fact in facts_by_type[goal.goal_type]:
-                if not (_placed(period, fact) and _assigned(goal, fact, world.teams) and _filtered(goal, fact)):
+                if not (
+                    _placed(period, fact) and _assigned(goal, fact, world.teams) and _filtered(goal, fact, dimensions)
+                ):
                     continue
-                actual.facts += 1
-                if goal.measure == "COUNT":
-                    actual.value += 1
-                    actual.contributions.append((fact.fact_id, Decimal(1)))
-                    continue
-                amount = fact.amounts[goal.measure]
-                if money:
-                    assert fact.currency is not None and goal.currency is not None
-                    converted, divided = convert(world.rates, amount, fact.currency, goal.currency, rate_day(fact))
-                    if converted is None:
-                        actual.unconverted[fact.currency] = actual.unconverted.get(fact.currency, 0) + 1
-                        actual.contributions.append((fact.fact_id, None))
-                        continue
-                    actual.divided += divided
-                    amount = converted
-                actual.value += amount
-                actual.contributions.append((fact.fact_id, amount))
-            actual.value = actual.value.quantize(QUANTUM)
+                amount: Decimal | None = Decimal(1)
+                divided = False
+                if goal.measure != "COUNT":
+                    amount = fact.amounts[goal.measure]
+                    if money:
+                        assert fact.currency is not None and goal.currency is not None
+                        amount, divided = convert(world.rates, amount, fact.currency, goal.currency, rate_day(fact))
+                actual.add(fact, amount, divided)
+                if split_by:
+                    element = attribute_text(fact.attributes.get(split_by)) or ""
+                    actual.elements.setdefault(element, ReferenceActual()).add(fact, amount, divided)
+            for part in (actual, *actual.elements.values()):
+                part.value = part.value.quantize(QUANTUM)
     return results
