@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph.db.dialect import utc_wall_time
 from goalgraph.db.models import ExchangeRate, TeamMembership
 from goalgraph.db.types import Money, UTCDateTime
 from goalgraph.periods import Period
@@ -200,8 +201,10 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[Fil
     if any(m.money for m in goal_type.measures):
         if CURRENCY not in fc:
             raise EngineError(f"goal type {goal_type.key}: money measures need a {CURRENCY} column")
-        moment = fc[OCCURRED_AT] if OCCURRED_ON not in fc else (
-            fc[OCCURRED_ON] if OCCURRED_AT not in fc else func.coalesce(fc[OCCURRED_AT], fc[OCCURRED_ON])
+        # Rates apply from midnight UTC of valid_from, whatever the PostgreSQL session's TimeZone.
+        instant = utc_wall_time(fc[OCCURRED_AT]) if OCCURRED_AT in fc else None
+        moment = instant if OCCURRED_ON not in fc else (
+            fc[OCCURRED_ON] if instant is None else func.coalesce(instant, fc[OCCURRED_ON])
         )
         rate = ExchangeRate
         direct = (

@@ -17,9 +17,10 @@ The rules, one per concern:
   the company: every fact.
 * **Filters** — a goal's filter with values keeps facts whose ``dims[filter key]`` is one of them;
   a missing or empty filter keeps everything. A dimension filter (``dimensions`` maps its key to
-  the attribute it reads) keeps facts whose ``attributes[attribute]`` is one of the values.
+  the attribute it reads) keeps facts whose ``attributes[attribute]`` is one of the values, read
+  as :func:`attribute_text` does (strings as they are, other JSON scalars as JSON writes them).
 * **Splits** — a goal with ``split_by`` (an attribute) also gets one actual per element: the
-  attribute's value, ``""`` when the fact lacks it.
+  attribute's text, ``""`` when the fact lacks it (or it is null or empty).
 * **Measures** — ``COUNT`` counts facts; any other measure sums ``amounts[measure]``.
 * **Money** — an amount in the goal's currency is taken as is. Otherwise the exchange rate in force
   on the fact's date is used: for an instant, its **UTC** date (a rate's ``valid_from`` starts at
