@@ -34,13 +34,15 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     tuple_,
+    union_all,
     values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.dialect import utc_wall_time
-from goalgraph.db.models import ExchangeRate, TeamMembership
+from goalgraph.db.models import ExchangeRate, TeamMembership, User
 from goalgraph.db.types import Money, UTCDateTime
 from goalgraph.periods import Period
 from goalgraph.registry import (
@@ -144,6 +146,20 @@ def _attribute(fc: Any, goal_type: GoalType, attribute: str) -> Any:
     return fc[ATTRIBUTES][attribute].as_string()
 
 
+def _goal_users(goals: Sequence[GoalQuery]) -> Any:
+    """A CTE of (goal, user) pairs: the user itself, the team's members, or every user for the company."""
+    ga = values(column("g", Integer), column("a_kind", String), column("a_id", Integer), name="ga").data(
+        [(i, g.assignee.kind.value, g.assignee.id if g.assignee.id is not None else 0) for i, g in enumerate(goals)]
+    ).cte("ga")
+    member = TeamMembership
+    return union_all(
+        select(ga.c.g, ga.c.a_id.label("u")).where(ga.c.a_kind == AssigneeKind.USER.value),
+        select(ga.c.g, member.user_id).join(member, member.team_id == ga.c.a_id)
+        .where(ga.c.a_kind == AssigneeKind.TEAM.value),
+        select(ga.c.g, User.id).join(User, true()).where(ga.c.a_kind == AssigneeKind.COMPANY.value),
+    ).cte("gu")
+
+
 def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[FilterSpec]) -> _Joined:
     """``gp`` (one row per goal and period) joined to the facts that count for it."""
     src = goal_type.source(FactQuery(goal_type.key)).subquery("f")
@@ -165,16 +181,10 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[Fil
     if not placed:
         raise EngineError(f"goal type {goal_type.key}: its source has neither {OCCURRED_AT} nor {OCCURRED_ON}")
 
-    member = TeamMembership
-    assigned = or_(
-        gp.c.a_kind == AssigneeKind.COMPANY.value,
-        and_(gp.c.a_kind == AssigneeKind.USER.value, fc[USER_ID] == gp.c.a_id),
-        and_(
-            gp.c.a_kind == AssigneeKind.TEAM.value,
-            exists().where(member.team_id == gp.c.a_id, member.user_id == fc[USER_ID]),
-        ),
-    )
-    conditions = [or_(*placed), assigned]
+    # Assignees become (goal, user) pairs first, so facts are found by (user, time) — the indexes the
+    # goal types' timestamps and owners have — instead of testing every fact against every goal.
+    gu = _goal_users(goals)
+    conditions = [fc[USER_ID] == gu.c.u, or_(*placed)]
 
     if flags:
         filter_rows = [
@@ -225,8 +235,9 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[Fil
     element = None
     if splits:
         element = case(*((gp.c.split == attr, _attribute(fc, goal_type, attr)) for attr in splits), else_=null())
-    return _Joined(src=src, gp=gp, query=lambda *cols: select(*cols).select_from(gp).join(src, and_(*conditions)),
-                   rate_keys=rate_keys, element=element)
+    return _Joined(src=src, gp=gp, rate_keys=rate_keys, element=element,
+                   query=lambda *cols: select(*cols).select_from(gp).join(gu, gu.c.g == gp.c.g)
+                   .join(src, and_(*conditions)))
 
 
 def _statement(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[FilterSpec]) -> Any:
