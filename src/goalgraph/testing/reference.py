@@ -61,6 +61,8 @@ __all__ = [
     "World",
     "attribute_text",
     "convert",
+    "counted",
+    "rate_day",
     "reference_actuals",
 ]
 
@@ -332,6 +334,28 @@ def _placed(period: Any, fact: Fact) -> bool:
     return fact.occurred_on is not None and period.start_date <= fact.occurred_on <= period.end_date
 
 
+def counted(
+    world: World,
+    goal: GoalQuery,
+    *,
+    sources: Mapping[str, ReferenceSource] = FIRST_PARTY_SOURCES,
+    dimensions: Mapping[str, str] | None = None,
+    facts: Sequence[Fact] | None = None,
+) -> list[tuple[int, Fact]]:
+    """The facts ``goal`` counts, each with the index of the period it falls in (drill-down's reference).
+
+    ``facts`` are the goal type's facts when the caller already has them.
+    """
+    if facts is None:
+        facts = list(sources[goal.goal_type](world))
+    return [
+        (period.index, fact)
+        for period in goal.periods
+        for fact in facts
+        if _placed(period, fact) and _assigned(goal, fact, world.teams) and _filtered(goal, fact, dimensions or {})
+    ]
+
+
 def reference_actuals(
     world: World,
     goals: Sequence[GoalQuery],
@@ -345,7 +369,6 @@ def reference_actuals(
     ``dimensions`` maps dimension filter keys to the attribute each reads, e.g.
     ``{d.key: d.attribute for d in registry.dimensions.values()}``.
     """
-    dimensions = dimensions or {}
     facts_by_type: dict[str, list[Fact]] = {}
     results: dict[tuple[Hashable, int], ReferenceActual] = {}
     for goal in goals:
@@ -354,23 +377,22 @@ def reference_actuals(
         money = goal.measure in money_measures
         split_by = getattr(goal, "split_by", None)
         for period in goal.periods:
-            actual = results[(goal.key, period.index)] = ReferenceActual()
-            for fact in facts_by_type[goal.goal_type]:
-                if not (
-                    _placed(period, fact) and _assigned(goal, fact, world.teams) and _filtered(goal, fact, dimensions)
-                ):
-                    continue
-                amount: Decimal | None = Decimal(1)
-                divided = False
-                if goal.measure != "COUNT":
-                    amount = fact.amounts[goal.measure]
-                    if money:
-                        assert fact.currency is not None and goal.currency is not None
-                        amount, divided = convert(world.rates, amount, fact.currency, goal.currency, rate_day(fact))
-                actual.add(fact, amount, divided)
-                if split_by:
-                    element = attribute_text(fact.attributes.get(split_by)) or ""
-                    actual.elements.setdefault(element, ReferenceActual()).add(fact, amount, divided)
+            results[(goal.key, period.index)] = ReferenceActual()
+        for index, fact in counted(world, goal, dimensions=dimensions, facts=facts_by_type[goal.goal_type]):
+            actual = results[(goal.key, index)]
+            amount: Decimal | None = Decimal(1)
+            divided = False
+            if goal.measure != "COUNT":
+                amount = fact.amounts[goal.measure]
+                if money:
+                    assert fact.currency is not None and goal.currency is not None
+                    amount, divided = convert(world.rates, amount, fact.currency, goal.currency, rate_day(fact))
+            actual.add(fact, amount, divided)
+            if split_by:
+                element = attribute_text(fact.attributes.get(split_by)) or ""
+                actual.elements.setdefault(element, ReferenceActual()).add(fact, amount, divided)
+        for period in goal.periods:
+            actual = results[(goal.key, period.index)]
             for part in (actual, *actual.elements.values()):
                 part.value = part.value.quantize(QUANTUM)
     return results
