@@ -995,7 +995,7 @@ def print_table(results: list[Result], build: dict[str, dict[str, float]], args:
     for kind, t in build.items():
         log(f"build {kind}: facts {t['facts']:.1f}s, goals {t['goals']:.1f}s")
     log(f"{'database':<10} {'variant':<7} {'API p50':>9} {'API p95':>9} {'floor p50':>10} {'floor p95':>10} "
-        f"{'ratio p50':>10} {'ratio p95':>10}  runs")
+        f"{'ratio p50':>10} {'ratio p95':>10}  runs API/floor")
     for r in results:
         note = f"{len(r.api.samples)}/{len(r.floor.samples)}" + (f"  {r.api.note}" if r.api.note else "")
         log(f"{r.db:<10} {r.variant:<7} {r.api.p50 * 1000:8.0f}ms {r.api.p95 * 1000:8.0f}ms "
