@@ -139,3 +139,16 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
     assert "without a reload" in done.stdout, output
     for shot in ("02-goals.png", "03-chart-and-deals.png", "04-after-live-update.png"):
         assert (OUT / shot).stat().st_size > 10_000, f"screenshot {shot} missing or empty"
+
+
+GRAPHIQL_SCRIPT = DASHBOARD / "e2e" / "graphiql.e2e.mjs"
+
+
+def test_graphiql_renders_without_internet(prerequisites: str, demo_server: tuple[str, dict[str, str], Path]) -> None:
+    """/graphql renders GraphiQL in Chromium with every request beyond the server refused."""
+    base, _, _ = demo_server
+    run_env = {**os.environ, "GRAPHIQL_URL": f"{base}graphql", "CHROMIUM": CHROMIUM}
+    done = subprocess.run([prerequisites, str(GRAPHIQL_SCRIPT)], cwd=DASHBOARD, env=run_env, capture_output=True,
+                          text=True, timeout=120)
+    output = f"{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0 and "GRAPHIQL OK" in done.stdout, output

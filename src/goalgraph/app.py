@@ -13,14 +13,15 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
+from goalgraph.compression import Compression
 from goalgraph.graphql.context import Context
 from goalgraph.graphql.schema import build_schema
 from goalgraph.limits import BodySizeLimit
 from goalgraph.runtime import Runtime, open_runtime
 from goalgraph.settings import Settings
+from goalgraph.static import GRAPHIQL_DIR, CachedStaticFiles, graphiql_response
 
 #: Where a source checkout builds the example dashboard (examples/dashboard, `npm run build`).
 DEFAULT_DASHBOARD = Path(__file__).resolve().parents[2] / "examples" / "dashboard" / "dist"
@@ -36,6 +37,10 @@ class GoalgraphGraphQL(GraphQL):
         # Text, not bytes: on websockets bytes would go out as binary frames, which browsers'
         # graphql-ws clients reject.
         return orjson.dumps(data, default=str).decode()
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        """GraphiQL from the package's own copy (no CDN), see :mod:`goalgraph.static`."""
+        return graphiql_response()
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         """Check the token of a websocket (in the connection_init payload) before any subscription."""
@@ -92,15 +97,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
     ]
+    if settings.graphiql:
+        routes.insert(1, Mount("/graphql/ide", CachedStaticFiles(directory=GRAPHIQL_DIR / "assets"), name="graphiql"))
     dashboard = dashboard_dir(settings)
     if dashboard is not None:
-        routes.append(Mount("/", StaticFiles(directory=dashboard, html=True), name="dashboard"))
+        routes.append(Mount("/", CachedStaticFiles(directory=dashboard, html=True), name="dashboard"))
     else:
         routes.append(Route("/", root, methods=["GET"]))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[Middleware(Compression), Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
     )
     app.state.settings = settings
     app.state.schema = schema
