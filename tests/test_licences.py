@@ -74,7 +74,7 @@ async def test_free_plan_allows_user_goals_only(settings, runtime, gql) -> None:
     async with client_with(settings, runtime, licence=None) as free:
         licence = (await free("{ licence { plan valid reason seatsUsed } }"))["licence"]
         assert licence == {"plan": "free", "valid": False, "reason": "no licence installed: the free plan applies",
-                           "seatsUsed": 2}
+                           "seatsUsed": 0}  # seats assigned (none), not active users
         assert (await free(CREATE, input=goal()))["createGoal"]["__typename"] == "GoalSuccess"
         for kind, id_, feature in (("TEAM", "t1", "TEAM_GOALS"), ("COMPANY", None, "COMPANY_GOALS")):
             refused = (await free(CREATE, input=goal(kind, id_)))["createGoal"]
