@@ -221,7 +221,7 @@ async def _check_rows(session: AsyncSession, rows: list[tuple[str, str | None]],
         user_id, team_id = (users.get(ext) if kind == "USER" else None), (teams.get(ext) if kind == "TEAM" else None)
         if not (policy.can_see_assignee(viewer, kind, user_id, team_id)
                 and policy.can_change_assignee(viewer, kind, user_id, team_id)):
-            raise GoalForbidden(f"you may not set {kind.lower()} targets for {ext or 'the company'}")
+            raise GoalForbidden(f"you may not set targets for this {kind.lower()}")
 
 
 async def copy_plan(session: AsyncSession, registry: Registry, key: PlanKey, to_year: int, scale_percent: Decimal, *,
