@@ -181,3 +181,23 @@ async def test_admins_revoke_a_token_or_all_of_a_user(settings, gql, gql_raw) ->
     await asyncio.sleep(max(0.0, (cutoff - datetime.now(timezone.utc)).total_seconds()) + 1.05)  # iat has seconds
     assert "errors" not in await gql_raw(QUERY, token=mint_token(settings, "anna"))  # issued after the cutoff
     assert "errors" in await gql_raw(QUERY, token=_hs({"sub": "anna", "exp": cutoff + timedelta(hours=1)}))  # no iat
+
+
+async def test_no_schema_suggestions_without_introspection(settings, runtime) -> None:  # type: ignore[no-untyped-def]
+    typo = "{ goalz { totalCount } }"
+    open_body = await gql_raw_with(settings, runtime, typo)
+    assert "Did you mean 'goal'" in open_body["errors"][0]["message"]
+    closed = replace(settings, introspection=False)
+    body = await gql_raw_with(closed, runtime, typo)
+    assert body["errors"][0]["message"] == "Cannot query field 'goalz' on type 'Query'."
+    enum_typo = await gql_raw_with(closed, runtime, 'query { goals(orderBy: PROGRES_ASC) { totalCount } }')
+    assert "Did you mean" not in enum_typo["errors"][0]["message"]
+
+
+async def gql_raw_with(settings, runtime, query: str) -> dict:  # type: ignore[no-untyped-def]
+    from goalgraph.testing.credentials import system_token
+
+    app = create_app(settings, runtime=replace(runtime, settings=settings))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        return (await client.post("/graphql", json={"query": query},
+                                  headers={"authorization": f"Bearer {system_token(settings)}"})).json()
