@@ -139,6 +139,8 @@ async def test_service_tokens_are_deliberate(settings, runtime, gql) -> None:  #
         assert "not a registered service" in invented["errors"][0]["message"]
         no_audience = await ask({"sub": "anna", "iss": IDP["iss"]})
         assert "'aud' claim" in no_audience["errors"][0]["message"]
+        user_id = await gql('mutation { registerServiceSubject(subject: "anna") { __typename } }')
+        assert user_id["registerServiceSubject"]["__typename"] == "ValidationError"  # a person's id: no
         registered = await gql('mutation { registerServiceSubject(subject: "crm-sync", description: "CRM") '
                                '{ __typename } }')
         assert registered["registerServiceSubject"]["__typename"] == "ServiceRegistered"

@@ -63,10 +63,3 @@ async def install_licence(session: AsyncSession, settings: Settings, token: str,
     await session.flush()
     return status
 
-
-async def active_users(session: AsyncSession) -> int:
-    from sqlalchemy import func
-
-    return (await session.scalar(select(func.count()).select_from(User).where(User.active.is_(True)))) or 0
-
-

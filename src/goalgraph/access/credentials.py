@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.access.tokens import AuthError, Claims
-from goalgraph.db.models import RevokedToken, ServiceSubject, TokenCutoff
+from goalgraph.db.models import RevokedToken, ServiceSubject, TokenCutoff, User
 from goalgraph.ingest.errors import FactError, IngestRejected
 
 MAX_SUBJECT = 128
@@ -43,10 +43,16 @@ def _subject(value: str, field: str = "subject") -> str:
 
 async def register_service(session: AsyncSession, subject: str, description: str | None, *, actor: str,
                            now: datetime) -> ServiceSubject:
-    """Make tokens with this subject service tokens (identity-provider mode's way to create one)."""
-    row = await session.get(ServiceSubject, _subject(subject))
+    """Make tokens with this subject service tokens (identity-provider mode's way to create one).
+
+    A user's CRM id cannot be registered: that user's own tokens would become service tokens.
+    """
+    key = _subject(subject)
+    if await session.scalar(select(User.id).where(User.external_id == key)) is not None:
+        raise IngestRejected([FactError(("subject",), f"{key!r} is a user's CRM id; choose a service name")])
+    row = await session.get(ServiceSubject, key)
     if row is None:
-        row = ServiceSubject(subject=subject.strip(), registered_at=now)
+        row = ServiceSubject(subject=key, registered_at=now)
         session.add(row)
     row.description, row.registered_by = (description or None), actor
     await session.flush()
