@@ -39,6 +39,10 @@ def sees_everything(viewer: Viewer) -> bool:
     )
 
 
+#: What a user without the data right "Targets" is told.
+TARGETS_RIGHT_NEEDED = 'you need the data right "Targets" to use goals and the targets plan; ask an admin'
+
+
 def can_use_targets(viewer: Viewer) -> bool:
     """Holds the data right "Targets": may use goals and the targets plan at all."""
     return viewer.system or viewer.is_admin or viewer.can_use_targets

@@ -209,6 +209,8 @@ async def _check_rows(session: AsyncSession, rows: list[tuple[str, str | None]],
     Whether a hidden row has a goal (and its id) must not show: the answer does not depend on it.
     Unknown ids are left to validation (users and teams are not secret).
     """
+    if not policy.can_use_targets(viewer):
+        raise GoalForbidden(policy.TARGETS_RIGHT_NEEDED)
     user_ids = {ext for kind, ext in rows if kind == "USER" and ext}
     team_ids = {ext for kind, ext in rows if kind == "TEAM" and ext}
     users = dict((await session.execute(select(User.external_id, User.id).where(User.external_id.in_(user_ids)))).all()) \

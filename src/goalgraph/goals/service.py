@@ -110,7 +110,7 @@ async def _validated(session: AsyncSession, registry: Registry, draft: GoalDraft
     if errors:
         raise GoalInvalid(errors)
     if not policy.can_use_targets(viewer):
-        raise GoalForbidden("you need the data right \"Targets\" to use goals; ask an admin")
+        raise GoalForbidden(policy.TARGETS_RIGHT_NEEDED)
     if not policy.can_change_assignee(viewer, assignee.kind, assignee.user_id, assignee.team_id):
         raise GoalForbidden(f"you may not add or change {assignee.kind.lower()} goals for this assignee")
     other_teams = False

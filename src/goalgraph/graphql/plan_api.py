@@ -90,7 +90,7 @@ class PlanQueries:
 
         viewer = await info.context.viewer()
         if not policy.can_use_targets(viewer):
-            raise query_error("the targets plan needs the data right \"Targets\"; ask an admin", ErrorCode.FORBIDDEN)
+            raise query_error(policy.TARGETS_RIGHT_NEEDED, ErrorCode.FORBIDDEN)
         try:
             async with info.context.db() as session:
                 plan = await plans.load_plan(session, info.context.runtime.registry, key.key(), viewer)
