@@ -22,13 +22,17 @@ MAX_SUBJECT = 128
 
 
 async def check_claims(session: AsyncSession, claims: Claims) -> bool:
-    """Refuse revoked tokens (AuthError); True when the token is a service's."""
-    if claims.token_id is not None and await session.get(RevokedToken, claims.token_id) is not None:
+    """Refuse revoked tokens (AuthError); True when the token is a service's. One statement."""
+    revoked, cutoff, registered = (await session.execute(select(
+        select(RevokedToken.jti).where(RevokedToken.jti == (claims.token_id or "")).scalar_subquery(),
+        select(TokenCutoff.not_before).where(TokenCutoff.subject == claims.subject).scalar_subquery(),
+        select(ServiceSubject.subject).where(ServiceSubject.subject == claims.subject).scalar_subquery(),
+    ))).one()
+    if claims.token_id is not None and revoked is not None:
         raise AuthError("the token was revoked")
-    cutoff = await session.get(TokenCutoff, claims.subject)
-    if cutoff is not None and (claims.issued_at is None or claims.issued_at < cutoff.not_before):
-        raise AuthError(f"tokens of {claims.subject!r} issued before {cutoff.not_before.isoformat()} were revoked")
-    registered = await session.get(ServiceSubject, claims.subject) is not None
+    if cutoff is not None and (claims.issued_at is None or claims.issued_at < cutoff):
+        raise AuthError(f"tokens of {claims.subject!r} issued before {cutoff.isoformat()} were revoked")
+    registered = registered is not None
     if claims.system and not (claims.local or registered):
         raise AuthError(f"the token claims a service role but {claims.subject!r} is not a registered service")
     return registered or (claims.system and claims.local)
