@@ -191,3 +191,34 @@ async def test_only_admins_manage(world, gql) -> None:  # type: ignore[no-untype
         assert next(iter(result.values()))["__typename"] == "ForbiddenError", mutation
         admin = await gql("mutation { %s }" % mutation, as_user="alice")
         assert next(iter(admin.values()))["__typename"] != "ForbiddenError", mutation
+
+
+async def test_without_the_targets_right_no_goals(world, gql, gql_raw) -> None:  # type: ignore[no-untyped-def]
+    """SuperOffice's data right "Targets": without it a user sees, creates and changes no goals."""
+    await gql(ACCESS, id="lena", input={"useTargets": False, "seeCompanyStatistics": True,
+                                        "seeOtherUsersStatistics": True})
+    read = await gql('{ me { access { useTargets } } goals { totalCount } goal(id: "%s") { id } }'
+                     % world["user lena"], as_user="lena")
+    assert read == {"me": {"access": {"useTargets": False}}, "goals": {"totalCount": 0}, "goal": None}
+    created = await gql(CREATE, input=goal_input("user lena"), as_user="lena")
+    assert created["createGoal"]["__typename"] == "ForbiddenError"
+    edit = await gql('mutation { updateGoal(id: "%s", version: 1, input: {title: "x"}) { __typename } }'
+                     % world["user lena"], as_user="lena")
+    assert edit["updateGoal"]["__typename"] == "NotFoundError"
+    # Admins always hold it; giving it back restores access.
+    assert (await gql("{ goals { totalCount } }", as_user="alice"))["goals"]["totalCount"] == len(ASSIGNEES)
+    await gql(ACCESS, id="lena", input={"useTargets": True})
+    assert (await gql("{ goals { totalCount } }", as_user="lena"))["goals"]["totalCount"] == len(ASSIGNEES)
+
+
+async def test_private_details_are_for_self_and_admins(world, gql) -> None:  # type: ignore[no-untyped-def]
+    from factsets import INGEST
+
+    await gql(INGEST, input={"users": [{"id": u, "name": u.title(), "email": f"{u}@example.com"} for u in USERS]})
+    emails = "{ users { nodes { id email } } licence { plan customer seats seatsUsed } }"
+    as_mats = await gql(emails, as_user="mats")
+    assert {n["id"]: n["email"] for n in as_mats["users"]["nodes"]} == {u: (f"{u}@example.com" if u == "mats" else None)
+                                                                       for u in USERS}
+    assert as_mats["licence"] == {"plan": "enterprise", "customer": None, "seats": None, "seatsUsed": None}
+    as_admin = await gql(emails, as_user="alice")
+    assert all(n["email"] for n in as_admin["users"]["nodes"]) and as_admin["licence"]["customer"] == "goalgraph tests"

@@ -10,9 +10,9 @@ import httpx
 from sqlalchemy import func, select
 
 from goalgraph.app import create_app
-from goalgraph.testing.credentials import system_token
+from goalgraph.testing.credentials import make_licence, system_token
 from goalgraph.db.models import DealStageChange
-from goalgraph.demo import ensure_demo_data, generate_demo
+from goalgraph.demo import demo_tokens, ensure_demo_data, generate_demo
 from goalgraph.ingest.batch import parse_batch
 from goalgraph.runtime import open_runtime
 
@@ -157,6 +157,17 @@ async def test_demo_loads_once_and_answers_graphql(settings) -> None:  # type: i
                                               headers={"authorization": f"Bearer {system_token(settings)}"})).json()
                     assert "errors" not in body, body["errors"]
                     return body["data"]
+
+                # The demo's printed tokens work; its users hold the Targets right and a seat of a counted licence.
+                installed = await gql('mutation { installLicence(token: "%s") { __typename } }'
+                                      % make_licence("enterprise", seats=11))
+                assert installed["installLicence"]["__typename"] == "LicenceInstalled"
+                for role, token in demo_tokens(settings).items():
+                    body = (await client.post("/graphql", json={"query": "{ me { hasSeat access { useTargets } } }"},
+                                              headers={"authorization": f"Bearer {token}"})).json()
+                    assert body["data"]["me"] == {"hasSeat": True, "access": {"useTargets": True}}, (role, body)
+                seats = (await gql("{ licence { seats seatsUsed } }"))["licence"]
+                assert seats == {"seats": 11, "seatsUsed": 11}
 
                 pipelines = (await gql(DEALS_BY_STAGE))["pipelines"]
                 won = (await gql(WON_DEALS))["deals"]

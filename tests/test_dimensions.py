@@ -114,3 +114,17 @@ async def test_split_goals_share_the_batched_statement(seeded, gql) -> None:  # 
     finally:
         event.remove(seeded.engine.sync_engine, "before_cursor_execute", listener)
     assert len([s for s in statements if "GROUP BY" in s]) == 1
+
+
+async def test_adding_elements_needs_the_custom_dimensions_feature(seeded, settings, gql) -> None:  # type: ignore[no-untyped-def]
+    from test_licences import client_with
+
+    query = ELEMENTS.replace("... on ValidationError", "... on LicenceRequiredError { code feature } ... on ValidationError")
+    async with client_with(settings, seeded, licence=None) as free:
+        refused = (await free(query, key="sale_type", elements=["Partner"]))["setDimensionElements"]
+        assert refused == {"__typename": "LicenceRequiredError", "code": "LICENCE_REQUIRED", "feature": "CUSTOM_DIMENSIONS"}
+        dims = {d["key"]: d for d in (await free("{ dimensions { key customElements } }"))["dimensions"]}
+        assert dims["sale_type"]["customElements"] == []
+    await gql('mutation { setFeatureEnabled(key: "CUSTOM_DIMENSIONS", enabled: false) { __typename } }')
+    off = (await gql(query, key="sale_type", elements=["Partner"]))["setDimensionElements"]
+    assert off["feature"] == "CUSTOM_DIMENSIONS"

@@ -43,3 +43,27 @@ async def test_models_match_migrations(settings: Settings) -> None:
         assert diff == [], f"models and migrations differ; write a migration: {diff}"
     finally:
         await engine.dispose()
+
+
+async def test_upgrade_keeps_existing_users_on_the_targets_right(settings: Settings) -> None:
+    """0007 adds the data right "Targets": users stored before it keep using goals (nobody is locked out)."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import column, table, text
+
+    from goalgraph.db.types import UTCDateTime
+
+    engine = create_engine(settings)
+    try:
+        await upgrade(engine, "0006")
+        users = table("users", column("external_id"), column("name"), column("active"),
+                      column("source_updated_at", UTCDateTime()))
+        async with engine.begin() as conn:  # a user as 0006 stored it
+            await conn.execute(users.insert().values(external_id="old", name="Old", active=True,
+                                                     source_updated_at=datetime(2026, 1, 1, tzinfo=timezone.utc)))
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT can_use_targets FROM users WHERE external_id = 'old'"))).scalar() \
+                in (True, 1)
+    finally:
+        await engine.dispose()

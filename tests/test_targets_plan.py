@@ -101,3 +101,32 @@ async def test_bad_plan_key_is_a_clear_error(seeded, gql_raw) -> None:  # type: 
     body = await gql_raw(PLAN, key={**KEY, "goalType": "NOPE"})
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "'NOPE' is not a goal type" in body["errors"][0]["message"]
+
+
+SET_AS = """
+mutation Set($key: PlanKeyInput!, $cells: [PlanCellInput!]!) {
+  setPlanTargets(key: $key, cells: $cells) { __typename ... on UserError { code message } }
+}
+"""
+
+
+async def test_hidden_rows_answer_alike_with_or_without_a_goal(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """A regular user setting cells of rows they may not see: same answer whether a plan goal exists or not."""
+    assert (await gql(SET, key=KEY, cells=[cell("USER", "carl", "2026-01-01", "5")]))["setPlanTargets"][
+        "__typename"] == "PlanSaved"
+    with_goal = (await gql(SET_AS, key=KEY, cells=[cell("USER", "carl", "2026-01-01", "6")], as_user="bob"))
+    without = (await gql(SET_AS, key=KEY, cells=[cell("USER", "alice", "2026-01-01", "6")], as_user="bob"))
+    assert with_goal == without == {"setPlanTargets": {"__typename": "ForbiddenError", "code": "FORBIDDEN",
+                                                      "message": "you may not set targets for this user"}}
+    team = (await gql(SET_AS, key=KEY, cells=[cell("TEAM", "north", "2026-01-01", "6")], as_user="bob"))
+    assert team["setPlanTargets"]["message"] == "you may not set targets for this team"
+    own = (await gql(SET_AS, key=KEY, cells=[cell("USER", "bob", "2026-01-01", "6")], as_user="bob"))
+    assert own["setPlanTargets"]["__typename"] == "PlanSaved"
+
+
+async def test_targets_right_gates_the_plan(seeded, gql, gql_raw) -> None:  # type: ignore[no-untyped-def]
+    await gql('mutation { setUserAccess(userId: "bob", input: {useTargets: false}) { __typename } }')
+    body = await gql_raw(PLAN, {"key": KEY}, as_user="bob")
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN" and "Targets" in body["errors"][0]["message"]
+    own = (await gql(SET_AS, key=KEY, cells=[cell("USER", "bob", "2026-01-01", "6")], as_user="bob"))
+    assert own["setPlanTargets"]["code"] == "FORBIDDEN" and "Targets" in own["setPlanTargets"]["message"]

@@ -109,16 +109,21 @@ def import_(files: tuple[Path, ...], kind: str | None, batch_size: int, all_or_n
 @main.command()
 @click.argument("subject")
 @click.option("--system", is_flag=True, help="A service token (a CRM integration): all rights, not a person.")
-@click.option("--hours", default=12.0, show_default=True, type=float, help="Validity.")
+@click.option("--hours", default=12.0, show_default=True, type=float,
+              help="Validity; at most GOALGRAPH_JWT_MAX_LIFETIME_HOURS (default 24).")
 def token(subject: str, system: bool, hours: float) -> None:
-    """Mint a bearer token for the user with CRM id SUBJECT (local use; shared-secret setups)."""
+    """Mint a bearer token for the user with CRM id SUBJECT (local use; shared-secret setups).
+
+    With --system it is a service token; the token's id (jti) is what an admin revokes.
+    """
     from datetime import timedelta
 
     from goalgraph.access.tokens import ConfigError, mint_token
+    from goalgraph.settings import SettingsError
 
     try:
         click.echo(mint_token(Settings.from_env(), subject, system=system, ttl=timedelta(hours=hours)))
-    except ConfigError as exc:
+    except (ConfigError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -33,7 +33,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.access.admin import set_user_access
-from goalgraph.access.gate import unrestricted
+from goalgraph.access.gate import licence_status, unrestricted
+from goalgraph.access.seats import set_seat
 from goalgraph.access.viewer import SYSTEM
 from goalgraph.db.models import Activity, Deal, Pipeline, Team, User
 from goalgraph.goals.service import create_goal
@@ -680,6 +681,12 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
             ])
             for user_id, rights in _ACCESS.items():
                 await set_user_access(session, user_id, **rights)
+            # Every active demo user holds the Targets right (the default) and one of the licence's seats.
+            licence = await licence_status(session, settings, now.date())
+            for user in batch["users"]:
+                if user.get("active", True):
+                    await set_user_access(session, user["id"], can_use_targets=True)
+                    await set_seat(session, licence, user["id"], True, actor="demo", now=now)
             gate = unrestricted(runtime.registry)
             for draft in _demo_goals(now):
                 await create_goal(session, runtime.registry, draft, viewer=SYSTEM, gate=gate, now=now)

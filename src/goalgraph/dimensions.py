@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph import features as core
+from goalgraph.access.gate import Gate
 from goalgraph.db.models import DimensionElement
 from goalgraph.ingest.errors import FactError, IngestRejected
 from goalgraph.registry import Registry
@@ -35,8 +37,13 @@ async def allowed_elements(session: AsyncSession, registry: Registry, keys: Sequ
     }
 
 
-async def set_custom_elements(session: AsyncSession, registry: Registry, key: str, elements: Sequence[str]) -> list[str]:
-    """Replace the admin-added elements of a dimension; returns all its elements."""
+async def set_custom_elements(session: AsyncSession, registry: Registry, key: str, elements: Sequence[str],
+                              gate: Gate) -> list[str]:
+    """Replace the admin-added elements of a dimension; returns all its elements.
+
+    Adding target types is licensed ("Sales Targets Unlimited"): the gate needs CUSTOM_DIMENSIONS
+    (and the dimension's own feature, if it has one).
+    """
     errors: list[FactError] = []
     if key not in registry.dimensions:
         errors.append(FactError(("key",), f"{key!r} is not a dimension (known: {', '.join(sorted(registry.dimensions))})",
@@ -54,6 +61,7 @@ async def set_custom_elements(session: AsyncSession, registry: Registry, key: st
         errors.append(FactError(("elements",), f"{len(cleaned)} elements; at most {MAX_ELEMENTS}"))
     if errors:
         raise IngestRejected(errors)
+    gate.require({core.CUSTOM_DIMENSIONS, *filter(None, [registry.dimensions[key].feature])})
     await session.execute(delete(DimensionElement).where(DimensionElement.dimension == key))
     registered = registry.dimensions[key].elements
     session.add_all(DimensionElement(dimension=key, element=e, position=i)

@@ -9,6 +9,10 @@ from pathlib import Path
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///goalgraph.db"
 
 
+class SettingsError(ValueError):
+    """A setting is missing or contradicts another; the message is one line naming the variable."""
+
+
 def _flag(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
@@ -54,8 +58,11 @@ class Settings:
     jwt_secret: str | None = None
     #: PEM public key of an identity provider (RS256/ES256/EdDSA tokens) instead of a secret.
     jwt_public_key: str | None = None
+    #: Identity-provider mode requires both: tokens must name this audience and issuer.
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    #: Longest a token may be valid (``exp`` at most this far ahead); tokens without ``exp`` are refused.
+    jwt_max_lifetime_hours: float = 24.0
     #: A signed licence token (or ``GOALGRAPH_LICENCE_FILE``); an admin-installed one wins.
     licence: str | None = None
     #: PEM Ed25519 public key verifying licences (default: the key shipped with goalgraph).
@@ -65,6 +72,15 @@ class Settings:
     #: Echo SQL statements (debugging).
     echo_sql: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Auth settings that cannot work are refused at start, not at the first request.
+        if self.jwt_public_key and not (self.jwt_issuer and self.jwt_audience):
+            missing = " and ".join(n for n, v in (("GOALGRAPH_JWT_ISSUER", self.jwt_issuer),
+                                                 ("GOALGRAPH_JWT_AUDIENCE", self.jwt_audience)) if not v)
+            raise SettingsError(f"GOALGRAPH_JWT_PUBLIC_KEY (identity-provider mode) needs {missing} too")
+        if not self.jwt_max_lifetime_hours > 0:
+            raise SettingsError("GOALGRAPH_JWT_MAX_LIFETIME_HOURS must be a positive number of hours")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -90,6 +106,7 @@ class Settings:
             jwt_public_key=_file_or_value(env, "GOALGRAPH_JWT_PUBLIC_KEY"),
             jwt_audience=env.get("GOALGRAPH_JWT_AUDIENCE") or None,
             jwt_issuer=env.get("GOALGRAPH_JWT_ISSUER") or None,
+            jwt_max_lifetime_hours=float(env.get("GOALGRAPH_JWT_MAX_LIFETIME_HOURS") or "24"),
             licence=_file_or_value(env, "GOALGRAPH_LICENCE"),
             licence_public_key=_file_or_value(env, "GOALGRAPH_LICENCE_PUBLIC_KEY"),
         )

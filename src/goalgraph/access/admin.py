@@ -14,7 +14,8 @@ from goalgraph.ingest.errors import FactError, IngestRejected
 from goalgraph.registry import Registry
 from goalgraph.settings import Settings
 
-RIGHTS = ("is_admin", "can_see_company_statistics", "can_see_other_users_statistics", "can_lock_targets")
+RIGHTS = ("is_admin", "can_see_company_statistics", "can_see_other_users_statistics", "can_lock_targets",
+          "can_use_targets")
 
 
 async def set_user_access(session: AsyncSession, external_id: str, **rights: bool | None) -> User:
@@ -61,11 +62,4 @@ async def install_licence(session: AsyncSession, settings: Settings, token: str,
         row.token, row.installed_at, row.installed_by = token.strip(), now, actor
     await session.flush()
     return status
-
-
-async def active_users(session: AsyncSession) -> int:
-    from sqlalchemy import func
-
-    return (await session.scalar(select(func.count()).select_from(User).where(User.active.is_(True)))) or 0
-
 

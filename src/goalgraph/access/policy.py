@@ -2,6 +2,8 @@
 
 From the products goalgraph replaces (Pipedrive's goal visibility, SuperOffice's lock right):
 
+* **The Targets right** (SuperOffice's data right "Mål"): without it a user sees, creates and
+  changes no goals and gets no targets plan. Admins and service tokens always have it.
 * **See goals.** Admins (and service tokens) see every goal. Anyone holding *both* statistics
   rights ("see company statistics" and "see other users' statistics") sees every goal. Otherwise a
   user sees their own goals, and a team leader also the goals of the teams they lead and of those
@@ -37,6 +39,20 @@ def sees_everything(viewer: Viewer) -> bool:
     )
 
 
+#: What a user without the data right "Targets" is told.
+TARGETS_RIGHT_NEEDED = 'you need the data right "Targets" to use goals and the targets plan; ask an admin'
+
+
+def can_use_targets(viewer: Viewer) -> bool:
+    """Holds the data right "Targets": may use goals and the targets plan at all."""
+    return viewer.system or viewer.is_admin or viewer.can_use_targets
+
+
+def can_see_private_details(viewer: Viewer, user_id: int | None) -> bool:
+    """May read a user's e-mail address: the user themself, admins and services."""
+    return can_manage(viewer) or (user_id is not None and user_id == viewer.user_id)
+
+
 def can_manage(viewer: Viewer) -> bool:
     """May change facts, settings, rights, dimensions, features and the licence."""
     return viewer.system or viewer.is_admin
@@ -44,6 +60,8 @@ def can_manage(viewer: Viewer) -> bool:
 
 def goal_condition(viewer: Viewer) -> Any | None:
     """SQL condition on ``Goal`` for the goals the viewer may see (None: all)."""
+    if not can_use_targets(viewer):
+        return false()
     if sees_everything(viewer):
         return None
     if viewer.user_id is None:
@@ -76,6 +94,8 @@ def visible_fact_owners(viewer: Viewer) -> frozenset[int] | None:
 
 def can_see_assignee(viewer: Viewer, kind: str, user_id: int | None, team_id: int | None) -> bool:
     """The Python twin of :func:`goal_condition` for one goal (or plan row)."""
+    if not can_use_targets(viewer):
+        return False
     if sees_everything(viewer):
         return True
     if kind == "USER":
@@ -87,6 +107,8 @@ def can_see_assignee(viewer: Viewer, kind: str, user_id: int | None, team_id: in
 
 def can_change_assignee(viewer: Viewer, kind: str, user_id: int | None, team_id: int | None) -> bool:
     """May add, edit or delete a goal for this assignee."""
+    if not can_use_targets(viewer):
+        return False
     if can_manage(viewer):
         return True
     full_rights = viewer.can_see_company_statistics and viewer.can_see_other_users_statistics

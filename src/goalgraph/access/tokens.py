@@ -1,8 +1,14 @@
-"""Bearer tokens: mint (for local use) and verify (shared secret or an identity provider's key)."""
+"""Bearer tokens: mint (for local use) and verify (shared secret or an identity provider's key).
+
+Verification here is offline (signature, expiry, lifetime, audience, issuer); whether a token was
+revoked and whether a service subject is registered is checked against the database by
+:func:`goalgraph.access.credentials.check_claims`.
+"""
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,8 +17,12 @@ import jwt
 
 from goalgraph.settings import Settings
 
-#: Claim marking a service token (a CRM integration), not a person: it may do everything.
+#: Claim marking a service token (a CRM integration), not a person: it may do everything. Honoured only
+#: on tokens signed with the local secret; identity-provider tokens are services when an admin registered
+#: their subject.
 SYSTEM_ROLE = "system"
+#: Clock skew tolerated on ``exp`` beyond the maximum lifetime.
+LEEWAY = timedelta(seconds=60)
 PUBLIC_KEY_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"]
 
 
@@ -29,7 +39,14 @@ class Claims:
     """What a verified token says: whose it is, and whether it is a service token."""
 
     subject: str
+    #: Claims to be a service token (``role: system``); honoured only when ``local`` or registered.
     system: bool = False
+    #: Signed with the local shared secret (not by an identity provider).
+    local: bool = True
+    #: The token's id (``jti``), if it has one: what an admin revokes.
+    token_id: str | None = None
+    #: ``iat``: compared with the subject's revocation cutoff.
+    issued_at: datetime | None = None
 
 
 def signing_secret(settings: Settings) -> str:
@@ -47,10 +64,24 @@ def signing_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def max_lifetime(settings: Settings) -> timedelta:
+    """The longest validity a token may have (``GOALGRAPH_JWT_MAX_LIFETIME_HOURS``)."""
+    return timedelta(hours=settings.jwt_max_lifetime_hours)
+
+
 def mint_token(settings: Settings, subject: str, *, system: bool = False, ttl: timedelta = timedelta(hours=12)) -> str:
-    """A signed token for ``subject`` (a user's CRM id), or a service token when ``system``."""
+    """A token for ``subject`` (a user's CRM id), or a service token when ``system``, signed with the local secret.
+
+    ConfigError when an identity provider issues the tokens or ``ttl`` exceeds the maximum lifetime.
+    """
+    if settings.jwt_public_key:
+        raise ConfigError("tokens come from your identity provider (GOALGRAPH_JWT_PUBLIC_KEY is set); "
+                          "goalgraph mints tokens only in shared-secret mode")
+    if ttl > max_lifetime(settings) or ttl <= timedelta(0):
+        raise ConfigError(f"a token may be valid for at most {settings.jwt_max_lifetime_hours:g} hours "
+                          "(GOALGRAPH_JWT_MAX_LIFETIME_HOURS)")
     now = datetime.now(timezone.utc)
-    claims: dict[str, object] = {"sub": subject, "iat": now, "exp": now + ttl}
+    claims: dict[str, object] = {"sub": subject, "iat": now, "exp": now + ttl, "jti": uuid.uuid4().hex}
     if system:
         claims["role"] = SYSTEM_ROLE
     if settings.jwt_audience:
@@ -61,15 +92,19 @@ def mint_token(settings: Settings, subject: str, *, system: bool = False, ttl: t
 
 
 def verify_token(settings: Settings, token: str) -> Claims:
-    """Check signature, expiry (and audience/issuer when configured); AuthError says what is wrong."""
-    if settings.jwt_public_key:
+    """Check signature, expiry, lifetime (and audience/issuer: always in identity-provider mode).
+
+    AuthError says what is wrong.
+    """
+    local = not settings.jwt_public_key
+    if not local:
         key, algorithms = settings.jwt_public_key, PUBLIC_KEY_ALGORITHMS
     else:
         key, algorithms = signing_secret(settings), ["HS256"]
     try:
         claims = jwt.decode(
             token, key, algorithms=algorithms, audience=settings.jwt_audience, issuer=settings.jwt_issuer,
-            options={"require": ["sub", "exp"]},
+            options={"require": ["sub", "exp", *([] if local else ["aud", "iss"])]},
         )
     except jwt.ExpiredSignatureError:
         raise AuthError("the token has expired") from None
@@ -84,7 +119,16 @@ def verify_token(settings: Settings, token: str) -> Claims:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise AuthError("the token's subject is empty")
-    return Claims(subject=subject, system=claims.get("role") == SYSTEM_ROLE)
+    now = datetime.now(timezone.utc)
+    expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
+    issued = claims.get("iat")
+    issued_at = datetime.fromtimestamp(issued, timezone.utc) if isinstance(issued, (int, float)) else None
+    longest = max_lifetime(settings)
+    if expires - now > longest + LEEWAY or (issued_at is not None and expires - issued_at > longest + LEEWAY):
+        raise AuthError(f"the token is valid for longer than the {settings.jwt_max_lifetime_hours:g} hour maximum")
+    jti = claims.get("jti")
+    return Claims(subject=subject, system=claims.get("role") == SYSTEM_ROLE, local=local,
+                  token_id=jti if isinstance(jti, str) and jti else None, issued_at=issued_at)
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph.access.credentials import check_claims
 from goalgraph.access.tokens import AuthError, Claims
 from goalgraph.db.models import TeamMembership, User
 
@@ -22,6 +23,8 @@ class Viewer:
     can_see_company_statistics: bool = False
     can_see_other_users_statistics: bool = False
     can_lock_targets: bool = False
+    #: The data right "Targets": use goals and the targets plan at all (admins and services always may).
+    can_use_targets: bool = False
     #: Teams the viewer leads, and every member of those teams (the viewer's "team").
     leads: frozenset[int] = field(default_factory=frozenset)
     team_members: frozenset[int] = field(default_factory=frozenset)
@@ -43,8 +46,8 @@ SYSTEM = Viewer(subject="system", system=True)
 
 
 async def load_viewer(session: AsyncSession, claims: Claims) -> Viewer:
-    """The viewer a verified token names; AuthError for unknown or deactivated users."""
-    if claims.system:
+    """The viewer a verified token names; AuthError for revoked tokens, unknown or deactivated users."""
+    if await check_claims(session, claims):
         return Viewer(subject=claims.subject, system=True)
     user = await session.scalar(select(User).where(User.external_id == claims.subject))
     if user is None:
@@ -63,5 +66,5 @@ async def load_viewer(session: AsyncSession, claims: Claims) -> Viewer:
         subject=claims.subject, user_id=user.id, is_admin=user.is_admin,
         can_see_company_statistics=user.can_see_company_statistics,
         can_see_other_users_statistics=user.can_see_other_users_statistics,
-        can_lock_targets=user.can_lock_targets, leads=leads, team_members=members | {user.id},
+        can_lock_targets=user.can_lock_targets, can_use_targets=user.can_use_targets, leads=leads, team_members=members | {user.id},
     )

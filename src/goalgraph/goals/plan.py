@@ -21,7 +21,7 @@ from goalgraph.access import policy
 from goalgraph.access.gate import Gate
 from goalgraph.access.viewer import Viewer
 from goalgraph.db.models import Goal, Team, TeamMembership, User
-from goalgraph.goals.errors import GoalInvalid
+from goalgraph.goals.errors import GoalForbidden, GoalInvalid
 from goalgraph.goals.schedule import calendar_of
 from goalgraph.goals.service import create_goal, draft_of, overrides_of, update_goal
 from goalgraph.goals.validation import GoalDraft
@@ -175,6 +175,7 @@ async def set_plan_targets(session: AsyncSession, registry: Registry, key: PlanK
     grouped: dict[tuple[str, str | None], dict[date, Decimal]] = {}
     for cell in cells:
         grouped.setdefault((cell.assignee_kind, cell.assignee_id), {})[cell.period_start] = cell.target
+    await _check_rows(session, list(grouped), viewer)
 
     goals = await _plan_goals(session, key, span, currency)
     external = {}
@@ -200,6 +201,29 @@ async def set_plan_targets(session: AsyncSession, registry: Registry, key: PlanK
                               gate=gate, now=now)
         changed += 1
     return changed
+
+
+async def _check_rows(session: AsyncSession, rows: list[tuple[str, str | None]], viewer: Viewer) -> None:
+    """Refuse rows the viewer may not see or change, all alike, before looking for their plan goals.
+
+    Whether a hidden row has a goal (and its id) must not show: the answer does not depend on it.
+    Unknown ids are left to validation (users and teams are not secret).
+    """
+    if not policy.can_use_targets(viewer):
+        raise GoalForbidden(policy.TARGETS_RIGHT_NEEDED)
+    user_ids = {ext for kind, ext in rows if kind == "USER" and ext}
+    team_ids = {ext for kind, ext in rows if kind == "TEAM" and ext}
+    users = dict((await session.execute(select(User.external_id, User.id).where(User.external_id.in_(user_ids)))).all()) \
+        if user_ids else {}
+    teams = dict((await session.execute(select(Team.external_id, Team.id).where(Team.external_id.in_(team_ids)))).all()) \
+        if team_ids else {}
+    for kind, ext in rows:
+        if (kind == "USER" and ext not in users) or (kind == "TEAM" and ext not in teams):
+            continue
+        user_id, team_id = (users.get(ext) if kind == "USER" else None), (teams.get(ext) if kind == "TEAM" else None)
+        if not (policy.can_see_assignee(viewer, kind, user_id, team_id)
+                and policy.can_change_assignee(viewer, kind, user_id, team_id)):
+            raise GoalForbidden(f"you may not set targets for this {kind.lower()}")
 
 
 async def copy_plan(session: AsyncSession, registry: Registry, key: PlanKey, to_year: int, scale_percent: Decimal, *,

@@ -109,6 +109,8 @@ async def _validated(session: AsyncSession, registry: Registry, draft: GoalDraft
     assignee, errors = await validate_draft(session, registry, draft, calendar_of(org), org.default_currency)
     if errors:
         raise GoalInvalid(errors)
+    if not policy.can_use_targets(viewer):
+        raise GoalForbidden(policy.TARGETS_RIGHT_NEEDED)
     if not policy.can_change_assignee(viewer, assignee.kind, assignee.user_id, assignee.team_id):
         raise GoalForbidden(f"you may not add or change {assignee.kind.lower()} goals for this assignee")
     other_teams = False
@@ -214,6 +216,7 @@ async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | 
     actor = viewer.subject
     goal = await get_goal(session, goal_id, viewer, for_update=True)
     _may_change(viewer, goal)
+    gate.require_change(goal)
     _check_version(goal, version)
     old = await draft_of(session, goal)
     known = {f.name for f in fields(GoalDraft)}
@@ -244,12 +247,13 @@ async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | 
 
 
 async def set_lock(session: AsyncSession, goal_id: str | int, version: int, locked: bool, *, viewer: Viewer,
-                   now: datetime) -> Goal:
+                   gate: Gate, now: datetime) -> Goal:
     """Lock or unlock a goal's targets, recording who and when."""
     actor = viewer.subject
     goal = await get_goal(session, goal_id, viewer, for_update=True)
     if not policy.can_lock_goal(viewer, goal):
         raise GoalForbidden("locking needs the lock right on a goal you may change")
+    gate.require_change(goal)
     _check_version(goal, version)
     if (goal.locked_at is not None) == locked:
         return goal
@@ -262,11 +266,12 @@ async def set_lock(session: AsyncSession, goal_id: str | int, version: int, lock
     return goal
 
 
-async def delete_goal(session: AsyncSession, goal_id: str | int, version: int, *, viewer: Viewer,
+async def delete_goal(session: AsyncSession, goal_id: str | int, version: int, *, viewer: Viewer, gate: Gate,
                       now: datetime) -> Goal:
     """Soft-delete: the goal disappears from reads; its rows stay."""
     goal = await get_goal(session, goal_id, viewer, for_update=True)
     _may_change(viewer, goal)
+    gate.require_change(goal, delete=True, admin=policy.can_manage(viewer))
     _check_version(goal, version)
     goal.deleted_at = now
     _touch(goal, now)

@@ -1,14 +1,14 @@
-"""Who am I, licence and features, and the admin mutations for rights, features and the licence."""
+"""Who am I, licence and features, and the admin mutations for rights, seats, features, the licence and tokens."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
-from goalgraph.access import admin, policy
+from goalgraph.access import admin, credentials, policy, seats
 from goalgraph.access.gate import LicenceRequired, licence_status
 from goalgraph.graphql.errors import ErrorCode, ForbiddenError, LicenceRequiredError, ValidationError
 from goalgraph.graphql.types.facts import UserType
@@ -22,6 +22,7 @@ class Access:
     see_company_statistics: bool = strawberry.field(description="Right: see company statistics.")
     see_other_users_statistics: bool = strawberry.field(description="Right: see other users' statistics.")
     can_lock_targets: bool = strawberry.field(description="Right: lock and unlock targets.")
+    use_targets: bool = strawberry.field(description="Data right \"Targets\": use goals and the targets plan at all.")
 
 
 @strawberry.type(description="Who is asking.")
@@ -29,6 +30,9 @@ class Me:
     subject: str = strawberry.field(description="The token's subject (a user's CRM id, or a service name).")
     user: UserType | None = strawberry.field(description="The user, unless this is a service token.")
     access: Access = strawberry.field(description="Role and rights.")
+    has_seat: bool = strawberry.field(description="Holds a licensed seat, or needs none (the licence counts no "
+                                                  "seats, or this is a service token).")
+    token_id: str | None = strawberry.field(description="The id (jti) of the token used, which an admin can revoke.")
 
 
 @strawberry.type(description="A licensable feature and whether it is licensed and switched on.")
@@ -46,9 +50,11 @@ class LicenceInfo:
     plan: str = strawberry.field(description="free, professional or enterprise.")
     valid: bool = strawberry.field(description="A signed, unexpired licence is installed.")
     reason: str | None = strawberry.field(description="Why the free plan applies, when it does.")
-    customer: str | None = strawberry.field(description="Licensee.")
-    seats: int | None = strawberry.field(description="Licensed seats (active users).")
-    seats_used: int = strawberry.field(description="Active users now.")
+    customer: str | None = strawberry.field(description="Licensee (admins only; null for others).")
+    seats: int | None = strawberry.field(description="Licensed seats; null when seats are not counted "
+                                                     "(admins only; null for others).")
+    seats_used: int | None = strawberry.field(description="Seats assigned to active users (admins only).")
+    seat_holders: list[UserType] | None = strawberry.field(description="Users holding a seat in force (admins only).")
     expires_on: date | None = strawberry.field(description="Last day of validity.")
 
 
@@ -59,6 +65,8 @@ class AccessInput:
     see_other_users_statistics: bool | None = strawberry.field(default=None,
                                                                description="Right: see other users' statistics.")
     can_lock_targets: bool | None = strawberry.field(default=None, description="Right: lock and unlock targets.")
+    use_targets: bool | None = strawberry.field(default=None, description="Data right \"Targets\": use goals and the "
+                                                                          "targets plan at all.")
 
 
 @strawberry.type(description="The user's access was saved.")
@@ -77,6 +85,48 @@ class LicenceInstalled:
     licence: LicenceInfo = strawberry.field(description="The licence now in force.")
 
 
+@strawberry.type(description="The user's seat was saved.")
+class SeatSaved:
+    user: UserType = strawberry.field(description="The user.")
+    has_seat: bool = strawberry.field(description="Holds a seat now.")
+    licence: LicenceInfo = strawberry.field(description="The licence with its seats now.")
+
+
+@strawberry.type(description="A token subject registered as a service (a CRM integration with all rights).")
+class ServiceSubjectInfo:
+    subject: str = strawberry.field(description="The token subject (`sub`).")
+    description: str | None = strawberry.field(description="What the service is.")
+    registered_at: datetime = strawberry.field(description="When it was registered.")
+    registered_by: str | None = strawberry.field(description="Who registered it.")
+
+
+@strawberry.type(description="The service subject was registered.")
+class ServiceRegistered:
+    service: ServiceSubjectInfo = strawberry.field(description="The service.")
+
+
+@strawberry.type(description="Tokens were revoked: they are refused from now on.")
+class TokensRevoked:
+    subject: str | None = strawberry.field(description="Whose tokens (revokeTokensOf), or null (revokeToken).")
+    token_id: str | None = strawberry.field(description="The revoked token's jti (revokeToken), or null.")
+    not_before: datetime | None = strawberry.field(description="revokeTokensOf: tokens issued before this are "
+                                                               "refused (including those issued in the same second).")
+
+
+@strawberry.type(description="The service subject was removed (or was not registered).")
+class ServiceUnregistered:
+    subject: str = strawberry.field(description="The subject.")
+    removed: bool = strawberry.field(description="False when it was not registered.")
+
+
+SetUserSeatPayload = Annotated[SeatSaved | ValidationError | ForbiddenError | LicenceRequiredError,
+                               strawberry.union("SetUserSeatPayload", description="The seat, or why not.")]
+RegisterServicePayload = Annotated[ServiceRegistered | ValidationError | ForbiddenError,
+                                   strawberry.union("RegisterServicePayload", description="The service, or why not.")]
+UnregisterServicePayload = Annotated[ServiceUnregistered | ForbiddenError,
+                                     strawberry.union("UnregisterServicePayload", description="Removed, or why not.")]
+RevokePayload = Annotated[TokensRevoked | ValidationError | ForbiddenError,
+                          strawberry.union("RevokePayload", description="What was revoked, or why not.")]
 SetUserAccessPayload = Annotated[AccessSaved | ValidationError | ForbiddenError,
                                  strawberry.union("SetUserAccessPayload", description="The access, or why not.")]
 SetFeatureEnabledPayload = Annotated[
@@ -91,7 +141,7 @@ def _access_of_user(user) -> Access:  # type: ignore[no-untyped-def]
     return Access(role="ADMIN" if user.is_admin else "USER", admin=user.is_admin,
                   see_company_statistics=user.can_see_company_statistics,
                   see_other_users_statistics=user.can_see_other_users_statistics,
-                  can_lock_targets=user.can_lock_targets)
+                  can_lock_targets=user.can_lock_targets, use_targets=user.can_use_targets)
 
 
 async def _features(info: Info) -> list[FeatureInfo]:
@@ -103,12 +153,19 @@ async def _features(info: Info) -> list[FeatureInfo]:
 
 
 async def _licence(info: Info) -> LicenceInfo:
+    """The licence; customer and seats only for admins (a regular user needs plan and validity)."""
     ctx = info.context
+    viewer = await ctx.viewer()
     async with ctx.db() as session:
         status = await licence_status(session, ctx.runtime.settings, ctx.now.date())
-        used = await admin.active_users(session)
+        holders = await seats.seated_users(session, status) if policy.can_manage(viewer) else None
+    if holders is None:
+        return LicenceInfo(plan=status.plan, valid=status.valid, reason=status.reason, customer=None, seats=None,
+                           seats_used=None, seat_holders=None, expires_on=status.expires)
+    users = [u for u in await ctx.loaders.user.load_many(holders) if u is not None]
     return LicenceInfo(plan=status.plan, valid=status.valid, reason=status.reason, customer=status.customer,
-                       seats=status.seats, seats_used=used, expires_on=status.expires)
+                       seats=status.seats if seats.counts_seats(status) else None, seats_used=len(users),
+                       seat_holders=[UserType(row=u) for u in users], expires_on=status.expires)
 
 
 def _forbidden() -> ForbiddenError:
@@ -124,8 +181,11 @@ class AdminQueries:
         access = Access(role=viewer.role, admin=viewer.is_admin or viewer.system,
                         see_company_statistics=viewer.can_see_company_statistics,
                         see_other_users_statistics=viewer.can_see_other_users_statistics,
-                        can_lock_targets=viewer.can_lock_targets or viewer.system)
-        return Me(subject=viewer.subject, user=UserType(row=user) if user else None, access=access)
+                        can_lock_targets=viewer.can_lock_targets or viewer.system,
+                        use_targets=policy.can_use_targets(viewer))
+        gate = await info.context.gate()
+        return Me(subject=viewer.subject, user=UserType(row=user) if user else None, access=access,
+                  has_seat=gate.seated, token_id=info.context.token_id)
 
     @strawberry.field(description="Every feature with whether it is licensed and switched on (what the SPA may show).")
     async def features(self, info: Info) -> list[FeatureInfo]:
@@ -134,6 +194,19 @@ class AdminQueries:
     @strawberry.field(description="The licence in force.")
     async def licence(self, info: Info) -> LicenceInfo:
         return await _licence(info)
+
+    @strawberry.field(description="Token subjects registered as services (admins only; empty for others).")
+    async def service_subjects(self, info: Info) -> list[ServiceSubjectInfo]:
+        if not policy.can_manage(await info.context.viewer()):
+            return []
+        async with info.context.db() as session:
+            rows = await credentials.services(session)
+        return [_service(r) for r in rows]
+
+
+def _service(row) -> ServiceSubjectInfo:  # type: ignore[no-untyped-def]
+    return ServiceSubjectInfo(subject=row.subject, description=row.description, registered_at=row.registered_at,
+                              registered_by=row.registered_by)
 
 
 @strawberry.type(description="Admin mutations.")
@@ -147,7 +220,7 @@ class AdminMutations:
                 user = await admin.set_user_access(
                     session, user_id, is_admin=input.admin, can_see_company_statistics=input.see_company_statistics,
                     can_see_other_users_statistics=input.see_other_users_statistics,
-                    can_lock_targets=input.can_lock_targets)
+                    can_lock_targets=input.can_lock_targets, can_use_targets=input.use_targets)
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors)
         return AccessSaved(user=UserType(row=user), access=_access_of_user(user))
@@ -182,3 +255,75 @@ class AdminMutations:
             return ValidationError.from_fact_errors(rejected.errors)
         ctx.forget_gate()
         return LicenceInstalled(licence=await _licence(info))
+
+    @strawberry.mutation(description="Give a user one of the licence's seats, or take it back (admins only); "
+                                     "LICENCE_REQUIRED (feature SEATS) when every seat is assigned.")
+    async def set_user_seat(self, info: Info, user_id: strawberry.ID, seat: bool) -> SetUserSeatPayload:
+        ctx = info.context
+        viewer = await ctx.viewer()
+        if not policy.can_manage(viewer):
+            return _forbidden()
+        try:
+            async with ctx.transaction() as session:
+                status = await licence_status(session, ctx.runtime.settings, ctx.now.date())
+                user = await seats.set_seat(session, status, user_id, seat, actor=viewer.subject, now=ctx.now)
+                held = user.id in await seats.seated_users(session, status)
+        except IngestRejected as rejected:
+            return ValidationError.from_fact_errors(rejected.errors)
+        except seats.SeatsExhausted as full:
+            return LicenceRequiredError(code=ErrorCode.LICENCE_REQUIRED, message=full.message, feature=seats.SEATS)
+        ctx.forget_gate()
+        return SeatSaved(user=UserType(row=user), has_seat=held, licence=await _licence(info))
+
+    @strawberry.mutation(description="Register a token subject as a service (admins only): identity-provider tokens "
+                                     "with this `sub` get all rights. The only way to create one in that mode.")
+    async def register_service_subject(self, info: Info, subject: str,
+                                       description: str | None = None) -> RegisterServicePayload:
+        ctx = info.context
+        viewer = await ctx.viewer()
+        if not policy.can_manage(viewer):
+            return _forbidden()
+        try:
+            async with ctx.transaction() as session:
+                row = await credentials.register_service(session, subject, description, actor=viewer.subject,
+                                                         now=ctx.now)
+        except IngestRejected as rejected:
+            return ValidationError.from_fact_errors(rejected.errors)
+        return ServiceRegistered(service=_service(row))
+
+    @strawberry.mutation(description="Remove a registered service subject (admins only): its tokens stop being "
+                                     "service tokens.")
+    async def unregister_service_subject(self, info: Info, subject: str) -> UnregisterServicePayload:
+        ctx = info.context
+        if not policy.can_manage(await ctx.viewer()):
+            return _forbidden()
+        async with ctx.transaction() as session:
+            removed = await credentials.unregister_service(session, subject)
+        return ServiceUnregistered(subject=subject, removed=removed)
+
+    @strawberry.mutation(description="Revoke one token by its id (`jti`, see `me { tokenId }`) (admins only).")
+    async def revoke_token(self, info: Info, token_id: str) -> RevokePayload:
+        ctx = info.context
+        viewer = await ctx.viewer()
+        if not policy.can_manage(viewer):
+            return _forbidden()
+        try:
+            async with ctx.transaction() as session:
+                await credentials.revoke_token(session, token_id, actor=viewer.subject, now=ctx.now)
+        except IngestRejected as rejected:
+            return ValidationError.from_fact_errors(rejected.errors)
+        return TokensRevoked(subject=None, token_id=token_id.strip(), not_before=None)
+
+    @strawberry.mutation(description="Revoke every token of a user (CRM id) or service subject issued until now "
+                                     "(admins only); tokens issued later work.")
+    async def revoke_tokens_of(self, info: Info, subject: str) -> RevokePayload:
+        ctx = info.context
+        viewer = await ctx.viewer()
+        if not policy.can_manage(viewer):
+            return _forbidden()
+        try:
+            async with ctx.transaction() as session:
+                cutoff = await credentials.revoke_tokens_of(session, subject, actor=viewer.subject, now=ctx.now)
+        except IngestRejected as rejected:
+            return ValidationError.from_fact_errors(rejected.errors)
+        return TokensRevoked(subject=subject.strip(), token_id=None, not_before=cutoff)

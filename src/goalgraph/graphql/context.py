@@ -40,6 +40,8 @@ class Context:
 
     _viewer: Viewer | None = None
     _gate: Gate | None = None
+    #: The ``jti`` of the request's token (what an admin revokes), when it has one.
+    token_id: str | None = None
     #: graphql-transport-ws connection_init payload (websockets carry the token there).
     connection_params: dict[str, Any] | None = None
     #: Subscription pushes share progress computed for the same event (see Broker.shared).
@@ -60,6 +62,7 @@ class Context:
                 header = params.get("authorization") or headers.get("authorization")
                 try:
                     claims = verify_token(self.runtime.settings, bearer_token(header))
+                    self.token_id = claims.token_id
                     async with self.db() as session:
                         self._viewer = await load_viewer(session, claims)
                 except AuthError as exc:
@@ -73,8 +76,10 @@ class Context:
     async def gate(self) -> Gate:
         """The licence gate for this request."""
         if self._gate is None:
+            viewer = await self.viewer()
             async with self.db() as session:
-                self._gate = await load_gate(session, self.runtime.settings, self.runtime.registry, self.now.date())
+                self._gate = await load_gate(session, self.runtime.settings, self.runtime.registry, self.now.date(),
+                                             viewer)
         return self._gate
 
     @asynccontextmanager

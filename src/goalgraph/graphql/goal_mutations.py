@@ -114,7 +114,7 @@ GoalPayload = Annotated[
     strawberry.union("GoalPayload", description="The goal, or why the change was refused."),
 ]
 DeleteGoalPayload = Annotated[
-    DeleteGoalSuccess | NotFoundError | ConflictError | ForbiddenError,
+    DeleteGoalSuccess | NotFoundError | ConflictError | ForbiddenError | LicenceRequiredError,
     strawberry.union("DeleteGoalPayload", description="The deleted id, or why it was refused."),
 ]
 
@@ -249,34 +249,35 @@ class GoalMutations:
     @strawberry.mutation(description="Lock the goal's targets (records who and when).")
     async def lock_goal(self, info: Info, id: strawberry.ID, version: int) -> GoalPayload:
         ctx = info.context
-        viewer = await ctx.viewer()
-        return await _run(info, id, lambda s: set_lock(s, id, version, True, viewer=viewer, now=ctx.now))
+        viewer, gate = await ctx.viewer(), await ctx.gate()
+        return await _run(info, id, lambda s: set_lock(s, id, version, True, viewer=viewer, gate=gate, now=ctx.now))
 
     @strawberry.mutation(description="Unlock the goal's targets.")
     async def unlock_goal(self, info: Info, id: strawberry.ID, version: int) -> GoalPayload:
         ctx = info.context
-        viewer = await ctx.viewer()
-        return await _run(info, id, lambda s: set_lock(s, id, version, False, viewer=viewer, now=ctx.now))
+        viewer, gate = await ctx.viewer(), await ctx.gate()
+        return await _run(info, id, lambda s: set_lock(s, id, version, False, viewer=viewer, gate=gate, now=ctx.now))
 
     @strawberry.mutation(description="Delete a goal (soft delete).")
     async def delete_goal(self, info: Info, id: strawberry.ID, version: int) -> DeleteGoalPayload:
-        viewer = await info.context.viewer()
+        viewer, gate = await info.context.viewer(), await info.context.gate()
         try:
             async with info.context.transaction() as session:
-                goal = await delete_goal(session, id, version, viewer=viewer, now=info.context.now)
-        except GoalProblem as problem:
+                goal = await delete_goal(session, id, version, viewer=viewer, gate=gate, now=info.context.now)
+        except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem, id)
         return DeleteGoalSuccess(id=strawberry.ID(str(goal.id)))
 
     @strawberry.mutation(description="Measure a closed period again on purpose (drops its frozen snapshot; "
                                      "all closed periods when periodStart is left out).")
     async def recompute_goal_period(self, info: Info, id: strawberry.ID, period_start: date | None = None) -> GoalPayload:
-        viewer = await info.context.viewer()
+        viewer, gate = await info.context.viewer(), await info.context.gate()
 
         async def action(session):  # type: ignore[no-untyped-def]
             goal = await get_goal(session, id, viewer)
             if not policy.can_manage(viewer):
                 raise GoalForbidden("only admins recompute closed periods")
+            gate.require_change(goal)  # a lapsed goal keeps its frozen results
             await forget_snapshot(session, goal.id, period_start)
             return goal
 

@@ -130,6 +130,8 @@ class Loaders:
         for goal_id, first, last in keys:
             windows[(first, last)].append(goal_id)
         grace = timedelta(hours=runtime.settings.snapshot_grace_hours)
+        gate = await ctx.gate()
+        lapsed = frozenset(g.id for g in goals.values() if gate.lapsed(g))
         results: dict[tuple[int, date | None, date | None], GoalProgress] = {}
         for window, ids in windows.items():
             rows = [goals[i] for i in dict.fromkeys(ids)]
@@ -137,7 +139,8 @@ class Loaders:
             async def compute(rows=rows, window=window):  # type: ignore[no-untyped-def]
                 async with ctx.db() as session, runtime.sessions() as snapshots:
                     computed = await compute_progress(session, runtime.registry, rows, ctx.now, window=window,
-                                                      snapshot_grace=grace, snapshot_session=snapshots)
+                                                      snapshot_grace=grace, snapshot_session=snapshots,
+                                                      lapsed=lapsed)
                     await snapshots.commit()
                 return computed
 
@@ -194,6 +197,8 @@ class Loaders:
         registry = self._ctx.runtime.registry
         goal_type = registry.goal_types[goal.goal_type]
         owners = policy.visible_fact_owners(await self._ctx.viewer())
+        if (await self._ctx.gate()).lapsed(goal):
+            return [], goal_type.fact_kind  # a lapsed goal is not measured: no drill-down
         async with self._ctx.db() as session:
             rows = await engine.contributions(session, registry, query_of(goal, [period], registry), period.index,
                                               limit=limit, after_fact_id=after, owners=owners)

@@ -13,7 +13,8 @@ from goalgraph.events import fire
 from goalgraph.live.broker import FactsChanged
 from goalgraph.live.changes import facts_changed, previous_owners
 from goalgraph.access import policy
-from goalgraph.graphql.errors import ErrorCode, ForbiddenError, ValidationError
+from goalgraph.access.gate import LicenceRequired
+from goalgraph.graphql.errors import ErrorCode, ForbiddenError, LicenceRequiredError, ValidationError
 from goalgraph.graphql.types.facts import Organisation, Weekday
 from goalgraph.graphql.types.ingest import IngestFactsInput, IngestFactsResult, to_raw
 from goalgraph.ingest.batch import ingest_batch
@@ -81,7 +82,7 @@ class SetDimensionElementsSuccess:
 
 
 SetDimensionElementsPayload = Annotated[
-    SetDimensionElementsSuccess | ValidationError | ForbiddenError,
+    SetDimensionElementsSuccess | ValidationError | ForbiddenError | LicenceRequiredError,
     strawberry.union("SetDimensionElementsPayload", description="The dimension's elements, or why they were refused."),
 ]
 
@@ -151,9 +152,12 @@ class FactMutations:
     async def set_dimension_elements(self, info: Info, key: str, elements: list[str]) -> SetDimensionElementsPayload:
         if (denied := await _admin_only(info)) is not None:
             return denied
+        gate = await info.context.gate()
         try:
             async with info.context.transaction() as session:
-                allowed = await set_custom_elements(session, info.context.runtime.registry, key, elements)
+                allowed = await set_custom_elements(session, info.context.runtime.registry, key, elements, gate)
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors, prefix=())
+        except LicenceRequired as missing:
+            return LicenceRequiredError(code=ErrorCode.LICENCE_REQUIRED, message=missing.message, feature=missing.feature)
         return SetDimensionElementsSuccess(key=key, elements=allowed)

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from goalgraph.access import policy
 from goalgraph.goals import plan as plans
 from goalgraph.goals.errors import GoalInvalid, GoalProblem
 from goalgraph.access.gate import LicenceRequired
@@ -87,10 +88,12 @@ class PlanQueries:
     async def targets_plan(self, info: Info, key: PlanKeyInput) -> TargetsPlan:
         from goalgraph.graphql.errors import ErrorCode, query_error
 
+        viewer = await info.context.viewer()
+        if not policy.can_use_targets(viewer):
+            raise query_error(policy.TARGETS_RIGHT_NEEDED, ErrorCode.FORBIDDEN)
         try:
             async with info.context.db() as session:
-                plan = await plans.load_plan(session, info.context.runtime.registry, key.key(),
-                                             await info.context.viewer())
+                plan = await plans.load_plan(session, info.context.runtime.registry, key.key(), viewer)
         except GoalInvalid as problem:
             raise query_error(f"key: {problem.message}", ErrorCode.BAD_USER_INPUT) from None
         rows = []

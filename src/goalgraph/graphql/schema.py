@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import strawberry
 from strawberry.extensions import (
     MaxAliasesLimiter,
@@ -46,6 +48,19 @@ class CloseSession(SchemaExtension):
             await close()
 
 
+class HideSuggestions(SchemaExtension):
+    """With introspection off, "Did you mean 'goals'?" must not reveal the schema either."""
+
+    async def on_operation(self):  # type: ignore[no-untyped-def,override]
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or []:
+            error.message = _SUGGESTION.sub("", error.message)
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+
+
 def _unexpected(error: GraphQLError) -> bool:
     """Hide internals (SQL, tracebacks) of unexpected exceptions; keep goalgraph's own errors."""
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
@@ -66,7 +81,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error: see the server log."),
     ]
     if not settings.introspection:
-        extensions.append(DisableIntrospection)
+        extensions += [DisableIntrospection, HideSuggestions]
     return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 

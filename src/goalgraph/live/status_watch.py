@@ -20,6 +20,7 @@ from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import Goal, GoalStatusMark, TeamMembership
 from goalgraph.events import fire
 from goalgraph.live.broker import FactsChanged
+from goalgraph.access.gate import load_gate
 from goalgraph.progress.service import compute_progress
 
 if TYPE_CHECKING:
@@ -73,7 +74,9 @@ class StatusWatch:
             goals = list((await session.scalars(query)).all())
             if not goals:
                 return []
-            progress = await compute_progress(session, runtime.registry, goals, now, window=(today, today))
+            gate = await load_gate(session, runtime.settings, runtime.registry, today)
+            progress = await compute_progress(session, runtime.registry, goals, now, window=(today, today),
+                                              lapsed=frozenset(g.id for g in goals if gate.lapsed(g)))
             marks = {(m.goal_id, m.period_start): m.status for m in await session.scalars(
                 select(GoalStatusMark).where(GoalStatusMark.goal_id.in_([g.id for g in goals])))}
         changes = []

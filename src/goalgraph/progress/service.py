@@ -135,8 +135,12 @@ async def compute_progress(
     window: tuple[date | None, date | None] = (None, None),
     snapshot_grace: timedelta = timedelta(hours=24),
     snapshot_session: AsyncSession | None = None,
+    lapsed: frozenset[int] = frozenset(),
 ) -> dict[int, GoalProgress]:
     """Progress of every goal; ``window`` limits the periods (paging an open-ended goal's history).
+
+    Goals in ``lapsed`` (their licence features are missing, see access.gate) are not measured:
+    only their frozen periods are returned.
 
     Periods that ended more than ``snapshot_grace`` ago are frozen: read from their snapshot,
     or measured once and saved through ``snapshot_session`` (committed by the caller).
@@ -149,6 +153,8 @@ async def compute_progress(
     split_ids = [g.id for g in goals if g.split_by]
     element_targets = await element_targets_of(session, split_ids) if split_ids else {}
     frozen = await _snapshots(session, ids)
+    for goal_id in lapsed & periods.keys():
+        periods[goal_id] = [p for p in periods[goal_id] if (goal_id, p.start_date) in frozen]
     # Only periods without a snapshot are measured.
     live = [query_of(g, [p for p in periods[g.id] if (g.id, p.start_date) not in frozen], registry) for g in goals]
     live = [q for q in live if q.periods]

@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models: the CRM facts (``facts``) and goals with their targets (``goals``)."""
 
+from goalgraph.db.models.access import RevokedToken, SeatAssignment, ServiceSubject, TokenCutoff
 from goalgraph.db.models.facts import (
     EXTERNAL_ID_LENGTH,
     Activity,
@@ -29,6 +30,7 @@ from goalgraph.db.models.goals import (
 __all__ = [
     "EXTERNAL_ID_LENGTH", "Activity", "Deal", "DealStageChange", "DealStatus", "DimensionElement", "ExchangeRate",
     "FeatureToggle", "Goal", "InstalledLicence", "GoalElementTarget",
-    "GoalPeriodTarget", "GoalRevision", "GoalStatusMark", "Organisation", "PeriodSnapshot", "Pipeline", "Stage", "Team",
+    "GoalPeriodTarget", "GoalRevision", "GoalStatusMark", "Organisation", "PeriodSnapshot", "Pipeline", "RevokedToken", "SeatAssignment", "ServiceSubject", "Stage", "Team",
+    "TokenCutoff",
     "TeamMembership", "User",
 ]

@@ -80,6 +80,9 @@ class User(Base):
     can_see_company_statistics: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     can_see_other_users_statistics: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     can_lock_targets: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: SuperOffice's data right "Targets" (Mål): use goals and the targets plan at all. On for new and
+    #: (by migration 0007) existing users so nobody is locked out; admins withdraw it.
+    can_use_targets: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
 class Team(Base):

@@ -69,9 +69,9 @@ class UserType:
     def name(self) -> str:
         return self.row.name
 
-    @strawberry.field(description="E-mail address, if known.")
-    def email(self) -> str | None:
-        return self.row.email
+    @strawberry.field(description="E-mail address, if known; null unless it is your own or you are an admin.")
+    async def email(self, info: Info) -> str | None:
+        return self.row.email if policy.can_see_private_details(await info.context.viewer(), self.row.id) else None
 
     @strawberry.field(description="False for users deactivated in the CRM.")
     def active(self) -> bool:

@@ -11,7 +11,6 @@ import strawberry
 from strawberry.types import Info
 
 from goalgraph.access import policy
-from goalgraph.access.gate import goal_features
 from goalgraph.db import models
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.pagination import Connection, Edge, PageInfo, check_page_size, decode_cursor, encode_cursor
@@ -341,13 +340,11 @@ class GoalNode:
         change = policy.can_change_goal(viewer, self.row)
         return GoalPermissions(edit=change, delete=change, lock=policy.can_lock_goal(viewer, self.row))
 
-    @strawberry.field(description="Licence features this goal needs that are not enabled now: the goal stays "
-                                  "readable but cannot be changed until they are.")
+    @strawberry.field(description="Licence features this goal needs that are not enabled now: its definition and "
+                                  "frozen periods stay readable, open periods are not measured (not listed), and it "
+                                  "cannot be changed (LICENCE_REQUIRED) until they are; an admin may delete it.")
     async def missing_features(self, info: Info) -> list[str]:
-        gate = await info.context.gate()
-        return gate.missing(goal_features(
-            info.context.runtime.registry, goal_type=self.row.goal_type, assignee_kind=self.row.assignee_kind,
-            filters=[k for k, v in (self.row.filters or {}).items() if v], split_by=self.row.split_by))
+        return (await info.context.gate()).lapsed(self.row)
 
     @strawberry.field(description="The dimension the goal is split by, if any.")
     def split_by(self) -> str | None:
