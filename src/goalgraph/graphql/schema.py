@@ -21,6 +21,7 @@ from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
 from goalgraph.graphql.plan_api import PlanMutations, PlanQueries
 from goalgraph.graphql.queries import FactQueries
+from goalgraph.graphql.scalars import SCALAR_OVERRIDES, TextGuard, TextLiterals
 from goalgraph.graphql.subscriptions import Subscription
 from goalgraph.settings import Settings
 
@@ -58,8 +59,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list = [
         CloseSession,
         RequireViewer,
+        TextGuard,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        TextLiterals,
         lambda: QueryDepthLimiter(max_depth=depth),
         lambda: MaxTokensLimiter(max_token_count=20_000),
         lambda: MaxAliasesLimiter(max_alias_count=30),
@@ -67,7 +70,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+                             scalar_overrides=SCALAR_OVERRIDES)  # type: ignore[arg-type]
 
 
 def export_sdl() -> str:

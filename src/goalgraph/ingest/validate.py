@@ -18,6 +18,7 @@ from typing import Any
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import EXTERNAL_ID_LENGTH, DealStatus
 from goalgraph.ingest.errors import FactError, Path
+from goalgraph.inputs import InputRefused, check_json, text_problem
 
 #: Largest amount accepted for a value or cost: anything above is a unit mistake.
 MAX_AMOUNT = Decimal("1000000000000")
@@ -65,6 +66,9 @@ class FieldReader:
     def get(self, name: str, required: bool) -> Any:
         self.seen.add(name)
         value = self.raw.get(name, _MISSING)
+        if isinstance(value, str) and (problem := text_problem(value)) is not None:
+            self.fail(name, problem)
+            return None
         if value is _MISSING or value is None or value == "":
             if required:
                 self.fail(name, "is required", "REQUIRED")
@@ -108,7 +112,9 @@ class FieldReader:
         for i, item in enumerate(items):
             if isinstance(item, (int, str)) and not isinstance(item, bool) and str(item).strip():
                 text = str(item).strip()
-                if len(text) > EXTERNAL_ID_LENGTH:
+                if (problem := text_problem(text)) is not None:
+                    self.fail(name, f"item {i} {problem}")
+                elif len(text) > EXTERNAL_ID_LENGTH:
                     self.fail(name, f"item {i} is longer than {EXTERNAL_ID_LENGTH} characters")
                 elif text not in out:
                     out.append(text)
@@ -250,13 +256,20 @@ class FieldReader:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str) or not key or len(key) > 64:
-                self.fail(name, f"attribute name {key!r} must be a string of 1–64 characters")
+                self.fail(name, f"attribute name {str(key)[:70]!r} must be a string of 1–64 characters")
+            elif (problem := text_problem(key)) is not None:
+                self.fail(name, f"an attribute name {problem}")
             elif item is not None and not isinstance(item, (str, int, float, bool)):
                 self.fail(name, f"attribute {key!r} must be a string, number or boolean")
             elif isinstance(item, str) and len(item) > 500:
                 self.fail(name, f"attribute {key!r} is longer than 500 characters")
             else:
-                out[key] = item
+                try:
+                    check_json(item, max_depth=0)  # the input rules: valid text, finite 64-bit numbers
+                except InputRefused as exc:
+                    self.fail(name, f"attribute {key!r}: {exc}")
+                else:
+                    out[key] = item
         return out
 
     def finish(self, allowed_extra: frozenset[str] = frozenset()) -> None:
