@@ -16,6 +16,7 @@ from strawberry.extensions import DisableIntrospection, MaskErrors
 
 from goalgraph.graphql.admin_api import AdminMutations, AdminQueries
 from goalgraph.graphql.auth import RequireViewer
+from goalgraph.graphql.cost import QueryCostLimiter
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
@@ -66,6 +67,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=depth),
         lambda: MaxTokensLimiter(max_token_count=20_000),
         lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: QueryCostLimiter(limit=settings.max_query_cost, max_page_size=settings.max_page_size),
         lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error: see the server log."),
     ]
     if not settings.introspection:
