@@ -43,7 +43,10 @@ def _parser(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _literal(parse_value: Callable[[Any], Any]) -> Callable[..., Any]:
     def parse_literal(node: ast.ValueNode, variables: dict[str, Any] | None = None) -> Any:
-        return parse_value(value_from_ast_untyped(node, variables))
+        try:
+            return parse_value(value_from_ast_untyped(node, variables))
+        except GraphQLError as exc:  # the same refusal, located in the document
+            raise GraphQLError(exc.message, node, extensions=exc.extensions) from None
 
     return parse_literal
 
