@@ -132,3 +132,14 @@ def test_dashboard_operations_and_introspection_stay_under_the_default_limit() -
     assert max(costs.values()) < limit / 4, costs
     intro = estimate_cost(schema, parse(get_introspection_query()), None, None, max_page_size=500, limit=limit)
     assert intro < limit, intro
+
+
+def test_answers_always_encode() -> None:
+    """The safety net behind the input rules: what orjson refuses (big ints, lone surrogates) still encodes."""
+    import json
+
+    from goalgraph.app import GoalgraphGraphQL
+
+    view = GoalgraphGraphQL.__new__(GoalgraphGraphQL)
+    assert json.loads(view.encode_json({"n": 2**70, "s": "\ud800"})) == {"n": 2**70, "s": "\ud800"}
+    assert view.encode_json({"a": 1}) == '{"a":1}'
