@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import string
 from datetime import timedelta, timezone
 from decimal import Decimal
@@ -28,12 +27,11 @@ import httpx
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
-import uvicorn  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st  # noqa: E402
 from schemathesis.graphql import nodes  # noqa: E402
 
 from factsets import BASE, INGEST, deal  # noqa: E402
-from goalgraph.app import create_app  # noqa: E402
+from live_server import serving  # noqa: E402
 from goalgraph.testing.credentials import system_token  # noqa: E402
 
 CASES = int(os.environ.get("GOALGRAPH_FUZZ_CASES") or "1500")
@@ -100,29 +98,12 @@ schemathesis.graphql.scalar("JSON", JSONS)
 
 # --- the live server -----------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 async def live_server(settings, runtime):  # type: ignore[no-untyped-def]
-    """uvicorn serving the real app on a free port, in the test's event loop."""
-    app = create_app(settings, runtime=runtime)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-        assert not task.done(), task
-    url = f"http://127.0.0.1:{port}"
-    await _seed(url, system_token(settings))
-    try:
+    """uvicorn serving the real app on a free port, in the test's event loop, with some facts and goals."""
+    async with serving(settings, runtime) as url:
+        await _seed(url, system_token(settings))
         yield url
-    finally:
-        server.should_exit = True
-        await task
 
 
 SEED_GOAL = """mutation($input: GoalInput!) { createGoal(input: $input) { __typename } }"""

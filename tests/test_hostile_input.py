@@ -299,3 +299,42 @@ async def test_naive_timestamp_in_ingest_is_refused_with_its_path(seeded, gql_ra
     """The DateTime scalar refuses a timestamp without offset before ingest runs; the error names the item."""
     body = await gql_raw(INGEST, input={"deals": [deal("ok"), deal("bad", addedAt="2026-01-10T09:00:00")]})
     assert_refused(body, "deals[1].addedAt", "no UTC offset")
+
+
+# --- websockets ------------------------------------------------------------------------------------
+
+async def test_hostile_subscriptions_are_refused_and_the_server_keeps_answering(seeded, gql, settings, runtime) -> None:  # type: ignore[no-untyped-def]
+    import websockets
+
+    from live_server import serving
+
+    goal_id = await _create_goal(gql)
+    query = "subscription($ids: [ID!]!) { goalProgress(goalIds: $ids) { reason goals { id } } }"
+    token = system_token(settings)
+    async with serving(settings, runtime) as url:
+        ws_url = url.replace("http", "ws") + "/graphql"
+
+        async def first_answer(ids: list[str]) -> dict[str, Any]:
+            async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+                await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+                assert json.loads(await ws.recv())["type"] == "connection_ack"
+                await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                          "payload": {"query": query, "variables": {"ids": ids}}}))
+                return json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+
+        import asyncio
+
+        missing = await first_answer([HUGE_ID])
+        assert MASKED not in json.dumps(missing) and "no goal with id" in json.dumps(missing), missing
+        with pytest.raises(websockets.ConnectionClosed) as closed:  # the message decoder refuses it
+            await first_answer(["1\x00"])
+        assert closed.value.rcvd.code == 4400
+        ok = await first_answer([goal_id])
+        assert ok["type"] == "next" and ok["payload"]["data"]["goalProgress"]["goals"] == [{"id": goal_id}], ok
+        async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send('{"type": "connection_init", "payload": {"n": NaN}}')
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+            assert closed.value.rcvd.code == 4400
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/healthz")).status_code == 200

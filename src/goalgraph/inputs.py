@@ -171,7 +171,7 @@ def parse_internal_id(value: str | int) -> int | None:
         number = value
     else:
         text = str(value).strip()
-        if not text or len(text) > 20 or not text.lstrip("-").isdigit():
+        if not text or len(text) > 20 or not text.isascii() or not text.lstrip("-").isdigit():
             return None
         number = int(text)
     return number if 1 <= number <= INT64_MAX else None
