@@ -195,7 +195,8 @@ def check_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            check_text(item)
+            if (problem := text_problem(item)) is not None:
+                raise InputRefused(f"a string {problem}")
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
@@ -212,7 +213,8 @@ def check_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
                 for key, child in item.items():
                     if not isinstance(key, str):
                         raise InputRefused("JSON object keys must be strings")
-                    check_text(key)
+                    if (problem := text_problem(key)) is not None:
+                        raise InputRefused(f"an object key {problem}")
                     stack.append((child, depth + 1))
             else:
                 stack.extend((child, depth + 1) for child in item)
