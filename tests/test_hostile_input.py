@@ -86,6 +86,16 @@ async def test_reversed_summary_window_is_refused(seeded, gql, gql_raw) -> None:
     assert_refused(body, "before")
 
 
+async def test_window_with_too_many_periods_is_refused(seeded, gql, gql_raw) -> None:  # type: ignore[no-untyped-def]
+    weekly = (await gql(CREATE, input=goal_input(interval="WEEKLY", startDate="1970-01-01", endDate=None)))["createGoal"]
+    goal_id = weekly["goal"]["id"]
+    for window in ('from: "1970-01-01", to: "2099-12-31"', 'from: "1900-01-01", to: "2999-12-31"'):
+        body = await gql_raw(f'{{ goal(id: "{goal_id}") {{ summary({window}) {{ actual }} periods({window}) {{ label }} }} }}')
+        assert_refused(body, "periods", "from/to")
+    data = await gql(f'{{ goal(id: "{goal_id}") {{ periods(from: "2026-01-01", to: "2026-01-31") {{ label }} }} }}')
+    assert data["goal"]["periods"][0]["label"] == "2026-W01"
+
+
 # --- numbers ---------------------------------------------------------------------------------------
 
 CREATE = """
