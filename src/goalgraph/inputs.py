@@ -101,6 +101,24 @@ def parse_decimal(value: object) -> Decimal:
     return number
 
 
+#: Largest amount (a deal's value or cost, a target): anything above is a unit mistake.
+MAX_AMOUNT = Decimal("1000000000000")
+AMOUNT_PLACES = 4
+
+
+def amount_problem(amount: Decimal) -> str | None:
+    """Why ``amount`` is no amount goalgraph stores (money columns are numeric(20, 4)), or None."""
+    if not amount.is_finite():
+        return f"{amount} is not a finite number"
+    if amount < 0:
+        return f"{amount} is negative; amounts must be zero or more"
+    if amount > MAX_AMOUNT:
+        return f"{amount} is larger than the largest accepted amount ({MAX_AMOUNT:,})"
+    if amount != amount.quantize(Decimal(1).scaleb(-AMOUNT_PLACES)):
+        return f"{amount} has more than {AMOUNT_PLACES} decimal places"
+    return None
+
+
 # --- dates and timestamps --------------------------------------------------------------------------
 
 def check_day(value: date) -> date:

@@ -18,10 +18,8 @@ from typing import Any
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import EXTERNAL_ID_LENGTH, DealStatus
 from goalgraph.ingest.errors import FactError, Path
-from goalgraph.inputs import InputRefused, check_json, text_problem
+from goalgraph.inputs import MAX_AMOUNT, InputRefused, amount_problem, check_json, text_problem
 
-#: Largest amount accepted for a value or cost: anything above is a unit mistake.
-MAX_AMOUNT = Decimal("1000000000000")
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 MAX_ATTRIBUTES = 50
@@ -178,16 +176,10 @@ class FieldReader:
         except InvalidOperation:
             self.fail(name, f"{value!r} is not a number")
             return None
-        if not amount.is_finite():
-            self.fail(name, f"{value!r} is not a finite number")
-        elif amount < 0:
-            self.fail(name, f"{amount} is negative; amounts must be zero or more")
-        elif amount > MAX_AMOUNT:
-            self.fail(name, f"{amount} is larger than the largest accepted amount ({MAX_AMOUNT:,})")
-        elif amount != amount.quantize(Decimal("0.0001")):
-            self.fail(name, f"{amount} has more than 4 decimal places")
-        else:
+        problem = amount_problem(amount)
+        if problem is None:
             return amount
+        self.fail(name, problem)
         return None
 
     def integer(self, name: str, *, low: int, high: int, required: bool = False, default: int | None = None) -> int | None:
