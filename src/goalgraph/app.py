@@ -9,18 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from cross_web import HTTPException  # strawberry's HTTP refusals (a dependency of strawberry)
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.types import Receive, Scope, Send
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from cross_web import HTTPException
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from goalgraph import inputs
-
 from goalgraph.graphql.context import Context
 from goalgraph.graphql.schema import build_schema
 from goalgraph.limits import BodySizeLimit
@@ -100,7 +99,6 @@ class _BodyRefused(json.JSONDecodeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, "", 0)
-        self.msg = message
 
 
 def http_error(status: int, message: str) -> Response:

@@ -15,11 +15,11 @@ from typing import Any
 
 from graphql import GraphQLError, StringValueNode, ValidationRule
 from graphql.language import ast
+from graphql.utilities import value_from_ast_untyped
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 from strawberry.types.scalar import ScalarDefinition
-from graphql.utilities import value_from_ast_untyped
 
 from goalgraph import inputs
 
