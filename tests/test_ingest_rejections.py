@@ -21,7 +21,6 @@ BAD_DEALS = [
     ({"ownerId": "nobody"}, "ownerId", "UNKNOWN_REFERENCE", "no user with id 'nobody'"),
     ({"stageId": "nostage"}, "stageId", "UNKNOWN_REFERENCE", "no stage with id 'nostage'"),
     ({"pipelineId": "nopipe"}, "pipelineId", "UNKNOWN_REFERENCE", "no pipeline with id 'nopipe'"),
-    ({"addedAt": "2026-01-10T09:00:00"}, "addedAt", "INVALID", "no time zone offset"),
     ({"addedAt": "1901-01-01T00:00:00Z"}, "addedAt", "INVALID", "outside the accepted range"),
     ({"status": "WON"}, "wonAt", "REQUIRED", "required when status is WON"),
     ({"status": "LOST"}, "lostAt", "REQUIRED", "required when status is LOST"),

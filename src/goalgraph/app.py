@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
+from cross_web import HTTPException  # strawberry's HTTP refusals (a dependency of strawberry)
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from goalgraph import inputs
 from goalgraph.compression import Compression
 from goalgraph.graphql.context import Context
 from goalgraph.graphql.schema import build_schema
@@ -36,7 +40,48 @@ class GoalgraphGraphQL(GraphQL):
     def encode_json(self, data: object) -> str:  # type: ignore[override]
         # Text, not bytes: on websockets bytes would go out as binary frames, which browsers'
         # graphql-ws clients reject.
-        return orjson.dumps(data, default=str).decode()
+        try:
+            return orjson.dumps(data, default=str).decode()
+        except orjson.JSONEncodeError:
+            # orjson refuses integers beyond 64 bits and lone surrogates; the input rules keep both
+            # out, but an answer must never fail to encode: the slower encoder escapes them.
+            return json.dumps(data, default=str, separators=(",", ":"))
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Request bodies and websocket messages, by the input rules (goalgraph.inputs)."""
+        try:
+            return inputs.decode_json_body(data)
+        except inputs.InputRefused as exc:
+            raise _BodyRefused(str(exc)) from None
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            value = self.decode_json(data)
+        except _BodyRefused as exc:
+            raise HTTPException(400, exc.msg) from None
+        if not isinstance(value, (dict, list)):
+            raise HTTPException(400, f"the body must be a JSON object, got {type(value).__name__}")
+        return value
+
+    async def parse_http_body(self, request: Any) -> Any:  # type: ignore[override]
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            for name in ("query", "operation_name"):
+                text = getattr(item, name, None)
+                if isinstance(text, str) and (problem := inputs.text_problem(text)) is not None:
+                    raise HTTPException(400, f"{name}: {problem}")
+        return data
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's view, answering its HTTP refusals (400, 405 …) as JSON GraphQL errors."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = http_error(exc.status_code, exc.reason)
+        await response(scope, receive, send)
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         """GraphiQL from the package's own copy (no CDN), see :mod:`goalgraph.static`."""
@@ -52,6 +97,19 @@ class GoalgraphGraphQL(GraphQL):
         except GraphQLError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from None
         return None
+
+
+class _BodyRefused(json.JSONDecodeError):
+    """A body the input rules refuse (a JSONDecodeError, so websockets treat it as a bad message)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "", 0)
+
+
+def http_error(status: int, message: str) -> Response:
+    """A refused HTTP request as a GraphQL error body."""
+    code = "BAD_USER_INPUT" if 400 <= status < 500 else "INTERNAL"
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
 
 
 def dashboard_dir(settings: Settings) -> Path | None:

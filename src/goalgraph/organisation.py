@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import Organisation
 from goalgraph.ingest.errors import FactError, IngestRejected
+from goalgraph.inputs import InputRefused, check_time_zone
 
 ORGANISATION_ID = 1
 
@@ -49,11 +49,10 @@ def _validate(values: OrganisationSettings) -> list[FactError]:
     if not is_currency(values.default_currency):
         errors.append(FactError(("default_currency",), f"{values.default_currency!r} is not an ISO 4217 currency code",
                                 "UNKNOWN_CURRENCY"))
-    if values.time_zone not in available_timezones():
-        try:
-            ZoneInfo(values.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            errors.append(FactError(("time_zone",), f"{values.time_zone!r} is not an IANA time zone (e.g. Europe/Oslo)"))
+    try:
+        check_time_zone(values.time_zone)
+    except InputRefused as exc:
+        errors.append(FactError(("time_zone",), str(exc)))
     if not 0 <= values.week_start <= 6:
         errors.append(FactError(("week_start",), f"{values.week_start} is outside 0 (Monday)–6 (Sunday)"))
     if not 1 <= values.fiscal_year_start_month <= 12:

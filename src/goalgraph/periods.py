@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "MAX_PERIODS",
+    "TooManyPeriods",
     "Calendar",
     "Interval",
     "Period",
@@ -46,6 +47,10 @@ __all__ = [
 
 #: Upper bound on the number of periods a single call may produce.
 MAX_PERIODS = 2000
+
+
+class TooManyPeriods(ValueError):
+    """A call would build more than :data:`MAX_PERIODS` periods."""
 
 _UTC = timezone.utc
 _ONE_DAY = timedelta(days=1)
@@ -341,7 +346,7 @@ def _build(
     if count <= 0:
         return []
     if count > MAX_PERIODS:
-        raise ValueError(f"refusing to build {count} {iv.value.lower()} periods (limit {MAX_PERIODS})")
+        raise TooManyPeriods(f"refusing to build {count} {iv.value.lower()} periods (limit {MAX_PERIODS})")
     # Aligned (whole-period) start dates of periods k_first .. k_last + 1.
     first_aligned = _advance(iv, origin, k_first)
     _advance(iv, first_aligned, count)  # range check before building the list

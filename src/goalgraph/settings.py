@@ -46,6 +46,8 @@ class Settings:
     max_page_size: int = 500
     #: Deepest query accepted.
     max_query_depth: int = 15
+    #: Largest estimated query cost accepted (see docs/graphql.md, "Query cost"); 0 switches the limit off.
+    max_query_cost: int = 200_000
     #: Largest HTTP request body accepted (bytes).
     max_body_bytes: int = 8 * 1024 * 1024
     #: Most facts accepted in one ingest mutation.
@@ -96,6 +98,7 @@ class Settings:
             introspection=_flag(env.get("GOALGRAPH_INTROSPECTION"), default=True),
             max_page_size=int(env.get("GOALGRAPH_MAX_PAGE_SIZE", "500")),
             max_query_depth=int(env.get("GOALGRAPH_MAX_QUERY_DEPTH", "15")),
+            max_query_cost=int(env.get("GOALGRAPH_MAX_QUERY_COST") or "200000"),
             max_batch_size=int(env.get("GOALGRAPH_MAX_BATCH_SIZE", "5000")),
             max_body_bytes=int(env.get("GOALGRAPH_MAX_BODY_BYTES", str(8 * 1024 * 1024))),
             snapshot_grace_hours=float(env.get("GOALGRAPH_SNAPSHOT_GRACE_HOURS", "24")),

@@ -231,8 +231,9 @@ async def copy_plan(session: AsyncSession, registry: Registry, key: PlanKey, to_
     """Start ``to_year``'s plan from ``key``'s, every target scaled by ``scale_percent`` (110 = +10 %)."""
     if not Decimal(0) <= scale_percent <= Decimal(1000):
         raise GoalInvalid([FactError(("scale_percent",), f"{scale_percent} is outside 0–1000")])
-    source = await load_plan(session, registry, key, viewer)
     target_key = PlanKey(to_year, key.goal_type, key.measure, key.interval, key.currency, key.fiscal)
+    _check_key(registry, target_key)
+    source = await load_plan(session, registry, key, viewer)
     org = await get_organisation(session)
     span = year_span(calendar_of(org), target_key)
     new_periods = periods_for(calendar_of(org), Interval(key.interval), span[0], span[1], fiscal=key.fiscal)

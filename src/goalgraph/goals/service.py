@@ -31,6 +31,7 @@ from goalgraph.access.gate import Gate, goal_features
 from goalgraph.access.viewer import Viewer
 from goalgraph.goals.errors import GoalForbidden, GoalInvalid, GoalLocked, GoalNotFound, VersionConflict
 from goalgraph.goals.validation import GoalDraft, validate_draft
+from goalgraph.inputs import parse_internal_id
 from goalgraph.organisation import get_organisation
 from goalgraph.goals.schedule import calendar_of
 from goalgraph.registry import Registry
@@ -42,10 +43,10 @@ DEFINITION_FIELDS = ("goal_type", "assignee_kind", "assignee_id", "measure", "in
 
 def parse_goal_id(goal_id: str | int) -> int:
     """The internal id of a goal id given by a client; GoalNotFound when malformed."""
-    try:
-        return int(goal_id)
-    except (TypeError, ValueError):
-        raise GoalNotFound(goal_id) from None
+    number = parse_internal_id(goal_id)
+    if number is None:
+        raise GoalNotFound(goal_id)
+    return number
 
 
 async def get_goal(session: AsyncSession, goal_id: str | int, viewer: Viewer, *, for_update: bool = False) -> Goal:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import Team, User
 from goalgraph.ingest.errors import FactError
-from goalgraph.ingest.validate import MAX_AMOUNT
+from goalgraph.inputs import amount_problem
 from goalgraph.periods import Calendar, Interval, periods_for
 from goalgraph.registry import FilterKind, GoalType, Registry
 
@@ -198,15 +198,10 @@ def _check_schedule(draft: GoalDraft, cal: Calendar, fail: Any) -> bool:
 def _check_amount(name: str, value: Decimal | None, fail: Any) -> bool:
     if value is None:
         return True
-    if not value.is_finite() or value < 0:
-        fail(name, f"{value} must be zero or more")
-    elif value > MAX_AMOUNT:
-        fail(name, f"{value} is larger than {MAX_AMOUNT:,}")
-    elif value != value.quantize(Decimal("0.0001")):
-        fail(name, f"{value} has more than 4 decimal places")
-    else:
-        return True
-    return False
+    problem = amount_problem(value)
+    if problem is not None:
+        fail(name, problem)
+    return problem is None
 
 
 def _check_targets(draft: GoalDraft, goal_type: GoalType | None, cal: Calendar, periods_ok: bool, fail: Any) -> None:

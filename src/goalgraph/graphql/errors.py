@@ -25,6 +25,7 @@ class ErrorCode(enum.Enum):
     LICENCE_REQUIRED = "LICENCE_REQUIRED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     BAD_USER_INPUT = "BAD_USER_INPUT"
+    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 
 
 def camel(name: str) -> str:

@@ -26,7 +26,8 @@ from goalgraph.db.models import (
 from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
 from goalgraph.goals.service import element_targets_of, overrides_of, revisions_of
 from goalgraph.organisation import get_organisation
-from goalgraph.periods import Period
+from goalgraph.graphql.errors import ErrorCode, query_error
+from goalgraph.periods import MAX_PERIODS, Period, TooManyPeriods
 from goalgraph.progress import engine
 from goalgraph.progress.service import GoalProgress, compute_progress, query_of
 
@@ -144,10 +145,15 @@ class Loaders:
                     await snapshots.commit()
                 return computed
 
-            if ctx.share_progress:  # subscribers pushed by the same event share one computation
-                computed = await runtime.broker.shared(("progress", window, tuple(sorted(g.id for g in rows))), compute)
-            else:
-                computed = await compute()
+            try:
+                if ctx.share_progress:  # subscribers pushed by the same event share one computation
+                    computed = await runtime.broker.shared(("progress", window, tuple(sorted(g.id for g in rows))),
+                                                           compute)
+                else:
+                    computed = await compute()
+            except TooManyPeriods as exc:
+                raise query_error(f"{exc}: pass from/to to read at most {MAX_PERIODS} periods at a time",
+                                  ErrorCode.BAD_USER_INPUT) from None
             for goal_id, progress in computed.items():
                 results[(goal_id, *window)] = progress
         return [results[k] for k in keys]

@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy import Select, func, select
 
 from goalgraph.graphql.errors import ErrorCode, query_error
+from goalgraph.inputs import parse_cursor_key
 
 T = TypeVar("T")
 
@@ -43,13 +44,17 @@ def encode_cursor(kind: str, key: int) -> str:
 
 
 def decode_cursor(kind: str, cursor: str) -> int:
+    """The key inside a cursor of list ``kind``; BAD_USER_INPUT for anything else (the input rules)."""
     try:
-        prefix, key = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
+        if len(cursor) > 100:
+            raise ValueError
+        prefix, key = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii").split(":", 1)
         if prefix != kind:
             raise ValueError
-        return int(key)
-    except (ValueError, UnicodeDecodeError):
-        raise query_error(f"after: {cursor!r} is not a cursor of this list", ErrorCode.BAD_USER_INPUT) from None
+        return parse_cursor_key(key)
+    except (ValueError, UnicodeError):  # binascii.Error and InputRefused are ValueErrors
+        shown = cursor if len(cursor) <= 100 else cursor[:40] + "…"
+        raise query_error(f"after: {shown!r} is not a cursor of this list", ErrorCode.BAD_USER_INPUT) from None
 
 
 def check_page_size(first: int, max_page_size: int) -> None:

@@ -18,11 +18,13 @@ from strawberry.extensions import DisableIntrospection, MaskErrors
 
 from goalgraph.graphql.admin_api import AdminMutations, AdminQueries
 from goalgraph.graphql.auth import RequireViewer
+from goalgraph.graphql.cost import QueryCostLimiter
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
 from goalgraph.graphql.plan_api import PlanMutations, PlanQueries
 from goalgraph.graphql.queries import FactQueries
+from goalgraph.graphql.scalars import SCALAR_OVERRIDES, TextGuard, TextLiterals
 from goalgraph.graphql.subscriptions import Subscription
 from goalgraph.settings import Settings
 
@@ -73,16 +75,20 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list = [
         CloseSession,
         RequireViewer,
+        TextGuard,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        TextLiterals,
         lambda: QueryDepthLimiter(max_depth=depth),
         lambda: MaxTokensLimiter(max_token_count=20_000),
         lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: QueryCostLimiter(limit=settings.max_query_cost, max_page_size=settings.max_page_size),
         lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error: see the server log."),
     ]
     if not settings.introspection:
         extensions += [DisableIntrospection, HideSuggestions]
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+                             scalar_overrides=SCALAR_OVERRIDES)  # type: ignore[arg-type]
 
 
 def export_sdl() -> str:

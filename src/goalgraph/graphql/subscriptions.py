@@ -14,6 +14,7 @@ from goalgraph.access import policy
 from goalgraph.db.models import Goal, TeamMembership
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.types.goals import GoalNode
+from goalgraph.inputs import parse_internal_id
 from goalgraph.live.broker import FactsChanged
 
 #: Events arriving within this window are handled as one batch (one recomputation, one push).
@@ -32,7 +33,7 @@ async def _followed(info: Info, ids: list[strawberry.ID]) -> tuple[list[Goal], d
     """The visible live goals among ``ids`` and, per goal, whose facts move it (None: anyone's)."""
     if not 1 <= len(ids) <= MAX_FOLLOWED:
         raise query_error(f"goalIds: follow 1–{MAX_FOLLOWED} goals", ErrorCode.BAD_USER_INPUT)
-    numeric = [int(i) for i in ids if str(i).isdigit()]
+    numeric = [n for n in map(parse_internal_id, ids) if n is not None]
     query = select(Goal).where(Goal.id.in_(numeric), Goal.deleted_at.is_(None))
     visible = policy.goal_condition(await info.context.viewer())
     if visible is not None:

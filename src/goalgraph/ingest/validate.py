@@ -18,9 +18,8 @@ from typing import Any
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import EXTERNAL_ID_LENGTH, DealStatus
 from goalgraph.ingest.errors import FactError, Path
+from goalgraph.inputs import MAX_AMOUNT, InputRefused, amount_problem, check_json, text_problem
 
-#: Largest amount accepted for a value or cost: anything above is a unit mistake.
-MAX_AMOUNT = Decimal("1000000000000")
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 MAX_ATTRIBUTES = 50
@@ -65,6 +64,9 @@ class FieldReader:
     def get(self, name: str, required: bool) -> Any:
         self.seen.add(name)
         value = self.raw.get(name, _MISSING)
+        if isinstance(value, str) and (problem := text_problem(value)) is not None:
+            self.fail(name, problem)
+            return None
         if value is _MISSING or value is None or value == "":
             if required:
                 self.fail(name, "is required", "REQUIRED")
@@ -108,7 +110,9 @@ class FieldReader:
         for i, item in enumerate(items):
             if isinstance(item, (int, str)) and not isinstance(item, bool) and str(item).strip():
                 text = str(item).strip()
-                if len(text) > EXTERNAL_ID_LENGTH:
+                if (problem := text_problem(text)) is not None:
+                    self.fail(name, f"item {i} {problem}")
+                elif len(text) > EXTERNAL_ID_LENGTH:
                     self.fail(name, f"item {i} is longer than {EXTERNAL_ID_LENGTH} characters")
                 elif text not in out:
                     out.append(text)
@@ -172,16 +176,10 @@ class FieldReader:
         except InvalidOperation:
             self.fail(name, f"{value!r} is not a number")
             return None
-        if not amount.is_finite():
-            self.fail(name, f"{value!r} is not a finite number")
-        elif amount < 0:
-            self.fail(name, f"{amount} is negative; amounts must be zero or more")
-        elif amount > MAX_AMOUNT:
-            self.fail(name, f"{amount} is larger than the largest accepted amount ({MAX_AMOUNT:,})")
-        elif amount != amount.quantize(Decimal("0.0001")):
-            self.fail(name, f"{amount} has more than 4 decimal places")
-        else:
+        problem = amount_problem(amount)
+        if problem is None:
             return amount
+        self.fail(name, problem)
         return None
 
     def integer(self, name: str, *, low: int, high: int, required: bool = False, default: int | None = None) -> int | None:
@@ -250,13 +248,20 @@ class FieldReader:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str) or not key or len(key) > 64:
-                self.fail(name, f"attribute name {key!r} must be a string of 1–64 characters")
+                self.fail(name, f"attribute name {str(key)[:70]!r} must be a string of 1–64 characters")
+            elif (problem := text_problem(key)) is not None:
+                self.fail(name, f"an attribute name {problem}")
             elif item is not None and not isinstance(item, (str, int, float, bool)):
                 self.fail(name, f"attribute {key!r} must be a string, number or boolean")
             elif isinstance(item, str) and len(item) > 500:
                 self.fail(name, f"attribute {key!r} is longer than 500 characters")
             else:
-                out[key] = item
+                try:
+                    check_json(item, max_depth=0)  # the input rules: valid text, finite 64-bit numbers
+                except InputRefused as exc:
+                    self.fail(name, f"attribute {key!r}: {exc}")
+                else:
+                    out[key] = item
         return out
 
     def finish(self, allowed_extra: frozenset[str] = frozenset()) -> None:

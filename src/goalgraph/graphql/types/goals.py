@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from goalgraph.access import policy
 from goalgraph.db import models
+from goalgraph.graphql.scalars import check_window
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.pagination import Connection, Edge, PageInfo, check_page_size, decode_cursor, encode_cursor
 from goalgraph.graphql.types.facts import ActivityType, DealType, Money, TeamType, UserType
@@ -386,6 +387,7 @@ class GoalNode:
                                   "period; pass from/to (local dates) to page through a range.")
     async def periods(self, info: Info, from_: Annotated[date | None, strawberry.argument(name="from")] = None,
                       to: date | None = None) -> list[GoalPeriod]:
+        check_window(from_, to)
         progress = await info.context.loaders.progress.load((self.row.id, from_, to))
         return [GoalPeriod(p=p, goal=self.row) for p in progress.periods]
 
@@ -399,6 +401,7 @@ class GoalNode:
     @strawberry.field(description="Totals over the periods (all, or from/to).")
     async def summary(self, info: Info, from_: Annotated[date | None, strawberry.argument(name="from")] = None,
                       to: date | None = None) -> GoalSummary:
+        check_window(from_, to)
         progress = await info.context.loaders.progress.load((self.row.id, from_, to))
         target, actual = progress.total_target, progress.total_actual
         return GoalSummary(target=target, actual=actual, ratio=status_rules.ratio(actual, target),
