@@ -139,7 +139,6 @@ export function GoalDetail({ id }: { id: string }) {
                       }}
                       tabIndex={0}
                       aria-label={`${periodLabel(p.label)}: actual ${amount(p.actual, goal.currency)} of ${amount(p.target, goal.currency)}; press Enter to list what counted`}
-                      aria-expanded={selected === p.index}
                       data-testid="period-row"
                       data-period-index={p.index}
                     >

@@ -55,7 +55,7 @@ export function GoalList() {
           </label>
           <label>
             For
-            <select value={kind} onChange={(e) => setKind(e.target.value as KindChoice)}>
+            <select name="kind" value={kind} onChange={(e) => setKind(e.target.value as KindChoice)}>
               <option value="ALL">Everyone</option>
               <option value="COMPANY">Company</option>
               <option value="TEAM">Teams</option>
