@@ -333,9 +333,28 @@ try {
   await page.locator('[data-testid="targets-plan"]').waitFor();
   const readOnly = await page.locator('[data-testid="plan-row"][data-readonly="true"]').count();
   const editable = await page.locator('[data-testid="plan-row"]:not([data-readonly]) [data-testid="plan-cell"]').count();
-  step(`targets plan: ${readOnly} read-only rows, ${editable} editable cells`);
+  if (!readOnly || !editable) throw new Error(`expected read-only and editable rows: ${readOnly} read-only, ${editable} editable cells`);
+  step(`targets plan: ${readOnly} read-only rows (no fields), ${editable} editable cells`);
   await axe("the targets plan");
   await shot("05-targets-plan");
+
+  // One cell, "Fill right", save: the new plan goal has every month and the assignee's name.
+  const planRow = page.locator('[data-testid="plan-row"]:not([data-readonly])[data-assignee^="USER:"]').first();
+  const planUser = (await planRow.getAttribute("data-assignee")).slice("USER:".length);
+  await planRow.locator('[data-testid="plan-cell"]').first().fill("50000");
+  await planRow.locator('[data-testid="fill-right"]').click();
+  await page.locator('[data-testid="plan-save"]').click();
+  const saved = page.locator('[data-testid="plan-message"]');
+  await saved.waitFor();
+  if (!(await saved.innerText()).startsWith("Saved")) throw new Error(`plan not saved: ${await saved.innerText()}`);
+  const planGoal = await gql(token, `query($key: PlanKeyInput!) { targetsPlan(key: $key) { rows { assignee { user { id name } } targets goal { title } } } }`,
+    { key: { year: new Date().getFullYear(), goalType: "DEALS_WON", measure: "VALUE", interval: "MONTHLY", currency: "EUR" } });
+  const created = planGoal.data.targetsPlan.rows.find((r) => r.assignee.user?.id === planUser);
+  if (!created?.goal || created.goal.title.includes(planUser) || !created.goal.title.includes(created.assignee.user.name)) {
+    throw new Error(`plan goal for ${planUser} titled ${JSON.stringify(created?.goal?.title)}`);
+  }
+  if (!created.targets.every((t) => Number(t) === 50000)) throw new Error(`fill right did not fill: ${created.targets.join(", ")}`);
+  step(`plan: one cell + Fill right saved ${created.targets.length} months of 50,000 for ${planUser}, goal titled "${created.goal.title}"`);
 
   // 11. At a phone's width no screen scrolls sideways; the drill-down opens under its period.
   await page.setViewportSize({ width: 390, height: 844 });

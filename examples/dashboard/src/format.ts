@@ -26,12 +26,13 @@ export function num(value: string | null | undefined): number {
 
 /**
  * An amount in the goal's measure: money with its currency, counts as whole numbers. `compact`
- * shortens large values (€1.1M); callers use one style for all the figures of one row or card.
+ * shortens thousands and more (€1.1m, €78.6k); callers choose one style for all the figures of a
+ * row (see compactFor), so "€96,988" never stands beside "€116k".
  */
 export function amount(value: string | number | null | undefined, currency?: string | null, compact = false): string {
   if (value == null || value === "") return "–";
   const n = typeof value === "number" ? value : num(value);
-  const short = compact && Math.abs(n) >= 100_000;
+  const short = compact && Math.abs(n) >= 1000;
   if (currency) {
     return new Intl.NumberFormat(org.locale, {
       style: "currency",
@@ -45,6 +46,11 @@ export function amount(value: string | number | null | undefined, currency?: str
     maximumFractionDigits: short ? 1 : 2,
     notation: short ? "compact" : "standard",
   }).format(n);
+}
+
+/** Whether a row of figures is shown compact: when any of them reaches 100,000. */
+export function compactFor(values: readonly (string | number | null | undefined)[]): boolean {
+  return values.some((v) => v != null && v !== "" && Math.abs(typeof v === "number" ? v : num(v)) >= 100_000);
 }
 
 /** A plain number with grouping, for inputs (no currency symbol): 1100000 → "1,100,000". */

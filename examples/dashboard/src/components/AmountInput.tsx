@@ -1,5 +1,5 @@
 // A number field that shows its value grouped ("1,100,000") and takes what people type
-// ("1 100 000", "1,100,000.5"); the value it reports stays the text typed, parsed by the caller.
+// ("1 100 000", "1,100,000.5"); it reports the text typed, which the caller parses (parseAmount).
 import { useState, type InputHTMLAttributes } from "react";
 import { grouped, parseAmount } from "../format";
 
@@ -9,10 +9,11 @@ type Props = Omit<InputHTMLAttributes<HTMLInputElement>, "value" | "onChange"> &
 };
 
 export function AmountInput({ value, onChange, onFocus, onBlur, ...rest }: Props) {
-  const [focused, setFocused] = useState(false);
+  // While focused the field shows exactly what is being typed, starting from the text it showed,
+  // so focusing never changes the text (or loses a selection).
+  const [draft, setDraft] = useState<string | null>(null);
   const parsed = parseAmount(value);
-  // While typing show exactly what was typed; otherwise the grouped number (or the bad text as is).
-  const shown = focused || parsed == null || parsed === "" ? value : grouped(parsed);
+  const shown = draft ?? (parsed == null || parsed === "" ? value : grouped(parsed));
   return (
     <input
       inputMode="decimal"
@@ -20,9 +21,9 @@ export function AmountInput({ value, onChange, onFocus, onBlur, ...rest }: Props
       {...rest}
       value={shown}
       aria-invalid={parsed == null ? true : rest["aria-invalid"]}
-      onFocus={(e) => { setFocused(true); onFocus?.(e); }}
-      onBlur={(e) => { setFocused(false); onBlur?.(e); }}
-      onChange={(e) => onChange(e.target.value)}
+      onFocus={(e) => { setDraft(shown); onFocus?.(e); }}
+      onBlur={(e) => { setDraft(null); onBlur?.(e); }}
+      onChange={(e) => { setDraft(e.target.value); onChange(e.target.value); }}
     />
   );
 }

@@ -7,7 +7,7 @@ import { amount, assigneeName, date, percent, periodLabel } from "../format";
 import { href } from "../router";
 import { GoalActions } from "./GoalActions";
 import { LockIcon } from "./Icons";
-import { useNarrow } from "./useNarrow";
+import { useNarrow, usePhone } from "./useNarrow";
 import { Contributions } from "./Contributions";
 import { PeriodChart, type PeriodChartHandle } from "./PeriodChart";
 import { ProgressBar, StatusBadge } from "./Progress";
@@ -24,6 +24,7 @@ export function GoalDetail({ id }: { id: string }) {
   const select = useCallback((index: number) => setSelected(index), []);
   // On a narrow screen the drill-down opens inside the table, under the period it belongs to.
   const narrow = useNarrow();
+  const phone = usePhone(); // compact amounts for the whole table, so five columns fit
   const drill = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (selected != null) drill.current?.scrollIntoView({ block: "nearest", behavior: "smooth" });
@@ -143,8 +144,8 @@ export function GoalDetail({ id }: { id: string }) {
                       data-period-index={p.index}
                     >
                       <td className="period-name">{periodLabel(p.label)}{p.isCurrent ? " · now" : ""}</td>
-                      <td>{amount(p.target, goal.currency)}</td>
-                      <td data-testid="period-actual">{amount(p.actual, goal.currency)}</td>
+                      <td>{amount(p.target, goal.currency, phone)}</td>
+                      <td data-testid="period-actual">{amount(p.actual, goal.currency, phone)}</td>
                       <td>{percent(p.ratio)}</td>
                       <td><StatusBadge status={p.status} /></td>
                     </tr>

@@ -9,7 +9,7 @@ import {
 import type {
   Interval, MeQuery as MeResult, PlanCellInput, PlanKeyInput, PlanPayloadFieldsFragment, TargetsPlanQuery as PlanResult,
 } from "../gql/graphql";
-import { amount, assigneeName, grouped, num, parseAmount, periodLabel, shortPeriodLabel } from "../format";
+import { amount, assigneeName, compactFor, grouped, num, parseAmount, periodLabel, shortPeriodLabel } from "../format";
 import { AmountInput } from "./AmountInput";
 import { LockIcon } from "./Icons";
 
@@ -225,12 +225,12 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
 
   async function finish(result: PlanPayloadFieldsFragment, cells: PlanCellInput[], done: string) {
     if (result.__typename === "PlanSaved") {
-      setMessage({ ok: true, text: `${done}: ${result.goalsChanged} plan goal${result.goalsChanged === 1 ? "" : "s"} changed.` });
-      setEdits({});
-      setFailed(new Set());
       await nameNewGoals(new Set(plan.rows.filter((r) => r.goal).map(rowKey)));
       await queryClient.invalidateQueries({ queryKey: ["plan"] });
       await queryClient.invalidateQueries({ queryKey: ["goals"] });
+      setEdits({});
+      setFailed(new Set());
+      setMessage({ ok: true, text: `${done}: ${result.goalsChanged} plan goal${result.goalsChanged === 1 ? "" : "s"} changed.` });
     } else {
       setMessage(refusal(result, cells));
     }
@@ -294,6 +294,7 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
     const name = assigneeName(row.assignee);
     const editedHere = plan.periods.filter((_, i) => cellKey(row, i) in edits).length;
     const emptyHere = plan.periods.filter((_, i) => value(row, i).trim() === "").length;
+    const compact = compactFor([...row.actuals, actualTotal, rowTotal]);
     return (
       <tr key={rowKey(row)} className={className} data-testid="plan-row" data-assignee={rowKey(row)} data-readonly={reason ? "true" : undefined}>
         <th scope="row">
@@ -340,13 +341,13 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
                   onChange={(text) => setEdits((old) => ({ ...old, [key]: text }))}
                 />
               )}
-              <span className="actual" title="Actual">{amount(row.actuals[i], currency, true)}</span>
+              <span className="actual" title="Actual">{amount(row.actuals[i], currency, compact)}</span>
             </td>
           );
         })}
         <td className="total">
-          <strong>{rowTotal == null ? "–" : amount(rowTotal, currency, true)}</strong>
-          <span className="actual">{amount(actualTotal ?? 0, currency, true)}</span>
+          <strong>{rowTotal == null ? "–" : amount(rowTotal, currency, compact)}</strong>
+          <span className="actual">{amount(actualTotal ?? 0, currency, compact)}</span>
         </td>
       </tr>
     );
@@ -354,6 +355,7 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
 
   const renderSums = (label: string, values: (string | number | null | undefined)[], compareTo: Row, key: string) => {
     const total = sum(values.map((v) => (v == null ? null : String(v))));
+    const compact = compactFor([...values, total]);
     return (
       <tr key={key} className="sum-row">
         <th scope="row">{label}</th>
@@ -362,11 +364,11 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
           const off = v != null && mine !== "" && Math.abs(num(String(v)) - num(mine)) > 0.0001;
           return (
             <td key={i} className={off ? "off" : ""} title={off ? `Differs from ${assigneeName(compareTo.assignee)}'s target ${grouped(mine)}` : ""}>
-              {v == null ? "–" : amount(String(v), currency, true)}
+              {v == null ? "–" : amount(String(v), currency, compact)}
             </td>
           );
         })}
-        <td className="total">{total == null ? "–" : amount(total, currency, true)}</td>
+        <td className="total">{total == null ? "–" : amount(total, currency, compact)}</td>
       </tr>
     );
   };
