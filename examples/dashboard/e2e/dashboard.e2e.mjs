@@ -131,6 +131,7 @@ try {
   await page.locator("textarea#token").waitFor();
   step("login screen shown");
   await shot("01-login");
+  await axe("the login screen");
   await page.locator("textarea#token").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
 
@@ -369,6 +370,7 @@ try {
   await page.locator('tr.drill-row [data-testid="contributions"]').waitFor();
   await noHorizontalOverflow("goal with drill-down");
   await shot("07-phone-goal");
+  await axe("a goal at 390 px, drill-down open");
   await page.goto(`${base}#/goals/new`);
   await form.waitFor();
   await noHorizontalOverflow("goal form");

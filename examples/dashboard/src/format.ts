@@ -76,6 +76,11 @@ export function percent(ratio: string | null | undefined): string {
   return `${Math.round(num(ratio) * 100)} %`;
 }
 
+/** The ratio as a percentage of a target, or "no target" where the target is 0 (no ratio to speak of). */
+export function percentOf(ratio: string | null | undefined, target: string | null | undefined): string {
+  return target != null && num(target) === 0 ? "no target" : percent(ratio);
+}
+
 /** A local date (YYYY-MM-DD, a calendar day) or an instant (ISO with offset) for people. */
 export function date(value: string | null | undefined): string {
   if (!value) return "–";

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { execute } from "../api/client";
 import { useGoalProgress, useLive } from "../api/live";
 import { GoalQuery } from "../api/operations";
-import { amount, assigneeName, date, percent, periodLabel } from "../format";
+import { amount, assigneeName, date, percentOf, periodLabel } from "../format";
 import { href } from "../router";
 import { GoalActions } from "./GoalActions";
 import { LockIcon } from "./Icons";
@@ -87,7 +87,7 @@ export function GoalDetail({ id }: { id: string }) {
           <div className="card stat" data-testid="current-period">
             <span className="stat-label">Now · {periodLabel(current.label)}</span>
             <span className="stat-value" data-testid="current-actual">{amount(current.actual, goal.currency)}</span>
-            <span className="muted">of {amount(current.target, goal.currency)} · {percent(current.ratio)}</span>
+            <span className="muted">of {amount(current.target, goal.currency)} · {percentOf(current.ratio, current.target)}</span>
             <ProgressBar ratio={current.ratio} status={current.status} expected={current.pace?.elapsed ?? null} />
             <StatusBadge status={current.status} />
           </div>
@@ -104,7 +104,7 @@ export function GoalDetail({ id }: { id: string }) {
         <div className="card stat">
           <span className="stat-label">All periods</span>
           <span className="stat-value">{amount(goal.summary.actual, goal.currency)}</span>
-          <span className="muted">of {amount(goal.summary.target, goal.currency)} · {percent(goal.summary.ratio)}</span>
+          <span className="muted">of {amount(goal.summary.target, goal.currency)} · {percentOf(goal.summary.ratio, goal.summary.target)}</span>
           <ProgressBar ratio={goal.summary.ratio} status={goal.summary.status} />
           <StatusBadge status={goal.summary.status} />
         </div>
@@ -146,7 +146,7 @@ export function GoalDetail({ id }: { id: string }) {
                       <td className="period-name">{periodLabel(p.label)}{p.isCurrent ? " · now" : ""}</td>
                       <td>{amount(p.target, goal.currency, phone)}</td>
                       <td data-testid="period-actual">{amount(p.actual, goal.currency, phone)}</td>
-                      <td>{percent(p.ratio)}</td>
+                      <td>{percentOf(p.ratio, p.target)}</td>
                       <td><StatusBadge status={p.status} /></td>
                     </tr>
                     {narrow && period && period.index === p.index && (

@@ -14,7 +14,7 @@ import {
 } from "chart.js";
 import { Bar } from "react-chartjs-2";
 import type { PeriodFieldsFragment } from "../gql/graphql";
-import { amount, date, num, percent, periodLabel, STATUS_COLOUR, STATUS_LABEL } from "../format";
+import { amount, date, num, percent, percentOf, periodLabel, STATUS_COLOUR, STATUS_LABEL } from "../format";
 
 ChartJS.register(BarElement, CategoryScale, LinearScale, Title, Tooltip, Legend);
 
@@ -143,7 +143,7 @@ export const PeriodChart = forwardRef<PeriodChartHandle, Props>(function PeriodC
             footer: (items) => {
               const p = periods[items[0].dataIndex];
               const lines = [
-                `${percent(p.ratio)} of target · ${STATUS_LABEL[p.status]}`,
+                num(p.target) === 0 ? `No target · ${STATUS_LABEL[p.status]}` : `${percent(p.ratio)} of target · ${STATUS_LABEL[p.status]}`,
                 `${p.facts} ${p.facts === 1 ? "fact" : "facts"} counted`,
               ];
               if (p.pace) lines.push(`Expected by now ${amount(p.pace.expectedByNow, currency)}; projected ${amount(p.pace.projectedAtEnd, currency)}`);
@@ -215,7 +215,7 @@ export const PeriodChart = forwardRef<PeriodChartHandle, Props>(function PeriodC
       <Bar ref={chartRef} data={data} options={options} aria-label={`${title}: ${summary}`} fallbackContent={<p>{summary}</p>} />
       <p className="visually-hidden" aria-live="polite" data-testid="chart-active">
         {current
-          ? `${periodLabel(current.label)}: actual ${amount(current.actual, currency)} of ${amount(current.target, currency)}, ${percent(current.ratio)}, ${STATUS_LABEL[current.status]}.`
+          ? `${periodLabel(current.label)}: actual ${amount(current.actual, currency)} of ${amount(current.target, currency)}, ${percentOf(current.ratio, current.target)}, ${STATUS_LABEL[current.status]}.`
           : ""}
       </p>
     </div>
