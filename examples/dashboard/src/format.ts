@@ -43,7 +43,7 @@ export function amount(value: string | number | null | undefined, currency?: str
     }).format(n);
   }
   return new Intl.NumberFormat(org.locale, {
-    maximumFractionDigits: short ? 1 : 2,
+    maximumFractionDigits: short ? 1 : Math.abs(n) >= 100 ? 0 : 2,
     notation: short ? "compact" : "standard",
   }).format(n);
 }

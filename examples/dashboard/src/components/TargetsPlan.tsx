@@ -279,7 +279,7 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
     try {
       const source = { ...planKey, year: planKey.year - 1 };
       const { copyTargetsPlan: result } = await execute(CopyTargetsPlanMutation, { key: source, toYear: planKey.year, scalePercent: String(scale) });
-      await finish(result, [], `Copied ${planKey.year - 1}'s targets ${sign * Number(pct) >= 0 ? "+" : ""}${sign * Number(pct)} %`);
+      await finish(result, [], `Copied ${yearLabel.replace(String(planKey.year), String(planKey.year - 1))}'s targets ${sign * Number(pct) >= 0 ? "+" : ""}${sign * Number(pct)} %`);
     } catch (e) {
       setMessage({ ok: false, text: e instanceof Error ? e.message : String(e) });
     } finally {
@@ -382,7 +382,7 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
             aria-describedby="copy-help" />
         </label>
         <button className="secondary" onClick={copyLastYear} disabled={busy || changed > 0} data-testid="copy-last-year">
-          Copy {planKey.year - 1} into {yearLabel}
+          Copy {yearLabel.replace(String(planKey.year), String(planKey.year - 1))} into {yearLabel}
         </button>
         <span className="muted small" id="copy-help">
           Starts this plan from last year's targets, each scaled by the change (10 = +10 %, -5 = −5 %)
