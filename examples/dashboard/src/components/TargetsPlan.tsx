@@ -207,6 +207,21 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
         details.push(`${cell ? describeCell(cell) : f.path.join(".")}: ${f.message}`);
       }
     }
+    // Refusals from the goal behind a row (forbidden, locked, a bad target) do not name a cell: when
+    // the save touched one row only, it is that row's; otherwise say which rows were in it.
+    const rows = [...new Set(cells.map((c) => `${c.assignee.kind}:${c.assignee.id ?? ""}`))];
+    if (!bad.size && rows.length === 1) {
+      for (const c of cells) {
+        const row = plan.rows.find((r) => rowKey(r) === rows[0]);
+        const col = plan.periods.findIndex((p) => p.startDate === c.periodStart);
+        if (row && col >= 0) bad.add(cellKey(row, col));
+      }
+      details.push(`${describeCell(cells[0]).split(" · ")[0]}: ${result.message}`);
+    } else if (!bad.size && rows.length > 1) {
+      details.push(`The server did not say which cell; this save changed ${rows.length} rows: `
+        + rows.map((k) => { const r = plan.rows.find((x) => rowKey(x) === k); return r ? assigneeName(r.assignee) : k; }).join(", ")
+        + ". Save them one row at a time to find it.");
+    }
     setFailed(bad);
     return { ok: false, text: `Nothing was saved: ${result.message}`, details };
   }
