@@ -105,7 +105,10 @@ function goalState(goal: Goal, data: FormData): State {
     stretchTarget: trimDecimal(goal.stretchTarget),
     splitBy: goal.splitBy ?? "",
     elementTargets: Object.fromEntries(goal.elementTargets.map((e) => [e.element, trimDecimal(e.target)])),
-    periodTargets: Object.fromEntries(goal.periods.map((p) => [p.startDate, trimDecimal(p.target)])),
+    // Only the periods with a target of their own; the others follow "Target per period".
+    periodTargets: Object.fromEntries(
+      goal.periods.filter((p) => Number(p.target) !== Number(goal.target)).map((p) => [p.startDate, trimDecimal(p.target)]),
+    ),
   };
 }
 
