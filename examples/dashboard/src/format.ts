@@ -14,10 +14,6 @@ export function setOrganisationFormat(settings: { timeZone?: string | null; loca
   if (settings.locale) org.locale = settings.locale;
 }
 
-export function organisationTimeZone(): string {
-  return org.timeZone;
-}
-
 export function num(value: string | null | undefined): number {
   if (value == null) return 0;
   const n = Number(value);
