@@ -2,9 +2,14 @@
 driven in headless Chromium (Debian's /usr/bin/chromium through playwright-core; no browser download).
 
 The browser part is examples/dashboard/e2e/dashboard.e2e.mjs: sign in as the demo team leader, see the
-goals, open "Won revenue", click the current month's bar and see the deals behind it, export the chart
-as PNG; then a won deal ingested through GraphQL with a service token must move that bar (and the
-actual, and the deal count) without a reload, through the goalProgress subscription. Screenshots are
+goals, open "Won revenue", click the current month's bar and see the deals behind it (and open the
+drill-down by keyboard), export the chart as PNG; then a won deal ingested through GraphQL with a service
+token must move that bar (and the actual, and the deal count) without a reload, through the goalProgress
+subscription. Then it locks and unlocks "Deals won — South", creates a goal with per-period targets in the
+form (a non-numeric target is named beside its field first) and deletes it, sets a plan row with one cell
+and "Fill right", checks the phone viewport (390×844: no horizontal scrolling on any screen) and, as the
+demo admin, copies this year's plan into the next +10 %. axe-core runs on the goals list, a goal's chart
+with its drill-down, the goal form and the targets plan: 0 serious or critical violations. Screenshots are
 left in examples/dashboard/e2e/out/.
 
 Needs the built dashboard (`cd examples/dashboard && npm ci && npm run build`), node and chromium.
@@ -34,6 +39,7 @@ OUT = DASHBOARD / "e2e" / "out"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 DEMO_DB = "sqlite+aiosqlite:///goalgraph-demo.db"
 VIEWER = "user-05"  # DEMO_LEADER: a team leader with both statistics rights, so company goals are visible
+ADMIN = "user-09"  # DEMO_ADMIN: copies a whole plan (the company row included)
 STARTUP_SECONDS = 90
 
 
@@ -119,6 +125,7 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
     assert page.status_code == 200 and '<div id="root">' in page.text, "the server does not serve the dashboard at /"
 
     viewer = _token(env, directory, VIEWER)
+    admin = _token(env, directory, ADMIN)
     service = _token(env, directory, "crm-sync", "--system")
     shutil.rmtree(OUT, ignore_errors=True)
     run_env = {
@@ -126,18 +133,38 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
         "DASHBOARD_URL": base,
         "GOALGRAPH_TOKEN": viewer,
         "GOALGRAPH_SERVICE_TOKEN": service,
+        "GOALGRAPH_ADMIN_TOKEN": admin,
         "GOAL_TITLE": "Won revenue",
         "E2E_OUT": str(OUT),
         "CHROMIUM": CHROMIUM,
+        # Generous per step: the machines running the suite are often busy (Chromium on 2 shared cores).
+        "E2E_STEP_TIMEOUT_MS": os.environ.get("E2E_STEP_TIMEOUT_MS", "30000"),
     }
-    done = subprocess.run([node, str(SCRIPT)], cwd=DASHBOARD, env=run_env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([node, str(SCRIPT)], cwd=DASHBOARD, env=run_env, capture_output=True, text=True, timeout=240)
     output = f"{done.stdout}\n{done.stderr}"
     print(output)
     assert done.returncode == 0, output
     assert "E2E OK" in done.stdout, output
     assert "clicked bar" in done.stdout, output
     assert "without a reload" in done.stdout, output
-    for shot in ("02-goals.png", "03-chart-and-deals.png", "04-after-live-update.png"):
+    for line in (
+        "keyboard: Enter on the first period row",
+        "locked (the page says",
+        "unlocked again",
+        "a non-numeric target is refused beside its field",
+        "with 12 period fields",
+        "deleted it",
+        "read-only rows (no fields)",
+        "Fill right saved 12 months",
+        "+10 %: \"Copied",
+    ):
+        assert line in done.stdout, f"missing step {line!r}:\n{output}"
+    for screen in ("the goals list", "a goal's chart and drill-down", "the goal form", "the targets plan"):
+        assert f"axe on {screen}: 0 serious or critical violations" in done.stdout, output
+    for screen in ("goals list", "goal with drill-down", "goal form", "targets plan"):
+        assert f"phone {screen}: scrollWidth" in done.stdout, output
+    for shot in ("02-goals.png", "03-chart-and-deals.png", "04-after-live-update.png", "05-targets-plan.png",
+                 "06-phone-goals.png", "07-phone-goal.png", "08-plan-copied.png"):
         assert (OUT / shot).stat().st_size > 10_000, f"screenshot {shot} missing or empty"
 
 

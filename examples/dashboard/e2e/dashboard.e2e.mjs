@@ -8,15 +8,26 @@
 // "Won revenue"), clicks the bar of its current period and sees the deals behind it, exports the
 // chart as PNG; then, with GOALGRAPH_SERVICE_TOKEN, ingests a won deal through GraphQL and waits
 // for the bar, the actual and the deal list to change without a reload (the goalProgress
-// subscription). Screenshots go to E2E_OUT (default e2e/out). Exit code 0 when every step passed.
+// subscription). Then: locks and unlocks GOAL_TO_LOCK (default "Deals won — South"), creates a goal
+// with per-period targets through the form (after a non-numeric target is named beside its field),
+// deletes it, checks the targets plan's read-only rows, and — with GOALGRAPH_ADMIN_TOKEN — copies
+// last year's plan +10 %. axe-core runs on the goals list, the chart with its drill-down, the goal
+// form and the targets plan (0 serious or critical violations), the drill-down is opened by keyboard,
+// and every screen is checked at 390×844 for horizontal overflow.
+// Screenshots go to E2E_OUT (default e2e/out). Exit code 0 when every step passed.
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { chromium } from "playwright-core";
+
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 const base = process.env.DASHBOARD_URL ?? "http://127.0.0.1:8000/";
 const token = process.env.GOALGRAPH_TOKEN;
 const serviceToken = process.env.GOALGRAPH_SERVICE_TOKEN;
 const goalTitle = process.env.GOAL_TITLE ?? "Won revenue";
+const lockTitle = process.env.GOAL_TO_LOCK ?? "Deals won — South";
+const adminToken = process.env.GOALGRAPH_ADMIN_TOKEN;
 const out = resolve(process.env.E2E_OUT ?? new URL("./out", import.meta.url).pathname);
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const STEP_TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS ?? 15000);
@@ -66,6 +77,48 @@ async function shot(name) {
   step(`screenshot ${file}`);
 }
 
+/** axe-core on the page as it is: fails on any serious or critical violation, notes the others. */
+async function axe(screen) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.addScriptTag({ path: axePath });
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, where: v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")}: ${n.failureSummary?.split("\n").slice(1, 2).join("")}`) }));
+  });
+  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  const minor = violations.filter((v) => !bad.includes(v)).map((v) => `${v.id} (${v.impact}, ${v.nodes})`);
+  if (bad.length) throw new Error(`axe on ${screen}: ${bad.length} serious/critical violation(s): ${JSON.stringify(bad, null, 1)}`);
+  step(`axe on ${screen}: 0 serious or critical violations${minor.length ? `; minor: ${minor.join(", ")}` : ""}`);
+}
+
+/** At a phone's width the page must not scroll sideways. */
+async function noHorizontalOverflow(screen) {
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (width > 390) {
+    const wide = await page.evaluate(() => [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > 391).slice(0, 5).map((e) => `${e.tagName.toLowerCase()}.${e.className}`));
+    throw new Error(`${screen} at 390 px: the page is ${width} px wide (${wide.join(", ")})`);
+  }
+  step(`phone ${screen}: scrollWidth ${width} <= 390`);
+}
+
+async function gql(bearer, query, variables) {
+  const response = await fetch(new URL("/graphql", base), {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${bearer}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return response.json();
+}
+
+async function signIn(bearer) {
+  await page.goto(base, { waitUntil: "domcontentloaded" });
+  await page.evaluate(() => sessionStorage.clear());
+  await page.reload({ waitUntil: "domcontentloaded" });
+  await page.locator("textarea#token").fill(bearer);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator('[data-testid="viewer-name"]').waitFor();
+}
+
 /** The actual bars as the chart published them (data-bars on the chart holder). */
 async function bars() {
   const raw = await page.locator('[data-testid="period-chart"]').getAttribute("data-bars");
@@ -78,6 +131,7 @@ try {
   await page.locator("textarea#token").waitFor();
   step("login screen shown");
   await shot("01-login");
+  await axe("the login screen");
   await page.locator("textarea#token").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
 
@@ -92,6 +146,15 @@ try {
   step("live connection up");
   await page.waitForTimeout(700); // let the progress bars finish their transition
   await shot("02-goals");
+  await axe("the goals list");
+
+  // A filter change keeps the cards on screen while the new list loads.
+  await page.locator('select[name="kind"]').selectOption("TEAM");
+  if ((await cards.count()) === 0) throw new Error("the list went blank while the filter changed");
+  await page.locator('[data-testid="goal-list"][aria-busy="false"]').waitFor();
+  step(`filter "Teams": ${await cards.count()} cards, the list stayed visible while loading`);
+  await page.locator('select[name="kind"]').selectOption("ALL");
+  await page.locator('[data-testid="goal-list"][aria-busy="false"]').waitFor();
 
   // 3. Open the goal and its chart.
   const card = cards.filter({ hasText: goalTitle }).first();
@@ -129,6 +192,28 @@ try {
   await page.mouse.move(box.x + clicked.x, box.y + y + 1); // keep the tooltip up for the screenshot
   await page.waitForTimeout(300);
   await shot("03-chart-and-deals");
+  await page.mouse.move(5, 5);
+  await axe("a goal's chart and drill-down");
+
+  // The drill-down by keyboard: a period row takes focus and opens with Enter; the chart takes
+  // focus, the arrow keys choose a bar and Space opens it.
+  const firstRow = page.locator('[data-testid="period-row"]').first();
+  const firstLabel = (await bars())[0].label;
+  await firstRow.focus();
+  await page.keyboard.press("Enter");
+  await page.locator(`[data-testid="contributions"][data-period="${firstLabel}"]`).waitFor();
+  await chart.focus();
+  await page.keyboard.press("End");
+  await page.keyboard.press("ArrowLeft");
+  await page.keyboard.press(" ");
+  const allBars = await bars();
+  const viaKeys = allBars[allBars.length - 2].label;
+  await page.locator(`[data-testid="contributions"][data-period="${viaKeys}"]`).waitFor();
+  const announced = await page.locator('[data-testid="chart-active"]').innerText();
+  step(`keyboard: Enter on the first period row listed ${firstLabel}; End, ← and Space on the chart listed ${viaKeys} ("${announced}")`);
+  // Back to the bar the live update below watches.
+  await page.mouse.click(box.x + clicked.x, box.y + y);
+  await page.locator(`[data-testid="contributions"][data-period="${clicked.label}"]`).waitFor();
 
   // 5. Export the chart as PNG.
   const [download] = await Promise.all([page.waitForEvent("download"), page.locator('[data-testid="export-png"]').click()]);
@@ -196,6 +281,125 @@ try {
     await shot("04-after-live-update");
   } else {
     step("GOALGRAPH_SERVICE_TOKEN not set: live update not checked");
+  }
+
+  // 7. Lock and unlock a goal's targets.
+  await page.goto(`${base}#/goals`);
+  await cards.filter({ hasText: lockTitle }).first().click();
+  await page.locator('[data-testid="goal-detail"]').waitFor();
+  await page.locator('[data-testid="lock-goal"]').click();
+  await page.locator('[data-testid="unlock-goal"]').waitFor();
+  await page.locator('[data-testid="locked-note"]').waitFor();
+  step(`"${lockTitle}" locked (the page says "targets locked")`);
+  await page.locator('[data-testid="unlock-goal"]').click();
+  await page.locator('[data-testid="lock-goal"]').waitFor();
+  if (await page.locator('[data-testid="locked-note"]').count()) throw new Error("still shown as locked after unlocking");
+  step(`"${lockTitle}" unlocked again`);
+
+  // 8. A new goal with per-period targets; a bad number is named beside its field.
+  await page.goto(`${base}#/goals/new`);
+  const form = page.locator('[data-testid="goal-form"]');
+  await form.waitFor();
+  await page.locator('[data-testid="period-targets"] input').first().waitFor();
+  await axe("the goal form");
+  const newTitle = `E2E seasonal goal ${Date.now()}`;
+  await form.locator('input[name="title"]').fill(newTitle);
+  await form.locator('input[name="targetForAll"]').fill("ten thousand");
+  await form.getByRole("button", { name: "Create goal" }).click();
+  const fieldError = form.locator(".field.has-error", { has: page.locator('input[name="targetForAll"]') }).locator(".error");
+  await fieldError.waitFor();
+  step(`a non-numeric target is refused beside its field: "${(await fieldError.innerText()).trim()}"`);
+  await form.locator('input[name="targetForAll"]').fill("10,000");
+  const periodInputs = form.locator('[data-testid="period-targets"] input');
+  const periodCount = await periodInputs.count();
+  await periodInputs.last().fill("25000");
+  await form.getByRole("button", { name: "Create goal" }).click();
+  await page.locator(`[data-testid="goal-detail"] h1:has-text("${newTitle}")`).waitFor();
+  const targets = await page.locator('[data-testid="period-row"] td:nth-child(2)').allInnerTexts();
+  if (targets.length !== periodCount || !targets[targets.length - 1].endsWith("25,000") || !targets[0].endsWith("10,000")) {
+    throw new Error(`per-period targets not as entered: ${targets.join(", ")}`);
+  }
+  step(`created "${newTitle}" with ${periodCount} period fields: first ${targets[0]}, last ${targets[targets.length - 1]}`);
+
+  // 9. Delete it.
+  await page.locator('[data-testid="delete-goal"]').click();
+  await page.locator('[data-testid="confirm-delete"]').click();
+  await page.locator('[data-testid="notice"]').waitFor();
+  await cards.first().waitFor();
+  if (await cards.filter({ hasText: newTitle }).count()) throw new Error("the deleted goal is still listed");
+  step(`deleted it: "${(await page.locator('[data-testid="notice"]').innerText()).trim()}", no longer listed`);
+
+  // 10. The targets plan: rows the viewer may not change have no fields.
+  await page.goto(`${base}#/plan`);
+  await page.locator('[data-testid="targets-plan"]').waitFor();
+  const readOnly = await page.locator('[data-testid="plan-row"][data-readonly="true"]').count();
+  const editable = await page.locator('[data-testid="plan-row"]:not([data-readonly]) [data-testid="plan-cell"]').count();
+  if (!readOnly || !editable) throw new Error(`expected read-only and editable rows: ${readOnly} read-only, ${editable} editable cells`);
+  step(`targets plan: ${readOnly} read-only rows (no fields), ${editable} editable cells`);
+  await axe("the targets plan");
+  await shot("05-targets-plan");
+
+  // One cell, "Fill right", save: the new plan goal has every month and the assignee's name.
+  const planRow = page.locator('[data-testid="plan-row"]:not([data-readonly])[data-assignee^="USER:"]').first();
+  const planUser = (await planRow.getAttribute("data-assignee")).slice("USER:".length);
+  await planRow.locator('[data-testid="plan-cell"]').first().fill("50000");
+  await planRow.locator('[data-testid="fill-right"]').click();
+  await page.locator('[data-testid="plan-save"]').click();
+  const saved = page.locator('[data-testid="plan-message"]');
+  await saved.waitFor();
+  if (!(await saved.innerText()).startsWith("Saved")) throw new Error(`plan not saved: ${await saved.innerText()}`);
+  const planGoal = await gql(token, `query($key: PlanKeyInput!) { targetsPlan(key: $key) { rows { assignee { user { id name } } targets goal { title } } } }`,
+    { key: { year: new Date().getFullYear(), goalType: "DEALS_WON", measure: "VALUE", interval: "MONTHLY", currency: "EUR" } });
+  const created = planGoal.data.targetsPlan.rows.find((r) => r.assignee.user?.id === planUser);
+  if (!created?.goal || created.goal.title.includes(planUser) || !created.goal.title.includes(created.assignee.user.name)) {
+    throw new Error(`plan goal for ${planUser} titled ${JSON.stringify(created?.goal?.title)}`);
+  }
+  if (!created.targets.every((t) => Number(t) === 50000)) throw new Error(`fill right did not fill: ${created.targets.join(", ")}`);
+  step(`plan: one cell + Fill right saved ${created.targets.length} months of 50,000 for ${planUser}, goal titled "${created.goal.title}"`);
+
+  // 11. At a phone's width no screen scrolls sideways; the drill-down opens under its period.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await noHorizontalOverflow("targets plan");
+  await page.goto(`${base}#/goals`);
+  await cards.first().waitFor();
+  await noHorizontalOverflow("goals list");
+  await shot("06-phone-goals");
+  await cards.filter({ hasText: goalTitle }).first().click();
+  await page.locator('[data-testid="period-chart"][data-ready="true"]').waitFor();
+  await currentRow.click();
+  await page.locator('tr.drill-row [data-testid="contributions"]').waitFor();
+  await noHorizontalOverflow("goal with drill-down");
+  await shot("07-phone-goal");
+  await axe("a goal at 390 px, drill-down open");
+  await page.goto(`${base}#/goals/new`);
+  await form.waitFor();
+  await noHorizontalOverflow("goal form");
+  await page.setViewportSize({ width: 1440, height: 1000 });
+
+  // 12. Copy last year's plan +10 % (an admin: the copy includes the company row).
+  if (adminToken) {
+    await signIn(adminToken);
+    const year = new Date().getFullYear();
+    const source = await gql(adminToken, `query($key: PlanKeyInput!) { targetsPlan(key: $key) { rows { assignee { kind } targets } } }`,
+      { key: { year, goalType: "DEALS_WON", measure: "VALUE", interval: "MONTHLY", currency: "EUR" } });
+    const companyTarget = Number(source.data.targetsPlan.rows.find((r) => r.assignee.kind === "COMPANY").targets[0]);
+    await page.goto(`${base}#/plan`);
+    await page.locator('[data-testid="targets-plan"]').waitFor();
+    await page.locator('select[name="year"]').selectOption(String(year + 1));
+    await page.locator(`[data-testid="copy-last-year"]:has-text("${year} into ${year + 1}")`).waitFor();
+    await page.locator('[data-testid="copy-percent"]').fill("10");
+    await page.locator('[data-testid="copy-last-year"]').click();
+    const done = page.locator('[data-testid="plan-message"]');
+    await done.waitFor();
+    const text = (await done.innerText()).trim();
+    if (!text.startsWith("Copied")) throw new Error(`copy refused: ${text}`);
+    const expected = new Intl.NumberFormat("en-GB").format(companyTarget * 1.1);
+    await page.locator(`[data-testid="plan-row"][data-assignee="COMPANY:"] [data-testid="plan-cell"] >> nth=0`).waitFor();
+    await page.waitForFunction((want) => document.querySelector('[data-testid="plan-row"][data-assignee="COMPANY:"] [data-testid="plan-cell"]')?.value === want, expected);
+    step(`copied ${year} into ${year + 1} +10 %: "${text}"; company's first month ${expected}`);
+    await shot("08-plan-copied");
+  } else {
+    step("GOALGRAPH_ADMIN_TOKEN not set: copy last year not checked");
   }
 
   if (binaryFrames) step(`note: the server sent ${binaryFrames} binary WebSocket frames (graphql-transport-ws messages are text)`);

@@ -10,6 +10,7 @@ import { GoalDetail } from "./components/GoalDetail";
 import { GoalForm } from "./components/GoalForm";
 import { TargetsPlan } from "./components/TargetsPlan";
 import { href, useRoute } from "./router";
+import { setOrganisationFormat } from "./format";
 
 export function App() {
   const [token, setTokenState] = useState<string | null>(() => getToken());
@@ -57,6 +58,7 @@ function Shell({ onLogout }: { onLogout: () => void }) {
     );
   }
   const viewer = me.data;
+  setOrganisationFormat({ timeZone: viewer.organisation.timeZone });
   return (
     <div className="shell">
       <Header viewer={viewer} page={route.page} onLogout={onLogout} />
@@ -87,10 +89,10 @@ function Header({ viewer, page, onLogout }: { viewer: MeResult; page: string; on
         <span className="logo" aria-hidden="true" /> goalgraph
         <span className="org">{viewer.organisation.name}</span>
       </a>
-      <nav>
-        <a className={page === "goals" || page === "goal" ? "active" : ""} href={href({ page: "goals" })}>Goals</a>
-        <a className={page === "plan" ? "active" : ""} href={href({ page: "plan" })}>Targets plan</a>
-        <a className={page === "new" ? "active" : ""} href={href({ page: "new" })}>New goal</a>
+      <nav aria-label="Main">
+        <a className={page === "goals" || page === "goal" ? "active" : ""} aria-current={page === "goals" || page === "goal" ? "page" : undefined} href={href({ page: "goals" })}>Goals</a>
+        <a className={page === "plan" ? "active" : ""} aria-current={page === "plan" ? "page" : undefined} href={href({ page: "plan" })}>Targets plan</a>
+        <a className={page === "new" ? "active" : ""} aria-current={page === "new" ? "page" : undefined} href={href({ page: "new" })}>New goal</a>
       </nav>
       <div className="viewer">
         {state !== "idle" && (

@@ -48,10 +48,10 @@ export const MeQuery = graphql(`
   query Me {
     me {
       subject
-      user { id name }
+      user { id name teams { id leaders { id } members { id } } }
       access { role admin seeCompanyStatistics seeOtherUsersStatistics canLockTargets }
     }
-    organisation { name defaultCurrency timeZone }
+    organisation { name defaultCurrency timeZone weekStart fiscalYearStartMonth }
   }
 `);
 
@@ -105,7 +105,7 @@ export const ContributionsQuery = graphql(`
 
 export const FormDataQuery = graphql(`
   query GoalFormData {
-    organisation { defaultCurrency }
+    organisation { defaultCurrency weekStart fiscalYearStartMonth }
     goalTypes {
       key
       label
@@ -149,6 +149,30 @@ export const UpdateGoalMutation = graphql(`
   }
 `);
 
+export const LockGoalMutation = graphql(`
+  mutation LockGoal($id: ID!, $version: Int!) {
+    lockGoal(id: $id, version: $version) { ...GoalPayloadFields }
+  }
+`);
+
+export const UnlockGoalMutation = graphql(`
+  mutation UnlockGoal($id: ID!, $version: Int!) {
+    unlockGoal(id: $id, version: $version) { ...GoalPayloadFields }
+  }
+`);
+
+export const DeleteGoalMutation = graphql(`
+  mutation DeleteGoal($id: ID!, $version: Int!) {
+    deleteGoal(id: $id, version: $version) {
+      __typename
+      ... on DeleteGoalSuccess { id }
+      ... on NotFoundError { code message }
+      ... on ConflictError { code message currentVersion }
+      ... on ForbiddenError { code message }
+    }
+  }
+`);
+
 export const PlanOptionsQuery = graphql(`
   query PlanOptions {
     organisation { defaultCurrency fiscalYearStartMonth }
@@ -162,7 +186,7 @@ export const TargetsPlanQuery = graphql(`
       periods { index label startDate endDate }
       rows {
         assignee { kind user { id name } team { id name } }
-        goal { id locked viewerCan { edit } }
+        goal { id title version locked viewerCan { edit } }
         targets
         actuals
         memberTargets
@@ -173,16 +197,32 @@ export const TargetsPlanQuery = graphql(`
 
 export const SetPlanTargetsMutation = graphql(`
   mutation SetPlanTargets($key: PlanKeyInput!, $cells: [PlanCellInput!]!) {
-    setPlanTargets(key: $key, cells: $cells) {
-      __typename
-      ... on PlanSaved { goalsChanged }
-      ... on ValidationError { code message fieldErrors { path message code } }
-      ... on NotFoundError { code message }
-      ... on ConflictError { code message }
-      ... on LockedError { code message }
-      ... on ForbiddenError { code message }
-      ... on LicenceRequiredError { code message feature }
-    }
+    setPlanTargets(key: $key, cells: $cells) { ...PlanPayloadFields }
+  }
+`);
+
+export const PlanPayloadFields = graphql(`
+  fragment PlanPayloadFields on PlanPayload {
+    __typename
+    ... on PlanSaved { goalsChanged }
+    ... on ValidationError { code message fieldErrors { path message code } }
+    ... on NotFoundError { code message }
+    ... on ConflictError { code message }
+    ... on LockedError { code message }
+    ... on ForbiddenError { code message }
+    ... on LicenceRequiredError { code message feature }
+  }
+`);
+
+export const CopyTargetsPlanMutation = graphql(`
+  mutation CopyTargetsPlan($key: PlanKeyInput!, $toYear: Int!, $scalePercent: Decimal!) {
+    copyTargetsPlan(key: $key, toYear: $toYear, scalePercent: $scalePercent) { ...PlanPayloadFields }
+  }
+`);
+
+export const RenameGoalMutation = graphql(`
+  mutation RenameGoal($id: ID!, $version: Int!, $title: String!) {
+    updateGoal(id: $id, version: $version, input: { title: $title }) { __typename }
   }
 `);
 

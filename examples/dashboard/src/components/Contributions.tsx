@@ -2,7 +2,7 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { execute } from "../api/client";
 import { ContributionsQuery } from "../api/operations";
 import type { PeriodFieldsFragment } from "../gql/graphql";
-import { amount, date } from "../format";
+import { amount, date, periodLabel } from "../format";
 
 const PAGE = 25;
 
@@ -30,10 +30,10 @@ export function Contributions({ goalId, period, currency }: { goalId: string; pe
   return (
     <section className="card contributions" data-testid="contributions" data-period={period.label}>
       <header>
-        <h3>
-          What counted in {period.label}
+        <h2>
+          What counted in {periodLabel(period.label)}
           {total != null && <span className="count">{total}</span>}
-        </h3>
+        </h2>
         <p className="muted">
           {date(period.startDate)} – {date(period.endDate)} · actual {amount(period.actual, currency)} of {amount(period.target, currency)}
         </p>

@@ -1,10 +1,13 @@
-import { useCallback, useRef, useState } from "react";
+import { Fragment, useCallback, useEffect, useRef, useState, type KeyboardEvent } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { execute } from "../api/client";
 import { useGoalProgress, useLive } from "../api/live";
 import { GoalQuery } from "../api/operations";
-import { amount, assigneeName, date, percent } from "../format";
+import { amount, assigneeName, date, percentOf, periodLabel } from "../format";
 import { href } from "../router";
+import { GoalActions } from "./GoalActions";
+import { LockIcon } from "./Icons";
+import { useNarrow, usePhone } from "./useNarrow";
 import { Contributions } from "./Contributions";
 import { PeriodChart, type PeriodChartHandle } from "./PeriodChart";
 import { ProgressBar, StatusBadge } from "./Progress";
@@ -19,6 +22,13 @@ export function GoalDetail({ id }: { id: string }) {
   const { changed, lastUpdate } = useLive();
   useGoalProgress(query.data?.goal ? [id] : []);
   const select = useCallback((index: number) => setSelected(index), []);
+  // On a narrow screen the drill-down opens inside the table, under the period it belongs to.
+  const narrow = useNarrow();
+  const phone = usePhone(); // compact amounts for the whole table, so five columns fit
+  const drill = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (selected != null) drill.current?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }, [selected, narrow]);
 
   if (query.isPending) return <p className="muted">Loading goal…</p>;
   if (query.isError) return <p className="error">{query.error.message}</p>;
@@ -56,7 +66,7 @@ export function GoalDetail({ id }: { id: string }) {
             {goal.endDate ? ` to ${date(goal.endDate)}` : " (open-ended)"}
             {goal.fiscal ? " · fiscal" : ""}
             {goal.splitBy ? ` · split by ${goal.splitBy.replace(/_/g, " ")}` : ""}
-            {goal.locked ? " · 🔒 targets locked" : ""}
+            {goal.locked && <span data-testid="locked-note"> · <LockIcon /> targets locked</span>}
           </p>
         </div>
         <div className="toolbar">
@@ -66,6 +76,7 @@ export function GoalDetail({ id }: { id: string }) {
           )}
         </div>
       </div>
+      <GoalActions goal={goal} />
       {exportError && <p className="error">{exportError}</p>}
       {goal.missingFeatures.length > 0 && (
         <p className="alert">Needs licence features that are off: {goal.missingFeatures.join(", ")} — readable, not changeable.</p>
@@ -74,9 +85,9 @@ export function GoalDetail({ id }: { id: string }) {
       <div className={`stats${flash ? " flash" : ""}`}>
         {current && (
           <div className="card stat" data-testid="current-period">
-            <span className="stat-label">Now · {current.label}</span>
+            <span className="stat-label">Now · {periodLabel(current.label)}</span>
             <span className="stat-value" data-testid="current-actual">{amount(current.actual, goal.currency)}</span>
-            <span className="muted">of {amount(current.target, goal.currency)} · {percent(current.ratio)}</span>
+            <span className="muted">of {amount(current.target, goal.currency)} · {percentOf(current.ratio, current.target)}</span>
             <ProgressBar ratio={current.ratio} status={current.status} expected={current.pace?.elapsed ?? null} />
             <StatusBadge status={current.status} />
           </div>
@@ -93,7 +104,7 @@ export function GoalDetail({ id }: { id: string }) {
         <div className="card stat">
           <span className="stat-label">All periods</span>
           <span className="stat-value">{amount(goal.summary.actual, goal.currency)}</span>
-          <span className="muted">of {amount(goal.summary.target, goal.currency)} · {percent(goal.summary.ratio)}</span>
+          <span className="muted">of {amount(goal.summary.target, goal.currency)} · {percentOf(goal.summary.ratio, goal.summary.target)}</span>
           <ProgressBar ratio={goal.summary.ratio} status={goal.summary.status} />
           <StatusBadge status={goal.summary.status} />
         </div>
@@ -102,45 +113,71 @@ export function GoalDetail({ id }: { id: string }) {
       <div className="detail-grid">
         <div className="card chart-card">
           <header>
-            <h3>Budget versus actual</h3>
-            <span className="muted small">
-              Hover a period for its summary, click it for what counted{lastUpdate ? ` · updated ${date(lastUpdate)}` : ""}
+            <h2>Budget versus actual</h2>
+            <span className="muted small" id="chart-help">
+              Hover a period for its summary, click it (or focus the chart and use the arrow keys and Enter) for what
+              counted{lastUpdate ? ` · updated ${date(lastUpdate)}` : ""}
             </span>
           </header>
           <PeriodChart ref={chart} periods={goal.periods} currency={goal.currency} selected={selected} onSelect={select} title={goal.title} />
-          <table className="periods">
-            <thead>
-              <tr><th>Period</th><th>Target</th><th>Actual</th><th>%</th><th>Status</th></tr>
-            </thead>
-            <tbody>
-              {goal.periods.map((p) => (
-                <tr
-                  key={p.index}
-                  className={`${p.isCurrent ? "current" : ""}${selected === p.index ? " selected" : ""}`}
-                  onClick={() => setSelected(p.index)}
-                  data-testid="period-row"
-                  data-period-index={p.index}
-                >
-                  <td>{p.label}{p.isCurrent ? " · now" : ""}</td>
-                  <td>{amount(p.target, goal.currency)}</td>
-                  <td data-testid="period-actual">{amount(p.actual, goal.currency)}</td>
-                  <td>{percent(p.ratio)}</td>
-                  <td><StatusBadge status={p.status} /></td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <div className="table-scroll">
+            <table className="periods">
+              <caption className="visually-hidden">Target and actual per period; choose a period to list what counted</caption>
+              <thead>
+                <tr><th scope="col">Period</th><th scope="col">Target</th><th scope="col">Actual</th><th scope="col">%</th><th scope="col">Status</th></tr>
+              </thead>
+              <tbody>
+                {goal.periods.map((p) => (
+                  <Fragment key={p.index}>
+                    <tr
+                      className={`${p.isCurrent ? "current" : ""}${selected === p.index ? " selected" : ""}`}
+                      onClick={() => setSelected(p.index)}
+                      onKeyDown={(e: KeyboardEvent) => {
+                        if (e.key === "Enter" || e.key === " ") {
+                          e.preventDefault();
+                          setSelected(p.index);
+                        }
+                      }}
+                      tabIndex={0}
+                      aria-label={`${periodLabel(p.label)}: actual ${amount(p.actual, goal.currency)} of ${amount(p.target, goal.currency)}; press Enter to list what counted`}
+                      data-testid="period-row"
+                      data-period-index={p.index}
+                    >
+                      <td className="period-name">{periodLabel(p.label)}{p.isCurrent ? " · now" : ""}</td>
+                      <td>{amount(p.target, goal.currency, phone)}</td>
+                      <td data-testid="period-actual">{amount(p.actual, goal.currency, phone)}</td>
+                      <td>{percentOf(p.ratio, p.target)}</td>
+                      <td><StatusBadge status={p.status} /></td>
+                    </tr>
+                    {narrow && period && period.index === p.index && (
+                      <tr className="drill-row">
+                        <td colSpan={5}>
+                          <div ref={drill}>
+                            <Contributions goalId={goal.id} period={period} currency={goal.currency} />
+                          </div>
+                        </td>
+                      </tr>
+                    )}
+                  </Fragment>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </div>
-        <aside>
-          {period ? (
-            <Contributions goalId={goal.id} period={period} currency={goal.currency} />
-          ) : (
-            <div className="card contributions placeholder">
-              <h3>What counted</h3>
-              <p className="muted">Click a bar in the chart to list the deals or activities behind that period.</p>
-            </div>
-          )}
-        </aside>
+        {!narrow && (
+          <aside aria-label="What counted">
+            {period ? (
+              <div ref={drill}>
+                <Contributions goalId={goal.id} period={period} currency={goal.currency} />
+              </div>
+            ) : (
+              <div className="card contributions placeholder">
+                <h2>What counted</h2>
+                <p className="muted">Click a bar in the chart or a period in the table to list the deals or activities behind it.</p>
+              </div>
+            )}
+          </aside>
+        )}
       </div>
     </section>
   );

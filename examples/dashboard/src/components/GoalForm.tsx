@@ -3,7 +3,7 @@
 // and which licence features are on.
 import { useMemo, useState, type FormEvent, type ReactNode } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { execute } from "../api/client";
+import { execute, GraphQLRequestError } from "../api/client";
 import { CreateGoalMutation, FormDataQuery, GoalQuery, MeQuery as MeDocument, UpdateGoalMutation } from "../api/operations";
 import type {
   AssigneeKind,
@@ -15,8 +15,10 @@ import type {
   Interval,
   MeQuery,
 } from "../gql/graphql";
-import { amount, num } from "../format";
+import { amount, parseAmount, periodLabel } from "../format";
+import { previewPeriods, type PreviewPeriod } from "../periods";
 import { href, navigate } from "../router";
+import { AmountInput } from "./AmountInput";
 
 type FormData = GoalFormDataQuery;
 type GoalTypeInfo = FormData["goalTypes"][number];
@@ -39,8 +41,8 @@ interface State {
   stretchTarget: string;
   splitBy: string;
   elementTargets: Record<string, string>;
-  /** Edit only: period index → target text. */
-  periodTargets: Record<number, string>;
+  /** Period start date → target text (blank: the target per period applies). */
+  periodTargets: Record<string, string>;
 }
 
 const INTERVALS: { value: Interval; label: string }[] = [
@@ -103,8 +105,17 @@ function goalState(goal: Goal, data: FormData): State {
     stretchTarget: trimDecimal(goal.stretchTarget),
     splitBy: goal.splitBy ?? "",
     elementTargets: Object.fromEntries(goal.elementTargets.map((e) => [e.element, trimDecimal(e.target)])),
-    periodTargets: Object.fromEntries(goal.periods.map((p) => [p.index, trimDecimal(p.target)])),
+    // Only the periods with a target of their own; the others follow "Target per period".
+    periodTargets: Object.fromEntries(
+      goal.periods.filter((p) => Number(p.target) !== Number(goal.target)).map((p) => [p.startDate, trimDecimal(p.target)]),
+    ),
   };
+}
+
+/** A typed amount as the exact decimal the API takes ("1,100,000" → "1100000"); bad text is sent as is. */
+function decimal(text: string): string | null {
+  const parsed = parseAmount(text);
+  return parsed === "" ? null : parsed ?? text.trim();
 }
 
 /** The GoalInput the state describes (create), also the base of an update's diff. */
@@ -126,30 +137,80 @@ function toInput(s: State, type: GoalTypeInfo | undefined): GoalInput {
     fiscal: s.fiscal,
     currency: money ? s.currency || null : null,
     filters,
-    stretchTarget: s.stretchTarget.trim() || null,
+    stretchTarget: decimal(s.stretchTarget),
   };
   if (s.splitBy) {
     input.splitBy = s.splitBy;
     input.elementTargets = Object.entries(s.elementTargets)
       .filter(([, target]) => target.trim() !== "")
-      .map(([element, target]) => ({ element, target: target.trim() }));
+      .map(([element, target]) => ({ element, target: decimal(target)! }));
   } else {
-    input.targetForAll = s.targetForAll.trim() || null;
+    input.targetForAll = decimal(s.targetForAll);
   }
   return input;
 }
 
-function overrides(s: State, goal: Goal): { periodStart: string; target: string }[] {
-  return goal.periods
-    .filter((p) => (s.periodTargets[p.index] ?? "").trim() !== "" && num(s.periodTargets[p.index]) !== num(s.targetForAll))
-    .map((p) => ({ periodStart: p.startDate, target: s.periodTargets[p.index].trim() }));
+/** Period targets that differ from the target per period (all of them when there is none). */
+function overrides(s: State, periods: { startDate: string }[]): { periodStart: string; target: string }[] {
+  const all = decimal(s.targetForAll);
+  return periods
+    .filter((p) => {
+      const own = decimal(s.periodTargets[p.startDate] ?? "");
+      return own != null && (all == null || Number(own) !== Number(all));
+    })
+    .map((p) => ({ periodStart: p.startDate, target: decimal(s.periodTargets[p.startDate])! }));
 }
 
 function calendarUnchanged(s: State, goal: Goal): boolean {
   return s.interval === goal.interval && s.startDate === goal.startDate && (s.endDate || null) === (goal.endDate ?? null) && s.fiscal === goal.fiscal;
 }
 
-type Outcome = { kind: "ok" } | { kind: "error"; message: string; fields: { path: string[]; message: string }[] };
+/** A problem of one field; `keyed` ones belong to one element or period field (path[1]). */
+type FieldProblem = { path: string[]; message: string; keyed?: boolean };
+type Outcome = { kind: "ok" } | { kind: "error"; message: string; fields: FieldProblem[] };
+
+const FIELD_LABEL: Record<string, string> = {
+  title: "Title", goalType: "Goal type", measure: "Measure", currency: "Currency", assignee: "For", filters: "Filters",
+  interval: "Periods", startDate: "Start", endDate: "End", targetForAll: "Target per period", stretchTarget: "Stretch target",
+  periodTargets: "Targets per period", splitBy: "Split by", elementTargets: "Target per element",
+};
+
+const NOT_A_NUMBER = "Enter a number, e.g. 120000 or 120,000.50";
+
+/** Number fields checked before sending, so a typo is named beside its field, not by the server. */
+function clientProblems(s: State, periods: PreviewPeriod[], showPeriods: boolean): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const bad = (text: string | undefined) => text != null && parseAmount(text) == null;
+  if (!s.splitBy && bad(s.targetForAll)) problems.push({ path: ["targetForAll"], message: NOT_A_NUMBER });
+  if (bad(s.stretchTarget)) problems.push({ path: ["stretchTarget"], message: NOT_A_NUMBER });
+  if (s.splitBy) {
+    for (const [element, text] of Object.entries(s.elementTargets)) {
+      if (bad(text)) problems.push({ path: ["elementTargets", element], message: NOT_A_NUMBER, keyed: true });
+    }
+  }
+  if (showPeriods) {
+    for (const p of periods) {
+      if (bad(s.periodTargets[p.startDate])) problems.push({ path: ["periodTargets", p.startDate], message: NOT_A_NUMBER, keyed: true });
+    }
+    const blank = periods.filter((p) => (parseAmount(s.periodTargets[p.startDate] ?? "") ?? "x") === "");
+    if (!s.splitBy && decimal(s.targetForAll) == null && blank.length) {
+      problems.push({
+        path: ["targetForAll"],
+        message: `Give a target per period, or fill in every period below (${blank.length} empty)`,
+      });
+    }
+  } else if (!s.splitBy && s.targetForAll.trim() === "") {
+    problems.push({ path: ["targetForAll"], message: "Give the target every period should reach" });
+  }
+  return problems;
+}
+
+/** A GraphQL variable error ("… has invalid value at .targetForAll: …") as a problem of its field. */
+function variableProblems(error: GraphQLRequestError): FieldProblem[] | null {
+  const found = [...error.message.matchAll(/invalid value at \.(\w+)(?:\[(\d+)\])?[^:]*: ([^;]+)/g)];
+  if (!found.length) return null;
+  return found.map((m) => ({ path: [m[1]], message: /Decimal/.test(m[3]) ? NOT_A_NUMBER : m[3].replace(/\.$/, "") }));
+}
 
 function outcomeOf(payload: GoalPayloadFieldsFragment): Outcome {
   switch (payload.__typename) {
@@ -200,7 +261,12 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
   const kind = type ? factKind(type.category) : null;
   const dimensions = data.dimensions.filter((d) => kind && d.appliesTo.includes(kind));
   const split = data.dimensions.find((d) => d.key === s.splitBy);
-  const canEditPeriods = goal && type?.perPeriodTargets && goal.endDate && !s.splitBy && calendarUnchanged(s, goal);
+  // The periods to set targets for: the saved goal's, or (new goal, changed calendar) a preview.
+  const periods: PreviewPeriod[] = goal && calendarUnchanged(s, goal)
+    ? goal.periods
+    : previewPeriods(s.interval, s.startDate, s.endDate, s.fiscal, data.organisation.weekStart, data.organisation.fiscalYearStartMonth);
+  const perPeriod = !!type?.perPeriodTargets && !s.splitBy;
+  const canEditPeriods = perPeriod && !!s.endDate && s.interval !== "CUSTOM" && periods.length > 0;
   const readOnly = goal ? !goal.viewerCan.edit : false;
 
   function chooseType(key: string) {
@@ -213,18 +279,28 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
     }));
   }
 
-  const errorsAt = (field: string) =>
-    outcome?.kind === "error" ? outcome.fields.filter((f) => f.path[0] === field).map((f) => f.message) : [];
+  const errorsAt = (field: string, key?: string) =>
+    outcome?.kind === "error"
+      ? outcome.fields.filter((f) => f.path[0] === field && (key === undefined ? !f.keyed : f.keyed && f.path[1] === key)).map((f) => f.message)
+      : [];
 
   async function submit(event: FormEvent) {
     event.preventDefault();
+    const problems = clientProblems(s, periods, canEditPeriods);
+    if (problems.length) {
+      setOutcome({ kind: "error", message: "Not saved", fields: problems });
+      return;
+    }
     setBusy(true);
     setOutcome(null);
     try {
       let payload: GoalPayloadFieldsFragment;
       let id = goal?.id;
       if (!goal) {
-        const result = await execute(CreateGoalMutation, { input: toInput(s, type) });
+        const input = toInput(s, type);
+        const own = canEditPeriods ? overrides(s, periods) : [];
+        if (own.length) input.periodTargets = own;
+        const result = await execute(CreateGoalMutation, { input });
         payload = result.createGoal;
       } else {
         const before = toInput(initial, type) as Record<string, unknown>;
@@ -236,9 +312,10 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
         }
         if (!s.splitBy && before.splitBy) changes.splitBy = null;
         if (canEditPeriods) {
-          const was = overrides(initial, goal);
-          const now = overrides(s, goal);
-          if (JSON.stringify(was) !== JSON.stringify(now)) changes.periodTargets = now;
+          const was = overrides(initial, goal.periods);
+          const now = overrides(s, periods);
+          const moved = !calendarUnchanged(s, goal);
+          if (JSON.stringify(was) !== JSON.stringify(now) || (moved && now.length)) changes.periodTargets = now;
         }
         const result = await execute(UpdateGoalMutation, { id: goal.id, version: goal.version, input: changes as GoalUpdateInput });
         payload = result.updateGoal;
@@ -252,7 +329,8 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
         navigate({ page: "goal", id });
       }
     } catch (e) {
-      setOutcome({ kind: "error", message: e instanceof Error ? e.message : String(e), fields: [] });
+      const fields = e instanceof GraphQLRequestError ? variableProblems(e) : null;
+      setOutcome({ kind: "error", message: fields ? "Not saved" : e instanceof Error ? e.message : String(e), fields: fields ?? [] });
     } finally {
       setBusy(false);
     }
@@ -321,7 +399,7 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
 
           {type && type.filters.length > 0 && (
             <div className="filters">
-              <h3>Filters</h3>
+              <h2>Filters</h2>
               {type.filters.map((f) => (
                 <FilterField
                   key={f.key}
@@ -369,49 +447,69 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
 
           {split ? (
             <div className="element-targets">
-              <h3>Target per {split.label.toLowerCase()}</h3>
+              <h2>Target per {split.label.toLowerCase()}</h2>
               {errorsAt("elementTargets").map((m) => <p key={m} className="error">{m}</p>)}
-              {split.elements.map((element) => (
-                <label key={element} className="inline">
-                  <span>{element}</span>
-                  <input inputMode="decimal" className="short" value={s.elementTargets[element] ?? ""}
-                    onChange={(e) => set("elementTargets", { ...s.elementTargets, [element]: e.target.value })} />
-                </label>
-              ))}
+              {split.elements.map((element) => {
+                const problems = errorsAt("elementTargets", element);
+                return (
+                  <label key={element} className={`inline${problems.length ? " has-error" : ""}`}>
+                    <span>{element}</span>
+                    <AmountInput className="short" value={s.elementTargets[element] ?? ""} aria-invalid={problems.length > 0 || undefined}
+                      onChange={(text) => set("elementTargets", { ...s.elementTargets, [element]: text })} />
+                    {problems.map((m) => <span key={m} className="error small">{m}</span>)}
+                  </label>
+                );
+              })}
             </div>
           ) : (
             <div className="row">
-              <Field label={`Target per period${measure?.money ? ` (${s.currency})` : ""}`} errors={errorsAt("targetForAll")} hint="Applies to every period without its own target.">
-                <input inputMode="decimal" value={s.targetForAll} onChange={(e) => set("targetForAll", e.target.value)} required={!goal} name="targetForAll" placeholder="120000" />
+              <Field label={`Target per period${measure?.money ? ` (${s.currency})` : ""}`} errors={errorsAt("targetForAll")}
+                hint={canEditPeriods ? "Applies to every period left empty below." : "Applies to every period."}>
+                <AmountInput value={s.targetForAll} onChange={(text) => set("targetForAll", text)} name="targetForAll" placeholder="120,000"
+                  aria-invalid={errorsAt("targetForAll").length > 0 || undefined} />
               </Field>
               <Field label="Stretch target" errors={errorsAt("stretchTarget")}>
-                <input inputMode="decimal" value={s.stretchTarget} onChange={(e) => set("stretchTarget", e.target.value)} name="stretchTarget" placeholder="optional" />
+                <AmountInput value={s.stretchTarget} onChange={(text) => set("stretchTarget", text)} name="stretchTarget" placeholder="optional"
+                  aria-invalid={errorsAt("stretchTarget").length > 0 || undefined} />
               </Field>
             </div>
           )}
 
-          {goal && type?.perPeriodTargets && !s.splitBy && (
-            <div className="period-targets">
-              <h3>Targets per period</h3>
+          {perPeriod && (
+            <div className="period-targets" data-testid="period-targets">
+              <h2>Targets per period <span className="muted small">(seasonality, optional)</span></h2>
               {canEditPeriods ? (
                 <>
-                  {errorsAt("periodTargets").map((m) => <p key={m} className="error">{m}</p>)}
+                  {errorsAt("periodTargets").map((m) => <p key={m} className="error" role="alert">{m}</p>)}
                   <div className="period-target-grid">
-                    {goal.periods.map((p) => (
-                      <label key={p.index} className={num(s.periodTargets[p.index]) !== num(s.targetForAll) ? "override" : ""}>
-                        <span>{p.label}</span>
-                        <input inputMode="decimal" value={s.periodTargets[p.index] ?? ""}
-                          onChange={(e) => set("periodTargets", { ...s.periodTargets, [p.index]: e.target.value })} />
-                      </label>
-                    ))}
+                    {periods.map((p) => {
+                      const text = s.periodTargets[p.startDate] ?? "";
+                      const own = decimal(text);
+                      const differs = own != null && Number(own) !== Number(decimal(s.targetForAll));
+                      const problems = errorsAt("periodTargets", p.startDate);
+                      return (
+                        <label key={p.startDate} className={`${differs ? "override" : ""}${problems.length ? " has-error" : ""}`}>
+                          <span>{periodLabel(p.label)}</span>
+                          <AmountInput value={text} name={`periodTarget-${p.startDate}`} placeholder={s.targetForAll ? "as above" : ""}
+                            aria-invalid={problems.length > 0 || undefined}
+                            onChange={(next) => set("periodTargets", { ...s.periodTargets, [p.startDate]: next })} />
+                          {problems.map((m) => <span key={m} className="error small">{m}</span>)}
+                        </label>
+                      );
+                    })}
                   </div>
-                  <button type="button" className="link" onClick={() => set("periodTargets", Object.fromEntries(goal.periods.map((p) => [p.index, s.targetForAll])))}>
-                    Apply {s.targetForAll ? amount(s.targetForAll, measure?.money ? s.currency : null) : "the target"} to all periods
-                  </button>
+                  <div className="period-target-tools">
+                    <button type="button" className="link" onClick={() => set("periodTargets", Object.fromEntries(periods.map((p) => [p.startDate, s.targetForAll])))}>
+                      Apply {decimal(s.targetForAll) != null ? amount(decimal(s.targetForAll), measure?.money ? s.currency : null) : "the target"} to all periods
+                    </button>
+                    <button type="button" className="link" onClick={() => set("periodTargets", {})}>Clear period targets</button>
+                  </div>
                 </>
               ) : (
                 <p className="muted">
-                  {goal.endDate ? "Save the new calendar first; then set per-period targets here." : "Open-ended goals have one target for every period."}
+                  {!s.endDate
+                    ? "Give an end date to set a target per period; an open-ended goal has one target for every period."
+                    : "A custom range is one period: its target is the one above."}
                 </p>
               )}
             </div>
@@ -420,9 +518,17 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
 
         {outcome?.kind === "error" && (
           <div className="error-box" role="alert">
-            <strong>{outcome.fields.length ? "Not saved — please fix:" : outcome.message}</strong>
+            <strong>{outcome.fields.length ? "Not saved — please fix the fields marked above:" : outcome.message}</strong>
             {outcome.fields.length > 0 && (
-              <ul>{outcome.fields.map((f, i) => <li key={i}><code>{f.path.join(".")}</code>: {f.message}</li>)}</ul>
+              <ul>
+                {outcome.fields.map((f, i) => (
+                  <li key={i}>
+                    {FIELD_LABEL[f.path[0]] ?? f.path[0]}
+                    {f.keyed && f.path[0] === "elementTargets" ? ` (${f.path[1]})` : ""}
+                    {f.keyed && f.path[0] === "periodTargets" ? ` (${periodLabel(periods.find((p) => p.startDate === f.path[1])?.label ?? f.path[1])})` : ""}: {f.message}
+                  </li>
+                ))}
+              </ul>
             )}
           </div>
         )}

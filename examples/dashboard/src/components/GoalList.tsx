@@ -1,10 +1,11 @@
-import { useState } from "react";
-import { useQuery } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { execute } from "../api/client";
 import { useGoalProgress, useLive } from "../api/live";
 import { GoalsQuery } from "../api/operations";
 import type { AssigneeKind, GoalCardFieldsFragment, GoalOrder, Timeframe } from "../gql/graphql";
-import { amount, assigneeName, num, percent } from "../format";
+import { amount, assigneeName, num, percent, periodLabel } from "../format";
+import { LockIcon } from "./Icons";
 import { href } from "../router";
 import { ProgressBar, StatusBadge } from "./Progress";
 
@@ -15,6 +16,9 @@ export function GoalList() {
   const [timeframe, setTimeframe] = useState<TimeframeChoice>("ACTIVE");
   const [kind, setKind] = useState<KindChoice>("ALL");
   const [orderBy, setOrderBy] = useState<GoalOrder>("CREATED");
+  // A message handed over by the page we came from (e.g. after deleting a goal).
+  const [notice] = useState(() => sessionStorage.getItem("goalgraph.notice"));
+  useEffect(() => sessionStorage.removeItem("goalgraph.notice"), []);
   const variables = {
     first: 100,
     orderBy,
@@ -23,7 +27,10 @@ export function GoalList() {
       ...(kind === "ALL" ? {} : { assigneeKind: kind }),
     },
   };
-  const goals = useQuery({ queryKey: ["goals", variables], queryFn: () => execute(GoalsQuery, variables) });
+  // A filter change keeps the current cards on screen (dimmed) until the new list arrives.
+  const goals = useQuery({ queryKey: ["goals", variables], queryFn: () => execute(GoalsQuery, variables), placeholderData: keepPreviousData });
+  const updating = goals.isPlaceholderData;
+  const filtered = timeframe !== "ACTIVE" || kind !== "ALL";
   const nodes = goals.data?.goals.nodes ?? [];
   useGoalProgress(nodes.map((g) => g.id));
 
@@ -48,7 +55,7 @@ export function GoalList() {
           </label>
           <label>
             For
-            <select value={kind} onChange={(e) => setKind(e.target.value as KindChoice)}>
+            <select name="kind" value={kind} onChange={(e) => setKind(e.target.value as KindChoice)}>
               <option value="ALL">Everyone</option>
               <option value="COMPANY">Company</option>
               <option value="TEAM">Teams</option>
@@ -66,10 +73,28 @@ export function GoalList() {
           <a className="button primary" href={href({ page: "new" })}>New goal</a>
         </div>
       </div>
+      {notice && <p className="notice" role="status" data-testid="notice">{notice}</p>}
       {goals.isPending && <p className="muted">Loading goals…</p>}
       {goals.isError && <p className="error">{goals.error.message}</p>}
-      {goals.data && nodes.length === 0 && <p className="empty">No goals here yet.</p>}
-      <div className="goal-grid" data-testid="goal-list">
+      {goals.data && !updating && nodes.length === 0 && (
+        <div className="card empty-state" data-testid="empty-state">
+          <h2>{filtered ? "No goals match these filters" : "No running goals you may see"}</h2>
+          <p>
+            {filtered
+              ? "Nothing is running, finished or planned for this choice. Widen the filters, or set a goal for it."
+              : "Goals appear here once someone sets one for you, your team or the company — or set one yourself."}
+          </p>
+          <div className="empty-actions">
+            {filtered && (
+              <button className="secondary" onClick={() => { setTimeframe("ALL"); setKind("ALL"); }}>Show all goals</button>
+            )}
+            <a className="button primary" href={href({ page: "new" })}>Create a goal</a>
+            <a className="button secondary" href={href({ page: "plan" })}>Open the targets plan</a>
+          </div>
+        </div>
+      )}
+      <p className="visually-hidden" role="status">{updating ? "Updating goals…" : ""}</p>
+      <div className={`goal-grid${updating ? " updating" : ""}`} data-testid="goal-list" aria-busy={updating}>
         {nodes.map((goal) => (
           <GoalCard key={goal.id} goal={goal} />
         ))}
@@ -96,20 +121,26 @@ function GoalCard({ goal }: { goal: GoalCardFieldsFragment }) {
       </div>
       <p className="meta">
         {assigneeName(goal.assignee)} · {goal.goalType.label} · {goal.measure.toLowerCase().replace(/_/g, " ")}
-        {goal.locked && <span className="lock" title="Targets locked"> · 🔒</span>}
+        {goal.locked && <span className="lock" data-testid="locked"> · <LockIcon /> locked</span>}
       </p>
       <div className="figures">
         <span className="actual" data-testid="goal-actual">{amount(shown.actual, goal.currency)}</span>
-        <span className="muted"> of {amount(shown.target, goal.currency)}</span>
-        <span className="ratio">{percent(shown.ratio)}</span>
+        {num(shown.target) > 0 ? (
+          <>
+            <span className="muted"> of {amount(shown.target, goal.currency)}</span>
+            <span className="ratio">{percent(shown.ratio)}</span>
+          </>
+        ) : (
+          <span className="muted"> · no target set</span>
+        )}
       </div>
       <ProgressBar ratio={shown.ratio} status={shown.status} expected={period?.pace?.elapsed ?? null} />
       <p className="foot muted">
-        {period ? `${period.label} · ${period.facts} fact${period.facts === 1 ? "" : "s"}` : "Whole span"}
+        {period ? `${periodLabel(period.label)} · ${period.facts} fact${period.facts === 1 ? "" : "s"}` : "Whole span"}
         {goal.currentPeriod && (
           <span>
-            {" "}· all periods {percent(goal.summary.ratio)} ({amount(goal.summary.actual, goal.currency, true)} /{" "}
-            {amount(goal.summary.target, goal.currency, true)})
+            {" "}· all periods {amount(goal.summary.actual, goal.currency)} of {amount(goal.summary.target, goal.currency)}
+            {num(goal.summary.target) > 0 ? ` (${percent(goal.summary.ratio)})` : ""}
           </span>
         )}
       </p>

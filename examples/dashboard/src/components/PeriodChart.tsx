@@ -1,6 +1,6 @@
 // Budget versus actual per period, drawn by Chart.js (react-chartjs-2): hover a period for its
 // summary, click it to list the deals or activities behind it, export the chart as PNG.
-import { forwardRef, useImperativeHandle, useMemo, useRef } from "react";
+import { forwardRef, useImperativeHandle, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import {
   BarElement,
   CategoryScale,
@@ -14,7 +14,7 @@ import {
 } from "chart.js";
 import { Bar } from "react-chartjs-2";
 import type { PeriodFieldsFragment } from "../gql/graphql";
-import { amount, date, num, percent, STATUS_COLOUR, STATUS_LABEL } from "../format";
+import { amount, date, num, percent, percentOf, periodLabel, STATUS_COLOUR, STATUS_LABEL } from "../format";
 
 ChartJS.register(BarElement, CategoryScale, LinearScale, Title, Tooltip, Legend);
 
@@ -36,6 +36,8 @@ export const PeriodChart = forwardRef<PeriodChartHandle, Props>(function PeriodC
   ref,
 ) {
   const chartRef = useRef<ChartJS<"bar">>(null);
+  // Keyboard: the focused chart has one active period (arrow keys move it, Enter/Space opens it).
+  const [active, setActive] = useState<number | null>(null);
 
   useImperativeHandle(ref, () => ({
     async toPng() {
@@ -63,7 +65,7 @@ export const PeriodChart = forwardRef<PeriodChartHandle, Props>(function PeriodC
 
   const data = useMemo<ChartData<"bar">>(
     () => ({
-      labels: periods.map((p) => p.label),
+      labels: periods.map((p) => periodLabel(p.label)),
       datasets: [
         {
           label: "Target",
@@ -135,13 +137,13 @@ export const PeriodChart = forwardRef<PeriodChartHandle, Props>(function PeriodC
           callbacks: {
             title: (items) => {
               const p = periods[items[0].dataIndex];
-              return `${p.label}  (${date(p.startDate)} – ${date(p.endDate)})`;
+              return `${periodLabel(p.label)}  (${date(p.startDate)} – ${date(p.endDate)})`;
             },
             label: (item) => `${item.dataset.label}: ${amount(String(item.raw), currency)}`,
             footer: (items) => {
               const p = periods[items[0].dataIndex];
               const lines = [
-                `${percent(p.ratio)} of target · ${STATUS_LABEL[p.status]}`,
+                num(p.target) === 0 ? `No target · ${STATUS_LABEL[p.status]}` : `${percent(p.ratio)} of target · ${STATUS_LABEL[p.status]}`,
                 `${p.facts} ${p.facts === 1 ? "fact" : "facts"} counted`,
               ];
               if (p.pace) lines.push(`Expected by now ${amount(p.pace.expectedByNow, currency)}; projected ${amount(p.pace.projectedAtEnd, currency)}`);
@@ -160,9 +162,62 @@ export const PeriodChart = forwardRef<PeriodChartHandle, Props>(function PeriodC
     [periods, currency, onSelect, title],
   );
 
+  function showActive(position: number) {
+    const chart = chartRef.current;
+    setActive(position);
+    if (!chart) return;
+    const bar = chart.getDatasetMeta(1).data[position];
+    chart.tooltip?.setActiveElements(
+      [{ datasetIndex: 0, index: position }, { datasetIndex: 1, index: position }],
+      { x: bar?.x ?? 0, y: bar?.y ?? 0 },
+    );
+    chart.update("none");
+  }
+
+  function onKeyDown(event: KeyboardEvent<HTMLDivElement>) {
+    if (!periods.length) return;
+    const at = active ?? Math.max(0, periods.findIndex((p) => p.index === selected || p.isCurrent));
+    const moves: Record<string, number> = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: periods.length - 1 };
+    if (event.key in moves) {
+      event.preventDefault();
+      showActive(Math.max(0, Math.min(periods.length - 1, moves[event.key])));
+    } else if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      onSelect(periods[at].index);
+      showActive(at);
+    }
+  }
+
+  function onBlur() {
+    setActive(null);
+    const chart = chartRef.current;
+    chart?.tooltip?.setActiveElements([], { x: 0, y: 0 });
+    chart?.update("none");
+  }
+
+  const current = active == null ? null : periods[active];
+  const first = periods[0];
+  const last = periods[periods.length - 1];
+  const summary = first
+    ? `Bar chart of target and actual for ${periods.length} period${periods.length === 1 ? "" : "s"}, ${periodLabel(first.label)} to ${periodLabel(last.label)}; the table below lists the same figures.`
+    : "No periods yet.";
+
   return (
-    <div className="chart-holder" data-testid="period-chart" aria-label={`${title}: budget versus actual per period`}>
-      <Bar ref={chartRef} data={data} options={options} />
+    <div
+      className="chart-holder"
+      data-testid="period-chart"
+      role="group"
+      aria-label={`${title}: budget versus actual per period. Arrow keys choose a period, Enter lists what counted.`}
+      tabIndex={0}
+      onKeyDown={onKeyDown}
+      onBlur={onBlur}
+    >
+      <Bar ref={chartRef} data={data} options={options} aria-label={`${title}: ${summary}`} fallbackContent={<p>{summary}</p>} />
+      <p className="visually-hidden" aria-live="polite" data-testid="chart-active">
+        {current
+          ? `${periodLabel(current.label)}: actual ${amount(current.actual, currency)} of ${amount(current.target, currency)}, ${percentOf(current.ratio, current.target)}, ${STATUS_LABEL[current.status]}.`
+          : ""}
+      </p>
     </div>
   );
 });

@@ -1,11 +1,17 @@
 // The yearly targets grid: company, teams and users × the year's periods, targets editable,
 // actuals measured live, each team beside the sum of its members' targets.
 import { Fragment, useState } from "react";
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { execute } from "../api/client";
-import { PlanOptionsQuery, SetPlanTargetsMutation, TargetsPlanQuery } from "../api/operations";
-import type { Interval, PlanCellInput, PlanKeyInput, TargetsPlanQuery as PlanResult } from "../gql/graphql";
-import { amount, assigneeName, num } from "../format";
+import {
+  CopyTargetsPlanMutation, MeQuery, PlanOptionsQuery, RenameGoalMutation, SetPlanTargetsMutation, TargetsPlanQuery,
+} from "../api/operations";
+import type {
+  Interval, MeQuery as MeResult, PlanCellInput, PlanKeyInput, PlanPayloadFieldsFragment, TargetsPlanQuery as PlanResult,
+} from "../gql/graphql";
+import { amount, assigneeName, compactFor, grouped, num, parseAmount, periodLabel, shortPeriodLabel } from "../format";
+import { AmountInput } from "./AmountInput";
+import { LockIcon } from "./Icons";
 
 type Row = PlanResult["targetsPlan"]["rows"][number];
 
@@ -32,7 +38,9 @@ export function TargetsPlan() {
     queryKey: ["plan", key],
     queryFn: () => execute(TargetsPlanQuery, { key }),
     enabled: !!type && !!type.measures.find((m) => m.key === measure),
+    placeholderData: keepPreviousData,
   });
+  const me = useQuery({ queryKey: ["me"], queryFn: () => execute(MeQuery), staleTime: Infinity });
 
   return (
     <section>
@@ -44,8 +52,8 @@ export function TargetsPlan() {
         <div className="toolbar">
           <label>
             Year
-            <select value={year} onChange={(e) => setYear(Number(e.target.value))}>
-              {[-1, 0, 1].map((d) => {
+            <select name="year" value={year} onChange={(e) => setYear(Number(e.target.value))}>
+              {[-2, -1, 0, 1, 2].map((d) => {
                 const y = new Date().getFullYear() + d;
                 return <option key={y} value={y}>{fiscal ? `FY${y}` : y}</option>;
               })}
@@ -87,35 +95,177 @@ export function TargetsPlan() {
       {(options.isPending || plan.isPending) && <p className="muted">Loading plan…</p>}
       {options.isError && <p className="error">{options.error.message}</p>}
       {plan.isError && <p className="error">{plan.error.message}</p>}
-      {plan.data && <PlanGrid key={JSON.stringify(key)} planKey={key} plan={plan.data.targetsPlan} currency={currency} />}
+      {plan.data && me.data && !plan.isPlaceholderData && (
+        <PlanGrid key={JSON.stringify(key)} planKey={key} plan={plan.data.targetsPlan} currency={currency} me={me.data}
+          typeLabel={type?.label ?? goalType} yearLabel={fiscal ? `FY${year}` : String(year)} />
+      )}
+      {plan.isPlaceholderData && <p className="muted" role="status">Loading the {fiscal ? `FY${year}` : year} plan…</p>}
     </section>
   );
 }
 
-function PlanGrid({ planKey, plan, currency }: { planKey: PlanKeyInput; plan: PlanResult["targetsPlan"]; currency: string | null }) {
+/**
+ * May the viewer set targets for this assignee when it has no plan goal yet? This mirrors the
+ * server's rule (access/policy.py can_change_assignee) from what `me` tells; the server still decides.
+ * (A `PlanRow.viewerCanEdit` field would make this copy unnecessary; see docs/dashboard.md.)
+ */
+function mayCreateFor(me: MeResult, assignee: Row["assignee"]): boolean {
+  const { access, user } = me.me;
+  if (access.admin || access.role === "SYSTEM") return true;
+  const fullRights = access.seeCompanyStatistics && access.seeOtherUsersStatistics;
+  const led = (user?.teams ?? []).filter((t) => t.leaders.some((l) => l.id === user?.id));
+  if (assignee.kind === "USER") {
+    if (assignee.user?.id === user?.id) return true;
+    return fullRights && led.some((t) => t.members.some((m) => m.id === assignee.user?.id));
+  }
+  if (assignee.kind === "TEAM") return fullRights && led.some((t) => t.id === assignee.team?.id);
+  return false;
+}
+
+/** Why a row is read-only, or null when the viewer may change it. */
+function readOnlyReason(row: Row, me: MeResult): string | null {
+  if (row.goal?.locked) return "Targets locked";
+  if (row.goal) return row.goal.viewerCan.edit ? null : "You may not change these targets";
+  return mayCreateFor(me, row.assignee) ? null : "You may not set targets for this row";
+}
+
+const extId = (row: Row) => row.assignee.user?.id ?? row.assignee.team?.id ?? null;
+
+/** An even split of `total` over `n` periods, in cents; the rounding remainder goes to the last one. */
+function distribute(total: number, n: number): string[] {
+  const cents = Math.round(total * 100);
+  const each = Math.floor(cents / n);
+  return Array.from({ length: n }, (_, i) => String((i === n - 1 ? cents - each * (n - 1) : each) / 100));
+}
+
+type Message = { ok: boolean; text: string; details?: string[] };
+
+function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
+  planKey: PlanKeyInput; plan: PlanResult["targetsPlan"]; currency: string | null; me: MeResult; typeLabel: string; yearLabel: string;
+}) {
   const queryClient = useQueryClient();
   const [edits, setEdits] = useState<Record<string, string>>({});
-  const [message, setMessage] = useState<{ ok: boolean; text: string; details?: string[] } | null>(null);
+  const [failed, setFailed] = useState<Set<string>>(new Set());
+  const [message, setMessage] = useState<Message | null>(null);
   const [busy, setBusy] = useState(false);
+  const [copyPercent, setCopyPercent] = useState("0");
+  const [splitting, setSplitting] = useState<string | null>(null);
+  const [splitTotal, setSplitTotal] = useState("");
 
   const company = plan.rows.filter((r) => r.assignee.kind === "COMPANY");
   const teams = plan.rows.filter((r) => r.assignee.kind === "TEAM");
   const users = plan.rows.filter((r) => r.assignee.kind === "USER");
 
-  const value = (row: Row, i: number) => edits[`${rowKey(row)}:${i}`] ?? (row.targets[i] == null ? "" : String(num(row.targets[i])));
-  const targetsOf = (row: Row) => plan.periods.map((_, i) => value(row, i));
-  const teamsTotal = plan.periods.map((_, i) => sum(teams.map((t) => value(t, i))));
+  const cellKey = (row: Row, i: number) => `${rowKey(row)}:${i}`;
+  const value = (row: Row, i: number) => edits[cellKey(row, i)] ?? (row.targets[i] == null ? "" : String(num(row.targets[i])));
+  const numeric = (text: string) => parseAmount(text) ?? "";
+  const targetsOf = (row: Row) => plan.periods.map((_, i) => numeric(value(row, i)));
+  const teamsTotal = plan.periods.map((_, i) => sum(teams.map((t) => numeric(value(t, i)))));
   const changed = Object.keys(edits).length;
+  const anyTargets = plan.rows.some((r) => r.goal != null);
+
+  function setCells(row: Row, values: Record<number, string>) {
+    setEdits((old) => ({ ...old, ...Object.fromEntries(Object.entries(values).map(([i, v]) => [cellKey(row, Number(i)), v])) }));
+  }
+
+  function fillRight(row: Row) {
+    const from = plan.periods.findIndex((_, i) => value(row, i).trim() !== "");
+    if (from < 0) return;
+    const v = value(row, from);
+    setCells(row, Object.fromEntries(plan.periods.map((_, i) => [i, v]).filter(([i]) => Number(i) > from)));
+  }
+
+  function applySplit(row: Row) {
+    const total = parseAmount(splitTotal);
+    if (total == null || total === "") return;
+    setCells(row, Object.fromEntries(distribute(Number(total), plan.periods.length).map((v, i) => [i, v])));
+    setSplitting(null);
+    setSplitTotal("");
+  }
+
+  function describeCell(cell: PlanCellInput | undefined): string {
+    if (!cell) return "a cell";
+    const row = plan.rows.find((r) => r.assignee.kind === cell.assignee.kind && (extId(r) ?? null) === (cell.assignee.id ?? null));
+    const period = plan.periods.find((p) => p.startDate === cell.periodStart);
+    return `${row ? assigneeName(row.assignee) : cell.assignee.id ?? "Company"} · ${period ? periodLabel(period.label) : cell.periodStart}`;
+  }
+
+  /** The refusal as a message naming the cells it is about (and marking them). */
+  function refusal(result: Exclude<PlanPayloadFieldsFragment, { __typename: "PlanSaved" }>, cells: PlanCellInput[]): Message {
+    const bad = new Set<string>();
+    const details: string[] = [];
+    if (result.__typename === "ValidationError") {
+      for (const f of result.fieldErrors) {
+        const at = f.path.indexOf("cells");
+        const index = at >= 0 ? Number(f.path[at + 1]) : NaN;
+        const cell = Number.isInteger(index) ? cells[index] : undefined;
+        if (cell) {
+          const row = plan.rows.find((r) => r.assignee.kind === cell.assignee.kind && (extId(r) ?? null) === (cell.assignee.id ?? null));
+          const col = plan.periods.findIndex((p) => p.startDate === cell.periodStart);
+          if (row && col >= 0) bad.add(cellKey(row, col));
+        }
+        details.push(`${cell ? describeCell(cell) : f.path.join(".")}: ${f.message}`);
+      }
+    }
+    // Refusals from the goal behind a row (forbidden, locked, a bad target) do not name a cell: when
+    // the save touched one row only, it is that row's; otherwise say which rows were in it.
+    const rows = [...new Set(cells.map((c) => `${c.assignee.kind}:${c.assignee.id ?? ""}`))];
+    if (!bad.size && rows.length === 1) {
+      for (const c of cells) {
+        const row = plan.rows.find((r) => rowKey(r) === rows[0]);
+        const col = plan.periods.findIndex((p) => p.startDate === c.periodStart);
+        if (row && col >= 0) bad.add(cellKey(row, col));
+      }
+      details.push(`${describeCell(cells[0]).split(" · ")[0]}: ${result.message}`);
+    } else if (!bad.size && rows.length > 1) {
+      details.push(`The server did not say which cell; this save changed ${rows.length} rows: `
+        + rows.map((k) => { const r = plan.rows.find((x) => rowKey(x) === k); return r ? assigneeName(r.assignee) : k; }).join(", ")
+        + ". Save them one row at a time to find it.");
+    }
+    setFailed(bad);
+    return { ok: false, text: `Nothing was saved: ${result.message}`, details };
+  }
+
+  /** Plan goals the server created are titled with raw ids; give them the assignee's name. */
+  async function nameNewGoals(before: Set<string>) {
+    const fresh = await execute(TargetsPlanQuery, { key: planKey });
+    const renames = fresh.targetsPlan.rows.filter((r) => {
+      const id = extId(r) ?? "company";
+      return r.goal && !before.has(rowKey(r)) && r.goal.viewerCan.edit && r.goal.title.endsWith(` — ${id}`);
+    });
+    await Promise.all(renames.map((r) => execute(RenameGoalMutation, {
+      id: r.goal!.id, version: r.goal!.version, title: `${typeLabel} ${yearLabel} — ${assigneeName(r.assignee)}`,
+    })));
+  }
+
+  async function finish(result: PlanPayloadFieldsFragment, cells: PlanCellInput[], done: string) {
+    if (result.__typename === "PlanSaved") {
+      await nameNewGoals(new Set(plan.rows.filter((r) => r.goal).map(rowKey)));
+      await queryClient.invalidateQueries({ queryKey: ["plan"] });
+      await queryClient.invalidateQueries({ queryKey: ["goals"] });
+      setEdits({});
+      setFailed(new Set());
+      setMessage({ ok: true, text: `${done}: ${result.goalsChanged} plan goal${result.goalsChanged === 1 ? "" : "s"} changed.` });
+    } else {
+      setMessage(refusal(result, cells));
+    }
+  }
 
   async function save() {
+    const bad = Object.entries(edits).filter(([, v]) => parseAmount(v) == null).map(([k]) => k);
+    if (bad.length) {
+      setFailed(new Set(bad));
+      setMessage({ ok: false, text: "Nothing was saved: some cells are not numbers (marked in red).", details: [] });
+      return;
+    }
     const cells: PlanCellInput[] = Object.entries(edits)
-      .filter(([, v]) => v.trim() !== "")
+      .filter(([, v]) => parseAmount(v) !== "")
       .map(([k, v]) => {
         const [kind, id, index] = k.split(":");
         return {
           assignee: kind === "COMPANY" ? { kind: "COMPANY" } : { kind: kind as "USER" | "TEAM", id },
           periodStart: plan.periods[Number(index)].startDate,
-          target: v.trim(),
+          target: parseAmount(v)!,
         };
       });
     if (!cells.length) return;
@@ -123,17 +273,28 @@ function PlanGrid({ planKey, plan, currency }: { planKey: PlanKeyInput; plan: Pl
     setMessage(null);
     try {
       const { setPlanTargets: result } = await execute(SetPlanTargetsMutation, { key: planKey, cells });
-      if (result.__typename === "PlanSaved") {
-        setMessage({ ok: true, text: `Saved: ${result.goalsChanged} plan goal${result.goalsChanged === 1 ? "" : "s"} changed.` });
-        setEdits({});
-        await queryClient.invalidateQueries({ queryKey: ["plan"] });
-        await queryClient.invalidateQueries({ queryKey: ["goals"] });
-      } else {
-        const details = result.__typename === "ValidationError"
-          ? result.fieldErrors.map((f) => `${f.path.join(".")}: ${f.message}`)
-          : undefined;
-        setMessage({ ok: false, text: result.message, details });
-      }
+      await finish(result, cells, "Saved");
+    } catch (e) {
+      setMessage({ ok: false, text: e instanceof Error ? e.message : String(e) });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function copyLastYear() {
+    const pct = parseAmount(copyPercent.replace(/^\+/, "").replace(/^-/, "")) ;
+    const sign = copyPercent.trim().startsWith("-") ? -1 : 1;
+    if (pct == null || pct === "") {
+      setMessage({ ok: false, text: "The change in % must be a number, e.g. 10 or -5." });
+      return;
+    }
+    const scale = 100 + sign * Number(pct);
+    setBusy(true);
+    setMessage(null);
+    try {
+      const source = { ...planKey, year: planKey.year - 1 };
+      const { copyTargetsPlan: result } = await execute(CopyTargetsPlanMutation, { key: source, toYear: planKey.year, scalePercent: String(scale) });
+      await finish(result, [], `Copied ${yearLabel.replace(String(planKey.year), String(planKey.year - 1))}'s targets ${sign * Number(pct) >= 0 ? "+" : ""}${sign * Number(pct)} %`);
     } catch (e) {
       setMessage({ ok: false, text: e instanceof Error ? e.message : String(e) });
     } finally {
@@ -142,36 +303,66 @@ function PlanGrid({ planKey, plan, currency }: { planKey: PlanKeyInput; plan: Pl
   }
 
   const renderRow = (row: Row, className = "") => {
-    const disabled = !!row.goal && (row.goal.locked || !row.goal.viewerCan.edit);
+    const reason = readOnlyReason(row, me);
     const rowTotal = sum(targetsOf(row));
     const actualTotal = sum(row.actuals);
+    const name = assigneeName(row.assignee);
+    const editedHere = plan.periods.filter((_, i) => cellKey(row, i) in edits).length;
+    const emptyHere = plan.periods.filter((_, i) => value(row, i).trim() === "").length;
+    const compact = compactFor([...row.actuals, actualTotal, rowTotal]);
     return (
-      <tr key={rowKey(row)} className={className} data-testid="plan-row" data-assignee={rowKey(row)}>
+      <tr key={rowKey(row)} className={className} data-testid="plan-row" data-assignee={rowKey(row)} data-readonly={reason ? "true" : undefined}>
         <th scope="row">
-          {assigneeName(row.assignee)}
-          {row.goal?.locked && <span title="Targets locked"> 🔒</span>}
+          <span className="row-name">
+            {name}
+            {row.goal?.locked && <> <LockIcon label="Targets locked" /></>}
+          </span>
+          {!reason && (
+            <span className="row-tools">
+              <button type="button" className="secondary" onClick={() => fillRight(row)} title={`Copy ${name}'s first target into every later period`}
+                aria-label={`Fill right ${name}: copy the first target into every later period`} data-testid="fill-right">Fill right</button>
+              <button type="button" className="secondary" onClick={() => { setSplitting(rowKey(row)); setSplitTotal(rowTotal == null ? "" : String(rowTotal)); }}
+                aria-label={`Split a year total evenly over ${name}'s periods`} data-testid="distribute">Split</button>
+            </span>
+          )}
+          {splitting === rowKey(row) && (
+            <span className="split-box">
+              <AmountInput value={splitTotal} onChange={setSplitTotal} aria-label={`Year total to split evenly over ${name}'s periods`} autoFocus
+                onKeyDown={(e) => { if (e.key === "Enter") applySplit(row); if (e.key === "Escape") setSplitting(null); }} />
+              <button type="button" className="secondary" onClick={() => applySplit(row)}>Split evenly</button>
+            </span>
+          )}
+          {!row.goal && editedHere > 0 && emptyHere > 0 && (
+            <span className="new-row-note">{emptyHere} empty period{emptyHere === 1 ? "" : "s"} will get target 0: use Fill right or Split.</span>
+          )}
         </th>
         {plan.periods.map((p, i) => {
           const target = value(row, i);
-          const ratio = target ? num(row.actuals[i]) / num(target) : null;
+          const t = num(parseAmount(target) ?? "");
+          const ratio = t > 0 ? num(row.actuals[i]) / t : null;
           const tone = ratio == null ? "" : ratio >= 1 ? "good" : ratio >= 0.7 ? "near" : "low";
-          const edited = `${rowKey(row)}:${i}` in edits;
+          const key = cellKey(row, i);
+          const label = `${name} ${periodLabel(p.label)} target`;
           return (
-            <td key={p.index} className={`${tone}${edited ? " edited" : ""}`}>
-              <input
-                inputMode="decimal"
-                value={target}
-                disabled={disabled}
-                aria-label={`${assigneeName(row.assignee)} ${p.label} target`}
-                onChange={(e) => setEdits((old) => ({ ...old, [`${rowKey(row)}:${i}`]: e.target.value }))}
-              />
-              <span className="actual" title="Actual">{amount(row.actuals[i], currency, true)}</span>
+            <td key={p.index} className={`${tone}${key in edits ? " edited" : ""}${failed.has(key) ? " failed" : ""}${reason ? " readonly" : ""}`}>
+              {reason ? (
+                <span className="value" title={reason}>{target === "" ? "–" : grouped(parseAmount(target) ?? target)}</span>
+              ) : (
+                <AmountInput
+                  value={target}
+                  aria-label={label}
+                  aria-invalid={failed.has(key) || undefined}
+                  data-testid="plan-cell"
+                  onChange={(text) => setEdits((old) => ({ ...old, [key]: text }))}
+                />
+              )}
+              <span className="actual" title="Actual">{amount(row.actuals[i], currency, compact)}</span>
             </td>
           );
         })}
         <td className="total">
-          <strong>{rowTotal == null ? "–" : amount(String(rowTotal), currency, true)}</strong>
-          <span className="actual">{amount(actualTotal == null ? "0" : String(actualTotal), currency, true)}</span>
+          <strong>{rowTotal == null ? "–" : amount(rowTotal, currency, compact)}</strong>
+          <span className="actual">{amount(actualTotal ?? 0, currency, compact)}</span>
         </td>
       </tr>
     );
@@ -179,45 +370,60 @@ function PlanGrid({ planKey, plan, currency }: { planKey: PlanKeyInput; plan: Pl
 
   const renderSums = (label: string, values: (string | number | null | undefined)[], compareTo: Row, key: string) => {
     const total = sum(values.map((v) => (v == null ? null : String(v))));
+    const compact = compactFor([...values, total]);
     return (
       <tr key={key} className="sum-row">
         <th scope="row">{label}</th>
         {values.map((v, i) => {
-          const mine = value(compareTo, i);
+          const mine = numeric(value(compareTo, i));
           const off = v != null && mine !== "" && Math.abs(num(String(v)) - num(mine)) > 0.0001;
           return (
-            <td key={i} className={off ? "off" : ""} title={off ? `Differs from ${assigneeName(compareTo.assignee)}'s target ${mine}` : ""}>
-              {v == null ? "–" : amount(String(v), currency, true)}
+            <td key={i} className={off ? "off" : ""} title={off ? `Differs from ${assigneeName(compareTo.assignee)}'s target ${grouped(mine)}` : ""}>
+              {v == null ? "–" : amount(String(v), currency, compact)}
             </td>
           );
         })}
-        <td className="total">{total == null ? "–" : amount(String(total), currency, true)}</td>
+        <td className="total">{total == null ? "–" : amount(total, currency, compact)}</td>
       </tr>
     );
   };
 
   return (
     <div className="card plan-card">
+      <div className="plan-tools">
+        <label>
+          Change in %
+          <input value={copyPercent} onChange={(e) => setCopyPercent(e.target.value)} inputMode="decimal" data-testid="copy-percent"
+            aria-describedby="copy-help" />
+        </label>
+        <button className="secondary" onClick={copyLastYear} disabled={busy || changed > 0} data-testid="copy-last-year">
+          Copy {yearLabel.replace(String(planKey.year), String(planKey.year - 1))} into {yearLabel}
+        </button>
+        <span className="muted small" id="copy-help">
+          Starts this plan from last year's targets, each scaled by the change (10 = +10 %, -5 = −5 %)
+          {anyTargets ? "; targets already set here are replaced" : ""}.
+        </span>
+      </div>
       <div className="plan-actions">
-        <span className="muted small">Small figures are actuals, measured live.</span>
+        <span className="muted small">Small figures are actuals, measured live. Grey figures without a field are targets you may not change.</span>
         <span className="spacer" />
-        {message && (
-          <span className={message.ok ? "ok" : "error"} role="status">
-            {message.text}
-            {message.details?.map((d) => <span key={d} className="small"> {d}</span>)}
-          </span>
-        )}
-        <button className="secondary" onClick={() => setEdits({})} disabled={!changed || busy}>Discard</button>
-        <button className="primary" onClick={save} disabled={!changed || busy}>
+        <button className="secondary" onClick={() => { setEdits({}); setFailed(new Set()); }} disabled={!changed || busy}>Discard</button>
+        <button className="primary" onClick={save} disabled={!changed || busy} data-testid="plan-save">
           {busy ? "Saving…" : `Save ${changed || ""} change${changed === 1 ? "" : "s"}`}
         </button>
+        {message && (
+          <div className={`plan-message ${message.ok ? "ok" : "error"}`} role={message.ok ? "status" : "alert"} data-testid="plan-message">
+            {message.text}
+            {message.details && message.details.length > 0 && <ul>{message.details.map((d) => <li key={d}>{d}</li>)}</ul>}
+          </div>
+        )}
       </div>
-      <div className="plan-scroll">
+      <div className="plan-scroll" role="region" aria-label={`${typeLabel} targets ${yearLabel}`} tabIndex={0}>
         <table className="plan" data-testid="targets-plan">
           <thead>
             <tr>
               <th scope="col">Target ({currency ?? "count"})</th>
-              {plan.periods.map((p) => <th key={p.index} scope="col">{p.label}</th>)}
+              {plan.periods.map((p) => <th key={p.index} scope="col" title={periodLabel(p.label)}>{shortPeriodLabel(p.label)}</th>)}
               <th scope="col">Year</th>
             </tr>
           </thead>
@@ -228,21 +434,22 @@ function PlanGrid({ planKey, plan, currency }: { planKey: PlanKeyInput; plan: Pl
                 {teams.length > 0 && renderSums("Sum of teams", teamsTotal, row, "teams-sum")}
               </Fragment>
             ))}
-            {teams.length > 0 && <tr className="section"><th colSpan={plan.periods.length + 2}>Teams</th></tr>}
+            {teams.length > 0 && <tr className="section"><th colSpan={plan.periods.length + 2} scope="colgroup">Teams</th></tr>}
             {teams.map((row) => (
               <Fragment key={rowKey(row)}>
                 {renderRow(row, "team")}
                 {row.memberTargets && renderSums("Members' sum", row.memberTargets, row, `${rowKey(row)}-members`)}
               </Fragment>
             ))}
-            {users.length > 0 && <tr className="section"><th colSpan={plan.periods.length + 2}>Users</th></tr>}
+            {users.length > 0 && <tr className="section"><th colSpan={plan.periods.length + 2} scope="colgroup">Users</th></tr>}
             {users.map((row) => renderRow(row, "user"))}
           </tbody>
         </table>
       </div>
       <p className="muted small plan-note">
         Each team row is followed by the sum of its members' targets (a guideline); a highlighted sum differs from the
-        team's own target. Saving sets all changed cells at once, or none when one is refused.
+        team's own target. Saving sets all changed cells at once, or none when one is refused — the refused cells are
+        named and marked.
       </p>
     </div>
   );
