@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph import clock
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import Organisation
 from goalgraph.ingest.errors import FactError, IngestRejected
@@ -71,7 +72,7 @@ async def update_organisation(session: AsyncSession, **changes: object) -> Organ
     errors = _validate(merged)
     if errors:
         raise IngestRejected(errors)
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     row = await session.get(Organisation, ORGANISATION_ID)
     if row is None:
         row = Organisation(id=ORGANISATION_ID)

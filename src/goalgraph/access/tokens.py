@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import jwt
 
+from goalgraph import clock
 from goalgraph.settings import Settings
 
 #: Claim marking a service token (a CRM integration), not a person: it may do everything.
@@ -49,7 +50,7 @@ def signing_secret(settings: Settings) -> str:
 
 def mint_token(settings: Settings, subject: str, *, system: bool = False, ttl: timedelta = timedelta(hours=12)) -> str:
     """A signed token for ``subject`` (a user's CRM id), or a service token when ``system``."""
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     claims: dict[str, object] = {"sub": subject, "iat": now, "exp": now + ttl}
     if system:
         claims["role"] = SYSTEM_ROLE

@@ -104,8 +104,9 @@ async def _features(info: Info) -> list[FeatureInfo]:
 
 async def _licence(info: Info) -> LicenceInfo:
     ctx = info.context
+    today = await ctx.today()
     async with ctx.db() as session:
-        status = await licence_status(session, ctx.runtime.settings, ctx.now.date())
+        status = await licence_status(session, ctx.runtime.settings, today)
         used = await admin.active_users(session)
     return LicenceInfo(plan=status.plan, valid=status.valid, reason=status.reason, customer=status.customer,
                        seats=status.seats, seats_used=used, expires_on=status.expires)

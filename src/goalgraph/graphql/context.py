@@ -12,16 +12,18 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph import clock
 from goalgraph.access.gate import Gate, load_gate
 from goalgraph.access.tokens import AuthError, bearer_token, verify_token
 from goalgraph.access.viewer import SYSTEM, Viewer, load_viewer
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.loaders import Loaders
+from goalgraph.organisation import OrganisationSettings, get_organisation
 from goalgraph.runtime import Runtime
 
 
@@ -40,6 +42,7 @@ class Context:
 
     _viewer: Viewer | None = None
     _gate: Gate | None = None
+    _organisation: OrganisationSettings | None = None
     #: graphql-transport-ws connection_init payload (websockets carry the token there).
     connection_params: dict[str, Any] | None = None
     #: Subscription pushes share progress computed for the same event (see Broker.shared).
@@ -66,6 +69,17 @@ class Context:
                     raise query_error(f"not authenticated: {exc}", ErrorCode.UNAUTHENTICATED) from None
         return self._viewer
 
+    async def organisation(self) -> OrganisationSettings:
+        """The organisation's settings, read once per request (or push)."""
+        if self._organisation is None:
+            async with self.db() as session:
+                self._organisation = await get_organisation(session)
+        return self._organisation
+
+    async def today(self) -> date:
+        """The organisation's local date at this request's "now" (see goalgraph.clock)."""
+        return clock.today(await self.organisation(), self.now)
+
     def forget_gate(self) -> None:
         """Re-read licence and feature switches on next use (after an admin changed them)."""
         self._gate = None
@@ -73,8 +87,9 @@ class Context:
     async def gate(self) -> Gate:
         """The licence gate for this request."""
         if self._gate is None:
+            today = await self.today()
             async with self.db() as session:
-                self._gate = await load_gate(session, self.runtime.settings, self.runtime.registry, self.now.date())
+                self._gate = await load_gate(session, self.runtime.settings, self.runtime.registry, today)
         return self._gate
 
     @asynccontextmanager
@@ -109,6 +124,7 @@ class Context:
         self.loaders = Loaders(self)
         self.now = self.runtime.clock()
         self._gate = None
+        self._organisation = None
 
     async def close(self) -> None:
         """Release the session at the end of the operation."""
