@@ -12,8 +12,11 @@ from goalgraph import clock
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import Organisation
 from goalgraph.ingest.errors import FactError, IngestRejected
+from goalgraph.snapshots import forget_all
 
 ORGANISATION_ID = 1
+#: Settings that move period bounds: changing any drops every frozen result (goalgraph.snapshots).
+CALENDAR_FIELDS = ("time_zone", "week_start", "fiscal_year_start_month")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,11 @@ def _validate(values: OrganisationSettings) -> list[FactError]:
 
 
 async def update_organisation(session: AsyncSession, **changes: object) -> OrganisationSettings:
-    """Apply the given changes (None values are left alone); raises IngestRejected when invalid."""
+    """Apply the given changes (None values are left alone); raises IngestRejected when invalid.
+
+    A change of the calendar (time zone, week start, fiscal-year start) drops every closed-period
+    snapshot in the same transaction: they were measured on the old period bounds.
+    """
     current = await get_organisation(session)
     given = {k: v for k, v in changes.items() if v is not None}
     if isinstance(given.get("default_currency"), str):
@@ -83,5 +90,7 @@ async def update_organisation(session: AsyncSession, **changes: object) -> Organ
     row.week_start = merged.week_start
     row.fiscal_year_start_month = merged.fiscal_year_start_month
     row.updated_at = now
+    if any(getattr(current, f) != getattr(merged, f) for f in CALENDAR_FIELDS):
+        await forget_all(session)
     await session.flush()
     return OrganisationSettings(**{**merged.__dict__, "name": row.name, "updated_at": now})

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.dialect import conflict_insert
@@ -24,6 +24,7 @@ from goalgraph.periods import Period
 from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals, shape_amount
 from goalgraph.progress.status import Pace, Status, pace, ratio, status
 from goalgraph.registry import Registry
+from goalgraph.snapshots import forget_goal
 
 
 @dataclass
@@ -189,7 +190,4 @@ async def compute_progress(
 
 async def forget_snapshot(session: AsyncSession, goal_id: int, period_start: date | None) -> int:
     """Drop a goal's snapshot (one period, or all when ``period_start`` is None) so it is measured again."""
-    query = delete(PeriodSnapshot).where(PeriodSnapshot.goal_id == goal_id)
-    if period_start is not None:
-        query = query.where(PeriodSnapshot.period_start == period_start)
-    return (await session.execute(query)).rowcount or 0
+    return await forget_goal(session, goal_id, period_start)
