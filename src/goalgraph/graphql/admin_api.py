@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from goalgraph.live.broker import FactsChanged
 from goalgraph.access import admin, policy
 from goalgraph.access.gate import LicenceRequired, licence_status
 from goalgraph.graphql.errors import ErrorCode, ForbiddenError, LicenceRequiredError, ValidationError
@@ -151,6 +152,8 @@ class AdminMutations:
                     can_lock_targets=input.can_lock_targets)
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors)
+        # What the user may see changed: every subscription checks its viewer again on this push.
+        await info.context.runtime.broker.publish(FactsChanged(None))
         return AccessSaved(user=UserType(row=user), access=_access_of_user(user))
 
     @strawberry.mutation(description="Switch a licensed feature on or off (admins only).")

@@ -53,7 +53,10 @@ class Context:
         self.now = self.runtime.clock()
 
     async def viewer(self) -> Viewer:
-        """Who is asking, from the bearer token; a GraphQL error with code UNAUTHENTICATED otherwise."""
+        """Who is asking, from the bearer token; a GraphQL error with code UNAUTHENTICATED otherwise.
+
+        Subscription pushes (``share_progress``) share the load of one subject within one event.
+        """
         if self._viewer is None:
             if not self.runtime.settings.auth:
                 self._viewer = SYSTEM
@@ -63,8 +66,15 @@ class Context:
                 header = params.get("authorization") or headers.get("authorization")
                 try:
                     claims = verify_token(self.runtime.settings, bearer_token(header))
-                    async with self.db() as session:
-                        self._viewer = await load_viewer(session, claims)
+
+                    async def load() -> Viewer:
+                        async with self.db() as session:
+                            return await load_viewer(session, claims)
+
+                    if self.share_progress:
+                        self._viewer = await self.runtime.broker.shared(("viewer", claims.subject, claims.system), load)
+                    else:
+                        self._viewer = await load()
                 except AuthError as exc:
                     raise query_error(f"not authenticated: {exc}", ErrorCode.UNAUTHENTICATED) from None
         return self._viewer
@@ -119,15 +129,19 @@ class Context:
                 yield session
 
     async def refresh(self) -> None:
-        """Start afresh for a new push of a long-lived subscription: new loaders, new "now"."""
+        """Start afresh for a new push of a long-lived subscription: new loaders, new "now", and the
+        viewer, settings and licence read again (rights change, users are deactivated, tokens expire)."""
         await self.close()
         self.loaders = Loaders(self)
         self.now = self.runtime.clock()
+        self.share_progress = False
+        self._viewer = None
         self._gate = None
         self._organisation = None
 
     async def close(self) -> None:
-        """Release the session at the end of the operation."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Release the session at the end of the operation (waiting for a use in progress to end)."""
+        async with self._lock:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
