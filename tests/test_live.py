@@ -140,3 +140,101 @@ async def test_two_processes_share_changes_through_postgres(settings, gql, tmp_p
                                       headers={"authorization": f"Bearer {system_token(settings)}"})).json()
         assert body["data"]["deal"] == {"id": "d2"}
         await ws.close()
+
+
+# --- Pushes are computed from the goal as it is now, and for a viewer who may still see it --------------------
+
+TARGETS = """subscription($ids: [ID!]!) { goalProgress(goalIds: $ids) { reason goals { id
+  currentPeriod { startDate target actual } } } }"""
+UPDATE_TARGETS = """mutation($id: ID!, $v: Int!, $input: GoalUpdateInput!) { updateGoal(id: $id, version: $v, input: $input) {
+  __typename ... on GoalSuccess { goal { version currentPeriod { target } } } } }"""
+ACCESS = """mutation($u: ID!, $i: AccessInput!) { setUserAccess(userId: $u, input: $i) { __typename } }"""
+
+
+async def _http(port: int, settings, query: str, **variables: object) -> dict:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient() as client:
+        body = (await client.post(f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables},
+                                  headers={"authorization": f"Bearer {system_token(settings)}"})).json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def _subscribe_to(port: int, token: str, goal_id: str, query: str = SUBSCRIBE):  # type: ignore[no-untyped-def]
+    ws = await websockets.connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"])
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"ids": [goal_id]}}}))
+    return ws
+
+
+async def _ended_with(ws, code: str) -> dict:  # type: ignore[no-untyped-def]
+    """The stream's last push carries an error with ``code``, then it completes."""
+    message = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+    assert message["type"] in {"next", "error"}, message
+    errors = message["payload"].get("errors") if message["type"] == "next" else message["payload"]
+    assert errors, f"a push with data instead of an error: {message}"
+    assert message["type"] == "error" or message["payload"].get("data") is None, message
+    assert [e["extensions"]["code"] for e in errors] == [code], message
+    done = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+    assert done["type"] == "complete", done
+    return errors[0]
+
+
+async def test_pushes_carry_the_goal_as_it_is_now(settings, gql, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await _seed(gql)
+    created = await gql("""mutation($i: GoalInput!) { createGoal(input: $i) { ... on GoalSuccess { goal { id
+                           currentPeriod { startDate } } } } }""",
+                        i={"title": "Quarters", "goalType": "DEALS_ADDED", "measure": "COUNT", "interval": "QUARTERLY",
+                           "startDate": f"{NOW.year}-01-01", "endDate": f"{NOW.year + 1}-12-31",
+                           "targetForAll": "300000", "assignee": {"kind": "USER", "id": "anna"}})
+    goal = created["createGoal"]["goal"]
+    quarter = goal["currentPeriod"]["startDate"]
+    with server(settings, tmp_path) as port:
+        ws = await _subscribe_to(port, user_token(settings, "anna"), goal["id"], TARGETS)
+        reason, goals = await _next_goals(ws)
+        assert reason == "INITIAL" and goals[0]["currentPeriod"]["target"] == "300000"
+        updated = await _http(port, settings, UPDATE_TARGETS, id=goal["id"], v=1,
+                              input={"periodTargets": [{"periodStart": quarter, "target": "450000"}]})
+        assert updated["updateGoal"]["goal"]["currentPeriod"]["target"] == "450000"
+        # The change itself is pushed, with the new target.
+        reason, goals = await _next_goals(ws)
+        assert goals[0]["currentPeriod"]["target"] == "450000"
+        # A new subscription (the dashboard reloaded) starts from the new target too …
+        again = await _subscribe_to(port, user_token(settings, "anna"), goal["id"], TARGETS)
+        reason, goals = await _next_goals(again)
+        assert reason == "INITIAL" and goals[0]["currentPeriod"]["target"] == "450000"
+        # … and so do later pushes, on both.
+        await _ingest(port, settings, _deal("d1", "anna"))
+        for socket_ in (ws, again):
+            reason, goals = await _next_goals(socket_)
+            assert reason == "FACTS" and goals[0]["currentPeriod"] == {"startDate": quarter, "target": "450000",
+                                                                     "actual": "2"}
+        await ws.close()
+        await again.close()
+
+
+async def test_subscription_ends_when_statistics_rights_are_revoked(settings, gql, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    goal_id = await _seed(gql)
+    both = {"seeCompanyStatistics": True, "seeOtherUsersStatistics": True}
+    assert (await gql(ACCESS, u="bo", i=both))["setUserAccess"]["__typename"] == "AccessSaved"
+    with server(settings, tmp_path) as port:
+        ws = await _subscribe_to(port, user_token(settings, "bo"), goal_id)  # Bo sees Anna's goal with both rights
+        reason, goals = await _next_goals(ws)
+        assert reason == "INITIAL" and goals[0]["id"] == goal_id
+        await _http(port, settings, ACCESS, u="bo", i={"seeCompanyStatistics": False, "seeOtherUsersStatistics": False})
+        await _ingest(port, settings, _deal("d1", "anna"))  # would have been pushed to Bo
+        error = await _ended_with(ws, "NOT_FOUND")  # a hidden goal answers as a missing one
+        assert f"no goal with id {goal_id}" in error["message"]
+        await ws.close()
+
+
+async def test_subscription_ends_when_the_user_is_deactivated(settings, gql, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    goal_id = await _seed(gql)
+    with server(settings, tmp_path) as port:
+        ws = await _subscribe_to(port, user_token(settings, "anna"), goal_id)
+        assert (await _next_goals(ws))[0] == "INITIAL"
+        await _http(port, settings, INGEST, input={"users": [{"id": "anna", "name": "Anna", "active": False}]})
+        await _ingest(port, settings, _deal("d1", "anna"))
+        error = await _ended_with(ws, "UNAUTHENTICATED")
+        assert "deactivated" in error["message"]
+        await ws.close()

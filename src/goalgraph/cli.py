@@ -132,23 +132,24 @@ def token(subject: str, system: bool, hours: float) -> None:
 @click.option("--disable", "disable", multiple=True, metavar="KEY", help="Switch a feature off.")
 def features(enable: tuple[str, ...], disable: tuple[str, ...]) -> None:
     """List features (licensed, enabled) and switch them on or off."""
-    from datetime import datetime, timezone
-
+    from goalgraph import clock
     from goalgraph.access.admin import set_feature_enabled
     from goalgraph.access.gate import LicenceRequired, load_gate
     from goalgraph.ingest.errors import IngestRejected
+    from goalgraph.organisation import get_organisation
     from goalgraph.runtime import open_runtime
 
     settings = Settings.from_env()
 
     async def run() -> list[str]:
         async with open_runtime(settings) as rt:
-            now = datetime.now(timezone.utc)
+            now = clock.now()
             async with rt.sessions() as session, session.begin():
                 for key, on in [*((k, True) for k in enable), *((k, False) for k in disable)]:
                     await set_feature_enabled(session, settings, rt.registry, key, on, actor="cli", now=now)
             async with rt.sessions() as session:
-                gate = await load_gate(session, settings, rt.registry, now.date())
+                today = clock.today(await get_organisation(session), now)
+                gate = await load_gate(session, settings, rt.registry, today)
             lines = [f"licence: {gate.licence.plan}" + (f" ({gate.licence.reason})" if gate.licence.reason else "")]
             for key, feature in sorted(rt.registry.features.items()):
                 state = "enabled" if gate.enabled(key) else ("switched off" if gate.licensed(key) else "not licensed")

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph import clock
 from goalgraph.access.admin import set_user_access
 from goalgraph.access.gate import licence_status, unrestricted
 from goalgraph.access.seats import set_seat
@@ -660,7 +661,7 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
     through :func:`goalgraph.ingest.batch.ingest_batch` in one transaction. Returns a one-line
     summary for the console.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     async with open_runtime(settings) as runtime:
         async with runtime.sessions() as session:
             counts = await _counts(session)

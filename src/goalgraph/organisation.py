@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph import clock
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import Organisation
 from goalgraph.ingest.errors import FactError, IngestRejected
 from goalgraph.inputs import InputRefused, check_time_zone
+from goalgraph.snapshots import forget_all
 
 ORGANISATION_ID = 1
+#: Settings that move period bounds: changing any drops every frozen result (goalgraph.snapshots).
+CALENDAR_FIELDS = ("time_zone", "week_start", "fiscal_year_start_month")
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,11 @@ def _validate(values: OrganisationSettings) -> list[FactError]:
 
 
 async def update_organisation(session: AsyncSession, **changes: object) -> OrganisationSettings:
-    """Apply the given changes (None values are left alone); raises IngestRejected when invalid."""
+    """Apply the given changes (None values are left alone); raises IngestRejected when invalid.
+
+    A change of the calendar (time zone, week start, fiscal-year start) drops every closed-period
+    snapshot in the same transaction: they were measured on the old period bounds.
+    """
     current = await get_organisation(session)
     given = {k: v for k, v in changes.items() if v is not None}
     if isinstance(given.get("default_currency"), str):
@@ -70,7 +78,7 @@ async def update_organisation(session: AsyncSession, **changes: object) -> Organ
     errors = _validate(merged)
     if errors:
         raise IngestRejected(errors)
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     row = await session.get(Organisation, ORGANISATION_ID)
     if row is None:
         row = Organisation(id=ORGANISATION_ID)
@@ -81,5 +89,7 @@ async def update_organisation(session: AsyncSession, **changes: object) -> Organ
     row.week_start = merged.week_start
     row.fiscal_year_start_month = merged.fiscal_year_start_month
     row.updated_at = now
+    if any(getattr(current, f) != getattr(merged, f) for f in CALENDAR_FIELDS):
+        await forget_all(session)
     await session.flush()
     return OrganisationSettings(**{**merged.__dict__, "name": row.name, "updated_at": now})

@@ -271,6 +271,11 @@ def local_midnight(cal: Calendar, day: date) -> datetime:
     return _midnight(cal.tz, day)
 
 
+def local_date(cal: Calendar, moment: datetime) -> date:
+    """The calendar's local date at the aware instant ``moment`` (what "today" means there)."""
+    return _local_date(cal, moment)
+
+
 def _local_date(cal: Calendar, moment: datetime) -> date:
     """Local date ``d`` with ``local_midnight(d) <= moment < local_midnight(d + 1)``."""
     _require_aware(moment, "moment")

@@ -1,11 +1,17 @@
-"""Dated exchange rates: stored per currency pair, upserted by (currency, quote, valid from)."""
+"""Dated exchange rates: stored per currency pair, upserted by (currency, quote, valid from).
+
+Adding or changing a rate drops, in the same transaction, the frozen results of money goals whose
+periods reach its first day (goalgraph.snapshots); re-sending a stored rate unchanged drops nothing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.dialect import conflict_insert
@@ -13,6 +19,9 @@ from goalgraph.currencies import is_currency
 from goalgraph.db.models import ExchangeRate
 from goalgraph.ingest.errors import FactError, IngestRejected
 from goalgraph.ingest.validate import FieldReader
+from goalgraph.organisation import get_organisation
+from goalgraph.periods import Calendar
+from goalgraph.snapshots import forget_money_from
 
 
 def parse_rates(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -49,6 +58,11 @@ async def set_rates(session: AsyncSession, raw: Iterable[Mapping[str, Any]]) -> 
     rates = parse_rates(raw)
     if not rates:
         return 0
+    changed_from = await _first_changed_day(session, rates)
+    if changed_from is not None:
+        org = await get_organisation(session)
+        cal = Calendar(org.time_zone, org.week_start, org.fiscal_year_start_month)
+        await forget_money_from(session, cal, changed_from)
     table = ExchangeRate.__table__
     stmt = conflict_insert(session.bind.dialect.name, table)
     stmt = stmt.on_conflict_do_update(
@@ -57,3 +71,13 @@ async def set_rates(session: AsyncSession, raw: Iterable[Mapping[str, Any]]) -> 
     )
     await session.execute(stmt, rates)
     return len(rates)
+
+
+async def _first_changed_day(session: AsyncSession, rates: list[dict[str, Any]]) -> date | None:
+    """The earliest ``valid_from`` among rates that are new or differ from the stored ones."""
+    stored = {(r.currency, r.quote_currency, r.valid_from): r.rate for r in await session.scalars(
+        select(ExchangeRate).where(ExchangeRate.currency.in_({r["currency"] for r in rates}),
+                                   ExchangeRate.valid_from.in_({r["valid_from"] for r in rates})))}
+    changed = [r["valid_from"] for r in rates
+               if stored.get((r["currency"], r["quote_currency"], r["valid_from"])) != r["rate"]]
+    return min(changed, default=None)

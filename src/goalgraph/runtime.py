@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from goalgraph import clock as system_clock
 from goalgraph.db.migrate import upgrade
 from goalgraph.db.session import create_engine, create_session_factory
 from goalgraph.live.broker import Broker, create_broker
@@ -35,8 +36,8 @@ class Runtime:
     broker: Broker = field(default_factory=Broker)
     #: Notices status changes after local ingests (see goalgraph.live.status_watch).
     status_watch: Any = None
-    #: The current time; tests replace it to pin "now".
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    #: The current instant (goalgraph.clock.now); tests replace it to pin "now" (and so "today").
+    clock: Callable[[], datetime] = field(default=system_clock.now)
 
     @property
     def registry(self) -> Registry:

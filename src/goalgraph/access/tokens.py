@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jwt
 
+from goalgraph import clock
 from goalgraph.settings import Settings
 
 #: Claim marking a service token (a CRM integration), not a person: it may do everything. Honoured only
@@ -80,7 +81,7 @@ def mint_token(settings: Settings, subject: str, *, system: bool = False, ttl: t
     if ttl > max_lifetime(settings) or ttl <= timedelta(0):
         raise ConfigError(f"a token may be valid for at most {settings.jwt_max_lifetime_hours:g} hours "
                           "(GOALGRAPH_JWT_MAX_LIFETIME_HOURS)")
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     claims: dict[str, object] = {"sub": subject, "iat": now, "exp": now + ttl, "jti": uuid.uuid4().hex}
     if system:
         claims["role"] = SYSTEM_ROLE
@@ -119,7 +120,7 @@ def verify_token(settings: Settings, token: str) -> Claims:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise AuthError("the token's subject is empty")
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
     issued = claims.get("iat")
     issued_at = datetime.fromtimestamp(issued, timezone.utc) if isinstance(issued, (int, float)) else None

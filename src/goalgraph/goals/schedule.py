@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
+from goalgraph import clock
 from goalgraph.db.models import Goal
 from goalgraph.organisation import OrganisationSettings
 from goalgraph.periods import Calendar, Interval, Period, periods_for, periods_in_range
@@ -25,7 +26,7 @@ def goal_periods(
         return periods_for(cal, interval, goal.start_date, goal.end_date, fiscal=goal.fiscal, now=now)
     return periods_in_range(
         cal, interval, goal.start_date, goal.end_date, fiscal=goal.fiscal,
-        first=first or goal.start_date, last=last or (goal.end_date or now.astimezone(cal.tz).date()), now=now,
+        first=first or goal.start_date, last=last or (goal.end_date or clock.today(cal, now)), now=now,
     )
 
 

@@ -22,7 +22,6 @@ from goalgraph.db.models import (
     GoalElementTarget,
     GoalPeriodTarget,
     GoalRevision,
-    PeriodSnapshot,
     Team,
     User,
 )
@@ -35,6 +34,7 @@ from goalgraph.inputs import parse_internal_id
 from goalgraph.organisation import get_organisation
 from goalgraph.goals.schedule import calendar_of
 from goalgraph.registry import Registry
+from goalgraph.snapshots import forget_goal
 
 #: Fields whose change alters which facts count or how periods fall: closed-period snapshots are dropped.
 DEFINITION_FIELDS = ("goal_type", "assignee_kind", "assignee_id", "measure", "interval", "start_date", "end_date",
@@ -239,7 +239,7 @@ async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | 
     _touch(goal, now)
     await _write_targets(session, goal.id, new)
     if definition_changed:
-        await session.execute(delete(PeriodSnapshot).where(PeriodSnapshot.goal_id == goal.id))
+        await forget_goal(session, goal.id)
     await session.flush()  # bumps the version
     if target_changes:
         session.add(GoalRevision(goal_id=goal.id, version=goal.version, changed_at=now, changed_by=actor,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -234,6 +234,3 @@ def _check_targets(draft: GoalDraft, goal_type: GoalType | None, cal: Calendar, 
     if draft.stretch_target is not None and draft.target is not None and draft.stretch_target < draft.target:
         fail("stretch_target", f"{draft.stretch_target} is below the target {draft.target}")
 
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)

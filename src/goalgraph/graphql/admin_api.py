@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from goalgraph.access import admin, credentials, policy, seats
+from goalgraph.live.broker import FactsChanged
 from goalgraph.access.gate import LicenceRequired, licence_status
 from goalgraph.graphql.errors import ErrorCode, ForbiddenError, LicenceRequiredError, ValidationError
 from goalgraph.graphql.types.facts import UserType
@@ -156,8 +157,9 @@ async def _licence(info: Info) -> LicenceInfo:
     """The licence; customer and seats only for admins (a regular user needs plan and validity)."""
     ctx = info.context
     viewer = await ctx.viewer()
+    today = await ctx.today()
     async with ctx.db() as session:
-        status = await licence_status(session, ctx.runtime.settings, ctx.now.date())
+        status = await licence_status(session, ctx.runtime.settings, today)
         holders = await seats.seated_users(session, status) if policy.can_manage(viewer) else None
     if holders is None:
         return LicenceInfo(plan=status.plan, valid=status.valid, reason=status.reason, customer=None, seats=None,
@@ -223,6 +225,8 @@ class AdminMutations:
                     can_lock_targets=input.can_lock_targets, can_use_targets=input.use_targets)
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors)
+        # What the user may see changed: every subscription checks its viewer again on this push.
+        await info.context.runtime.broker.publish(FactsChanged(None))
         return AccessSaved(user=UserType(row=user), access=_access_of_user(user))
 
     @strawberry.mutation(description="Switch a licensed feature on or off (admins only).")
@@ -265,7 +269,7 @@ class AdminMutations:
             return _forbidden()
         try:
             async with ctx.transaction() as session:
-                status = await licence_status(session, ctx.runtime.settings, ctx.now.date())
+                status = await licence_status(session, ctx.runtime.settings, await ctx.today())
                 user = await seats.set_seat(session, status, user_id, seat, actor=viewer.subject, now=ctx.now)
                 held = user.id in await seats.seated_users(session, status)
         except IngestRejected as rejected:

@@ -12,16 +12,18 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph import clock
 from goalgraph.access.gate import Gate, load_gate
 from goalgraph.access.tokens import AuthError, bearer_token, verify_token
 from goalgraph.access.viewer import SYSTEM, Viewer, load_viewer
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.loaders import Loaders
+from goalgraph.organisation import OrganisationSettings, get_organisation
 from goalgraph.runtime import Runtime
 
 
@@ -40,6 +42,7 @@ class Context:
 
     _viewer: Viewer | None = None
     _gate: Gate | None = None
+    _organisation: OrganisationSettings | None = None
     #: The ``jti`` of the request's token (what an admin revokes), when it has one.
     token_id: str | None = None
     #: graphql-transport-ws connection_init payload (websockets carry the token there).
@@ -52,7 +55,10 @@ class Context:
         self.now = self.runtime.clock()
 
     async def viewer(self) -> Viewer:
-        """Who is asking, from the bearer token; a GraphQL error with code UNAUTHENTICATED otherwise."""
+        """Who is asking, from the bearer token; a GraphQL error with code UNAUTHENTICATED otherwise.
+
+        Subscription pushes (``share_progress``) share the load of one subject within one event.
+        """
         if self._viewer is None:
             if not self.runtime.settings.auth:
                 self._viewer = SYSTEM
@@ -63,11 +69,29 @@ class Context:
                 try:
                     claims = verify_token(self.runtime.settings, bearer_token(header))
                     self.token_id = claims.token_id
-                    async with self.db() as session:
-                        self._viewer = await load_viewer(session, claims)
+
+                    async def load() -> Viewer:
+                        async with self.db() as session:
+                            return await load_viewer(session, claims)
+
+                    if self.share_progress:
+                        self._viewer = await self.runtime.broker.shared(("viewer", claims.subject, claims.system), load)
+                    else:
+                        self._viewer = await load()
                 except AuthError as exc:
                     raise query_error(f"not authenticated: {exc}", ErrorCode.UNAUTHENTICATED) from None
         return self._viewer
+
+    async def organisation(self) -> OrganisationSettings:
+        """The organisation's settings, read once per request (or push)."""
+        if self._organisation is None:
+            async with self.db() as session:
+                self._organisation = await get_organisation(session)
+        return self._organisation
+
+    async def today(self) -> date:
+        """The organisation's local date at this request's "now" (see goalgraph.clock)."""
+        return clock.today(await self.organisation(), self.now)
 
     def forget_gate(self) -> None:
         """Re-read licence and feature switches on next use (after an admin changed them)."""
@@ -77,9 +101,9 @@ class Context:
         """The licence gate for this request."""
         if self._gate is None:
             viewer = await self.viewer()
+            today = await self.today()
             async with self.db() as session:
-                self._gate = await load_gate(session, self.runtime.settings, self.runtime.registry, self.now.date(),
-                                             viewer)
+                self._gate = await load_gate(session, self.runtime.settings, self.runtime.registry, today, viewer)
         return self._gate
 
     @asynccontextmanager
@@ -109,14 +133,19 @@ class Context:
                 yield session
 
     async def refresh(self) -> None:
-        """Start afresh for a new push of a long-lived subscription: new loaders, new "now"."""
+        """Start afresh for a new push of a long-lived subscription: new loaders, new "now", and the
+        viewer, settings and licence read again (rights change, users are deactivated, tokens expire)."""
         await self.close()
         self.loaders = Loaders(self)
         self.now = self.runtime.clock()
+        self.share_progress = False
+        self._viewer = None
         self._gate = None
+        self._organisation = None
 
     async def close(self) -> None:
-        """Release the session at the end of the operation."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Release the session at the end of the operation (waiting for a use in progress to end)."""
+        async with self._lock:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None

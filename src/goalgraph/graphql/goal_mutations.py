@@ -12,7 +12,7 @@ from strawberry.types import Info
 from goalgraph.access import policy
 from goalgraph.access.gate import LicenceRequired
 from goalgraph.goals.errors import GoalForbidden, GoalInvalid, GoalLocked, GoalNotFound, GoalProblem, VersionConflict
-from goalgraph.goals.service import create_goal, delete_goal, get_goal, set_lock, update_goal
+from goalgraph.goals.service import create_goal, delete_goal, get_goal, parse_goal_id, set_lock, update_goal
 from goalgraph.goals.validation import GoalDraft
 from goalgraph.graphql.errors import (
     ConflictError,
@@ -25,6 +25,8 @@ from goalgraph.graphql.errors import (
 )
 from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, Interval
 from goalgraph.ingest.errors import FactError
+from goalgraph.live.broker import FactsChanged
+from goalgraph.live.changes import goal_followers
 from goalgraph.progress.service import forget_snapshot
 
 
@@ -208,13 +210,32 @@ def _changes(input: GoalUpdateInput) -> dict[str, Any]:
     return changes
 
 
+async def announce_goal_change(info: Info, users: frozenset[int] | None) -> None:
+    """After a committed goal change: push the goals' subscribers again and let the status watch look.
+
+    ``users`` are the goals' followers before and after the change (goalgraph.live.changes.goal_followers).
+    """
+    runtime = info.context.runtime
+    event = FactsChanged.of(users)
+    await runtime.broker.publish(event)
+    runtime.status_watch.notify(event)
+
+
+def _union(a: frozenset[int] | None, b: frozenset[int] | None) -> frozenset[int] | None:
+    return None if a is None or b is None else a | b
+
+
 async def _run(info: Info, goal_id: object, action: Any) -> Any:
-    """Run ``action(session)`` in a transaction; typed errors for expected failures."""
+    """Run ``action(session)`` in a transaction; typed errors for expected failures; announce the change."""
     try:
         async with info.context.transaction() as session:
+            # Followers before (an assignee may change) and after: both kinds of subscriber are pushed.
+            before = await goal_followers(session, [parse_goal_id(goal_id)]) if goal_id is not None else frozenset()
             goal = await action(session)
+            followers = _union(before, await goal_followers(session, [goal.id]))
     except (GoalProblem, LicenceRequired) as problem:
         return problem_error(problem, goal_id)
+    await announce_goal_change(info, followers)
     loaders = info.context.loaders
     loaders.goal.prime(goal.id, goal, force=True)
     loaders.progress.clear_all()
@@ -264,8 +285,10 @@ class GoalMutations:
         try:
             async with info.context.transaction() as session:
                 goal = await delete_goal(session, id, version, viewer=viewer, gate=gate, now=info.context.now)
+                followers = await goal_followers(session, [goal.id])
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem, id)
+        await announce_goal_change(info, followers)  # its subscribers learn it is gone (NOT_FOUND)
         return DeleteGoalSuccess(id=strawberry.ID(str(goal.id)))
 
     @strawberry.mutation(description="Measure a closed period again on purpose (drops its frozen snapshot; "

@@ -68,7 +68,7 @@ class GoalQueries:
             timeframe=Timeframe(f.timeframe.value) if f.timeframe else None, overlaps_from=f.from_, overlaps_to=f.to,
         )
         dialect = ctx.runtime.engine.dialect.name
-        query = goals_query(criteria, today=ctx.now.date(), dialect=dialect)
+        query = goals_query(criteria, today=await ctx.today(), dialect=dialect)
         visible = policy.goal_condition(await ctx.viewer())
         if visible is not None:
             query = query.where(visible)

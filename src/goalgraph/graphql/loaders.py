@@ -147,8 +147,9 @@ class Loaders:
 
             try:
                 if ctx.share_progress:  # subscribers pushed by the same event share one computation
-                    computed = await runtime.broker.shared(("progress", window, tuple(sorted(g.id for g in rows))),
-                                                           compute)
+                    # Versions in the key: a goal changed since (targets, definition) is never served from before.
+                    computed = await runtime.broker.shared(
+                        ("progress", window, tuple(sorted((g.id, g.version) for g in rows))), compute)
                 else:
                     computed = await compute()
             except TooManyPeriods as exc:

@@ -21,7 +21,7 @@ from goalgraph.graphql.errors import (
     NotFoundError,
     ValidationError,
 )
-from goalgraph.graphql.goal_mutations import AssigneeInput, problem_error
+from goalgraph.graphql.goal_mutations import AssigneeInput, announce_goal_change, problem_error
 from goalgraph.graphql.types.goals import AssigneeKind, GoalAssignee, GoalNode, Interval
 from goalgraph.graphql.types.facts import TeamType, UserType
 
@@ -122,6 +122,7 @@ class PlanMutations:
                                                        viewer=viewer, gate=gate, now=info.context.now)
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
+        await announce_goal_change(info, None)  # many goals' targets: push every subscriber
         return PlanSaved(goals_changed=changed)
 
     @strawberry.mutation(description="Start another year's plan as a copy of this one, scaled (110 = +10 %).")
@@ -134,4 +135,5 @@ class PlanMutations:
                                                 scale_percent, viewer=viewer, gate=gate, now=info.context.now)
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
+        await announce_goal_change(info, None)  # many goals' targets: push every subscriber
         return PlanSaved(goals_changed=changed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from sqlalchemy import select
@@ -25,24 +26,16 @@ MAX_FOLLOWED = 200
 @strawberry.type(description="New values of followed goals.")
 class GoalProgressUpdate:
     goals: list[GoalNode] = strawberry.field(description="The goals that changed (all of them on the first push).")
-    reason: str = strawberry.field(description="INITIAL for the first push, FACTS when facts changed.")
+    reason: str = strawberry.field(description="INITIAL for the first push, FACTS after a change: facts "
+                                               "ingested, the goals edited, settings or rates changed.")
     at: datetime = strawberry.field(description="When the values were computed.")
 
 
-async def _followed(info: Info, ids: list[strawberry.ID]) -> tuple[list[Goal], dict[int, frozenset[int] | None]]:
-    """The visible live goals among ``ids`` and, per goal, whose facts move it (None: anyone's)."""
-    if not 1 <= len(ids) <= MAX_FOLLOWED:
-        raise query_error(f"goalIds: follow 1–{MAX_FOLLOWED} goals", ErrorCode.BAD_USER_INPUT)
-    numeric = [n for n in map(parse_internal_id, ids) if n is not None]
-    query = select(Goal).where(Goal.id.in_(numeric), Goal.deleted_at.is_(None))
-    visible = policy.goal_condition(await info.context.viewer())
-    if visible is not None:
-        query = query.where(visible)
-    async with info.context.db() as session:
-        goals = list((await session.scalars(query.order_by(Goal.id))).all())
-        missing = sorted(set(map(str, ids)) - {str(g.id) for g in goals})
-        if missing:
-            raise query_error(f"goalIds: no goal with id {', '.join(missing)}", ErrorCode.NOT_FOUND)
+async def _load_followed(ctx: Any, ids: tuple[int, ...]) -> tuple[list[Goal], dict[int, set[int]]]:
+    """The live goals among ``ids`` as stored now, and the members of their teams."""
+    async with ctx.db() as session:
+        goals = list((await session.scalars(
+            select(Goal).where(Goal.id.in_(ids), Goal.deleted_at.is_(None)).order_by(Goal.id))).all())
         teams = {g.assignee_team_id for g in goals if g.assignee_team_id}
         members: dict[int, set[int]] = {}
         if teams:
@@ -50,6 +43,30 @@ async def _followed(info: Info, ids: list[strawberry.ID]) -> tuple[list[Goal], d
                 select(TeamMembership.team_id, TeamMembership.user_id).where(TeamMembership.team_id.in_(teams))
             ):
                 members.setdefault(team_id, set()).add(user_id)
+    return goals, members
+
+
+async def _followed(info: Info, ids: list[strawberry.ID]) -> tuple[list[Goal], dict[int, frozenset[int] | None]]:
+    """The followed goals as they are now and, per goal, whose facts move it (None: anyone's).
+
+    Run for the first push and again for every later one, with the viewer loaded afresh: a goal
+    the viewer may no longer see (rights revoked) answers exactly as a deleted or unknown one —
+    NOT_FOUND — and a deactivated user's or expired token's viewer UNAUTHENTICATED; either ends
+    the stream.
+    """
+    if not 1 <= len(ids) <= MAX_FOLLOWED:
+        raise query_error(f"goalIds: follow 1–{MAX_FOLLOWED} goals", ErrorCode.BAD_USER_INPUT)
+    ctx = info.context
+    viewer = await ctx.viewer()
+    numeric = tuple(sorted({n for n in map(parse_internal_id, ids) if n is not None}))
+    if ctx.share_progress:  # a push: subscribers woken by the same event share one load
+        stored, members = await ctx.runtime.broker.shared(("followed", numeric), lambda: _load_followed(ctx, numeric))
+    else:
+        stored, members = await _load_followed(ctx, numeric)
+    goals = [g for g in stored if policy.can_see_goal(viewer, g)]
+    missing = sorted(set(map(str, ids)) - {str(g.id) for g in goals})
+    if missing:
+        raise query_error(f"goalIds: no goal with id {', '.join(missing)}", ErrorCode.NOT_FOUND)
     users: dict[int, frozenset[int] | None] = {}
     for goal in goals:
         if goal.assignee_kind == "USER":
@@ -71,12 +88,19 @@ def _touched(events: list[FactsChanged], users: dict[int, frozenset[int] | None]
 @strawberry.type(description="Live updates.")
 class Subscription:
     @strawberry.subscription(description="Follow goals: their current values first, then new values within about "
-                                         "a second after facts that count for them are ingested (batched).")
+                                         "a second after facts that count for them are ingested or the goals "
+                                         "change (batched). Each push is computed from the goals as they are then "
+                                         "and checks the viewer again: losing sight of a goal ends the stream with "
+                                         "NOT_FOUND, a deactivated user or expired token with UNAUTHENTICATED.")
     async def goal_progress(self, info: Info, goal_ids: list[strawberry.ID]) -> AsyncGenerator[GoalProgressUpdate, None]:
         ctx = info.context
         broker = ctx.runtime.broker
         with broker.listen() as queue:
+            # Nothing cached from an earlier operation on this connection (loaders, viewer) is reused.
+            await ctx.refresh()
             goals, users = await _followed(info, goal_ids)
+            for goal in goals:
+                ctx.loaders.goal.prime(goal.id, goal)
             ctx.share_progress = True
             yield GoalProgressUpdate(goals=[GoalNode(row=g) for g in goals], reason="INITIAL", at=ctx.now)
             while True:
@@ -90,13 +114,8 @@ class Subscription:
                     continue
                 await ctx.refresh()
                 ctx.share_progress = True
-
-                async def load(ids=tuple(sorted(touched))):  # type: ignore[no-untyped-def]
-                    async with ctx.db() as session:
-                        return (await session.scalars(
-                            select(Goal).where(Goal.id.in_(ids), Goal.deleted_at.is_(None)).order_by(Goal.id))).all()
-
-                rows = await broker.shared(("goals", tuple(sorted(touched))), load)
+                goals, users = await _followed(info, goal_ids)
+                rows = [g for g in goals if g.id in touched]
                 for row in rows:
                     ctx.loaders.goal.prime(row.id, row)
                 if rows:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph import clock
 from goalgraph.ingest.errors import FactError, IngestRejected, Path
 from goalgraph.ingest.upsert import IngestSummary, Ingestor
 from goalgraph.ingest.validate import PARSERS, Kind
@@ -55,7 +56,7 @@ async def ingest_batch(
     Raises :class:`IngestRejected` listing every problem; the caller rolls back, so a
     rejected batch writes nothing.
     """
-    parsed, errors = parse_batch(raw, received_at or datetime.now(timezone.utc))
+    parsed, errors = parse_batch(raw, received_at or clock.now())
     if errors:
         raise IngestRejected(errors)
     ingestor = Ingestor(session)

@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,6 +48,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
+from goalgraph import clock
 from goalgraph.events import drain, fire
 from goalgraph.ingest.errors import FactError
 from goalgraph.ingest.errors import Path as FactPath
@@ -551,7 +552,7 @@ async def import_files(
     if rejects is not None:
         report.rejects_paths = [rejects.path]
     per_batch = report.mode == "batches"
-    received_at = datetime.now(timezone.utc)
+    received_at = clock.now()
     started = time.perf_counter()
     try:
         async with open_runtime(settings, listen=False) as runtime:

@@ -16,13 +16,14 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
+from goalgraph import clock
 from goalgraph.ingest.errors import FactError
 from goalgraph.ingest.validate import PARSERS, Kind
 
@@ -388,7 +389,7 @@ def _check_header(source: Source) -> None:
     plain = [h for h in header if h and not h.startswith("attributes.") and h != "attributes"
              and h not in _CSV_UNSUPPORTED.get(kind, {})]
     errors: list[FactError] = []
-    PARSERS[kind]({name: "x" for name in plain}, (), errors, datetime.now(timezone.utc))
+    PARSERS[kind]({name: "x" for name in plain}, (), errors, clock.now())
     unknown = [str(e.path[0]) for e in errors if e.code == "UNKNOWN_FIELD"]
     if unknown:
         problems.append(f"unknown column(s) for a {kind.value}: {', '.join(unknown)}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph.db.models import Activity, Deal, User
+from goalgraph.db.models import Activity, Deal, Goal, TeamMembership, User
 from goalgraph.live.broker import FactsChanged
 
 #: Kinds whose change can move any goal (memberships, stage probabilities …).
@@ -36,3 +36,25 @@ async def facts_changed(session: AsyncSession, raw: Mapping[str, Sequence[Mappin
             if item.get("owner_id") is not None}
     now = set((await session.scalars(select(User.id).where(User.external_id.in_(refs))))) if refs else set()
     return FactsChanged.of(before | now)
+
+
+async def goal_followers(session: AsyncSession, goal_ids: Iterable[int]) -> frozenset[int] | None:
+    """Users whose facts move these goals — their assignees, a team's members (None: a company goal).
+
+    A change to the goals themselves is announced as a change for these users, so every
+    subscription following one of the goals is pushed again (see graphql/subscriptions.py).
+    """
+    ids = sorted(set(goal_ids))
+    if not ids:
+        return frozenset()
+    rows = (await session.execute(
+        select(Goal.assignee_kind, Goal.assignee_user_id, Goal.assignee_team_id).where(Goal.id.in_(ids))
+    )).all()
+    if any(kind == "COMPANY" for kind, _, _ in rows):
+        return None
+    users = {user_id for kind, user_id, _ in rows if kind == "USER" and user_id is not None}
+    teams = {team_id for kind, _, team_id in rows if kind == "TEAM" and team_id is not None}
+    if teams:
+        users |= set((await session.scalars(
+            select(TeamMembership.user_id).where(TeamMembership.team_id.in_(sorted(teams))))).all())
+    return frozenset(users)

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
+from goalgraph import clock
 from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import Goal, GoalStatusMark, TeamMembership
 from goalgraph.events import fire
 from goalgraph.live.broker import FactsChanged
 from goalgraph.access.gate import load_gate
+from goalgraph.organisation import get_organisation
 from goalgraph.progress.service import compute_progress
 
 if TYPE_CHECKING:
@@ -63,8 +65,8 @@ class StatusWatch:
         """Compare current statuses with the marks; record and announce changes. Returns them."""
         runtime = self.runtime
         now = now or runtime.clock()
-        today = now.date()
         async with runtime.sessions() as session:
+            today = clock.today(await get_organisation(session), now)
             query = select(Goal).where(Goal.deleted_at.is_(None), Goal.start_date <= today,
                                        or_(Goal.end_date.is_(None), Goal.end_date >= today))
             if users is not None:

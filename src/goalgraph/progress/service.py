@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.dialect import conflict_insert
-from goalgraph.db.models import Goal, PeriodSnapshot
+from goalgraph.db.models import ExchangeRate, Goal, PeriodSnapshot
 from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
 from goalgraph.goals.service import element_targets_of, overrides_of
 from goalgraph.organisation import get_organisation
@@ -24,6 +24,7 @@ from goalgraph.periods import Period
 from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals, shape_amount
 from goalgraph.progress.status import Pace, Status, pace, ratio, status
 from goalgraph.registry import Registry
+from goalgraph.snapshots import forget_goal
 
 
 @dataclass
@@ -120,6 +121,13 @@ async def _snapshots(session: AsyncSession, goal_ids: list[int]) -> dict[tuple[i
     return {(s.goal_id, s.period_start): s for s in rows}
 
 
+async def _rates_in_force(session: AsyncSession) -> list[tuple]:
+    """Every stored rate: what money snapshots depend on besides facts and the calendar."""
+    rows = await session.execute(select(ExchangeRate.currency, ExchangeRate.quote_currency, ExchangeRate.valid_from,
+                                        ExchangeRate.rate).order_by(ExchangeRate.id))
+    return [tuple(r) for r in rows]
+
+
 async def _save_snapshots(session: AsyncSession, rows: list[dict]) -> None:
     table = PeriodSnapshot.__table__
     await session.execute(conflict_insert(session.bind.dialect.name, table).on_conflict_do_nothing(index_elements=[table.c.goal_id, table.c.period_start]),
@@ -143,7 +151,8 @@ async def compute_progress(
     only their frozen periods are returned.
 
     Periods that ended more than ``snapshot_grace`` ago are frozen: read from their snapshot,
-    or measured once and saved through ``snapshot_session`` (committed by the caller).
+    or measured once and saved through ``snapshot_session`` (committed by the caller) — unless the
+    calendar or the rates changed while measuring (then the next read freezes them).
     """
     org = await get_organisation(session)
     cal = calendar_of(org)
@@ -158,7 +167,16 @@ async def compute_progress(
     # Only periods without a snapshot are measured.
     live = [query_of(g, [p for p in periods[g.id] if (g.id, p.start_date) not in frozen], registry) for g in goals]
     live = [q for q in live if q.periods]
+    # A calendar or rate change committed while we measure must not be frozen over: compare the
+    # inputs before measuring with those at saving time, and save nothing if they moved.
+    freezing = snapshot_session is not None and any(
+        p.end + snapshot_grace <= now for q in live for p in q.periods)
+    rates_before = await _rates_in_force(session) if freezing else None
     actuals = await compute_actuals(session, registry, live) if live else {}
+    if freezing:
+        assert snapshot_session is not None
+        freezing = (calendar_of(await get_organisation(snapshot_session)) == cal
+                    and await _rates_in_force(snapshot_session) == rates_before)
 
     result: dict[int, GoalProgress] = {}
     to_save: list[dict] = []
@@ -176,7 +194,7 @@ async def compute_progress(
                 measured = actuals[(goal.id, period.index)]
                 actual, facts, unconverted, taken = measured.value, measured.facts, measured.unconverted, None
                 by_element = {e: (a.value, a.facts) for e, a in measured.elements.items()}
-                if period.end + snapshot_grace <= now:
+                if freezing and period.end + snapshot_grace <= now:
                     to_save.append({"goal_id": goal.id, "period_start": period.start_date, "actual": actual,
                                     "facts": facts, "unconverted": unconverted, "taken_at": now,
                                     "elements": {e: {"actual": str(v), "facts": n} for e, (v, n) in by_element.items()}})
@@ -195,7 +213,4 @@ async def compute_progress(
 
 async def forget_snapshot(session: AsyncSession, goal_id: int, period_start: date | None) -> int:
     """Drop a goal's snapshot (one period, or all when ``period_start`` is None) so it is measured again."""
-    query = delete(PeriodSnapshot).where(PeriodSnapshot.goal_id == goal_id)
-    if period_start is not None:
-        query = query.where(PeriodSnapshot.period_start == period_start)
-    return (await session.execute(query)).rowcount or 0
+    return await forget_goal(session, goal_id, period_start)

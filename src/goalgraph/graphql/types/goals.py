@@ -393,7 +393,7 @@ class GoalNode:
 
     @strawberry.field(description="The period under way now, with pace; null outside the goal's span.")
     async def current_period(self, info: Info) -> GoalPeriod | None:
-        today = info.context.now.date()
+        today = await info.context.today()
         progress = await info.context.loaders.progress.load((self.row.id, today, today))
         current = progress.current
         return None if current is None else GoalPeriod(p=current, goal=self.row)
