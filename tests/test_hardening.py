@@ -143,3 +143,17 @@ def test_answers_always_encode() -> None:
     view = GoalgraphGraphQL.__new__(GoalgraphGraphQL)
     assert json.loads(view.encode_json({"n": 2**70, "s": "\ud800"})) == {"n": 2**70, "s": "\ud800"}
     assert view.encode_json({"a": 1}) == '{"a":1}'
+
+
+async def test_a_nested_session_use_fails_fast_instead_of_hanging(runtime) -> None:  # type: ignore[no-untyped-def]
+    """ctx.db() inside ctx.db() by one task would wait for itself forever (a hung request); it raises."""
+    import pytest
+
+    from goalgraph.graphql.context import Context
+
+    ctx = Context(runtime=runtime)
+    async with ctx.db():
+        with pytest.raises(RuntimeError, match="inside Context.db"):
+            await ctx.today()  # the same task: fails at once (before the fix it hung)
+    assert await ctx.today()  # usable again afterwards
+    await ctx.close()

@@ -267,9 +267,10 @@ class AdminMutations:
         viewer = await ctx.viewer()
         if not policy.can_manage(viewer):
             return _forbidden()
+        today = await ctx.today()  # before the transaction: it reads through the request's session too
         try:
             async with ctx.transaction() as session:
-                status = await licence_status(session, ctx.runtime.settings, await ctx.today())
+                status = await licence_status(session, ctx.runtime.settings, today)
                 user = await seats.set_seat(session, status, user_id, seat, actor=viewer.subject, now=ctx.now)
                 held = user.id in await seats.seated_users(session, status)
         except IngestRejected as rejected:

@@ -36,6 +36,8 @@ class Context:
     response: Any = None
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The task inside ``db()``: a nested use from the same task would wait for itself forever.
+    _holder: asyncio.Task | None = None
     loaders: Loaders = field(init=False)
     #: One "now" for the whole request, so every field agrees.
     now: datetime = field(init=False)
@@ -109,7 +111,10 @@ class Context:
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:
         """The request's session, exclusively for the duration of the block (reads)."""
+        if self._holder is not None and self._holder is asyncio.current_task():
+            raise RuntimeError("Context.db() used inside Context.db() by the same task; read what you need first")
         async with self._lock:
+            self._holder = asyncio.current_task()
             if self._session is None:
                 self._session = self.runtime.sessions()
             session = self._session
@@ -122,6 +127,8 @@ class Context:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(session.close())
                 raise
+            finally:
+                self._holder = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
