@@ -7,11 +7,14 @@ then a small CRM around them: 3–4 users in 1–2 teams, two pipelines, up to 3
 EUR / NOK / USD amounts, costs, stage history, expected close dates, custom attributes) and up to
 20 activities, plus up to 4 dated exchange rates. Instants land mostly on the goals' period
 bounds — exactly at local midnight, a microsecond to hours either side, or at UTC midnight of the
-same day — and rates start on the days facts happen, because that is where the bugs live.
+same day — and rates start on the days facts happen (their local date, and their UTC date where
+that differs, near local midnight), because that is where the bugs live. Activity-type filters are
+typed as people type them (``"CALL"``, ``"Meeting"``, ``" Email "``).
 
 Each example wipes the fact tables, ingests through :func:`goalgraph.ingest.batch.ingest_batch`
 and :func:`goalgraph.rates.set_rates`, runs :func:`compute_actuals` and compares every
-(goal, period) — value, fact count, unconverted facts and each split element — with
+(goal, period) — value, fact count (the facts in the value: unconverted ones only under
+``unconverted``), unconverted facts and each split element — with
 :func:`goalgraph.testing.reference.reference_actuals`. It runs on SQLite and PostgreSQL.
 
 ``GOALGRAPH_PROPERTY_EXAMPLES`` sets the number of examples per database (default 150, about
@@ -81,6 +84,7 @@ PIPELINES = {"p1": ("p1s1", "p1s2", "p1s3"), "p2": ("p2s1", "p2s2")}
 STAGES = tuple(s for stages in PIPELINES.values() for s in stages)
 STAGE_PIPELINE = {s: p for p, stages in PIPELINES.items() for s in stages}
 ACTIVITY_TYPES = ("call", "meeting", "email")
+ACTIVITY_FILTER_VALUES = (*ACTIVITY_TYPES, "CALL", "Meeting", " Email ")
 STATUSES = ("OPEN", "WON", "LOST", "STALLED", "OPEN", "WON")  # open and won deals count most
 #: The first-party dimensions (plugin goalgraph_dimensions): key = attribute → elements (and one more).
 DIMENSIONS = {
@@ -202,11 +206,12 @@ ACTIVITY = st.binary(min_size=24, max_size=24).map(_activity_spec)
 #: A rate: (where it starts, which one, the other way round, rate, and now and then a rate for the
 #: inverse pair from the same day — a tie). It starts on a day code, so many days before the goals
 #: (valid for everything), or — for the currencies of a fact a money goal counts and of that goal —
-#: on the day the fact's rate is taken ("counted"; "midnight": of a fact at exactly midnight UTC or
-#: placed by date) or the day after: a rate starting just as a fact happens, where an off-by-one
-#: in its validity shows.
+#: on the day the fact's rate is taken — its local date in the organisation's time zone ("counted";
+#: "midnight": of a fact at exactly local midnight or placed by date; "utc_day": the fact's UTC date
+#: where that is another day than its local one, near local midnight) — or the day after: a rate
+#: starting just as a fact happens, where an off-by-one in its validity or the wrong day shows.
 RATE = st.tuples(
-    st.sampled_from(("counted", "midnight", "counted", "day", "early", "counted")),
+    st.sampled_from(("counted", "midnight", "utc_day", "day", "early", "counted")),
     st.integers(0, DAY_CODES - 1),
     st.booleans(),
     st.integers(1, 200_000).map(lambda r: Decimal(r) / 10_000),
@@ -221,7 +226,8 @@ GOAL = st.fixed_dictionaries({
     "who": st.integers(0, 3),
     "pipelines": st.one_of(st.none(), st.lists(st.sampled_from(("p1", "p2", "nope")), unique=True, max_size=2)),
     "stage": st.one_of(st.none(), st.sampled_from(STAGES), st.sampled_from(STAGES), st.sampled_from(STAGES)),
-    "activity_types": st.one_of(st.none(), st.lists(st.sampled_from(ACTIVITY_TYPES), unique=True, max_size=2)),
+    # Filter values as a person types them: upper and mixed case match the lower-case stored types.
+    "activity_types": st.one_of(st.none(), st.lists(st.sampled_from(ACTIVITY_FILTER_VALUES), unique=True, max_size=2)),
     "dimension": st.one_of(
         st.none(), st.none(),
         *(st.tuples(st.just(k), st.lists(st.sampled_from(v), unique=True, max_size=2)) for k, v in DIMENSIONS.items()),
@@ -394,7 +400,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     # Where rates may start: (day, fact currency, goal currency) for facts money goals count.
     batch = {"users": [{"id": u, "name": u.upper()} for u in users], "teams": teams, "pipelines": pipelines,
              "deals": deals, "activities": activities}
-    starts: dict[str, list[tuple[date, str, str]]] = {"counted": [], "midnight": []}
+    starts: dict[str, list[tuple[date, str, str]]] = {"counted": [], "midnight": [], "utc_day": []}
     draft = Scenario(cal, batch, [], goals, "UTC")
     ids = {u: u for u in users} | {t["id"]: t["id"] for t in teams}
     draft_world = world(draft, ids, ids)
@@ -403,10 +409,12 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             continue
         for _, fact in counted(draft_world, goal, dimensions=DIMENSION_ATTRIBUTES):
             if fact.currency != goal.currency:
-                start = (rate_day(fact), fact.currency, goal.currency)
+                start = (rate_day(fact, cal.time_zone), fact.currency, goal.currency)
                 starts["counted"].append(start)
-                if fact.occurred_at is None or fact.occurred_at.astimezone(UTC).time() == time(0):
+                if fact.occurred_at is None or fact.occurred_at.astimezone(tz).time() == time(0):
                     starts["midnight"].append(start)
+                if fact.occurred_at is not None and (utc_day := fact.occurred_at.astimezone(UTC).date()) != start[0]:
+                    starts["utc_day"].append((utc_day, fact.currency, goal.currency))
     rates: dict[tuple[str, str, date], Decimal] = {}  # one rate per pair and day
     for how, n, flip, rate, inverse in draw(st.lists(RATE, min_size=n_rates, max_size=n_rates)):
         pair = PAIRS[n % len(PAIRS)]

@@ -62,6 +62,15 @@ class Measure:
 COUNT = Measure("COUNT", "Number")
 
 
+def fold_case(text: str) -> str:
+    """Case-insensitive text as facts store it and filters match it (activity types): trimmed, lower-case.
+
+    Ingest writes such fields through it and a filter spec with ``normalise=fold_case`` passes its
+    values through it too, so ``"CALL"`` and ``" Call "`` match stored ``call``.
+    """
+    return text.strip().lower()
+
+
 class FilterKind(str, enum.Enum):
     """How a filter's values are written and matched."""
 
@@ -90,6 +99,15 @@ class FilterSpec:
     attribute: str | None = None
     #: Set for dimension filters: the dimension whose elements are the allowed values.
     dimension: str | None = None
+    #: For TEXT filters over a normalised fact column: the function the facts were written through
+    #: (e.g. :func:`fold_case`). Values are compared after it; ``choices`` are in its output form.
+    normalise: Callable[[str], str] | None = None
+
+    def normalised(self, values: Sequence[str]) -> list[str]:
+        """``values`` as they are compared with the fact column (duplicates dropped, order kept)."""
+        if self.normalise is None:
+            return list(values)
+        return list(dict.fromkeys(self.normalise(str(v)) for v in values))
 
 
 @dataclass(frozen=True)
@@ -151,6 +169,9 @@ class GoalType:
                 continue
             if not values:
                 problems.append((key, "needs at least one value (or leave the filter out)"))
+            if any(not str(v).strip() for v in values):
+                problems.append((key, "an empty value matches nothing"))
+            values = spec.normalised(values)
             if not spec.multiple and len(values) > 1:
                 problems.append((key, f"takes one value, got {len(values)}"))
             if spec.choices is not None:

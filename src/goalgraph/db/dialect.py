@@ -1,8 +1,10 @@
-"""The one place for dialect-specific SQL: INSERT … ON CONFLICT, UTC wall-clock time."""
+"""The one place for dialect-specific SQL: INSERT … ON CONFLICT, UTC and local wall-clock time."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,3 +37,43 @@ def _utc_default(element: utc_wall_time, compiler: Any, **kw: Any) -> str:
 @compiles(utc_wall_time, "postgresql")
 def _utc_postgresql(element: utc_wall_time, compiler: Any, **kw: Any) -> str:
     return f"timezone('UTC', {compiler.process(element.clauses, **kw)})"
+
+
+class local_wall_time(FunctionElement):  # noqa: N801 - reads like the SQL function it renders as
+    """A timezone-aware timestamp as wall-clock time in the IANA zone ``zone`` (a column or bind).
+
+    PostgreSQL converts with its own zone database (``timezone(zone, ts)``); SQLite has none, so
+    :func:`register_sqlite_functions` adds one from Python's. Comparing a ``date`` with the result
+    compares it with the local date: ``valid_from <= local_wall_time(ts, zone)`` holds from local
+    midnight of ``valid_from`` on.
+    """
+
+    inherit_cache = True
+    name = "local_wall_time"
+
+
+_SQLITE_LOCAL_WALL_TIME = "goalgraph_local_wall_time"
+
+
+@compiles(local_wall_time)
+def _local_default(element: local_wall_time, compiler: Any, **kw: Any) -> str:
+    return f"{_SQLITE_LOCAL_WALL_TIME}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(local_wall_time, "postgresql")
+def _local_postgresql(element: local_wall_time, compiler: Any, **kw: Any) -> str:
+    moment, zone = list(element.clauses)
+    return f"timezone({compiler.process(zone, **kw)}, {compiler.process(moment, **kw)})"
+
+
+def _sqlite_local_wall_time(moment: str | None, zone: str | None) -> str | None:
+    """SQLite stores UTC wall time as text (``YYYY-MM-DD HH:MM:SS[.ffffff]``); the same text, local."""
+    if moment is None or zone is None:
+        return None
+    utc = datetime.fromisoformat(str(moment)).replace(tzinfo=timezone.utc)
+    return utc.astimezone(ZoneInfo(zone)).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """Add the functions :class:`local_wall_time` needs to a new SQLite connection."""
+    dbapi_connection.create_function(_SQLITE_LOCAL_WALL_TIME, 2, _sqlite_local_wall_time, deterministic=True)

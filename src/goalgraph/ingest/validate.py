@@ -18,6 +18,7 @@ from typing import Any
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import EXTERNAL_ID_LENGTH, DealStatus
 from goalgraph.ingest.errors import FactError, Path
+from goalgraph.registry import fold_case
 
 #: Largest amount accepted for a value or cost: anything above is a unit mistake.
 MAX_AMOUNT = Decimal("1000000000000")
@@ -408,7 +409,7 @@ def parse_activity(raw: Mapping[str, Any], path: Path, errors: list[FactError], 
     row = FieldReader(raw, path, errors)
     rec = {
         "external_id": row.external_id("id"),
-        "type": (row.string("type", required=True, max_length=64) or "").lower() or None,
+        "type": fold_case(row.string("type", required=True, max_length=64) or "") or None,
         "subject": row.string("subject", max_length=300) or "",
         "owner_ref": row.external_id("owner_id"),
         "deal_ref": row.external_id("deal_id", required=False),

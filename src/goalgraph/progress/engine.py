@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph.db.dialect import utc_wall_time
+from goalgraph.db.dialect import local_wall_time
 from goalgraph.db.models import ExchangeRate, TeamMembership, User
 from goalgraph.db.types import Money, UTCDateTime
 from goalgraph.periods import Period
@@ -95,8 +95,9 @@ class PeriodActual:
     """The measured result of one goal in one period."""
 
     value: Decimal = Decimal(0)
+    #: How many facts ``value`` is made of.
     facts: int = 0
-    #: Facts counted but not converted (no exchange rate), by their currency.
+    #: Facts that count but are not in ``value`` (no exchange rate), by their currency.
     unconverted: dict[str, int] = field(default_factory=dict)
     #: For split goals: the actual per element ("" for facts without the attribute).
     elements: dict[str, "PeriodActual"] = field(default_factory=dict)
@@ -109,7 +110,7 @@ class EngineError(ValueError):
 _GOAL_COLUMNS = (
     column("g", Integer), column("pi", Integer), column("p_start", UTCDateTime()), column("p_end", UTCDateTime()),
     column("d_start", Date), column("d_end", Date), column("cur", String), column("a_kind", String),
-    column("a_id", Integer), column("split", String),
+    column("a_id", Integer), column("split", String), column("tz", String),
 )
 
 
@@ -123,7 +124,7 @@ def _goal_rows(goals: Sequence[GoalQuery], goal_type: GoalType, flags: list[str]
                 g_idx, period.index, period.start, period.end, period.start_date,
                 date.fromordinal(period.end_date.toordinal() + 1), goal.currency or "",
                 goal.assignee.kind.value, goal.assignee.id if goal.assignee.id is not None else 0,
-                goal.split_by or "", *used,
+                goal.split_by or "", period.time_zone, *used,
             ))
     return cols, rows
 
@@ -191,7 +192,7 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[Fil
             (g_idx, key, str(value))
             for g_idx, goal in enumerate(goals)
             for key in flags
-            for value in goal.filters.get(key) or ()
+            for value in by_key[key].normalised(goal.filters.get(key) or ())
         ]
         gf = values(column("g", Integer), column("k", String), column("v", String), name="gf").data(filter_rows).cte("gf")
         for i, key in enumerate(flags):
@@ -211,8 +212,9 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[Fil
     if any(m.money for m in goal_type.measures):
         if CURRENCY not in fc:
             raise EngineError(f"goal type {goal_type.key}: money measures need a {CURRENCY} column")
-        # Rates apply from midnight UTC of valid_from, whatever the PostgreSQL session's TimeZone.
-        instant = utc_wall_time(fc[OCCURRED_AT]) if OCCURRED_AT in fc else None
+        # The rate in force is the one on the fact's local date in the period's (the organisation's)
+        # time zone — the date that places it in its period — whatever the PostgreSQL session's TimeZone.
+        instant = local_wall_time(fc[OCCURRED_AT], gp.c.tz) if OCCURRED_AT in fc else None
         moment = instant if OCCURRED_ON not in fc else (
             fc[OCCURRED_ON] if instant is None else func.coalesce(instant, fc[OCCURRED_ON])
         )
@@ -339,10 +341,10 @@ async def compute_actuals(
             if measure.money:
                 amount = _convert(amount, row.fact_cur, goal.currency, row.direct, row.inverse, rates)
         for part in parts:
-            part.facts += row.n
             if amount is None:
                 part.unconverted[row.fact_cur] = part.unconverted.get(row.fact_cur, 0) + row.n
             else:
+                part.facts += row.n
                 part.value += amount
     for goal in goals:
         money = registry.goal_types[goal.goal_type].measure(goal.measure).money  # type: ignore[union-attr]
