@@ -91,7 +91,8 @@ class ElementProgress:
     element: str = strawberry.field(description="The element; empty for facts without a value for the dimension.")
     target: Decimal | None = strawberry.field(description="The element's target; null for elements without one.")
     actual: Decimal = strawberry.field(description="Measured for this element.")
-    facts: int = strawberry.field(description="Facts counted for this element.")
+    facts: int = strawberry.field(description="How many facts this element's actual is made of (unconverted ones "
+                                              "are left out, as for the period).")
     ratio: Decimal | None = strawberry.field(description="actual / target.")
     status: PeriodStatus | None = strawberry.field(description="Status against the element's target.")
 
@@ -147,11 +148,13 @@ class GoalPeriod:
     def status(self) -> PeriodStatus:
         return PeriodStatus(self.p.status.value)
 
-    @strawberry.field(description="How many facts were counted.")
+    @strawberry.field(description="How many facts the actual is made of (facts left out for want of an exchange "
+                                  "rate are counted only under unconverted).")
     def facts(self) -> int:
         return self.p.facts
 
-    @strawberry.field(description="Facts left out of a money actual because no exchange rate was known, per currency.")
+    @strawberry.field(description="Facts that count for the period but are left out of a money actual (and of facts) "
+                                  "because no exchange rate was known on their local date, per currency.")
     def unconverted(self) -> list[CurrencyCount]:
         return [CurrencyCount(currency=c, facts=n) for c, n in sorted(self.p.unconverted.items())]
 
@@ -189,7 +192,8 @@ class GoalPeriod:
         members = await self.members_target(info)
         return None if members is None else self.p.target - members
 
-    @strawberry.field(description="The deals or activities counted in this period, with what each contributed.")
+    @strawberry.field(description="The deals or activities counted in this period, with what each contributed "
+                                  "(unconverted ones too, with a null amount; totalCount = facts + unconverted).")
     async def contributions(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Contribution]:
         check_page_size(first, info.context.runtime.settings.max_page_size)
         after_id = decode_cursor("Fact", after) if after is not None else None
@@ -219,7 +223,7 @@ class GoalPeriod:
             page_info=PageInfo(has_next_page=has_next, has_previous_page=after is not None,
                                start_cursor=edges[0].cursor if edges else None,
                                end_cursor=edges[-1].cursor if edges else None),
-            total_count=self.p.facts,
+            total_count=self.p.facts + sum(self.p.unconverted.values()),
         )
 
 

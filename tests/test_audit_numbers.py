@@ -1,0 +1,165 @@
+"""Numbers a sales team can trust: the items of the outside audit (issue 10), through the real API.
+
+Each test states the behaviour a correct service has and fails on the code the audit ran against.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from factsets import INGEST
+
+NOW = datetime(2026, 4, 15, 12, 0, tzinfo=timezone.utc)
+
+CREATE = """
+mutation Create($input: GoalInput!) {
+  createGoal(input: $input) {
+    __typename
+    ... on GoalSuccess { goal { id filters { key values }
+      periods { label target actual ratio status facts unconverted { currency facts }
+                pace { expectedByNow projectedAtEnd } }
+      summary { target actual ratio status } } }
+    ... on ValidationError { message fieldErrors { path message code } }
+  }
+}
+"""
+UPDATE = """
+mutation Update($id: ID!, $version: Int!, $input: GoalUpdateInput!) {
+  updateGoal(id: $id, version: $version, input: $input) {
+    __typename
+    ... on GoalSuccess { goal { id filters { key values } } }
+    ... on ValidationError { message fieldErrors { path message code } }
+  }
+}
+"""
+RATES = """
+mutation($rates: [ExchangeRateInput!]!) { setExchangeRates(rates: $rates) { __typename } }
+"""
+USERS = [{"id": u, "name": u.title()} for u in ("alice", "bob")]
+PIPELINES = [{"id": "p", "name": "P", "stages": [
+    {"id": "lead", "name": "Lead", "probability": 10}, {"id": "offer", "name": "Offer", "probability": 50}]}]
+
+
+@pytest.fixture
+async def org(runtime, gql):  # type: ignore[no-untyped-def]
+    runtime.clock = lambda: NOW
+
+    async def setup(time_zone: str = "UTC", **facts):  # type: ignore[no-untyped-def]
+        zone = await gql('mutation { updateOrganisation(input: {timeZone: "%s", defaultCurrency: "EUR"}) '
+                         '{ __typename } }' % time_zone)
+        assert zone["updateOrganisation"]["__typename"] == "UpdateOrganisationSuccess", zone
+        batch = {"users": USERS, "pipelines": PIPELINES, **facts}
+        result = (await gql(INGEST, input=batch))["ingestFacts"]
+        assert result["__typename"] == "IngestFactsResult", result
+        return runtime
+
+    return setup
+
+
+def goal(**over):  # type: ignore[no-untyped-def]
+    base = {"title": "G", "goalType": "DEALS_WON", "measure": "VALUE", "currency": "EUR",
+            "assignee": {"kind": "COMPANY"}, "interval": "MONTHLY", "startDate": "2026-01-01",
+            "endDate": "2026-03-31", "targetForAll": "1000"}
+    base.update(over)
+    return base
+
+
+def won(id_: str, value: str, currency: str, at: str, **over):  # type: ignore[no-untyped-def]
+    return {"id": id_, "title": id_, "value": value, "currency": currency, "ownerId": "alice", "stageId": "offer",
+            "status": "WON", "addedAt": "2026-01-02T10:00:00Z", "wonAt": at, **over}
+
+
+# 1. Activity-type filters match whatever their case; a value that matches nothing is named.
+
+
+async def test_activity_type_filters_match_whatever_their_case(org, gql) -> None:  # type: ignore[no-untyped-def]
+    await org(activities=[
+        {"id": "a1", "type": "Call", "subject": "x", "ownerId": "alice", "addedAt": "2026-02-02T10:00:00Z"},
+        {"id": "a2", "type": "meeting", "subject": "x", "ownerId": "alice", "addedAt": "2026-02-03T10:00:00Z"},
+        {"id": "a3", "type": "email", "subject": "x", "ownerId": "alice", "addedAt": "2026-02-04T10:00:00Z"},
+    ])
+    created = (await gql(CREATE, input=goal(goalType="ACTIVITIES_ADDED", measure="COUNT", currency=None,
+                                            filters=[{"key": "activity_types", "values": ["CALL", "Meeting"]}])))
+    created = created["createGoal"]
+    assert created["__typename"] == "GoalSuccess", created
+    assert created["goal"]["filters"] == [{"key": "activity_types", "values": ["call", "meeting"]}]
+    assert [p["actual"] for p in created["goal"]["periods"]] == ["0", "2", "0"]
+    # An update is normalised alike.
+    updated = (await gql(UPDATE, id=created["goal"]["id"], version=1,
+                         input={"filters": [{"key": "activity_types", "values": [" EMAIL "]}]}))["updateGoal"]
+    assert updated["goal"]["filters"] == [{"key": "activity_types", "values": ["email"]}], updated
+    # The activities list matches the same way.
+    listed = await gql('{ activities(filter: { type: " CALL " }) { totalCount } }')
+    assert listed["activities"]["totalCount"] == 1
+
+
+@pytest.mark.parametrize(("goal_type", "filters", "path", "words"), [
+    ("ACTIVITIES_ADDED", [{"key": "activity_types", "values": ["  "]}], "activityTypes", "at least one value"),
+    # Dimension values are the CRM's texts as they are: one that is no element is named, not measured as 0.
+    ("DEALS_WON", [{"key": "sale_type", "values": ["new business"]}], "saleType", "not an element"),
+    ("DEALS_WON", [{"key": "pipelines", "values": ["P"]}], "pipelines", "no pipeline with id 'P'"),
+])
+async def test_a_filter_value_that_matches_nothing_is_refused(org, gql, goal_type, filters, path, words) -> None:  # type: ignore[no-untyped-def]
+    await org()
+    result = (await gql(CREATE, input=goal(goalType=goal_type, measure="COUNT", currency=None,
+                                           filters=filters)))["createGoal"]
+    assert result["__typename"] == "ValidationError", result
+    assert any(e["path"][1:] == ["filters", path] and words in e["message"]
+               for e in result["fieldErrors"]), result["fieldErrors"]
+
+
+async def test_unknown_reference_filter_values_are_refused_on_update(org, gql) -> None:  # type: ignore[no-untyped-def]
+    await org()
+    gid = (await gql(CREATE, input=goal()))["createGoal"]["goal"]["id"]
+    result = (await gql(UPDATE, id=gid, version=1,
+                        input={"filters": [{"key": "pipelines", "values": ["P"]}]}))["updateGoal"]
+    assert result["__typename"] == "ValidationError", result
+    assert any(e["path"][1:] == ["filters", "pipelines"] and e["code"] == "UNKNOWN_REFERENCE"
+               for e in result["fieldErrors"]), result["fieldErrors"]
+
+
+# 2. The exchange rate in force is the one on the fact's local date.
+
+
+async def test_rate_follows_the_local_date_that_places_the_fact(org, gql) -> None:  # type: ignore[no-untyped-def]
+    # 31 March 22:00 UTC is 1 April (00:00) in Stockholm: an April fact, converted at April's rate.
+    await org("Europe/Stockholm", deals=[won("d1", "1000", "SEK", "2026-03-31T22:00:00Z"),
+                                         won("d2", "1000", "SEK", "2026-03-31T21:59:59Z")])
+    rates = await gql(RATES, rates=[
+        {"currency": "SEK", "quoteCurrency": "EUR", "rate": "0.1", "validFrom": "2026-03-01"},
+        {"currency": "SEK", "quoteCurrency": "EUR", "rate": "0.2", "validFrom": "2026-04-01"},
+    ])
+    assert rates["setExchangeRates"]["__typename"] == "SetExchangeRatesSuccess", rates
+    periods = (await gql(CREATE, input=goal(startDate="2026-03-01", endDate="2026-04-30")))["createGoal"]["goal"]["periods"]
+    assert [(p["label"], p["actual"]) for p in periods] == [("2026-03", "100.0000"), ("2026-04", "200.0000")]
+
+
+async def test_rate_follows_the_local_date_west_of_utc(org, gql) -> None:  # type: ignore[no-untyped-def]
+    # 1 April 03:00 UTC is still 31 March in New York: March's rate, though the UTC date has April's.
+    await org("America/New_York", deals=[won("d1", "1000", "SEK", "2026-04-01T03:00:00Z")])
+    await gql(RATES, rates=[
+        {"currency": "SEK", "quoteCurrency": "EUR", "rate": "0.1", "validFrom": "2026-03-01"},
+        {"currency": "SEK", "quoteCurrency": "EUR", "rate": "0.2", "validFrom": "2026-04-01"},
+    ])
+    periods = (await gql(CREATE, input=goal(startDate="2026-03-01", endDate="2026-04-30")))["createGoal"]["goal"]["periods"]
+    assert [(p["label"], p["actual"]) for p in periods] == [("2026-03", "100.0000"), ("2026-04", "0.0000")]
+
+
+# 3. `facts` is the number of facts in `actual`; unconverted facts are only under `unconverted`.
+
+
+async def test_facts_count_only_what_the_actual_is_made_of(org, gql) -> None:  # type: ignore[no-untyped-def]
+    await org(deals=[won("d1", "100", "EUR", "2026-02-02T10:00:00Z"), won("d2", "200", "EUR", "2026-02-03T10:00:00Z"),
+                     won("d3", "300", "NOK", "2026-02-04T10:00:00Z")])
+    created = (await gql(CREATE, input=goal()))["createGoal"]["goal"]
+    feb = created["periods"][1]
+    assert (feb["actual"], feb["facts"], feb["unconverted"]) == ("300.0000", 2, [{"currency": "NOK", "facts": 1}])
+    drill = await gql('{ goal(id: "%s") { periods(from: "2026-02-01", to: "2026-02-01") { '
+                      'contributions { totalCount nodes { amount deal { id } } } } } }' % created["id"])
+    page = drill["goal"]["periods"][0]["contributions"]
+    # The drill-down lists every fact behind the period, the unconverted one with a null amount.
+    assert page["totalCount"] == 3
+    assert sorted((n["deal"]["id"], n["amount"]) for n in page["nodes"]) == [
+        ("d1", "100.0000"), ("d2", "200.0000"), ("d3", None)]
