@@ -163,3 +163,35 @@ async def test_facts_count_only_what_the_actual_is_made_of(org, gql) -> None:  #
     assert page["totalCount"] == 3
     assert sorted((n["deal"]["id"], n["amount"]) for n in page["nodes"]) == [
         ("d1", "100.0000"), ("d2", "200.0000"), ("d3", None)]
+
+
+# 8. Zero targets: ratio null, ACHIEVED (never EXCEEDED), pace expects 0 — in periods and summaries alike.
+
+
+async def test_zero_targets_have_no_percentage_and_are_achieved(org, gql) -> None:  # type: ignore[no-untyped-def]
+    await org(deals=[won("d1", "20", "EUR", "2026-01-05T10:00:00Z"), won("d2", "80000", "EUR", "2026-02-02T10:00:00Z")])
+    closed = (await gql(CREATE, input=goal(targetForAll="0")))["createGoal"]["goal"]
+    assert [(p["ratio"], p["status"]) for p in closed["periods"]] == [(None, "ACHIEVED")] * 3
+    assert closed["summary"] == {"target": "0.0000", "actual": "80020.0000", "ratio": None, "status": "ACHIEVED"}
+    running = (await gql(CREATE, input=goal(targetForAll="0", startDate="2026-04-01", endDate=None)))["createGoal"]["goal"]
+    april = running["periods"][0]
+    assert (april["ratio"], april["status"], april["pace"]["expectedByNow"]) == (None, "ACHIEVED", "0.0000")
+    assert running["summary"]["status"] == "ACHIEVED" and running["summary"]["ratio"] is None
+    exceeded = await gql("{ goals(filter: {status: EXCEEDED}) { totalCount } }")
+    assert exceeded["goals"]["totalCount"] == 0
+    ordered = await gql("{ goals(orderBy: PROGRESS_DESC) { nodes { id } } }")
+    assert len(ordered["goals"]["nodes"]) == 2
+
+
+async def test_a_zero_target_period_adds_its_actual_to_the_span(org, gql) -> None:  # type: ignore[no-untyped-def]
+    """How the audit's "15985 %" arose: the summary is the span's actual over the span's target; a period
+    with target 0 adds its €80,000 but no target, so against January's €500.47 the span stands at 159.89 ×
+    (EXCEEDED) while February itself has no ratio and is ACHIEVED. Not a division by zero."""
+    await org(deals=[won("d1", "20", "EUR", "2026-01-05T10:00:00Z"), won("d2", "80000", "EUR", "2026-02-02T10:00:00Z")])
+    seasonal = (await gql(CREATE, input=goal(targetForAll=None, periodTargets=[
+        {"periodStart": "2026-01-01", "target": "500.47"}, {"periodStart": "2026-02-01", "target": "0"},
+        {"periodStart": "2026-03-01", "target": "0"}])))["createGoal"]["goal"]
+    assert [(p["ratio"], p["status"]) for p in seasonal["periods"]] == [
+        ("0.0400", "MISSED"), (None, "ACHIEVED"), (None, "ACHIEVED")]
+    assert seasonal["summary"] == {"target": "500.4700", "actual": "80020.0000", "ratio": "159.8897",
+                                   "status": "EXCEEDED"}

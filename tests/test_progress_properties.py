@@ -667,3 +667,38 @@ async def test_boolean_attributes_read_alike_on_both_databases(
         actuals = await compute_actuals(session, runtime.registry, goals)
     assert actuals[("true", 0)].value == 1
     assert {k: v.value for k, v in actuals[("split", 0)].elements.items()} == {"true": 1, "false": 1, "0": 1}
+
+
+# --------------------------------------------------------------------------
+# Status, ratio and pace against a target — zero targets included (no database).
+# --------------------------------------------------------------------------
+
+AMOUNTS = st.one_of(st.just(Decimal(0)), st.integers(0, 10_000).map(Decimal),
+                    st.integers(0, 10_000_000).map(lambda n: Decimal(n) / 10_000))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None)
+@given(actual=AMOUNTS, target=AMOUNTS, when=st.integers(-2, 40), cal=CALENDAR)
+def test_status_ratio_and_pace_follow_one_rule(actual: Decimal, target: Decimal, when: int, cal: Calendar) -> None:
+    """ratio = actual / target, null exactly for a zero target; the status agrees with it (EXCEEDED only above
+    100 %, a zero target ACHIEVED once started); pace expects target × elapsed; one period's summary is its status."""
+    from goalgraph.progress.status import Status, pace, ratio, span_status, status
+
+    period = periods_for(cal, Interval.MONTHLY, date(2026, 3, 1), date(2026, 3, 31))[0]
+    now = period.start + timedelta(days=when, hours=7)
+    r, s, p = ratio(actual, target), status(actual, target, period, now), pace(actual, target, period, now)
+    assert (r is None) == (target == 0)
+    if now < period.start:
+        assert s is Status.PENDING
+    elif target == 0:
+        assert s is Status.ACHIEVED
+    elif actual > target:
+        assert s is Status.EXCEEDED and r is not None and r >= 1
+    elif actual == target:
+        assert s is Status.ACHIEVED and r == 1
+    else:
+        assert s is (Status.MISSED if now >= period.end else Status.IN_PROGRESS)
+    if p is not None:
+        assert p.expected_by_now <= target and (target != 0 or p.expected_by_now == 0)
+    current = s if p is not None else None
+    assert span_status([s], current, actual, target) is s

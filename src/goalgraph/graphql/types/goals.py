@@ -70,7 +70,8 @@ class CurrencyCount:
 @strawberry.type(description="Pace of the period under way.")
 class Pace:
     elapsed: float = strawberry.field(description="Share of the period elapsed, 0–1.")
-    expected_by_now: Decimal = strawberry.field(description="Target × elapsed share: where the actual should be.")
+    expected_by_now: Decimal = strawberry.field(description="Target × elapsed share: where the actual should be "
+                                                            "(0 for a zero target).")
     projected_at_end: Decimal | None = strawberry.field(description="The actual extrapolated to the period's end.")
 
 
@@ -93,8 +94,9 @@ class ElementProgress:
     actual: Decimal = strawberry.field(description="Measured for this element.")
     facts: int = strawberry.field(description="How many facts this element's actual is made of (unconverted ones "
                                               "are left out, as for the period).")
-    ratio: Decimal | None = strawberry.field(description="actual / target.")
-    status: PeriodStatus | None = strawberry.field(description="Status against the element's target.")
+    ratio: Decimal | None = strawberry.field(description="actual / target; null for a zero or missing target.")
+    status: PeriodStatus | None = strawberry.field(description="Status against the element's target (the period's "
+                                                                "rules); null for an element without a target.")
 
 
 @strawberry.type(description="A goal's target for one element of its split dimension.")
@@ -140,11 +142,12 @@ class GoalPeriod:
     def actual(self) -> Decimal:
         return self.p.actual
 
-    @strawberry.field(description="actual / target (1 = 100 %); null for a zero target.")
+    @strawberry.field(description="actual / target (1 = 100 %); null for a zero target (never a percentage of 0).")
     def ratio(self) -> Decimal | None:
         return self.p.ratio
 
-    @strawberry.field(description="PENDING, IN_PROGRESS, ACHIEVED, EXCEEDED or MISSED.")
+    @strawberry.field(description="PENDING, IN_PROGRESS, ACHIEVED, EXCEEDED or MISSED. A zero target is ACHIEVED "
+                                  "once the period starts, never EXCEEDED.")
     def status(self) -> PeriodStatus:
         return PeriodStatus(self.p.status.value)
 
@@ -231,8 +234,10 @@ class GoalPeriod:
 class GoalSummary:
     target: Decimal = strawberry.field(description="Sum of the periods' targets.")
     actual: Decimal = strawberry.field(description="Sum of the periods' actuals.")
-    ratio: Decimal | None = strawberry.field(description="actual / target; null for a zero target.")
-    status: PeriodStatus = strawberry.field(description="Status of the whole span.")
+    ratio: Decimal | None = strawberry.field(description="actual / target of the whole span; null for a zero target. "
+                                                         "A period with target 0 adds its actual but no target.")
+    status: PeriodStatus = strawberry.field(description="Status of the whole span: the current period's while one is "
+                                                         "under way, else the totals' by the periods' rules.")
 
 
 @strawberry.type(description="One change of target values (or lock state).")
@@ -251,17 +256,12 @@ class TargetRevision:
 
 
 def summary_status(progress: GoalProgress) -> status_rules.Status:
-    """The status of the whole span: of the current period if one is under way, else of the totals."""
+    """The status of the whole span (see :func:`goalgraph.progress.status.span_status`)."""
     if not progress.periods:
         return status_rules.Status.PENDING
     current = progress.current
-    if current is not None:
-        return current.status
-    if all(p.status is status_rules.Status.PENDING for p in progress.periods):
-        return status_rules.Status.PENDING
-    target, actual = progress.total_target, progress.total_actual
-    return status_rules.Status.EXCEEDED if actual > target else (
-        status_rules.Status.ACHIEVED if actual >= target else status_rules.Status.MISSED)
+    return status_rules.span_status([p.status for p in progress.periods], current.status if current else None,
+                                    progress.total_actual, progress.total_target)
 
 
 @strawberry.type(description="What the viewer may do with a goal (to grey out buttons).")
