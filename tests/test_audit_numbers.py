@@ -195,3 +195,42 @@ async def test_a_zero_target_period_adds_its_actual_to_the_span(org, gql) -> Non
         ("0.0400", "MISSED"), (None, "ACHIEVED"), (None, "ACHIEVED")]
     assert seasonal["summary"] == {"target": "500.4700", "actual": "80020.0000", "ratio": "159.8897",
                                    "status": "EXCEEDED"}
+
+
+# 7. Drill-down pages by the fact's own key: a deal entering a stage twice is listed twice, paged or not.
+
+DRILL = """
+query($id: ID!, $first: Int!, $after: String) { goal(id: $id) { periods(from: "2026-02-01", to: "2026-02-01") {
+  actual facts contributions(first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } nodes { occurredAt deal { id } } } } } }
+"""
+
+
+async def drill_all(gql, gid: str, first: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    seen, after = [], None
+    for _ in range(10):
+        page = (await gql(DRILL, id=gid, first=first, after=after))["goal"]["periods"][0]["contributions"]
+        seen += [(n["deal"]["id"], n["occurredAt"]) for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return seen
+        after = page["pageInfo"]["endCursor"]
+    raise AssertionError("paging does not end")
+
+
+async def test_drill_down_paging_keeps_every_stage_entry(org, gql) -> None:  # type: ignore[no-untyped-def]
+    deal = lambda id_, at, history: {  # noqa: E731
+        "id": id_, "title": id_, "value": "10", "currency": "EUR", "ownerId": "alice", "stageId": "offer",
+        "addedAt": at, "stageHistory": history}
+    await org(deals=[
+        # d1 enters Offer on 2 Feb, falls back to Lead, enters Offer again on 9 Feb; d2 once in between.
+        deal("d1", "2026-02-02T10:00:00Z", [{"stageId": "lead", "enteredAt": "2026-02-05T10:00:00Z"},
+                                            {"stageId": "offer", "enteredAt": "2026-02-09T10:00:00Z"}]),
+        deal("d2", "2026-02-03T10:00:00Z", []),
+    ])
+    gid = (await gql(CREATE, input=goal(goalType="DEALS_PROGRESSED", measure="COUNT", currency=None,
+                                        filters=[{"key": "stage", "values": ["offer"]}])))["createGoal"]["goal"]["id"]
+    one_page = await drill_all(gql, gid, 50)
+    assert sorted(one_page) == [("d1", "2026-02-02T10:00:00+00:00"), ("d1", "2026-02-09T10:00:00+00:00"),
+                                ("d2", "2026-02-03T10:00:00+00:00")]
+    assert await drill_all(gql, gid, 1) == one_page
+    assert await drill_all(gql, gid, 2) == one_page

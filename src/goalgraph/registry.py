@@ -16,6 +16,10 @@ from sqlalchemy import Select
 
 #: Column labels a fact source must provide.
 FACT_ID = "fact_id"
+#: Optional: the source row's own key, unique among its rows (defaults to ``fact_id``). Drill-down
+#: orders and pages by it; a source where one fact appears in several rows (a deal entering a stage
+#: twice, from stage history) must provide it, or paging by ``fact_id`` would skip rows.
+FACT_KEY = "fact_key"
 USER_ID = "user_id"
 OCCURRED_AT = "occurred_at"
 #: Optional: a local calendar date placing the fact (instead of, or besides, ``occurred_at``).
@@ -125,9 +129,10 @@ class GoalType:
     """A kind of goal: which facts count, when, and how they are measured.
 
     ``source`` returns a SQLAlchemy ``Select`` whose columns carry the agreed labels:
-    ``fact_id``, ``user_id`` (the credited user), ``occurred_at`` (the instant placing the
-    fact in a period) and/or ``occurred_on`` (a local date), ``currency`` when any measure
-    is money, each measure's ``column`` and each filter's ``column``. The core does the
+    ``fact_id`` (the fact a drill-down shows, in ``fact_kind``'s table), optionally ``fact_key``
+    (the row's own key when ``fact_id`` repeats), ``user_id`` (the credited user), ``occurred_at``
+    (the instant placing the fact in a period) and/or ``occurred_on`` (a local date), ``currency``
+    when any measure is money, each measure's ``column`` and each filter's ``column``. The core does the
     bucketing, assignee resolution, filtering, conversion and aggregation.
     """
 

@@ -196,5 +196,5 @@ class Loaders:
         owners = policy.visible_fact_owners(await self._ctx.viewer())
         async with self._ctx.db() as session:
             rows = await engine.contributions(session, registry, query_of(goal, [period], registry), period.index,
-                                              limit=limit, after_fact_id=after, owners=owners)
+                                              limit=limit, after_key=after, owners=owners)
         return rows, goal_type.fact_kind

@@ -48,6 +48,8 @@ from goalgraph.periods import Period
 from goalgraph.registry import (
     ATTRIBUTES,
     CURRENCY,
+    FACT_ID,
+    FACT_KEY,
     OCCURRED_AT,
     OCCURRED_ON,
     USER_ID,
@@ -374,15 +376,20 @@ class Contribution:
     original_amount: Decimal | None
     #: For split goals: the element the fact belongs to ("" when it has none).
     element: str | None = None
+    #: The source row's own key (``fact_key``, else ``fact_id``): what drill-down pages by.
+    key: int | None = None
 
 
 async def contributions(
     session: AsyncSession, registry: Registry, goal: GoalQuery, period_index: int, *, limit: int,
-    after_fact_id: int | None = None, owners: frozenset[int] | None = None,
+    after_key: int | None = None, owners: frozenset[int] | None = None,
 ) -> list[Contribution]:
-    """The facts behind one period of one goal (drill-down), by fact id, one page at a time.
+    """The facts behind one period of one goal (drill-down), one page at a time.
 
-    ``owners`` limits them to facts credited to these users (what the viewer may see).
+    Ordered and paged by the source row's own key (``fact_key`` where the source has one, else
+    ``fact_id``), so a deal entering a stage twice is listed twice and paging loses neither entry;
+    ``after_key`` is the last key of the previous page. ``owners`` limits them to facts credited to
+    these users (what the viewer may see).
     """
     goal_type = registry.goal_types.get(goal.goal_type)
     if goal_type is None:
@@ -395,7 +402,8 @@ async def contributions(
                        periods=periods, filters=goal.filters, currency=goal.currency, split_by=goal.split_by)
     j = _joined(goal_type, [single], registry.filters_for(goal_type))
     fc = j.src.c
-    cols = [fc["fact_id"].label("fact_id")]
+    row_key = fc[FACT_KEY] if FACT_KEY in fc else fc[FACT_ID]
+    cols = [fc[FACT_ID].label("fact_id"), row_key.label("row_key")]
     cols.append((fc[OCCURRED_AT] if OCCURRED_AT in fc else fc[OCCURRED_ON]).label("occurred"))
     if OCCURRED_AT in fc and OCCURRED_ON in fc:
         cols.append(fc[OCCURRED_ON].label("occurred_on"))
@@ -406,11 +414,11 @@ async def contributions(
     if j.element is not None:
         cols.append(j.element.label("element"))
     query = j.query(*cols)
-    if after_fact_id is not None:
-        query = query.where(fc["fact_id"] > after_fact_id)
+    if after_key is not None:
+        query = query.where(row_key > after_key)
     if owners is not None:
         query = query.where(fc[USER_ID].in_(sorted(owners)))
-    rows = (await session.execute(query.order_by(fc["fact_id"]).limit(limit))).all()
+    rows = (await session.execute(query.order_by(row_key).limit(limit))).all()
     pairs = {(r.fact_cur, goal.currency) for r in rows if measure.money and r.fact_cur != goal.currency}
     rates = await _rates(session, pairs | {(b, a) for a, b in pairs}) if pairs else {}
     out = []
@@ -418,10 +426,11 @@ async def contributions(
         occurred = r.occurred if r.occurred is not None else getattr(r, "occurred_on", None)
         element = (getattr(r, "element", None) or "") if goal.split_by else None
         if measure.column is None:
-            out.append(Contribution(r.fact_id, occurred, Decimal(1), None, None, element))
+            out.append(Contribution(r.fact_id, occurred, Decimal(1), None, None, element, r.row_key))
             continue
         original = Decimal(r.amount or 0) * measure.scale
         amount = _convert(original, r.fact_cur, goal.currency, r.direct, r.inverse, rates) if measure.money else original
         out.append(Contribution(r.fact_id, occurred, None if amount is None else amount.quantize(Decimal("0.0001")),
-                                r.fact_cur if measure.money else None, original.quantize(Decimal("0.0001")), element))
+                                r.fact_cur if measure.money else None, original.quantize(Decimal("0.0001")), element,
+                                r.row_key))
     return out

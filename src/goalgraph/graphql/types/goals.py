@@ -220,7 +220,7 @@ class GoalPeriod:
                 deal=DealType(row=fact) if kind is FactKind.DEAL and fact is not None else None,
                 activity=ActivityType(row=fact) if kind is FactKind.ACTIVITY and fact is not None else None,
             )
-            edges.append(Edge(cursor=encode_cursor("Fact", row.fact_id), node=node))
+            edges.append(Edge(cursor=encode_cursor("Fact", row.key), node=node))  # the row's own key, not the deal
         return Connection(
             edges=edges,
             page_info=PageInfo(has_next_page=has_next, has_previous_page=after is not None,
