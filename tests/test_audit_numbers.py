@@ -234,3 +234,28 @@ async def test_drill_down_paging_keeps_every_stage_entry(org, gql) -> None:  # t
                                 ("d2", "2026-02-03T10:00:00+00:00")]
     assert await drill_all(gql, gid, 1) == one_page
     assert await drill_all(gql, gid, 2) == one_page
+
+
+# 10. A contribution's fact follows the visibility of every fact read: hidden, its deal is null.
+
+
+async def test_drill_down_redacts_a_deal_the_viewer_may_not_see(org, gql) -> None:  # type: ignore[no-untyped-def]
+    deal = {"id": "d1", "title": "Secret", "value": "10", "currency": "EUR", "ownerId": "alice", "stageId": "offer",
+            "addedAt": "2026-02-02T10:00:00Z", "updatedAt": "2026-02-02T10:00:00Z"}
+    await org(deals=[deal])
+    # Handed to bob later: alice keeps the credit for entering Offer, but may no longer see the deal.
+    moved = await gql(INGEST, input={"deals": [{**deal, "ownerId": "bob", "updatedAt": "2026-03-01T10:00:00Z"}]})
+    assert moved["ingestFacts"]["deals"]["updated"] == 1, moved
+    gid = (await gql(CREATE, input=goal(goalType="DEALS_PROGRESSED", measure="VALUE", assignee={"kind": "USER", "id": "alice"},
+                                        filters=[{"key": "stage", "values": ["offer"]}])))["createGoal"]["goal"]["id"]
+    query = ('{ deal(id: "d1") { id } goal(id: "%s") { periods(from: "2026-02-01", to: "2026-02-01") { actual '
+             'contributions { totalCount nodes { amount occurredAt deal { id title owner { id } } } } } } }' % gid)
+    mine = await gql(query, as_user="alice")
+    assert mine["deal"] is None
+    feb = mine["goal"]["periods"][0]
+    assert feb["actual"] == "10.0000" and feb["contributions"]["totalCount"] == 1
+    assert feb["contributions"]["nodes"] == [{"amount": "10.0000", "occurredAt": "2026-02-02T10:00:00+00:00", "deal": None}]
+    # Who may see the deal gets it.
+    admin = await gql(query)
+    assert admin["goal"]["periods"][0]["contributions"]["nodes"][0]["deal"] == {
+        "id": "d1", "title": "Secret", "owner": {"id": "bob"}}

@@ -83,8 +83,10 @@ class Contribution:
     original_amount: Money | None = strawberry.field(description="The amount in the fact's own currency (money measures).")
     occurred_at: str | None = strawberry.field(description="When (instant or local date, ISO 8601) it was placed.")
     element: str | None = strawberry.field(description="Split goals: the element the fact counts for.")
-    deal: DealType | None = strawberry.field(description="The deal, for deal goal types.")
-    activity: ActivityType | None = strawberry.field(description="The activity, for activity goal types.")
+    deal: DealType | None = strawberry.field(description="The deal, for deal goal types; null when the viewer may "
+                                                         "not see it (now another owner's), as deal(id) answers.")
+    activity: ActivityType | None = strawberry.field(description="The activity, for activity goal types; null when "
+                                                                 "the viewer may not see it.")
 
 
 @strawberry.type(description="For a goal split by a dimension: one element's target and actual in a period.")
@@ -210,6 +212,12 @@ class GoalPeriod:
             facts = await info.context.loaders.activity.load_many(ids)
         else:
             facts = [None] * len(rows)
+        # The contribution was credited to someone the viewer may see; the fact as it is now (a deal since
+        # handed to another owner) follows the rule of every fact read: hidden, it is redacted to null,
+        # exactly as deal(id) answers — its amount stays, being part of the actual the viewer sees.
+        owners = policy.visible_fact_owners(await info.context.viewer())
+        if owners is not None:
+            facts = [f if f is not None and f.owner_id in owners else None for f in facts]
         edges = []
         for row, fact in zip(rows, facts):
             original = (Money(amount=row.original_amount, currency=row.currency)
