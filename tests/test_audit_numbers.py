@@ -259,3 +259,30 @@ async def test_drill_down_redacts_a_deal_the_viewer_may_not_see(org, gql) -> Non
     admin = await gql(query)
     assert admin["goal"]["periods"][0]["contributions"]["nodes"][0]["deal"] == {
         "id": "d1", "title": "Secret", "owner": {"id": "bob"}}
+
+
+# 9. Stage.dealCount / dealValues: open deals by default — and the docs say so.
+
+
+async def test_stage_totals_default_to_open_deals_as_documented(org, gql) -> None:  # type: ignore[no-untyped-def]
+    stage_deal = lambda id_, status, value: {  # noqa: E731
+        "id": id_, "title": id_, "value": value, "currency": "EUR", "ownerId": "alice", "stageId": "offer",
+        "status": status, "addedAt": "2026-02-02T10:00:00Z",
+        **({"wonAt": "2026-02-03T10:00:00Z"} if status == "WON" else {}),
+        **({"lostAt": "2026-02-03T10:00:00Z"} if status == "LOST" else {})}
+    await org(deals=[stage_deal("d1", "OPEN", "10"), stage_deal("d2", "WON", "20"), stage_deal("d3", "LOST", "40")])
+    data = await gql('{ pipelines { stages { id dealCount dealValues { amount } all: dealCount(status: null) '
+                     'allValues: dealValues(status: null) { amount } won: dealCount(status: WON) } } }')
+    offer = next(s for s in data["pipelines"][0]["stages"] if s["id"] == "offer")
+    assert offer == {"id": "offer", "dealCount": 1, "dealValues": [{"amount": "10.0000"}], "all": 3,
+                     "allValues": [{"amount": "70.0000"}], "won": 1}
+    from pathlib import Path
+
+    docs = Path(__file__).parent.parent / "docs"
+    for name in ("getting-started.md", "graphql.md"):
+        text = " ".join((docs / name).read_text().split())
+        assert "open deals" in text or "**open** deals" in text, name
+        for wrong in ("cover **every deal whose current stage this is, whatever its status**",
+                      "count every deal currently in the stage, won and lost ones included",
+                      "`dealValues` includes won and lost deals"):
+            assert wrong not in text, (name, wrong)
