@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph.db.dialect import local_wall_time
+from goalgraph.db.dialect import local_date
 from goalgraph.db.models import ExchangeRate, TeamMembership, User
 from goalgraph.db.types import Money, UTCDateTime
 from goalgraph.periods import Period
@@ -216,9 +216,9 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[Fil
             raise EngineError(f"goal type {goal_type.key}: money measures need a {CURRENCY} column")
         # The rate in force is the one on the fact's local date in the period's (the organisation's)
         # time zone — the date that places it in its period — whatever the PostgreSQL session's TimeZone.
-        instant = local_wall_time(fc[OCCURRED_AT], gp.c.tz) if OCCURRED_AT in fc else None
-        moment = instant if OCCURRED_ON not in fc else (
-            fc[OCCURRED_ON] if instant is None else func.coalesce(instant, fc[OCCURRED_ON])
+        local_day = local_date(fc[OCCURRED_AT], gp.c.tz) if OCCURRED_AT in fc else None
+        moment = local_day if OCCURRED_ON not in fc else (
+            fc[OCCURRED_ON] if local_day is None else func.coalesce(local_day, fc[OCCURRED_ON])
         )
         rate = ExchangeRate
         direct = (
@@ -231,7 +231,9 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[Fil
             .where(rate.currency == gp.c.cur, rate.quote_currency == fc[CURRENCY], rate.valid_from <= moment)
             .scalar_subquery()
         )
-        rate_keys = (direct, inverse)
+        # Facts already in the goal's currency (most of them) need no rate: skip the look-ups.
+        same = fc[CURRENCY] == gp.c.cur
+        rate_keys = (case((same, null()), else_=direct), case((same, null()), else_=inverse))
     for measure in goal_type.measures:
         if measure.column is not None and measure.column not in fc:
             raise EngineError(f"goal type {goal_type.key}: its source has no {measure.column!r} column")
