@@ -22,7 +22,9 @@ and :func:`goalgraph.rates.set_rates`, runs :func:`compute_actuals` and compares
 pytest-timeout allows a test 300 s). ``pytest --hypothesis-show-statistics`` shows what the
 examples exercised. A failure shrinks to a small scenario, which can take minutes.
 
-Below the property, two small tests pin discrepancies found while building it: PostgreSQL's
+A second, database-free property holds status, ratio and pace against one rule over random actuals
+and targets, zero targets included. Below the properties, two small tests pin discrepancies found
+while building them: PostgreSQL's
 session time zone moving the start of exchange rates (fixed: a regression test), and booleans in
 custom attributes reading differently on SQLite (a strict xfail there until fixed).
 """
