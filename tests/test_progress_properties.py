@@ -7,11 +7,14 @@ then a small CRM around them: 3–4 users in 1–2 teams, two pipelines, up to 3
 EUR / NOK / USD amounts, costs, stage history, expected close dates, custom attributes) and up to
 20 activities, plus up to 4 dated exchange rates. Instants land mostly on the goals' period
 bounds — exactly at local midnight, a microsecond to hours either side, or at UTC midnight of the
-same day — and rates start on the days facts happen, because that is where the bugs live.
+same day — and rates start on the days facts happen (their local date, and their UTC date where
+that differs, near local midnight), because that is where the bugs live. Activity-type filters are
+typed as people type them (``"CALL"``, ``"Meeting"``, ``" Email "``).
 
 Each example wipes the fact tables, ingests through :func:`goalgraph.ingest.batch.ingest_batch`
 and :func:`goalgraph.rates.set_rates`, runs :func:`compute_actuals` and compares every
-(goal, period) — value, fact count, unconverted facts and each split element — with
+(goal, period) — value, fact count (the facts in the value: unconverted ones only under
+``unconverted``), unconverted facts and each split element — with
 :func:`goalgraph.testing.reference.reference_actuals`. It runs on SQLite and PostgreSQL.
 
 ``GOALGRAPH_PROPERTY_EXAMPLES`` sets the number of examples per database (default 150, about
@@ -19,7 +22,9 @@ and :func:`goalgraph.rates.set_rates`, runs :func:`compute_actuals` and compares
 pytest-timeout allows a test 300 s). ``pytest --hypothesis-show-statistics`` shows what the
 examples exercised. A failure shrinks to a small scenario, which can take minutes.
 
-Below the property, two small tests pin discrepancies found while building it: PostgreSQL's
+A second, database-free property holds status, ratio and pace against one rule over random actuals
+and targets, zero targets included. Below the properties, two small tests pin discrepancies found
+while building them: PostgreSQL's
 session time zone moving the start of exchange rates (fixed: a regression test), and booleans in
 custom attributes reading differently on SQLite (a strict xfail there until fixed).
 """
@@ -81,6 +86,7 @@ PIPELINES = {"p1": ("p1s1", "p1s2", "p1s3"), "p2": ("p2s1", "p2s2")}
 STAGES = tuple(s for stages in PIPELINES.values() for s in stages)
 STAGE_PIPELINE = {s: p for p, stages in PIPELINES.items() for s in stages}
 ACTIVITY_TYPES = ("call", "meeting", "email")
+ACTIVITY_FILTER_VALUES = (*ACTIVITY_TYPES, "CALL", "Meeting", " Email ")
 STATUSES = ("OPEN", "WON", "LOST", "STALLED", "OPEN", "WON")  # open and won deals count most
 #: The first-party dimensions (plugin goalgraph_dimensions): key = attribute → elements (and one more).
 DIMENSIONS = {
@@ -202,11 +208,12 @@ ACTIVITY = st.binary(min_size=24, max_size=24).map(_activity_spec)
 #: A rate: (where it starts, which one, the other way round, rate, and now and then a rate for the
 #: inverse pair from the same day — a tie). It starts on a day code, so many days before the goals
 #: (valid for everything), or — for the currencies of a fact a money goal counts and of that goal —
-#: on the day the fact's rate is taken ("counted"; "midnight": of a fact at exactly midnight UTC or
-#: placed by date) or the day after: a rate starting just as a fact happens, where an off-by-one
-#: in its validity shows.
+#: on the day the fact's rate is taken — its local date in the organisation's time zone ("counted";
+#: "midnight": of a fact at exactly local midnight or placed by date; "utc_day": the fact's UTC date
+#: where that is another day than its local one, near local midnight) — or the day after: a rate
+#: starting just as a fact happens, where an off-by-one in its validity or the wrong day shows.
 RATE = st.tuples(
-    st.sampled_from(("counted", "midnight", "counted", "day", "early", "counted")),
+    st.sampled_from(("counted", "midnight", "utc_day", "day", "early", "counted")),
     st.integers(0, DAY_CODES - 1),
     st.booleans(),
     st.integers(1, 200_000).map(lambda r: Decimal(r) / 10_000),
@@ -221,7 +228,8 @@ GOAL = st.fixed_dictionaries({
     "who": st.integers(0, 3),
     "pipelines": st.one_of(st.none(), st.lists(st.sampled_from(("p1", "p2", "nope")), unique=True, max_size=2)),
     "stage": st.one_of(st.none(), st.sampled_from(STAGES), st.sampled_from(STAGES), st.sampled_from(STAGES)),
-    "activity_types": st.one_of(st.none(), st.lists(st.sampled_from(ACTIVITY_TYPES), unique=True, max_size=2)),
+    # Filter values as a person types them: upper and mixed case match the lower-case stored types.
+    "activity_types": st.one_of(st.none(), st.lists(st.sampled_from(ACTIVITY_FILTER_VALUES), unique=True, max_size=2)),
     "dimension": st.one_of(
         st.none(), st.none(),
         *(st.tuples(st.just(k), st.lists(st.sampled_from(v), unique=True, max_size=2)) for k, v in DIMENSIONS.items()),
@@ -394,7 +402,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     # Where rates may start: (day, fact currency, goal currency) for facts money goals count.
     batch = {"users": [{"id": u, "name": u.upper()} for u in users], "teams": teams, "pipelines": pipelines,
              "deals": deals, "activities": activities}
-    starts: dict[str, list[tuple[date, str, str]]] = {"counted": [], "midnight": []}
+    starts: dict[str, list[tuple[date, str, str]]] = {"counted": [], "midnight": [], "utc_day": []}
     draft = Scenario(cal, batch, [], goals, "UTC")
     ids = {u: u for u in users} | {t["id"]: t["id"] for t in teams}
     draft_world = world(draft, ids, ids)
@@ -403,10 +411,12 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             continue
         for _, fact in counted(draft_world, goal, dimensions=DIMENSION_ATTRIBUTES):
             if fact.currency != goal.currency:
-                start = (rate_day(fact), fact.currency, goal.currency)
+                start = (rate_day(fact, cal.time_zone), fact.currency, goal.currency)
                 starts["counted"].append(start)
-                if fact.occurred_at is None or fact.occurred_at.astimezone(UTC).time() == time(0):
+                if fact.occurred_at is None or fact.occurred_at.astimezone(tz).time() == time(0):
                     starts["midnight"].append(start)
+                if fact.occurred_at is not None and (utc_day := fact.occurred_at.astimezone(UTC).date()) != start[0]:
+                    starts["utc_day"].append((utc_day, fact.currency, goal.currency))
     rates: dict[tuple[str, str, date], Decimal] = {}  # one rate per pair and day
     for how, n, flip, rate, inverse in draw(st.lists(RATE, min_size=n_rates, max_size=n_rates)):
         pair = PAIRS[n % len(PAIRS)]
@@ -659,3 +669,38 @@ async def test_boolean_attributes_read_alike_on_both_databases(
         actuals = await compute_actuals(session, runtime.registry, goals)
     assert actuals[("true", 0)].value == 1
     assert {k: v.value for k, v in actuals[("split", 0)].elements.items()} == {"true": 1, "false": 1, "0": 1}
+
+
+# --------------------------------------------------------------------------
+# Status, ratio and pace against a target — zero targets included (no database).
+# --------------------------------------------------------------------------
+
+AMOUNTS = st.one_of(st.just(Decimal(0)), st.integers(0, 10_000).map(Decimal),
+                    st.integers(0, 10_000_000).map(lambda n: Decimal(n) / 10_000))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None)
+@given(actual=AMOUNTS, target=AMOUNTS, when=st.integers(-2, 40), cal=CALENDAR)
+def test_status_ratio_and_pace_follow_one_rule(actual: Decimal, target: Decimal, when: int, cal: Calendar) -> None:
+    """ratio = actual / target, null exactly for a zero target; the status agrees with it (EXCEEDED only above
+    100 %, a zero target ACHIEVED once started); pace expects target × elapsed; one period's summary is its status."""
+    from goalgraph.progress.status import Status, pace, ratio, span_status, status
+
+    period = periods_for(cal, Interval.MONTHLY, date(2026, 3, 1), date(2026, 3, 31))[0]
+    now = period.start + timedelta(days=when, hours=7)
+    r, s, p = ratio(actual, target), status(actual, target, period, now), pace(actual, target, period, now)
+    assert (r is None) == (target == 0)
+    if now < period.start:
+        assert s is Status.PENDING
+    elif target == 0:
+        assert s is Status.ACHIEVED
+    elif actual > target:
+        assert s is Status.EXCEEDED and r is not None and r >= 1
+    elif actual == target:
+        assert s is Status.ACHIEVED and r == 1
+    else:
+        assert s is (Status.MISSED if now >= period.end else Status.IN_PROGRESS)
+    if p is not None:
+        assert p.expected_by_now <= target and (target != 0 or p.expected_by_now == 0)
+    current = s if p is not None else None
+    assert span_status([s], current, actual, target) is s

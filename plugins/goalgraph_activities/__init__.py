@@ -6,13 +6,14 @@ from sqlalchemy import Select, select
 
 from goalgraph.db.models import Activity
 from goalgraph.hookspecs import hookimpl
-from goalgraph.registry import COUNT, Category, FactKind, FactQuery, FilterSpec, GoalType
+from goalgraph.registry import COUNT, Category, FactKind, FactQuery, FilterSpec, GoalType, fold_case
 
 __version__ = "0.1.0"
 
 ACTIVITY_TYPES = FilterSpec(
-    "activity_types", "Activity types", column="activity_type",
-    description="Only activities of these types, e.g. call, meeting (all types when left out).",
+    "activity_types", "Activity types", column="activity_type", normalise=fold_case,
+    description="Only activities of these types, e.g. call, meeting (all types when left out; "
+                "matched whatever their case, as activity types are stored trimmed and lower-case).",
 )
 
 

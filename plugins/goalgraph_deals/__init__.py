@@ -50,10 +50,14 @@ def deals_won(_: FactQuery) -> Select:
 
 
 def deals_progressed(_: FactQuery) -> Select:
-    """Entries into a stage (from stage history), credited to the owner at the time."""
+    """Entries into a stage (from stage history), credited to the owner at the time.
+
+    A deal may enter a stage more than once: each entry is a fact of its own, keyed by its history
+    row (``fact_key``), while ``fact_id`` names the deal a drill-down shows."""
     change = DealStageChange
     return select(
         change.deal_id.label("fact_id"),
+        change.id.label("fact_key"),
         change.owner_id.label("user_id"),
         change.entered_at.label("occurred_at"),
         Deal.currency.label("currency"),

@@ -110,6 +110,8 @@ class Period:
     start_date: date  # first local day
     end_date: date  # last local day, inclusive
     label: str  # e.g. "2026-W05", "2026-03", "FY2026/27 Q1"
+    #: The organisation's time zone its local dates are in (exchange rates follow the same local dates).
+    time_zone: str = "UTC"
 
     def contains(self, moment: datetime) -> bool:
         """Whether the aware instant ``moment`` lies in ``[start, end)``."""
@@ -369,7 +371,7 @@ def _build(
     tz = cal.tz
     instants = [_midnight(tz, day) for day in bounds]
     one_day = _ONE_DAY
-    # Positional arguments: index, start, end, start_date, end_date, label.
+    # Positional arguments: index, start, end, start_date, end_date, label, time_zone.
     return [
         Period(
             k_first + i,
@@ -378,6 +380,7 @@ def _build(
             bounds[i],
             bounds[i + 1] - one_day,
             _label(cal, iv, aligned[i], fiscal),
+            cal.time_zone,
         )
         for i in range(count)
     ]
@@ -394,6 +397,7 @@ def _custom_period(cal: Calendar, start: date, end: date | None) -> Period:
         start_date=start,
         end_date=end,
         label=_custom_label(start, end),
+        time_zone=cal.time_zone,
     )
 
 

@@ -16,6 +16,10 @@ from sqlalchemy import Select
 
 #: Column labels a fact source must provide.
 FACT_ID = "fact_id"
+#: Optional: the source row's own key, unique among its rows (defaults to ``fact_id``). Drill-down
+#: orders and pages by it; a source where one fact appears in several rows (a deal entering a stage
+#: twice, from stage history) must provide it, or paging by ``fact_id`` would skip rows.
+FACT_KEY = "fact_key"
 USER_ID = "user_id"
 OCCURRED_AT = "occurred_at"
 #: Optional: a local calendar date placing the fact (instead of, or besides, ``occurred_at``).
@@ -62,6 +66,15 @@ class Measure:
 COUNT = Measure("COUNT", "Number")
 
 
+def fold_case(text: str) -> str:
+    """Case-insensitive text as facts store it and filters match it (activity types): trimmed, lower-case.
+
+    Ingest writes such fields through it and a filter spec with ``normalise=fold_case`` passes its
+    values through it too, so ``"CALL"`` and ``" Call "`` match stored ``call``.
+    """
+    return text.strip().lower()
+
+
 class FilterKind(str, enum.Enum):
     """How a filter's values are written and matched."""
 
@@ -90,6 +103,15 @@ class FilterSpec:
     attribute: str | None = None
     #: Set for dimension filters: the dimension whose elements are the allowed values.
     dimension: str | None = None
+    #: For TEXT filters over a normalised fact column: the function the facts were written through
+    #: (e.g. :func:`fold_case`). Values are compared after it; ``choices`` are in its output form.
+    normalise: Callable[[str], str] | None = None
+
+    def normalised(self, values: Sequence[str]) -> list[str]:
+        """``values`` as they are compared with the fact column (duplicates dropped, order kept)."""
+        if self.normalise is None:
+            return list(values)
+        return list(dict.fromkeys(self.normalise(str(v)) for v in values))
 
 
 @dataclass(frozen=True)
@@ -107,9 +129,10 @@ class GoalType:
     """A kind of goal: which facts count, when, and how they are measured.
 
     ``source`` returns a SQLAlchemy ``Select`` whose columns carry the agreed labels:
-    ``fact_id``, ``user_id`` (the credited user), ``occurred_at`` (the instant placing the
-    fact in a period) and/or ``occurred_on`` (a local date), ``currency`` when any measure
-    is money, each measure's ``column`` and each filter's ``column``. The core does the
+    ``fact_id`` (the fact a drill-down shows, in ``fact_kind``'s table), optionally ``fact_key``
+    (the row's own key when ``fact_id`` repeats), ``user_id`` (the credited user), ``occurred_at``
+    (the instant placing the fact in a period) and/or ``occurred_on`` (a local date), ``currency``
+    when any measure is money, each measure's ``column`` and each filter's ``column``. The core does the
     bucketing, assignee resolution, filtering, conversion and aggregation.
     """
 
@@ -151,6 +174,9 @@ class GoalType:
                 continue
             if not values:
                 problems.append((key, "needs at least one value (or leave the filter out)"))
+            if any(not str(v).strip() for v in values):
+                problems.append((key, "an empty value matches nothing"))
+            values = spec.normalised(values)
             if not spec.multiple and len(values) > 1:
                 problems.append((key, f"takes one value, got {len(values)}"))
             if spec.choices is not None:

@@ -1,8 +1,11 @@
-"""The one place for dialect-specific SQL: INSERT … ON CONFLICT, UTC wall-clock time."""
+"""The one place for dialect-specific SQL: INSERT … ON CONFLICT, UTC wall-clock time, local dates."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,3 +38,63 @@ def _utc_default(element: utc_wall_time, compiler: Any, **kw: Any) -> str:
 @compiles(utc_wall_time, "postgresql")
 def _utc_postgresql(element: utc_wall_time, compiler: Any, **kw: Any) -> str:
     return f"timezone('UTC', {compiler.process(element.clauses, **kw)})"
+
+
+class local_date(FunctionElement):  # noqa: N801 - reads like the SQL function it renders as
+    """The local calendar date of a timezone-aware timestamp in the IANA zone ``zone`` (a column or bind).
+
+    PostgreSQL converts with its own zone database (``timezone(zone, ts)::date``); SQLite has none, so
+    :func:`register_sqlite_functions` adds one from Python's (text ``YYYY-MM-DD``, as SQLite keeps
+    dates). ``valid_from <= local_date(ts, zone)`` holds from local midnight of ``valid_from`` on,
+    whatever the PostgreSQL session's TimeZone.
+    """
+
+    inherit_cache = True
+    name = "local_date"
+
+
+_SQLITE_LOCAL_DATE = "goalgraph_local_date"
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+@compiles(local_date)
+def _local_default(element: local_date, compiler: Any, **kw: Any) -> str:
+    return f"{_SQLITE_LOCAL_DATE}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(local_date, "postgresql")
+def _local_postgresql(element: local_date, compiler: Any, **kw: Any) -> str:
+    moment, zone = list(element.clauses)
+    return f"CAST(timezone({compiler.process(zone, **kw)}, {compiler.process(moment, **kw)}) AS DATE)"
+
+
+@lru_cache(maxsize=65536)
+def _local_dates_of_utc_day(zone: str, utc_day: str) -> tuple[str, str, str]:
+    """For one UTC day: (the local date at its start, the UTC time of day ``HH:MM:SS`` from which the
+    next local date holds — "99" when none does within the day —, that next local date)."""
+    tz = _ZONES.get(zone) or _ZONES.setdefault(zone, ZoneInfo(zone))
+    start = datetime.fromisoformat(utc_day).replace(tzinfo=timezone.utc)
+    first = start.astimezone(tz).date()
+    following = first + timedelta(days=1)
+    midnight = datetime(following.year, following.month, following.day, tzinfo=tz).astimezone(timezone.utc)
+    if midnight < start + timedelta(days=1):  # (a skipped date, as Samoa's 30 Dec 2011, gives the one after)
+        return first.isoformat(), midnight.strftime("%H:%M:%S"), midnight.astimezone(tz).date().isoformat()
+    return first.isoformat(), "99", following.isoformat()
+
+
+def _sqlite_local_date(moment: str | None, zone: str | None) -> str | None:
+    """SQLite stores UTC wall time as text (``YYYY-MM-DD HH:MM:SS.ffffff``): its date in ``zone``.
+
+    Called for every fact converted, so it works on the text: a UTC day holds at most two local
+    dates, split at the one local midnight within it (cached per zone and day).
+    """
+    if moment is None or zone is None:
+        return None
+    text = str(moment)
+    first, split, following = _local_dates_of_utc_day(zone, text[:10])
+    return following if text[11:19] >= split else first
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """Add the functions :class:`local_date` needs to a new SQLite connection."""
+    dbapi_connection.create_function(_SQLITE_LOCAL_DATE, 2, _sqlite_local_date, deterministic=True)

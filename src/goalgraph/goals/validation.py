@@ -58,7 +58,8 @@ async def validate_draft(
     """All problems with ``draft`` (empty when valid) and the resolved assignee.
 
     Normalises in place: currency defaults to the organisation's for money measures and is
-    cleared for the others; the target defaults from the per-period targets.
+    cleared for the others; filter values take the form the facts they match are stored in
+    (:meth:`FilterSpec.normalised`); the target defaults from the per-period targets.
     """
     errors: list[FactError] = []
 
@@ -85,6 +86,10 @@ async def validate_draft(
             draft.currency = None
         specs = registry.filters_for(goal_type)
         extra = specs[len(goal_type.filters):]
+        # Stored as the facts they match are (e.g. activity types lower-case), so "CALL" finds calls.
+        by_key = {spec.key: spec for spec in specs}
+        draft.filters = {key: by_key[key].normalised(values) if key in by_key and values else values
+                         for key, values in draft.filters.items()}
         for key, message in goal_type.validate_filters(draft.filters, extra):
             errors.append(FactError(("filters", key), message))
         await _check_filter_references(session, goal_type, draft.filters, errors)

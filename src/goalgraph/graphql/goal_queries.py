@@ -14,6 +14,7 @@ from goalgraph.goals.listing import GoalListFilter, Timeframe, goals_query
 from goalgraph.goals.service import get_goal
 from goalgraph.graphql.pagination import Connection, Edge, PageInfo, check_page_size, decode_cursor, encode_cursor, paginate
 from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, PeriodStatus, summary_status
+from goalgraph.progress import status as status_rules
 from goalgraph.db.models import Goal
 
 #: Most goals considered when a list is filtered by status or sorted by progress (computed, not stored).
@@ -93,10 +94,10 @@ class GoalQueries:
             current = p.current
             if current is not None:
                 ratio = current.ratio
-            elif state.value == "PENDING" or not p.total_target:
-                ratio = None  # not started (or no target): sorts last
+            elif state.value == "PENDING":
+                ratio = None  # not started: sorts last
             else:
-                ratio = p.total_actual / p.total_target
+                ratio = status_rules.ratio(p.total_actual, p.total_target)  # None (sorts last) for a zero target
             scored.append((row, ratio))
         if order_by is not GoalOrder.CREATED:
             missing = [s for s in scored if s[1] is None]

@@ -208,5 +208,5 @@ class Loaders:
             return [], goal_type.fact_kind  # a lapsed goal is not measured: no drill-down
         async with self._ctx.db() as session:
             rows = await engine.contributions(session, registry, query_of(goal, [period], registry), period.index,
-                                              limit=limit, after_fact_id=after, owners=owners)
+                                              limit=limit, after_key=after, owners=owners)
         return rows, goal_type.fact_kind

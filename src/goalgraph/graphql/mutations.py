@@ -61,7 +61,8 @@ class ExchangeRateInput:
     currency: str = strawberry.field(description="ISO 4217 code converted from.")
     quote_currency: str = strawberry.field(description="ISO 4217 code converted to.")
     rate: Decimal = strawberry.field(description="Units of quoteCurrency per unit of currency (> 0).")
-    valid_from: date = strawberry.field(description="First day (UTC) the rate applies; it applies until a newer one.")
+    valid_from: date = strawberry.field(description="First day the rate applies — a local date in the organisation's "
+                                                 "time zone, like the dates placing facts in periods; it applies until a newer one.")
 
 
 @strawberry.type(description="The rates were stored.")

@@ -24,6 +24,7 @@ from goalgraph.graphql.types.facts import (
 from goalgraph.dimensions import custom_elements
 from goalgraph.graphql.types.goal_types import DimensionInfo, GoalTypeInfo
 from goalgraph.organisation import get_organisation
+from goalgraph.registry import fold_case
 
 DEFAULT_PAGE = 50
 
@@ -170,7 +171,7 @@ class FactQueries:
             if filter.deal_id is not None:
                 query = query.where(a.deal_id == _ref(models.Deal, filter.deal_id))
             if filter.type is not None:
-                query = query.where(a.type == filter.type.lower())
+                query = query.where(a.type == fold_case(filter.type))
             if filter.done is not None:
                 query = query.where(a.done_at.is_not(None) if filter.done else a.done_at.is_(None))
         return await _page(info, await _visible(info, query, a), a, "Activity", first, after, ActivityType)

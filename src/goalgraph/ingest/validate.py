@@ -19,6 +19,7 @@ from goalgraph.currencies import is_currency
 from goalgraph.db.models import EXTERNAL_ID_LENGTH, DealStatus
 from goalgraph.ingest.errors import FactError, Path
 from goalgraph.inputs import MAX_AMOUNT, InputRefused, amount_problem, check_json, text_problem
+from goalgraph.registry import fold_case
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
@@ -413,7 +414,7 @@ def parse_activity(raw: Mapping[str, Any], path: Path, errors: list[FactError], 
     row = FieldReader(raw, path, errors)
     rec = {
         "external_id": row.external_id("id"),
-        "type": (row.string("type", required=True, max_length=64) or "").lower() or None,
+        "type": fold_case(row.string("type", required=True, max_length=64) or "") or None,
         "subject": row.string("subject", max_length=300) or "",
         "owner_ref": row.external_id("owner_id"),
         "deal_ref": row.external_id("deal_id", required=False),

@@ -41,13 +41,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph.db.dialect import utc_wall_time
+from goalgraph.db.dialect import local_date
 from goalgraph.db.models import ExchangeRate, TeamMembership, User
 from goalgraph.db.types import Money, UTCDateTime
 from goalgraph.periods import Period
 from goalgraph.registry import (
     ATTRIBUTES,
     CURRENCY,
+    FACT_ID,
+    FACT_KEY,
     OCCURRED_AT,
     OCCURRED_ON,
     USER_ID,
@@ -95,8 +97,9 @@ class PeriodActual:
     """The measured result of one goal in one period."""
 
     value: Decimal = Decimal(0)
+    #: How many facts ``value`` is made of.
     facts: int = 0
-    #: Facts counted but not converted (no exchange rate), by their currency.
+    #: Facts that count but are not in ``value`` (no exchange rate), by their currency.
     unconverted: dict[str, int] = field(default_factory=dict)
     #: For split goals: the actual per element ("" for facts without the attribute).
     elements: dict[str, "PeriodActual"] = field(default_factory=dict)
@@ -109,7 +112,7 @@ class EngineError(ValueError):
 _GOAL_COLUMNS = (
     column("g", Integer), column("pi", Integer), column("p_start", UTCDateTime()), column("p_end", UTCDateTime()),
     column("d_start", Date), column("d_end", Date), column("cur", String), column("a_kind", String),
-    column("a_id", Integer), column("split", String),
+    column("a_id", Integer), column("split", String), column("tz", String),
 )
 
 
@@ -123,7 +126,7 @@ def _goal_rows(goals: Sequence[GoalQuery], goal_type: GoalType, flags: list[str]
                 g_idx, period.index, period.start, period.end, period.start_date,
                 date.fromordinal(period.end_date.toordinal() + 1), goal.currency or "",
                 goal.assignee.kind.value, goal.assignee.id if goal.assignee.id is not None else 0,
-                goal.split_by or "", *used,
+                goal.split_by or "", period.time_zone, *used,
             ))
     return cols, rows
 
@@ -191,7 +194,7 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[Fil
             (g_idx, key, str(value))
             for g_idx, goal in enumerate(goals)
             for key in flags
-            for value in goal.filters.get(key) or ()
+            for value in by_key[key].normalised(goal.filters.get(key) or ())
         ]
         gf = values(column("g", Integer), column("k", String), column("v", String), name="gf").data(filter_rows).cte("gf")
         for i, key in enumerate(flags):
@@ -211,10 +214,11 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[Fil
     if any(m.money for m in goal_type.measures):
         if CURRENCY not in fc:
             raise EngineError(f"goal type {goal_type.key}: money measures need a {CURRENCY} column")
-        # Rates apply from midnight UTC of valid_from, whatever the PostgreSQL session's TimeZone.
-        instant = utc_wall_time(fc[OCCURRED_AT]) if OCCURRED_AT in fc else None
-        moment = instant if OCCURRED_ON not in fc else (
-            fc[OCCURRED_ON] if instant is None else func.coalesce(instant, fc[OCCURRED_ON])
+        # The rate in force is the one on the fact's local date in the period's (the organisation's)
+        # time zone — the date that places it in its period — whatever the PostgreSQL session's TimeZone.
+        local_day = local_date(fc[OCCURRED_AT], gp.c.tz) if OCCURRED_AT in fc else None
+        moment = local_day if OCCURRED_ON not in fc else (
+            fc[OCCURRED_ON] if local_day is None else func.coalesce(local_day, fc[OCCURRED_ON])
         )
         rate = ExchangeRate
         direct = (
@@ -227,7 +231,9 @@ def _joined(goal_type: GoalType, goals: Sequence[GoalQuery], specs: Sequence[Fil
             .where(rate.currency == gp.c.cur, rate.quote_currency == fc[CURRENCY], rate.valid_from <= moment)
             .scalar_subquery()
         )
-        rate_keys = (direct, inverse)
+        # Facts already in the goal's currency (most of them) need no rate: skip the look-ups.
+        same = fc[CURRENCY] == gp.c.cur
+        rate_keys = (case((same, null()), else_=direct), case((same, null()), else_=inverse))
     for measure in goal_type.measures:
         if measure.column is not None and measure.column not in fc:
             raise EngineError(f"goal type {goal_type.key}: its source has no {measure.column!r} column")
@@ -339,10 +345,10 @@ async def compute_actuals(
             if measure.money:
                 amount = _convert(amount, row.fact_cur, goal.currency, row.direct, row.inverse, rates)
         for part in parts:
-            part.facts += row.n
             if amount is None:
                 part.unconverted[row.fact_cur] = part.unconverted.get(row.fact_cur, 0) + row.n
             else:
+                part.facts += row.n
                 part.value += amount
     for goal in goals:
         money = registry.goal_types[goal.goal_type].measure(goal.measure).money  # type: ignore[union-attr]
@@ -372,15 +378,20 @@ class Contribution:
     original_amount: Decimal | None
     #: For split goals: the element the fact belongs to ("" when it has none).
     element: str | None = None
+    #: The source row's own key (``fact_key``, else ``fact_id``): what drill-down pages by.
+    key: int | None = None
 
 
 async def contributions(
     session: AsyncSession, registry: Registry, goal: GoalQuery, period_index: int, *, limit: int,
-    after_fact_id: int | None = None, owners: frozenset[int] | None = None,
+    after_key: int | None = None, owners: frozenset[int] | None = None,
 ) -> list[Contribution]:
-    """The facts behind one period of one goal (drill-down), by fact id, one page at a time.
+    """The facts behind one period of one goal (drill-down), one page at a time.
 
-    ``owners`` limits them to facts credited to these users (what the viewer may see).
+    Ordered and paged by the source row's own key (``fact_key`` where the source has one, else
+    ``fact_id``), so a deal entering a stage twice is listed twice and paging loses neither entry;
+    ``after_key`` is the last key of the previous page. ``owners`` limits them to facts credited to
+    these users (what the viewer may see).
     """
     goal_type = registry.goal_types.get(goal.goal_type)
     if goal_type is None:
@@ -393,7 +404,8 @@ async def contributions(
                        periods=periods, filters=goal.filters, currency=goal.currency, split_by=goal.split_by)
     j = _joined(goal_type, [single], registry.filters_for(goal_type))
     fc = j.src.c
-    cols = [fc["fact_id"].label("fact_id")]
+    row_key = fc[FACT_KEY] if FACT_KEY in fc else fc[FACT_ID]
+    cols = [fc[FACT_ID].label("fact_id"), row_key.label("row_key")]
     cols.append((fc[OCCURRED_AT] if OCCURRED_AT in fc else fc[OCCURRED_ON]).label("occurred"))
     if OCCURRED_AT in fc and OCCURRED_ON in fc:
         cols.append(fc[OCCURRED_ON].label("occurred_on"))
@@ -404,11 +416,11 @@ async def contributions(
     if j.element is not None:
         cols.append(j.element.label("element"))
     query = j.query(*cols)
-    if after_fact_id is not None:
-        query = query.where(fc["fact_id"] > after_fact_id)
+    if after_key is not None:
+        query = query.where(row_key > after_key)
     if owners is not None:
         query = query.where(fc[USER_ID].in_(sorted(owners)))
-    rows = (await session.execute(query.order_by(fc["fact_id"]).limit(limit))).all()
+    rows = (await session.execute(query.order_by(row_key).limit(limit))).all()
     pairs = {(r.fact_cur, goal.currency) for r in rows if measure.money and r.fact_cur != goal.currency}
     rates = await _rates(session, pairs | {(b, a) for a, b in pairs}) if pairs else {}
     out = []
@@ -416,10 +428,11 @@ async def contributions(
         occurred = r.occurred if r.occurred is not None else getattr(r, "occurred_on", None)
         element = (getattr(r, "element", None) or "") if goal.split_by else None
         if measure.column is None:
-            out.append(Contribution(r.fact_id, occurred, Decimal(1), None, None, element))
+            out.append(Contribution(r.fact_id, occurred, Decimal(1), None, None, element, r.row_key))
             continue
         original = Decimal(r.amount or 0) * measure.scale
         amount = _convert(original, r.fact_cur, goal.currency, r.direct, r.inverse, rates) if measure.money else original
         out.append(Contribution(r.fact_id, occurred, None if amount is None else amount.quantize(Decimal("0.0001")),
-                                r.fact_cur if measure.money else None, original.quantize(Decimal("0.0001")), element))
+                                r.fact_cur if measure.money else None, original.quantize(Decimal("0.0001")), element,
+                                r.row_key))
     return out

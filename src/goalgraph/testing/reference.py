@@ -16,19 +16,21 @@ The rules, one per concern:
 * **Assignee** — a user: facts credited to that user; a team: facts credited to its members;
   the company: every fact.
 * **Filters** — a goal's filter with values keeps facts whose ``dims[filter key]`` is one of them;
-  a missing or empty filter keeps everything. A dimension filter (``dimensions`` maps its key to
+  a missing or empty filter keeps everything. Activity-type values match whatever their case and
+  surrounding spaces (stored types are trimmed and lower-case). A dimension filter (``dimensions`` maps its key to
   the attribute it reads) keeps facts whose ``attributes[attribute]`` is one of the values, read
   as :func:`attribute_text` does (strings as they are, other JSON scalars as JSON writes them).
 * **Splits** — a goal with ``split_by`` (an attribute) also gets one actual per element: the
   attribute's text, ``""`` when the fact lacks it (or it is null or empty).
 * **Measures** — ``COUNT`` counts facts; any other measure sums ``amounts[measure]``.
 * **Money** — an amount in the goal's currency is taken as is. Otherwise the exchange rate in force
-  on the fact's date is used: for an instant, its **UTC** date (a rate's ``valid_from`` starts at
-  midnight UTC); for a local date, that date. The direct rate (fact currency → goal currency,
-  multiply) or the inverse one (goal currency → fact currency, divide) with the latest
-  ``valid_from`` on or before that date; when both exist the newer wins (the direct one on a tie).
-  Without a rate the fact is counted in ``facts`` and in ``unconverted`` (by currency) but adds
-  nothing to the value.
+  on the fact's **local date** is used: for an instant, its date in the organisation's time zone
+  (the period's ``time_zone``: the same date that places it in its period, so a rate's
+  ``valid_from`` starts at local midnight); for a local date, that date. The direct rate (fact
+  currency → goal currency, multiply) or the inverse one (goal currency → fact currency, divide)
+  with the latest ``valid_from`` on or before that date; when both exist the newer wins (the direct
+  one on a tie). Without a rate the fact adds nothing to the value and is reported only in
+  ``unconverted`` (by currency); ``facts`` counts the facts the value is made of.
 * Values are quantized to four decimal places at the end, as the engine does.
 
 Users and teams are keyed by whatever the goals' :class:`~goalgraph.progress.engine.Assignee` ids
@@ -41,9 +43,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from goalgraph.progress.engine import AssigneeKind, GoalQuery
 
@@ -67,6 +70,8 @@ __all__ = [
 ]
 
 QUANTUM = Decimal("0.0001")
+#: Filters whose values match the facts whatever their case or surrounding spaces (activity types).
+CASE_FOLDED = frozenset({"activity_types"})
 
 
 # --------------------------------------------------------------------------
@@ -254,20 +259,21 @@ class ReferenceActual:
 
     def add(self, fact: Fact, amount: Decimal | None, divided: bool) -> None:
         """Count ``fact``, contributing ``amount`` (None: not converted, for want of a rate)."""
-        self.facts += 1
         self.contributions.append((fact.fact_id, amount))
         if amount is None:
             assert fact.currency is not None
             self.unconverted[fact.currency] = self.unconverted.get(fact.currency, 0) + 1
         else:
+            self.facts += 1
             self.value += amount
             self.divided += divided
 
 
-def rate_day(fact: Fact) -> date:
-    """The date whose exchange rate converts ``fact``: an instant's UTC date, else its local date."""
+def rate_day(fact: Fact, time_zone: str) -> date:
+    """The date whose exchange rate converts ``fact``: an instant's date in ``time_zone`` (the
+    organisation's), else its local date."""
     if fact.occurred_at is not None:
-        return fact.occurred_at.astimezone(timezone.utc).date()
+        return fact.occurred_at.astimezone(ZoneInfo(time_zone)).date()
     assert fact.occurred_on is not None
     return fact.occurred_on
 
@@ -323,7 +329,10 @@ def _filtered(goal: GoalQuery, fact: Fact, dimensions: Mapping[str, str]) -> boo
             value = attribute_text(fact.attributes.get(dimensions[key]))
         else:
             raise KeyError(f"goal {goal.key!r}: the reference facts have no {key!r} dimension")
-        if value is None or str(value) not in {str(v) for v in values}:
+        wanted = {str(v) for v in values}
+        if key in CASE_FOLDED:  # typed by people, stored trimmed and lower-case
+            wanted = {v.strip().lower() for v in wanted}
+        if value is None or str(value) not in wanted:
             return False
     return True
 
@@ -378,6 +387,7 @@ def reference_actuals(
         split_by = getattr(goal, "split_by", None)
         for period in goal.periods:
             results[(goal.key, period.index)] = ReferenceActual()
+        zones = {period.index: period.time_zone for period in goal.periods}
         for index, fact in counted(world, goal, dimensions=dimensions, facts=facts_by_type[goal.goal_type]):
             actual = results[(goal.key, index)]
             amount: Decimal | None = Decimal(1)
@@ -386,7 +396,8 @@ def reference_actuals(
                 amount = fact.amounts[goal.measure]
                 if money:
                     assert fact.currency is not None and goal.currency is not None
-                    amount, divided = convert(world.rates, amount, fact.currency, goal.currency, rate_day(fact))
+                    amount, divided = convert(world.rates, amount, fact.currency, goal.currency,
+                                               rate_day(fact, zones[index]))
             actual.add(fact, amount, divided)
             if split_by:
                 element = attribute_text(fact.attributes.get(split_by)) or ""

@@ -160,14 +160,14 @@ class StageType:
     async def pipeline(self, info: Info) -> PipelineType:
         return PipelineType(row=await info.context.loaders.pipeline.load(self.row.pipeline_id))
 
-    @strawberry.field(description="How many deals are in this stage now, by default the open ones "
-                                  "(status: null counts every status).")
+    @strawberry.field(description="How many deals are in this stage now: the open ones by default (what a pipeline "
+                                  "board shows), those of another status when given, every deal with status: null.")
     async def deal_count(self, info: Info, status: DealStatus | None = DealStatus.OPEN) -> int:
         key = (self.row.id, status.value if status else None)
         return (await info.context.loaders.deal_stats_of_stage.load(key))["count"]
 
-    @strawberry.field(description="Total value of the deals in this stage (by default the open ones), "
-                                  "one entry per currency.")
+    @strawberry.field(description="Total value of the deals in this stage, one entry per currency: the open ones "
+                                  "by default, those of another status when given, every deal with status: null.")
     async def deal_values(self, info: Info, status: DealStatus | None = DealStatus.OPEN) -> list[Money]:
         stats = await info.context.loaders.deal_stats_of_stage.load((self.row.id, status.value if status else None))
         return [Money(amount=total, currency=currency) for total, currency in stats["values"]]

@@ -70,7 +70,8 @@ class CurrencyCount:
 @strawberry.type(description="Pace of the period under way.")
 class Pace:
     elapsed: float = strawberry.field(description="Share of the period elapsed, 0–1.")
-    expected_by_now: Decimal = strawberry.field(description="Target × elapsed share: where the actual should be.")
+    expected_by_now: Decimal = strawberry.field(description="Target × elapsed share: where the actual should be "
+                                                            "(0 for a zero target).")
     projected_at_end: Decimal | None = strawberry.field(description="The actual extrapolated to the period's end.")
 
 
@@ -82,8 +83,10 @@ class Contribution:
     original_amount: Money | None = strawberry.field(description="The amount in the fact's own currency (money measures).")
     occurred_at: str | None = strawberry.field(description="When (instant or local date, ISO 8601) it was placed.")
     element: str | None = strawberry.field(description="Split goals: the element the fact counts for.")
-    deal: DealType | None = strawberry.field(description="The deal, for deal goal types.")
-    activity: ActivityType | None = strawberry.field(description="The activity, for activity goal types.")
+    deal: DealType | None = strawberry.field(description="The deal, for deal goal types; null when the viewer may "
+                                                         "not see it (now another owner's), as deal(id) answers.")
+    activity: ActivityType | None = strawberry.field(description="The activity, for activity goal types; null when "
+                                                                 "the viewer may not see it.")
 
 
 @strawberry.type(description="For a goal split by a dimension: one element's target and actual in a period.")
@@ -91,9 +94,11 @@ class ElementProgress:
     element: str = strawberry.field(description="The element; empty for facts without a value for the dimension.")
     target: Decimal | None = strawberry.field(description="The element's target; null for elements without one.")
     actual: Decimal = strawberry.field(description="Measured for this element.")
-    facts: int = strawberry.field(description="Facts counted for this element.")
-    ratio: Decimal | None = strawberry.field(description="actual / target.")
-    status: PeriodStatus | None = strawberry.field(description="Status against the element's target.")
+    facts: int = strawberry.field(description="How many facts this element's actual is made of (unconverted ones "
+                                              "are left out, as for the period).")
+    ratio: Decimal | None = strawberry.field(description="actual / target; null for a zero or missing target.")
+    status: PeriodStatus | None = strawberry.field(description="Status against the element's target (the period's "
+                                                                "rules); null for an element without a target.")
 
 
 @strawberry.type(description="A goal's target for one element of its split dimension.")
@@ -139,19 +144,22 @@ class GoalPeriod:
     def actual(self) -> Decimal:
         return self.p.actual
 
-    @strawberry.field(description="actual / target (1 = 100 %); null for a zero target.")
+    @strawberry.field(description="actual / target (1 = 100 %); null for a zero target (never a percentage of 0).")
     def ratio(self) -> Decimal | None:
         return self.p.ratio
 
-    @strawberry.field(description="PENDING, IN_PROGRESS, ACHIEVED, EXCEEDED or MISSED.")
+    @strawberry.field(description="PENDING, IN_PROGRESS, ACHIEVED, EXCEEDED or MISSED. A zero target is ACHIEVED "
+                                  "once the period starts, never EXCEEDED.")
     def status(self) -> PeriodStatus:
         return PeriodStatus(self.p.status.value)
 
-    @strawberry.field(description="How many facts were counted.")
+    @strawberry.field(description="How many facts the actual is made of (facts left out for want of an exchange "
+                                  "rate are counted only under unconverted).")
     def facts(self) -> int:
         return self.p.facts
 
-    @strawberry.field(description="Facts left out of a money actual because no exchange rate was known, per currency.")
+    @strawberry.field(description="Facts that count for the period but are left out of a money actual (and of facts) "
+                                  "because no exchange rate was known on their local date, per currency.")
     def unconverted(self) -> list[CurrencyCount]:
         return [CurrencyCount(currency=c, facts=n) for c, n in sorted(self.p.unconverted.items())]
 
@@ -189,7 +197,8 @@ class GoalPeriod:
         members = await self.members_target(info)
         return None if members is None else self.p.target - members
 
-    @strawberry.field(description="The deals or activities counted in this period, with what each contributed.")
+    @strawberry.field(description="The deals or activities counted in this period, with what each contributed "
+                                  "(unconverted ones too, with a null amount; totalCount = facts + unconverted).")
     async def contributions(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Contribution]:
         check_page_size(first, info.context.runtime.settings.max_page_size)
         after_id = decode_cursor("Fact", after) if after is not None else None
@@ -203,6 +212,12 @@ class GoalPeriod:
             facts = await info.context.loaders.activity.load_many(ids)
         else:
             facts = [None] * len(rows)
+        # The contribution was credited to someone the viewer may see; the fact as it is now (a deal since
+        # handed to another owner) follows the rule of every fact read: hidden, it is redacted to null,
+        # exactly as deal(id) answers — its amount stays, being part of the actual the viewer sees.
+        owners = policy.visible_fact_owners(await info.context.viewer())
+        if owners is not None:
+            facts = [f if f is not None and f.owner_id in owners else None for f in facts]
         edges = []
         for row, fact in zip(rows, facts):
             original = (Money(amount=row.original_amount, currency=row.currency)
@@ -213,13 +228,13 @@ class GoalPeriod:
                 deal=DealType(row=fact) if kind is FactKind.DEAL and fact is not None else None,
                 activity=ActivityType(row=fact) if kind is FactKind.ACTIVITY and fact is not None else None,
             )
-            edges.append(Edge(cursor=encode_cursor("Fact", row.fact_id), node=node))
+            edges.append(Edge(cursor=encode_cursor("Fact", row.key), node=node))  # the row's own key, not the deal
         return Connection(
             edges=edges,
             page_info=PageInfo(has_next_page=has_next, has_previous_page=after is not None,
                                start_cursor=edges[0].cursor if edges else None,
                                end_cursor=edges[-1].cursor if edges else None),
-            total_count=self.p.facts,
+            total_count=self.p.facts + sum(self.p.unconverted.values()),
         )
 
 
@@ -227,8 +242,10 @@ class GoalPeriod:
 class GoalSummary:
     target: Decimal = strawberry.field(description="Sum of the periods' targets.")
     actual: Decimal = strawberry.field(description="Sum of the periods' actuals.")
-    ratio: Decimal | None = strawberry.field(description="actual / target; null for a zero target.")
-    status: PeriodStatus = strawberry.field(description="Status of the whole span.")
+    ratio: Decimal | None = strawberry.field(description="actual / target of the whole span; null for a zero target. "
+                                                         "A period with target 0 adds its actual but no target.")
+    status: PeriodStatus = strawberry.field(description="Status of the whole span: the current period's while one is "
+                                                         "under way, else the totals' by the periods' rules.")
 
 
 @strawberry.type(description="One change of target values (or lock state).")
@@ -247,17 +264,12 @@ class TargetRevision:
 
 
 def summary_status(progress: GoalProgress) -> status_rules.Status:
-    """The status of the whole span: of the current period if one is under way, else of the totals."""
+    """The status of the whole span (see :func:`goalgraph.progress.status.span_status`)."""
     if not progress.periods:
         return status_rules.Status.PENDING
     current = progress.current
-    if current is not None:
-        return current.status
-    if all(p.status is status_rules.Status.PENDING for p in progress.periods):
-        return status_rules.Status.PENDING
-    target, actual = progress.total_target, progress.total_actual
-    return status_rules.Status.EXCEEDED if actual > target else (
-        status_rules.Status.ACHIEVED if actual >= target else status_rules.Status.MISSED)
+    return status_rules.span_status([p.status for p in progress.periods], current.status if current else None,
+                                    progress.total_actual, progress.total_target)
 
 
 @strawberry.type(description="What the viewer may do with a goal (to grey out buttons).")
