@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import strawberry
 from graphql import GraphQLError
 
+from goalgraph.db.retry import RetriesExhausted
 from goalgraph.ingest.errors import FactError
 
 
@@ -25,6 +26,7 @@ class ErrorCode(enum.Enum):
     LICENCE_REQUIRED = "LICENCE_REQUIRED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     BAD_USER_INPUT = "BAD_USER_INPUT"
+    RETRYABLE = "RETRYABLE"
 
 
 def camel(name: str) -> str:
@@ -98,3 +100,13 @@ class ForbiddenError(UserError):
 @strawberry.type(description="This needs a feature that is not licensed, or that an admin switched off.")
 class LicenceRequiredError(UserError):
     feature: str = strawberry.field(description="The feature key needed.")
+
+
+@strawberry.type(description="The database was busy (the change lost a race with concurrent ones, or the connection "
+                 "was lost) and retries inside the server ran out; nothing was changed. Send the same request again.")
+class RetryableError(UserError):
+    retry_after_seconds: float = strawberry.field(description="How long to wait before sending it again.")
+
+    @classmethod
+    def of(cls, exhausted: "RetriesExhausted") -> "RetryableError":
+        return cls(code=ErrorCode.RETRYABLE, message=str(exhausted), retry_after_seconds=exhausted.retry_after)
