@@ -263,6 +263,11 @@ class Ingestor:
         #: PostgreSQL: whether batches go through COPY + one statement (needs the TEMP privilege).
         self._copy_path: bool | None = None if self.dialect == "postgresql" else False
 
+    def forget(self) -> None:
+        """Drop cached ids (after a rollback: ids created by the undone transaction do not exist)."""
+        for cache in self._ids.values():
+            cache.clear()
+
     # -- helpers -------------------------------------------------------------
     def _insert(self, table: Table):  # type: ignore[no-untyped-def]
         return conflict_insert(self.dialect, table)
