@@ -119,3 +119,35 @@ async def test_retries_run_out_into_a_typed_retryable_error(settings, runtime) -
     assert attempts == 3
     assert is_transient(raised.value.__cause__)
     assert "try again" in str(raised.value)
+
+
+GOAL_INPUT = {"title": "Race", "goalType": "DEALS_WON", "measure": "VALUE", "currency": "EUR",
+              "assignee": {"kind": "COMPANY"}, "interval": "MONTHLY", "startDate": "2026-01-01",
+              "endDate": "2026-03-31", "targetForAll": "100"}
+CREATE_GOAL = """mutation($input: GoalInput!) { createGoal(input: $input) {
+  __typename ... on GoalSuccess { goal { id version } } } }"""
+UPDATE_GOAL = """mutation($id: ID!, $version: Int!, $input: GoalUpdateInput!) {
+  updateGoal(id: $id, version: $version, input: $input) {
+    __typename ... on GoalSuccess { goal { version } } ... on ConflictError { code currentVersion } } }"""
+
+
+async def test_twenty_racing_goal_updates_answer_success_or_conflict(gql, gql_raw) -> None:
+    """Each caller reads the version, then updates with it: every answer is a success or CONFLICT, and
+    exactly the successes bumped the version (on both databases)."""
+    goal = (await gql(CREATE_GOAL, input=GOAL_INPUT))["createGoal"]["goal"]
+
+    async def read_then_update(i: int) -> dict[str, object]:
+        version = (await gql_raw('{ goal(id: "%s") { version } }' % goal["id"]))["data"]["goal"]["version"]
+        return await gql_raw(UPDATE_GOAL, {"id": goal["id"], "version": version,
+                                           "input": {"title": f"Race {i}", "targetForAll": str(200 + i)}})
+
+    answers = await asyncio.gather(*(read_then_update(i) for i in range(20)))
+    kinds = [a.get("data") and a["data"]["updateGoal"]["__typename"] for a in answers]
+    assert all(k in {"GoalSuccess", "ConflictError"} for k in kinds), [a for a in answers if "errors" in a][:2]
+    assert all(a["data"]["updateGoal"]["code"] == "CONFLICT" for a, k in zip(answers, kinds) if k == "ConflictError")
+    successes = kinds.count("GoalSuccess")
+    assert successes >= 1
+    final = (await gql('{ goal(id: "%s") { version } }' % goal["id"]))["goal"]["version"]
+    assert final == goal["version"] + successes
+    assert sorted(a["data"]["updateGoal"]["goal"]["version"] for a, k in zip(answers, kinds) if k == "GoalSuccess") \
+        == list(range(goal["version"] + 1, final + 1))

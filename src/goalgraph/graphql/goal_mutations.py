@@ -7,12 +7,13 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy.orm.exc import StaleDataError
 from strawberry.types import Info
 
 from goalgraph.access import policy
 from goalgraph.access.gate import LicenceRequired
 from goalgraph.goals.errors import GoalForbidden, GoalInvalid, GoalLocked, GoalNotFound, GoalProblem, VersionConflict
-from goalgraph.goals.service import create_goal, delete_goal, get_goal, set_lock, update_goal
+from goalgraph.goals.service import create_goal, current_version, delete_goal, get_goal, set_lock, update_goal
 from goalgraph.goals.validation import GoalDraft
 from goalgraph.graphql.errors import (
     ConflictError,
@@ -208,13 +209,24 @@ def _changes(input: GoalUpdateInput) -> dict[str, Any]:
     return changes
 
 
-async def _run(info: Info, goal_id: object, action: Any) -> Any:
+async def _stale(info: Info, goal_id: Any, version: int | None) -> Any:
+    """CONFLICT for a write the database itself found outdated (the version changed under the flush)."""
+    async with info.context.db() as session:
+        current = await current_version(session, goal_id)
+    if current is None:
+        return problem_error(GoalNotFound(goal_id), goal_id)
+    return problem_error(VersionConflict(version if version is not None else current - 1, current), goal_id)
+
+
+async def _run(info: Info, goal_id: object, action: Any, version: int | None = None) -> Any:
     """Run ``action(session)`` in a transaction; typed errors for expected failures."""
     try:
         async with info.context.transaction() as session:
             goal = await action(session)
     except (GoalProblem, LicenceRequired) as problem:
         return problem_error(problem, goal_id)
+    except StaleDataError:
+        return await _stale(info, goal_id, version)
     loaders = info.context.loaders
     loaders.goal.prime(goal.id, goal, force=True)
     loaders.progress.clear_all()
@@ -244,19 +256,19 @@ class GoalMutations:
             return await update_goal(session, ctx.runtime.registry, id, version, _changes(input), viewer=viewer,
                                      gate=gate, now=ctx.now)
 
-        return await _run(info, id, action)
+        return await _run(info, id, action, version)
 
     @strawberry.mutation(description="Lock the goal's targets (records who and when).")
     async def lock_goal(self, info: Info, id: strawberry.ID, version: int) -> GoalPayload:
         ctx = info.context
         viewer = await ctx.viewer()
-        return await _run(info, id, lambda s: set_lock(s, id, version, True, viewer=viewer, now=ctx.now))
+        return await _run(info, id, lambda s: set_lock(s, id, version, True, viewer=viewer, now=ctx.now), version)
 
     @strawberry.mutation(description="Unlock the goal's targets.")
     async def unlock_goal(self, info: Info, id: strawberry.ID, version: int) -> GoalPayload:
         ctx = info.context
         viewer = await ctx.viewer()
-        return await _run(info, id, lambda s: set_lock(s, id, version, False, viewer=viewer, now=ctx.now))
+        return await _run(info, id, lambda s: set_lock(s, id, version, False, viewer=viewer, now=ctx.now), version)
 
     @strawberry.mutation(description="Delete a goal (soft delete).")
     async def delete_goal(self, info: Info, id: strawberry.ID, version: int) -> DeleteGoalPayload:
@@ -266,6 +278,8 @@ class GoalMutations:
                 goal = await delete_goal(session, id, version, viewer=viewer, now=info.context.now)
         except GoalProblem as problem:
             return problem_error(problem, id)
+        except StaleDataError:
+            return await _stale(info, id, version)
         return DeleteGoalSuccess(id=strawberry.ID(str(goal.id)))
 
     @strawberry.mutation(description="Measure a closed period again on purpose (drops its frozen snapshot; "
