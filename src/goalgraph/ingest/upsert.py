@@ -380,7 +380,15 @@ class Ingestor:
         except Exception as exc:  # asyncpg's errors, surfaced like the portable path's
             if isinstance(exc, DBAPIError):
                 raise
-            raise DBAPIError(plan.sql, None, exc) from exc
+            import asyncpg
+
+            broken = raw.is_closed() or (isinstance(exc, (asyncpg.InterfaceError, asyncpg.InternalClientError))
+                                          and not isinstance(exc, asyncpg.PostgresError))
+            if broken:
+                # E.g. the server terminated the connection mid-COPY: asyncpg's state is left unusable
+                # ("another operation is in progress"), so close it for the pool to replace.
+                raw.terminate()
+            raise DBAPIError(plan.sql, None, exc, connection_invalidated=broken) from exc
         return written, created, recorded
 
     async def _pg_upsert(self, kind: Kind, columns: Sequence[str], rows: list[dict[str, Any]]) -> UpsertCounts:
