@@ -16,6 +16,7 @@ from strawberry.extensions import DisableIntrospection, MaskErrors
 
 from goalgraph.graphql.admin_api import AdminMutations, AdminQueries
 from goalgraph.graphql.auth import RequireViewer
+from goalgraph.graphql.errors import log_errors
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
@@ -51,6 +52,13 @@ def _unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
+class GoalgraphSchema(strawberry.Schema):
+    """strawberry's schema, logging refused requests in one line and tracebacks only for faults."""
+
+    def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def,override]
+        log_errors(errors, execution_context, _unexpected)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The goalgraph schema; ``settings`` tune the limits (defaults when None)."""
     settings = settings or Settings()
@@ -67,7 +75,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return GoalgraphSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 def export_sdl() -> str:
