@@ -131,3 +131,17 @@ async def test_refused_requests_are_logged_in_one_line_without_traceback(client,
     assert all(r.exc_info is None and r.levelno == logging.INFO for r in records)
     assert all("\n" not in r.getMessage() and r.getMessage().startswith("refused") for r in records)
     assert "UNAUTHENTICATED" in records[0].getMessage()
+
+
+async def test_the_validation_cache_hits_across_requests(client) -> None:
+    """The same query text is validated once: the limit rules must not change from request to request."""
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    info = _get_validate_cache(256).cache_info
+    query = {"query": "{ organisation { name } goalTypes { key } }"}
+    await client.post("/graphql", json=query)
+    before = info()
+    for _ in range(5):
+        await client.post("/graphql", json=query)
+    after = info()
+    assert after.hits - before.hits == 5 and after.misses == before.misses

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaskErrors
 
@@ -62,15 +63,16 @@ class GoalgraphSchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The goalgraph schema; ``settings`` tune the limits (defaults when None)."""
     settings = settings or Settings()
-    depth = settings.max_query_depth
+    limit_rules = [depth_rule(settings.max_query_depth, None), aliases_rule(30)]
     extensions: list = [
         CloseSession,
         RequireViewer,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=depth),
+        # Depth and alias rules are built once: QueryDepthLimiter/MaxAliasesLimiter make a new rule class
+        # per request, and the rules are part of the validation cache's key — it never hit.
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=20_000),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error: see the server log."),
     ]
     if not settings.introspection:
