@@ -7,6 +7,7 @@ failed (RETRYABLE, or any error) is absent, and once the database is reachable a
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 
 import asyncpg
@@ -16,14 +17,16 @@ from sqlalchemy.engine import make_url
 
 from factsets import BASE, INGEST, T0, deal
 
-pytestmark = pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
+PG_ONLY = pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
 
 WORKERS = 8
 BATCHES = 8
 PER_BATCH = 5
 
 
-async def test_terminated_connections_never_misreport_a_batch(gql, gql_raw, settings, runtime) -> None:
+@PG_ONLY
+async def test_terminated_connections_never_misreport_a_batch(gql, gql_raw, settings, runtime, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="goalgraph.live.broker")
     await gql(INGEST, input=BASE)
     pids: set[int] = set()
 
@@ -88,3 +91,31 @@ async def test_terminated_connections_never_misreport_a_batch(gql, gql_raw, sett
             break
         await asyncio.sleep(0.1)
     assert runtime.broker._conn is not None
+    messages = [r.getMessage() for r in caplog.records if r.name == "goalgraph.live.broker"]
+    assert any("lost the connection" in m for m in messages) and any("listening on" in m and "again" in m
+                                                                     for m in messages), messages
+
+
+async def test_a_change_is_announced_exactly_when_its_transaction_commits(runtime) -> None:
+    """Rolled back: never announced; committed: announced (PostgreSQL: pg_notify in the transaction,
+    heard back through LISTEN; SQLite: delivered after the commit)."""
+    from sqlalchemy import text
+
+    from goalgraph.live.broker import FactsChanged
+
+    broker = runtime.broker
+    with broker.listen() as queue:
+        while not queue.empty():
+            queue.get_nowait()  # the "anything may have changed" of (re)connecting
+        async with runtime.sessions() as session:
+            async with session.begin():
+                await broker.announce(session, FactsChanged(frozenset({1})))
+                await session.execute(text("SELECT 1"))
+                await session.rollback()
+            async with session.begin():
+                await broker.announce(session, FactsChanged(frozenset({2})))
+                assert queue.empty(), "announced before the commit"
+        event = await asyncio.wait_for(queue.get(), timeout=5)
+        assert event == FactsChanged(frozenset({2}))
+        await asyncio.sleep(0.3)
+        assert queue.empty()
