@@ -70,6 +70,7 @@ def test_empty_numbers_mean_the_default_and_plain_postgresql_urls_use_asyncpg() 
     assert (settings.max_page_size, settings.max_query_depth, settings.snapshot_grace_hours) == (500, 15, 24.0)
     assert settings.database_url == "postgresql+asyncpg://u@db.internal/goalgraph"
     assert Settings.from_env({"GOALGRAPH_DATABASE_URL": "postgres://u@h/d"}).database_url == "postgresql+asyncpg://u@h/d"
+    assert Settings.from_env({"GOALGRAPH_DATABASE_URL": "sqlite:///g.db"}).database_url == "sqlite+aiosqlite:///g.db"
 
 
 def _port_answers(port: int) -> bool:

@@ -30,13 +30,15 @@ def _number(env: dict[str, str], name: str, default: float, kind: type = int, mi
 
 
 def normalise_database_url(url: str) -> str:
-    """``postgresql://`` / ``postgres://`` mean the asyncpg driver; another PostgreSQL driver is refused."""
+    """``postgresql://`` / ``postgres://`` mean the asyncpg driver, ``sqlite://`` aiosqlite; other drivers are refused."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise SettingsError(f"GOALGRAPH_DATABASE_URL={url!r}: not a database URL "
                             "(e.g. postgresql+asyncpg://user@host/db or sqlite+aiosqlite:///goalgraph.db)")
     if scheme in {"postgresql", "postgres"}:
         return f"postgresql+asyncpg://{rest}"
+    if scheme == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
     if scheme.startswith("postgres") and scheme != "postgresql+asyncpg":
         raise SettingsError(f"GOALGRAPH_DATABASE_URL: driver {scheme!r} is not supported; "
                             "use postgresql+asyncpg://… (or plain postgresql://)")
