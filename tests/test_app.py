@@ -37,7 +37,8 @@ async def test_embedded_default_migrates_itself_and_reports_health(tmp_path: Pat
 
 
 async def test_health_reports_an_unreachable_database(tmp_path: Path) -> None:
-    settings = Settings(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none", migrate_on_start=False)
+    settings = Settings(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none", migrate_on_start=False,
+                        jwt_secret="unreachable-test")  # a secret: without one start-up stops
     app = create_app(settings)
     async with app.router.lifespan_context(app), await _client(app) as client:
         health = await client.get("/healthz")

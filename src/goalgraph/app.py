@@ -110,6 +110,40 @@ def http_error(status: int, message: str) -> Response:
     """A refused HTTP request as a GraphQL error body."""
     code = "BAD_USER_INPUT" if 400 <= status < 500 else "INTERNAL"
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
+class StartupError(RuntimeError):
+    """The configuration cannot work; the message is one line saying what to fix."""
+
+
+async def startup_problem(settings: Settings) -> str | None:
+    """What stops this configuration from serving (checked before start-up), or None.
+
+    A database that cannot be reached is not one: the server starts and ``/healthz`` reports it.
+    """
+    from goalgraph.access.tokens import ConfigError, signing_secret
+
+    if settings.auth and not settings.jwt_public_key:
+        try:
+            signing_secret(settings)
+        except ConfigError as exc:
+            return f"{exc}: without it no token can be verified"
+    if not settings.is_sqlite and settings.database_schema:
+        from sqlalchemy import text
+
+        from goalgraph.db.session import create_engine
+
+        engine = create_engine(settings)
+        try:
+            async with engine.connect() as conn:
+                found = await conn.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"),
+                                          {"s": settings.database_schema})
+        except Exception:  # noqa: BLE001 - unreachable: start anyway, /healthz says so
+            return None
+        finally:
+            await engine.dispose()
+        if not found:
+            return (f"GOALGRAPH_DATABASE_SCHEMA={settings.database_schema!r}: no such schema in the database; "
+                    f"create it (CREATE SCHEMA \"{settings.database_schema}\") and run `goalgraph migrate`")
+    return None
 
 
 def dashboard_dir(settings: Settings) -> Path | None:
@@ -133,6 +167,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             app.state.runtime = runtime
             yield
             return
+        problem = await startup_problem(settings)
+        if problem is not None:
+            raise StartupError(problem)
         async with open_runtime(settings) as opened:
             app.state.runtime = opened
             yield

@@ -32,7 +32,7 @@ def serve(host: str, port: int, demo: bool, workers: int) -> None:
 
     if demo and not os.environ.get("GOALGRAPH_DATABASE_URL"):
         os.environ["GOALGRAPH_DATABASE_URL"] = DEMO_DATABASE_URL
-    settings = Settings.from_env()
+    settings = _settings_or_exit("serve")
     if demo:
         from goalgraph.demo import demo_settings, demo_tokens, ensure_demo_data
 
@@ -42,11 +42,17 @@ def serve(host: str, port: int, demo: bool, workers: int) -> None:
         click.echo("Tokens for GraphiQL (Headers: {\"Authorization\": \"Bearer <token>\"}), valid 12 hours:")
         for role, token in demo_tokens(settings).items():
             click.echo(f"  {role:13} {token}")
+    from goalgraph.app import startup_problem
+
+    problem = asyncio.run(startup_problem(settings))
+    if problem is not None:
+        _fail("serve", problem)
     click.echo(f"goalgraph on http://{host}:{port}/graphql  (database: {_safe_url(settings.database_url)})")
     if workers > 1:
         if demo:
             raise click.UsageError("--demo runs one worker; start workers against PostgreSQL without --demo")
-        uvicorn.run("goalgraph.app:create_app", factory=True, host=host, port=port, workers=workers,
+        # Each worker dies with this process, even a kill -9 of it (see goalgraph.workers).
+        uvicorn.run("goalgraph.workers:create_worker_app", factory=True, host=host, port=port, workers=workers,
                     log_level="info")
     else:
         from goalgraph.app import create_app
@@ -100,7 +106,7 @@ def import_(files: tuple[Path, ...], kind: str | None, batch_size: int, all_or_n
     from goalgraph.ingest.bulk import import_command
 
     code = import_command(
-        Settings.from_env(), list(files), kind=kind, batch_size=batch_size, all_or_nothing=all_or_nothing,
+        _settings_or_exit("import"), list(files), kind=kind, batch_size=batch_size, all_or_nothing=all_or_nothing,
         dry_run=dry_run, rejects=rejects, progress=sys.stderr.isatty() if progress is None else progress,
     )
     sys.exit(code)
@@ -122,7 +128,7 @@ def token(subject: str, system: bool, hours: float) -> None:
     from goalgraph.settings import SettingsError
 
     try:
-        click.echo(mint_token(Settings.from_env(), subject, system=system, ttl=timedelta(hours=hours)))
+        click.echo(mint_token(_settings_or_exit("token"), subject, system=system, ttl=timedelta(hours=hours)))
     except (ConfigError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -237,6 +243,22 @@ def export_schema(output: Path | None) -> None:
         click.echo(sdl, nl=False)
     else:
         output.write_text(sdl)
+
+
+def _fail(command: str, message: str) -> None:
+    """Stop with one line on standard error (configuration problems: no traceback)."""
+    click.echo(f"goalgraph {command}: {message}", err=True)
+    sys.exit(2)
+
+
+def _settings_or_exit(command: str) -> Settings:
+    from goalgraph.settings import SettingsError
+
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        _fail(command, str(exc))
+        raise  # pragma: no cover - _fail exits
 
 
 def _safe_url(url: str) -> str:

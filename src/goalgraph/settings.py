@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -10,7 +11,43 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///goalgraph.db"
 
 
 class SettingsError(ValueError):
-    """A setting is missing or contradicts another; the message is one line naming the variable."""
+    """A setting that cannot be used or contradicts another; the message is one line naming the variable."""
+
+
+def _number(env: dict[str, str], name: str, default: float, kind: type = int, minimum: float = 1) -> float:
+    """``name`` as a number; unset or empty means ``default`` (as docs/deployment.md says)."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{name}={raw!r}: expected {what} (or leave it empty for the default {default})") from None
+    if not math.isfinite(value) or value < minimum:
+        raise SettingsError(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+def normalise_database_url(url: str) -> str:
+    """``postgresql://`` / ``postgres://`` mean the asyncpg driver, ``sqlite://`` aiosqlite; other drivers are refused."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise SettingsError(f"GOALGRAPH_DATABASE_URL={url!r}: not a database URL "
+                            "(e.g. postgresql+asyncpg://user@host/db or sqlite+aiosqlite:///goalgraph.db)")
+    if scheme in {"postgresql", "postgres"}:
+        return f"postgresql+asyncpg://{rest}"
+    if scheme == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if scheme.startswith("postgres") and scheme != "postgresql+asyncpg":
+        raise SettingsError(f"GOALGRAPH_DATABASE_URL: driver {scheme!r} is not supported; "
+                            "use postgresql+asyncpg://… (or plain postgresql://)")
+    if scheme.startswith("sqlite") and scheme != "sqlite+aiosqlite":
+        raise SettingsError(f"GOALGRAPH_DATABASE_URL: driver {scheme!r} is not supported; use sqlite+aiosqlite:///…")
+    if not scheme.startswith(("postgresql", "sqlite")):
+        raise SettingsError(f"GOALGRAPH_DATABASE_URL: {scheme!r} is not supported; use PostgreSQL "
+                            "(postgresql+asyncpg://…) or SQLite (sqlite+aiosqlite:///…)")
+    return url
 
 
 def _flag(value: str | None, default: bool = False) -> bool:
@@ -24,7 +61,12 @@ def _file_or_value(env: dict[str, str], name: str) -> str | None:
     if env.get(name):
         return env[name]
     path = env.get(f"{name}_FILE")
-    return Path(path).read_text().strip() if path else None
+    if not path:
+        return None
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{name}_FILE={path!r}: cannot read it ({exc.strerror or exc})") from None
 
 
 @dataclass(frozen=True)
@@ -86,9 +128,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
-        """Build settings from ``GOALGRAPH_*`` variables; keyword overrides win."""
+        """Build settings from ``GOALGRAPH_*`` variables; keyword overrides win.
+
+        Raises :class:`SettingsError` (one line naming the variable) for a value that cannot be used.
+        """
         env = dict(os.environ if environ is None else environ)
-        url = env.get("GOALGRAPH_DATABASE_URL") or DEFAULT_DATABASE_URL
+        url = normalise_database_url((env.get("GOALGRAPH_DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL)
         settings = cls(
             database_url=url,
             database_schema=env.get("GOALGRAPH_DATABASE_SCHEMA") or None,
@@ -96,12 +141,12 @@ class Settings:
             strict_plugins=_flag(env.get("GOALGRAPH_STRICT_PLUGINS"), default=_flag(env.get("CI"))),
             graphiql=_flag(env.get("GOALGRAPH_GRAPHIQL"), default=True),
             introspection=_flag(env.get("GOALGRAPH_INTROSPECTION"), default=True),
-            max_page_size=int(env.get("GOALGRAPH_MAX_PAGE_SIZE", "500")),
-            max_query_depth=int(env.get("GOALGRAPH_MAX_QUERY_DEPTH", "15")),
-            max_query_cost=int(env.get("GOALGRAPH_MAX_QUERY_COST") or "200000"),
-            max_batch_size=int(env.get("GOALGRAPH_MAX_BATCH_SIZE", "5000")),
-            max_body_bytes=int(env.get("GOALGRAPH_MAX_BODY_BYTES", str(8 * 1024 * 1024))),
-            snapshot_grace_hours=float(env.get("GOALGRAPH_SNAPSHOT_GRACE_HOURS", "24")),
+            max_page_size=int(_number(env, "GOALGRAPH_MAX_PAGE_SIZE", 500)),
+            max_query_depth=int(_number(env, "GOALGRAPH_MAX_QUERY_DEPTH", 15)),
+            max_query_cost=int(_number(env, "GOALGRAPH_MAX_QUERY_COST", 200000, minimum=0)),
+            max_batch_size=int(_number(env, "GOALGRAPH_MAX_BATCH_SIZE", 5000)),
+            max_body_bytes=int(_number(env, "GOALGRAPH_MAX_BODY_BYTES", 8 * 1024 * 1024)),
+            snapshot_grace_hours=_number(env, "GOALGRAPH_SNAPSHOT_GRACE_HOURS", 24.0, float, minimum=0),
             echo_sql=_flag(env.get("GOALGRAPH_ECHO_SQL")),
             auth=_flag(env.get("GOALGRAPH_AUTH"), default=True),
             dashboard_dir=env.get("GOALGRAPH_DASHBOARD_DIR") or None,
@@ -109,7 +154,7 @@ class Settings:
             jwt_public_key=_file_or_value(env, "GOALGRAPH_JWT_PUBLIC_KEY"),
             jwt_audience=env.get("GOALGRAPH_JWT_AUDIENCE") or None,
             jwt_issuer=env.get("GOALGRAPH_JWT_ISSUER") or None,
-            jwt_max_lifetime_hours=float(env.get("GOALGRAPH_JWT_MAX_LIFETIME_HOURS") or "24"),
+            jwt_max_lifetime_hours=_number(env, "GOALGRAPH_JWT_MAX_LIFETIME_HOURS", 24.0, float, minimum=0),
             licence=_file_or_value(env, "GOALGRAPH_LICENCE"),
             licence_public_key=_file_or_value(env, "GOALGRAPH_LICENCE_PUBLIC_KEY"),
         )

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -55,12 +55,27 @@ async def get_goal(session: AsyncSession, goal_id: str | int, viewer: Viewer, *,
     visible = policy.goal_condition(viewer)
     if visible is not None:
         query = query.where(visible)
-    if for_update and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if for_update:
+        await _lock_for_update(session, parse_goal_id(goal_id))
+        query = query.with_for_update()  # PostgreSQL: the row lock; SQLite ignores it
     goal = await session.scalar(query)
     if goal is None:
         raise GoalNotFound(goal_id)
     return goal
+
+
+async def _lock_for_update(session: AsyncSession, goal_id: int) -> None:
+    """SQLite has no row locks: a no-op write first takes the database's write lock (other writers
+    wait), so the version read next is the newest and stays so until this transaction ends — the
+    same read-check-write contract ``SELECT … FOR UPDATE`` gives on PostgreSQL."""
+    if session.bind.dialect.name == "sqlite":
+        await session.execute(update(Goal.__table__).where(Goal.__table__.c.id == goal_id)
+                              .values(id=Goal.__table__.c.id))
+
+
+async def current_version(session: AsyncSession, goal_id: str | int) -> int | None:
+    """The version stored now (None for a missing goal) — for a CONFLICT raised by the flush itself."""
+    return await session.scalar(select(Goal.version).where(Goal.id == parse_goal_id(goal_id)))
 
 
 async def overrides_of(session: AsyncSession, goal_ids: Iterable[int]) -> dict[int, dict[date, Decimal]]:

@@ -223,10 +223,10 @@ class AdminMutations:
                     session, user_id, is_admin=input.admin, can_see_company_statistics=input.see_company_statistics,
                     can_see_other_users_statistics=input.see_other_users_statistics,
                     can_lock_targets=input.can_lock_targets, can_use_targets=input.use_targets)
+                # What the user may see changed: every subscription checks its viewer again on this push.
+                await info.context.runtime.broker.announce(session, FactsChanged(None))
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors)
-        # What the user may see changed: every subscription checks its viewer again on this push.
-        await info.context.runtime.broker.publish(FactsChanged(None))
         return AccessSaved(user=UserType(row=user), access=_access_of_user(user))
 
     @strawberry.mutation(description="Switch a licensed feature on or off (admins only).")

@@ -6,12 +6,15 @@ Every code is listed in docs/errors.md.
 from __future__ import annotations
 
 import enum
+import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from collections.abc import Iterable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 
+from goalgraph.db.retry import RetriesExhausted
 from goalgraph.ingest.errors import FactError
 
 
@@ -26,6 +29,7 @@ class ErrorCode(enum.Enum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+    RETRYABLE = "RETRYABLE"
 
 
 def camel(name: str) -> str:
@@ -99,3 +103,42 @@ class ForbiddenError(UserError):
 @strawberry.type(description="This needs a feature that is not licensed, or that an admin switched off.")
 class LicenceRequiredError(UserError):
     feature: str = strawberry.field(description="The feature key needed.")
+
+
+@strawberry.type(description="The database was busy (the change lost a race with concurrent ones, or the connection "
+                 "was lost) and retries inside the server ran out; nothing was changed. Send the same request again.")
+class RetryableError(UserError):
+    retry_after_seconds: float = strawberry.field(description="How long to wait before sending it again.")
+
+    @classmethod
+    def of(cls, exhausted: "RetriesExhausted") -> "RetryableError":
+        return cls(code=ErrorCode.RETRYABLE, message=str(exhausted), retry_after_seconds=exhausted.retry_after)
+
+
+log = logging.getLogger("goalgraph.graphql")
+
+
+def log_errors(errors: list[GraphQLError], execution_context: Any, unexpected: Callable[[GraphQLError], bool]) -> None:
+    """Log a request's errors: a traceback for each unexpected one (a fault to fix), and one line
+    for a request refused for expected reasons (bad query, not authenticated, forbidden …)."""
+    expected = []
+    for error in errors:
+        if unexpected(error):
+            log.error("unexpected error in %s at %s: %s", _operation(execution_context), _path(error), error.message,
+                      exc_info=error.original_error)
+        else:
+            expected.append(error)
+    if expected:
+        reasons = "; ".join(f"{(e.extensions or {}).get('code', 'INVALID_QUERY')} {_path(e)}: {e.message}"
+                            for e in expected[:5])
+        more = f" (+{len(expected) - 5} more)" if len(expected) > 5 else ""
+        log.info("refused %s: %s%s", _operation(execution_context), reasons, more)
+
+
+def _operation(execution_context: Any) -> str:
+    name = getattr(execution_context, "operation_name", None)
+    return f"operation {name!r}" if name else "an anonymous operation"
+
+
+def _path(error: GraphQLError) -> str:
+    return ".".join(str(p) for p in error.path) if error.path else "(query)"

@@ -7,12 +7,15 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy.orm.exc import StaleDataError
 from strawberry.types import Info
 
 from goalgraph.access import policy
 from goalgraph.access.gate import LicenceRequired
 from goalgraph.goals.errors import GoalForbidden, GoalInvalid, GoalLocked, GoalNotFound, GoalProblem, VersionConflict
-from goalgraph.goals.service import create_goal, delete_goal, get_goal, parse_goal_id, set_lock, update_goal
+from goalgraph.goals.service import (
+    create_goal, current_version, delete_goal, get_goal, parse_goal_id, set_lock, update_goal,
+)
 from goalgraph.goals.validation import GoalDraft
 from goalgraph.graphql.errors import (
     ConflictError,
@@ -210,22 +213,38 @@ def _changes(input: GoalUpdateInput) -> dict[str, Any]:
     return changes
 
 
-async def announce_goal_change(info: Info, users: frozenset[int] | None) -> None:
-    """After a committed goal change: push the goals' subscribers again and let the status watch look.
+async def announce_goal_change(info: Info, session: Any, users: frozenset[int] | None) -> FactsChanged:
+    """Inside the goal change's transaction: its subscribers are pushed again when (and only if) it commits.
 
     ``users`` are the goals' followers before and after the change (goalgraph.live.changes.goal_followers).
+    Returns the event for :func:`after_goal_change`.
     """
-    runtime = info.context.runtime
     event = FactsChanged.of(users)
-    await runtime.broker.publish(event)
-    runtime.status_watch.notify(event)
+    await info.context.runtime.broker.announce(session, event)
+    return event
+
+
+def after_goal_change(info: Info, event: FactsChanged) -> None:
+    """After the commit: let the status watch look at the changed goals (schedules work, never raises)."""
+    watch = info.context.runtime.status_watch
+    if watch is not None:
+        watch.notify(event)
 
 
 def _union(a: frozenset[int] | None, b: frozenset[int] | None) -> frozenset[int] | None:
     return None if a is None or b is None else a | b
 
 
-async def _run(info: Info, goal_id: object, action: Any) -> Any:
+async def _stale(info: Info, goal_id: Any, version: int | None) -> Any:
+    """CONFLICT for a write the database itself found outdated (the version changed under the flush)."""
+    async with info.context.db() as session:
+        current = await current_version(session, goal_id)
+    if current is None:
+        return problem_error(GoalNotFound(goal_id), goal_id)
+    return problem_error(VersionConflict(version if version is not None else current - 1, current), goal_id)
+
+
+async def _run(info: Info, goal_id: object, action: Any, version: int | None = None) -> Any:
     """Run ``action(session)`` in a transaction; typed errors for expected failures; announce the change."""
     try:
         async with info.context.transaction() as session:
@@ -233,9 +252,12 @@ async def _run(info: Info, goal_id: object, action: Any) -> Any:
             before = await goal_followers(session, [parse_goal_id(goal_id)]) if goal_id is not None else frozenset()
             goal = await action(session)
             followers = _union(before, await goal_followers(session, [goal.id]))
+            event = await announce_goal_change(info, session, followers)
     except (GoalProblem, LicenceRequired) as problem:
         return problem_error(problem, goal_id)
-    await announce_goal_change(info, followers)
+    except StaleDataError:
+        return await _stale(info, goal_id, version)
+    after_goal_change(info, event)
     loaders = info.context.loaders
     loaders.goal.prime(goal.id, goal, force=True)
     loaders.progress.clear_all()
@@ -265,19 +287,21 @@ class GoalMutations:
             return await update_goal(session, ctx.runtime.registry, id, version, _changes(input), viewer=viewer,
                                      gate=gate, now=ctx.now)
 
-        return await _run(info, id, action)
+        return await _run(info, id, action, version)
 
     @strawberry.mutation(description="Lock the goal's targets (records who and when).")
     async def lock_goal(self, info: Info, id: strawberry.ID, version: int) -> GoalPayload:
         ctx = info.context
         viewer, gate = await ctx.viewer(), await ctx.gate()
-        return await _run(info, id, lambda s: set_lock(s, id, version, True, viewer=viewer, gate=gate, now=ctx.now))
+        return await _run(info, id, lambda s: set_lock(s, id, version, True, viewer=viewer, gate=gate, now=ctx.now),
+                          version)
 
     @strawberry.mutation(description="Unlock the goal's targets.")
     async def unlock_goal(self, info: Info, id: strawberry.ID, version: int) -> GoalPayload:
         ctx = info.context
         viewer, gate = await ctx.viewer(), await ctx.gate()
-        return await _run(info, id, lambda s: set_lock(s, id, version, False, viewer=viewer, gate=gate, now=ctx.now))
+        return await _run(info, id, lambda s: set_lock(s, id, version, False, viewer=viewer, gate=gate, now=ctx.now),
+                          version)
 
     @strawberry.mutation(description="Delete a goal (soft delete).")
     async def delete_goal(self, info: Info, id: strawberry.ID, version: int) -> DeleteGoalPayload:
@@ -285,10 +309,12 @@ class GoalMutations:
         try:
             async with info.context.transaction() as session:
                 goal = await delete_goal(session, id, version, viewer=viewer, gate=gate, now=info.context.now)
-                followers = await goal_followers(session, [goal.id])
+                event = await announce_goal_change(info, session, await goal_followers(session, [goal.id]))
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem, id)
-        await announce_goal_change(info, followers)  # its subscribers learn it is gone (NOT_FOUND)
+        except StaleDataError:
+            return await _stale(info, id, version)
+        after_goal_change(info, event)  # its subscribers learn it is gone (NOT_FOUND)
         return DeleteGoalSuccess(id=strawberry.ID(str(goal.id)))
 
     @strawberry.mutation(description="Measure a closed period again on purpose (drops its frozen snapshot; "

@@ -9,23 +9,23 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from goalgraph.events import fire
+from goalgraph.db.retry import RetriesExhausted
 from goalgraph.live.broker import FactsChanged
-from goalgraph.live.changes import facts_changed, previous_owners
 from goalgraph.access import policy
 from goalgraph.access.gate import LicenceRequired
-from goalgraph.graphql.errors import ErrorCode, ForbiddenError, LicenceRequiredError, ValidationError
+from goalgraph.graphql.errors import ErrorCode, ForbiddenError, LicenceRequiredError, RetryableError, ValidationError
 from goalgraph.graphql.types.facts import Organisation, Weekday
 from goalgraph.graphql.types.ingest import IngestFactsInput, IngestFactsResult, to_raw
-from goalgraph.ingest.batch import ingest_batch
+from goalgraph.ingest.batch import apply_batch
 from goalgraph.ingest.errors import IngestRejected
 from goalgraph.organisation import update_organisation
 from goalgraph.dimensions import set_custom_elements
 from goalgraph.rates import set_rates
 
 IngestFactsPayload = Annotated[
-    IngestFactsResult | ValidationError | ForbiddenError,
-    strawberry.union("IngestFactsPayload", description="The counts of an applied batch, or why it was refused."),
+    IngestFactsResult | ValidationError | ForbiddenError | RetryableError,
+    strawberry.union("IngestFactsPayload", description="The counts of an applied batch, why it was refused, or "
+                     "that it should be sent again (RETRYABLE; nothing was written)."),
 ]
 
 
@@ -107,16 +107,11 @@ class FactMutations:
             return ValidationError(code=ErrorCode.VALIDATION, field_errors=[],
                                    message=f"input: {size} facts in one batch; at most {limit} are accepted")
         try:
-            async with info.context.transaction() as session:
-                before = await previous_owners(session, raw)
-                summary = await ingest_batch(session, raw)
-                change = await facts_changed(session, raw, before)
+            summary = await apply_batch(info.context.runtime, raw)
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors, prefix=("input",))
-        runtime = info.context.runtime
-        await runtime.broker.publish(change)
-        runtime.status_watch.notify(change)
-        fire(runtime.plugins.manager, "goalgraph_facts_ingested", counts=summary.as_dict())
+        except RetriesExhausted as exhausted:
+            return RetryableError.of(exhausted)
         return IngestFactsResult.of(summary)
 
     @strawberry.mutation(description="Change the organisation's settings (name, currency, time zone, week, fiscal year).")
@@ -129,9 +124,9 @@ class FactMutations:
         try:
             async with info.context.transaction() as session:
                 saved = await update_organisation(session, **changes)
+                await info.context.runtime.broker.announce(session, FactsChanged(None))
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors, prefix=("input",))
-        await info.context.runtime.broker.publish(FactsChanged(None))
         return UpdateOrganisationSuccess(organisation=Organisation.from_settings(saved))
 
     @strawberry.mutation(
@@ -144,9 +139,9 @@ class FactMutations:
         try:
             async with info.context.transaction() as session:
                 written = await set_rates(session, to_raw(rates))
+                await info.context.runtime.broker.announce(session, FactsChanged(None))
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors, prefix=())
-        await info.context.runtime.broker.publish(FactsChanged(None))
         return SetExchangeRatesSuccess(written=written)
 
     @strawberry.mutation(description="Replace the elements admins added to a dimension (registered elements stay).")

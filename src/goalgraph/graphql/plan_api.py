@@ -21,7 +21,7 @@ from goalgraph.graphql.errors import (
     NotFoundError,
     ValidationError,
 )
-from goalgraph.graphql.goal_mutations import AssigneeInput, announce_goal_change, problem_error
+from goalgraph.graphql.goal_mutations import AssigneeInput, after_goal_change, announce_goal_change, problem_error
 from goalgraph.graphql.types.goals import AssigneeKind, GoalAssignee, GoalNode, Interval
 from goalgraph.graphql.types.facts import TeamType, UserType
 
@@ -120,9 +120,11 @@ class PlanMutations:
             async with info.context.transaction() as session:
                 changed = await plans.set_plan_targets(session, info.context.runtime.registry, key.key(), cells_,
                                                        viewer=viewer, gate=gate, now=info.context.now)
+                # Many goals' targets: every subscriber is pushed when this commits.
+                event = await announce_goal_change(info, session, None)
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
-        await announce_goal_change(info, None)  # many goals' targets: push every subscriber
+        after_goal_change(info, event)
         return PlanSaved(goals_changed=changed)
 
     @strawberry.mutation(description="Start another year's plan as a copy of this one, scaled (110 = +10 %).")
@@ -133,7 +135,9 @@ class PlanMutations:
             async with info.context.transaction() as session:
                 changed = await plans.copy_plan(session, info.context.runtime.registry, key.key(), to_year,
                                                 scale_percent, viewer=viewer, gate=gate, now=info.context.now)
+                # Many goals' targets: every subscriber is pushed when this commits.
+                event = await announce_goal_change(info, session, None)
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
-        await announce_goal_change(info, None)  # many goals' targets: push every subscriber
+        after_goal_change(info, event)
         return PlanSaved(goals_changed=changed)

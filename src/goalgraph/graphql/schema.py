@@ -6,19 +6,21 @@ import re
 
 import strawberry
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaskErrors
 
 from goalgraph.graphql.admin_api import AdminMutations, AdminQueries
 from goalgraph.graphql.auth import RequireViewer
 from goalgraph.graphql.cost import QueryCostLimiter
+from goalgraph.graphql.errors import log_errors
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
@@ -68,10 +70,17 @@ def _unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
+class GoalgraphSchema(strawberry.Schema):
+    """strawberry's schema, logging refused requests in one line and tracebacks only for faults."""
+
+    def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def,override]
+        log_errors(errors, execution_context, _unexpected)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The goalgraph schema; ``settings`` tune the limits (defaults when None)."""
     settings = settings or Settings()
-    depth = settings.max_query_depth
+    limit_rules = [depth_rule(settings.max_query_depth, None), aliases_rule(30)]
     extensions: list = [
         CloseSession,
         RequireViewer,
@@ -79,16 +88,17 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         TextLiterals,
-        lambda: QueryDepthLimiter(max_depth=depth),
+        # Depth and alias rules are built once: QueryDepthLimiter/MaxAliasesLimiter make a new rule class
+        # per request, and the rules are part of the validation cache's key — it never hit.
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=20_000),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: QueryCostLimiter(limit=settings.max_query_cost, max_page_size=settings.max_page_size),
         lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error: see the server log."),
     ]
     if not settings.introspection:
         extensions += [DisableIntrospection, HideSuggestions]
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
-                             scalar_overrides=SCALAR_OVERRIDES)  # type: ignore[arg-type]
+    return GoalgraphSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+                           scalar_overrides=SCALAR_OVERRIDES)  # type: ignore[arg-type]
 
 
 def export_sdl() -> str:

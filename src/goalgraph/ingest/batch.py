@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from goalgraph import clock
+from goalgraph.db.retry import is_disconnect, retrying
 from goalgraph.ingest.errors import FactError, IngestRejected, Path
 from goalgraph.ingest.upsert import IngestSummary, Ingestor
 from goalgraph.ingest.validate import PARSERS, Kind
+from goalgraph.live.changes import facts_changed, facts_committed, previous_owners
+
+if TYPE_CHECKING:
+    from goalgraph.runtime import Runtime
 
 #: Batch keys in the order they are applied (references point backwards).
 BATCH_KEYS: tuple[tuple[str, Kind], ...] = (
@@ -69,3 +76,52 @@ async def ingest_batch(
     if errors:
         raise IngestRejected(errors)
     return summary
+
+
+async def apply_batch(runtime: "Runtime", raw: Mapping[str, Sequence[Mapping[str, Any]] | None], *,
+                      received_at: datetime | None = None) -> IngestSummary:
+    """Validate, write and announce a batch in one transaction of its own, then tell this process.
+
+    A transaction that lost a race (deadlock, serialisation failure, busy SQLite) or its connection
+    is run again (:func:`goalgraph.db.retry.retrying`; upserts are idempotent); when the tries run
+    out, :class:`~goalgraph.db.retry.RetriesExhausted` says nothing was committed. The change is
+    announced inside the transaction (see :meth:`Broker.announce`), so a committed batch is never
+    reported as failed. Raises :class:`IngestRejected` (nothing written) for bad input.
+    """
+    received_at = received_at or clock.now()
+    pg = runtime.engine.dialect.name == "postgresql"
+
+    async def attempt() -> tuple[IngestSummary, Any]:
+        xid: int | None = None
+        try:
+            async with runtime.sessions() as session, session.begin():
+                before = await previous_owners(session, raw)
+                summary = await ingest_batch(session, raw, received_at=received_at)
+                change = await facts_changed(session, raw, before)
+                await runtime.broker.announce(session, change)
+                if pg:
+                    xid = await session.scalar(text("SELECT txid_current()"))
+        except Exception as exc:
+            # The connection died while committing: ask the database whether the commit happened.
+            if xid is not None and is_disconnect(exc) and await _committed(runtime.engine, xid):
+                return summary, change
+            raise
+        return summary, change
+
+    summary, change = await retrying(attempt, what="ingestFacts", disconnects=True)
+    facts_committed(runtime, summary, change)
+    return summary
+
+
+async def _committed(engine: AsyncEngine, xid: int) -> bool:
+    """Whether PostgreSQL transaction ``xid`` committed (waits briefly while it is still finishing)."""
+    for _ in range(50):
+        try:
+            async with engine.connect() as conn:
+                status = await conn.scalar(text("SELECT txid_status(:xid)"), {"xid": xid})
+        except Exception:  # noqa: BLE001 - cannot tell: treat as not committed (the caller retries)
+            return False
+        if status != "in progress":
+            return status == "committed"
+        await asyncio.sleep(0.1)
+    return False

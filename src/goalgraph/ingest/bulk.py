@@ -49,7 +49,8 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from goalgraph import clock
-from goalgraph.events import drain, fire
+from goalgraph.db.retry import RetriesExhausted, retrying
+from goalgraph.events import drain
 from goalgraph.ingest.errors import FactError
 from goalgraph.ingest.errors import Path as FactPath
 from goalgraph.ingest.readers import (
@@ -64,6 +65,7 @@ from goalgraph.ingest.readers import (
 from goalgraph.ingest.upsert import IngestSummary, Ingestor, UpsertCounts
 from goalgraph.ingest.validate import PARSERS, Kind
 from goalgraph.live.broker import FactsChanged
+from goalgraph.live.changes import facts_committed
 from goalgraph.runtime import open_runtime
 from goalgraph.settings import Settings
 
@@ -606,6 +608,7 @@ async def _run(
                 await session.rollback()
                 announcer.discard()
             else:
+                await announcer.before_commit(session, IngestSummary(), final=True)
                 await session.commit()
                 report.committed = True
                 await announcer.committed()
@@ -668,11 +671,15 @@ async def _import_file(
                 raise item.error
             chunk = item
             try:
-                ref_errors, summary = await _apply(chunk, ingestor)
                 if per_batch and chunk.has_records:
-                    await session.commit()
-            except (SQLAlchemyError, OSError) as exc:
+                    ref_errors, summary = await retrying(
+                        lambda: _apply_and_commit(chunk, session, ingestor, announcer),
+                        what=f"import {source.name}", disconnects=True)
+                else:
+                    ref_errors, summary = await _apply(chunk, ingestor)
+            except (SQLAlchemyError, OSError, RetriesExhausted) as exc:
                 await _safe_rollback(session)
+                ingestor.forget()
                 announcer.discard()
                 lines = f"lines {chunk.first_line:,}–{chunk.last_line:,}" if chunk.first_line else "the last batch"
                 message = f"database error in {source.name} {lines}: {_db_message(exc)}"
@@ -698,6 +705,21 @@ async def _import_file(
         reader.join(timeout=5)
 
 
+async def _apply_and_commit(chunk: _Chunk, session: Any, ingestor: Ingestor,
+                            announcer: "_Announcer") -> tuple[list[FactError], IngestSummary]:
+    """One batch as one transaction (retried as a whole by the caller): write, announce when due, commit."""
+    try:
+        ref_errors, summary = await _apply(chunk, ingestor)
+        await announcer.before_commit(session, summary)
+        await session.commit()
+    except BaseException:
+        await _safe_rollback(session)
+        ingestor.forget()  # ids cached during the rolled-back attempt may not exist
+        announcer.rolled_back()
+        raise
+    return ref_errors, summary
+
+
 async def _apply(chunk: _Chunk, ingestor: Ingestor) -> tuple[list[FactError], IngestSummary]:
     """Write the chunk's records; their reference problems and what they did (not yet committed)."""
     summary = IngestSummary()
@@ -717,10 +739,11 @@ async def _apply(chunk: _Chunk, ingestor: Ingestor) -> tuple[list[FactError], In
 
 
 class _Announcer:
-    """After a commit, tell the rest of goalgraph as the ``ingestFacts`` mutation does: the
-    ``goalgraph_facts_ingested`` hook for each committed transaction, a facts-changed event for
-    live subscribers (at most every few seconds during a long import, and once at the end), and
-    one check of the goals' statuses at the end (``goalgraph_goal_status_changed``)."""
+    """Tell the rest of goalgraph as the ``ingestFacts`` mutation does: the ``goalgraph_facts_ingested``
+    hook for each committed transaction (:func:`~goalgraph.live.changes.facts_committed`), a
+    facts-changed event for live subscribers inside a committing transaction (at most every few
+    seconds during a long import, and once at the end), and one check of the goals' statuses at the
+    end (``goalgraph_goal_status_changed``)."""
 
     PUBLISH_EVERY = 5.0
 
@@ -731,32 +754,45 @@ class _Announcer:
         self.committed_any = False
         self.unpublished = False
         self.last_publish = time.monotonic()
-        self.broker_started = False
+        self._announcing = False
 
     def add(self, summary: IngestSummary) -> None:
         self.pending.add(summary)
 
     def discard(self) -> None:
         self.pending = IngestSummary()
+        self._announcing = False
+
+    def rolled_back(self) -> None:
+        self._announcing = False
+
+    async def before_commit(self, session: Any, summary: IngestSummary, *, final: bool = False) -> None:
+        """Inside the transaction about to commit: announce the change when one is due (always when ``final``)."""
+        self._announcing = False
+        written = any(c.written for part in (summary, self.pending) for c in part.counts.values())
+        if written and (final or time.monotonic() - self.last_publish >= self.PUBLISH_EVERY):
+            await self.runtime.broker.announce(session, FactsChanged(None))
+            self._announcing = True
 
     async def committed(self) -> None:
         summary, self.pending = self.pending, IngestSummary()
+        announced, self._announcing = self._announcing, False
+        if announced:
+            self.last_publish = time.monotonic()
+            self.unpublished = False
         if not any(c.written for c in summary.counts.values()):
             return
-        self.committed_any = self.unpublished = True
-        fire(self.runtime.plugins.manager, "goalgraph_facts_ingested", counts=summary.as_dict())
-        if time.monotonic() - self.last_publish >= self.PUBLISH_EVERY:
-            await self._publish()
+        self.committed_any = True
+        self.unpublished = self.unpublished or not announced
+        facts_committed(self.runtime, summary, None)
 
     async def _publish(self) -> None:
+        """A last announcement in a transaction of its own (the facts are stored whatever happens here)."""
         self.last_publish = time.monotonic()
         self.unpublished = False
         try:
-            if not self.broker_started:
-                # Opened with listen=False (no noise if the database is down); connect on first use.
-                self.broker_started = True
-                await self.runtime.broker.start()
-            await self.runtime.broker.publish(FactsChanged(None))
+            async with self.runtime.sessions() as session, session.begin():
+                await self.runtime.broker.announce(session, FactsChanged(None))
         except Exception as exc:  # noqa: BLE001 - the facts are stored; only the announcement failed
             self.reporter.message(f"goalgraph import: could not announce the change to live subscribers: {exc}")
 

@@ -101,14 +101,19 @@ class IngestSummary:
 
 
 def _dedupe(records: Sequence[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-    """Keep one record per external id: the newest; the later one on a tie."""
+    """Keep one record per external id: the newest; the later one on a tie.
+
+    Sorted by external id: every batch takes its row locks in this one global order (kinds in
+    ``Kind`` order, then external ids), so concurrent batches of the same facts queue instead of
+    deadlocking.
+    """
     best: dict[str, tuple[int, dict[str, Any]]] = {}
     for pos, rec in records:
         key = rec["external_id"]
         kept = best.get(key)
         if kept is None or rec["source_updated_at"] >= kept[1]["source_updated_at"]:
             best[key] = (pos, rec)
-    return list(best.values())
+    return [best[key] for key in sorted(best)]
 
 
 DEAL_COLUMNS = ("title", "value", "currency", "cost", "owner_id", "pipeline_id", "stage_id", "status",
@@ -207,7 +212,8 @@ def _build_pg_plan(table: Table, columns: tuple[str, ...], deal_history: bool) -
     sql = (
         f"WITH i AS MATERIALIZED (SELECT * FROM pg_temp.{_q(staging)}),\n"
         f"prev AS MATERIALIZED (SELECT {prev_cols} FROM {name} t JOIN i ON t.external_id = i.external_id),\n"
-        f"up AS (INSERT INTO {name} ({', '.join(_q(c) for c in columns)}) SELECT {select_list} FROM i\n"
+        f"up AS (INSERT INTO {name} ({', '.join(_q(c) for c in columns)}) SELECT {select_list} FROM i"
+        " ORDER BY i.external_id\n"  # one global lock order (see _dedupe)
         f"  ON CONFLICT (external_id) DO UPDATE SET {updates}\n"
         f"  WHERE {name}.source_updated_at <= EXCLUDED.source_updated_at\n"
         f"  RETURNING {returning})\n"
@@ -220,14 +226,17 @@ def _build_pg_plan(table: Table, columns: tuple[str, ...], deal_history: bool) -
             ", h AS (SELECT * FROM unnest($1::text[], $2::int4[], $3::int4[], $4::timestamptz[])"
             " AS h(external_id, stage_id, pipeline_id, entered_at)),\n"
             "hist AS (INSERT INTO deal_stage_changes (deal_id, pipeline_id, stage_id, owner_id, entered_at)\n"
-            "  SELECT up.id, up.pipeline_id, up.stage_id, up.owner_id,\n"
+            # Sorted, so history rows too are locked in one order (after all of the batch's deals).
+            "  SELECT * FROM (SELECT up.id, up.pipeline_id, up.stage_id, up.owner_id,\n"
             "         COALESCE(i.stage_entered_at, CASE WHEN prev.external_id IS NULL THEN i.added_at"
             " ELSE i.source_updated_at END)\n"
             "  FROM up JOIN i ON i.external_id = up.external_id LEFT JOIN prev ON prev.external_id = up.external_id\n"
             "  WHERE prev.external_id IS NULL OR prev.stage_id <> up.stage_id\n"
             "  UNION ALL\n"
             "  SELECT up.id, h.pipeline_id, h.stage_id, up.owner_id, h.entered_at"
-            " FROM h JOIN up ON up.external_id = h.external_id\n"
+            " FROM h JOIN up ON up.external_id = h.external_id) AS c(deal_id, pipeline_id, stage_id, owner_id,"
+            " entered_at)\n"
+            "  ORDER BY c.deal_id, c.stage_id, c.entered_at\n"
             "  ON CONFLICT (deal_id, stage_id, entered_at) DO NOTHING\n"
             "  RETURNING 1)\n"
             "SELECT (SELECT count(*) FROM up),"
@@ -253,6 +262,11 @@ class Ingestor:
         self._ids: dict[Kind, dict[str, Any]] = {k: {} for k in Kind}
         #: PostgreSQL: whether batches go through COPY + one statement (needs the TEMP privilege).
         self._copy_path: bool | None = None if self.dialect == "postgresql" else False
+
+    def forget(self) -> None:
+        """Drop cached ids (after a rollback: ids created by the undone transaction do not exist)."""
+        for cache in self._ids.values():
+            cache.clear()
 
     # -- helpers -------------------------------------------------------------
     def _insert(self, table: Table):  # type: ignore[no-untyped-def]
@@ -366,7 +380,15 @@ class Ingestor:
         except Exception as exc:  # asyncpg's errors, surfaced like the portable path's
             if isinstance(exc, DBAPIError):
                 raise
-            raise DBAPIError(plan.sql, None, exc) from exc
+            import asyncpg
+
+            broken = raw.is_closed() or (isinstance(exc, (asyncpg.InterfaceError, asyncpg.InternalClientError))
+                                          and not isinstance(exc, asyncpg.PostgresError))
+            if broken:
+                # E.g. the server terminated the connection mid-COPY: asyncpg's state is left unusable
+                # ("another operation is in progress"), so close it for the pool to replace.
+                raw.terminate()
+            raise DBAPIError(plan.sql, None, exc, connection_invalidated=broken) from exc
         return written, created, recorded
 
     async def _pg_upsert(self, kind: Kind, columns: Sequence[str], rows: list[dict[str, Any]]) -> UpsertCounts:
@@ -461,12 +483,12 @@ class Ingestor:
         )
         if ids:
             await self.session.execute(delete(TeamMembership).where(TeamMembership.team_id.in_(list(ids.values()))))
-            members = [
+            members = sorted((
                 {"team_id": ids[rec["external_id"]], "user_id": users[u], "is_leader": u in rec["leader_ids"]}
                 for _, rec, _ in keep
                 if rec["external_id"] in ids
                 for u in rec["member_ids"]
-            ]
+            ), key=lambda m: (m["team_id"], m["user_id"]))
             if members:
                 await self.session.execute(TeamMembership.__table__.insert(), members)
         return counts, 0, errors
@@ -541,6 +563,7 @@ class Ingestor:
                 history.append({"deal_id": deal_id, "pipeline_id": pid, "stage_id": sid, "owner_id": owner,
                                  "entered_at": entered})
         recorded = 0
+        history.sort(key=lambda h: (h["deal_id"], h["stage_id"], h["entered_at"]))  # one lock order
         if history:
             table = DealStageChange.__table__
             stmt = self._insert(table).on_conflict_do_nothing(

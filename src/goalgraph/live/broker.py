@@ -16,7 +16,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from goalgraph.settings import Settings
 
@@ -45,6 +49,21 @@ class FactsChanged:
             return cls(None)
         users = frozenset(users)
         return cls(users if len(users) <= MAX_USERS_IN_EVENT else None)
+
+
+_PENDING = "goalgraph.live.pending"
+
+
+def _deliver_pending(session: Session) -> None:
+    for broker, event in session.info.pop(_PENDING, ()):
+        try:
+            broker.deliver(event)
+        except Exception:  # noqa: BLE001 - the change is committed; a failed push must not undo its answer
+            log.exception("delivering a change to live subscribers failed")
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 class Broker:
@@ -100,8 +119,22 @@ class Broker:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(event)
 
+    async def announce(self, session: AsyncSession, event: FactsChanged) -> None:
+        """Announce ``event`` as part of ``session``'s transaction: delivered when, and only if, it commits.
+
+        In process the event waits for the commit (and is dropped by a rollback); delivery then
+        only fills queues, so it can never turn a committed change into an error.
+        """
+        pending = session.info.setdefault(_PENDING, [])
+        if not pending:
+            sync = session.sync_session
+            if not sa_event.contains(sync, "after_commit", _deliver_pending):
+                sa_event.listen(sync, "after_commit", _deliver_pending)
+                sa_event.listen(sync, "after_rollback", _drop_pending)  # outermost only
+        pending.append((self, event))
+
     async def publish(self, event: FactsChanged) -> None:
-        """Announce a change (after the transaction that made it committed)."""
+        """Announce a change outside any transaction (nothing to commit; e.g. tests, admin commands)."""
         self.deliver(event)
 
 
@@ -117,6 +150,7 @@ class PostgresBroker(Broker):
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._was_connected = False
 
     async def start(self) -> None:
         """Listen in the background, reconnecting if the database goes away (start never fails)."""
@@ -124,27 +158,52 @@ class PostgresBroker(Broker):
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._connected.wait(), timeout=3)
 
+    #: Seconds between checks that the listening connection still answers (a silently dead one hears nothing).
+    PING_EVERY = 15.0
+
     async def _keep_listening(self) -> None:
+        """Listen; when the connection is lost, reconnect with backoff (0.5 s doubling to 30 s), logging both."""
         import asyncpg
 
         delay = 0.5
         while True:
             lost = asyncio.Event()
+            conn = None
             try:
-                conn = await asyncpg.connect(self._dsn)
+                conn = await asyncio.wait_for(asyncpg.connect(self._dsn), timeout=10)
                 conn.add_termination_listener(lambda _c: lost.set())
                 await conn.add_listener(self.channel, self._on_notify)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("live updates: cannot listen on %s (%s); retrying in %.0f s", self.channel, exc, delay)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure to connect: try again later
+                if conn is not None:
+                    conn.terminate()
+                log.warning("live updates: cannot listen on %s (%s: %s); retrying in %.1f s",
+                            self.channel, type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
                 continue
-            self._conn, delay = conn, 0.5
+            if delay > 0.5 or self._was_connected:
+                log.warning("live updates: listening on %s again", self.channel)
+            self._conn, delay, self._was_connected = conn, 0.5, True
             self._connected.set()
             self.deliver(FactsChanged(None))  # anything may have changed while we were not listening
-            await lost.wait()
+            while not lost.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(lost.wait(), timeout=self.PING_EVERY)
+                if lost.is_set():
+                    break
+                try:
+                    async with self._lock:
+                        await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=5)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - it no longer answers: reconnect
+                    lost.set()
             self._conn = None
             self._connected.clear()
+            conn.terminate()
+            log.warning("live updates: lost the connection listening on %s; reconnecting", self.channel)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -162,6 +221,12 @@ class PostgresBroker(Broker):
             self.deliver(FactsChanged.from_json(payload))
         except (ValueError, TypeError):
             log.warning("ignored a malformed notification on %s", self.channel)
+
+    async def announce(self, session: AsyncSession, event: FactsChanged) -> None:
+        """``pg_notify`` in the writing transaction: PostgreSQL delivers it exactly when it commits, to every
+        process (this one too, through its listening connection)."""
+        await session.execute(text("SELECT pg_notify(:channel, :payload)"),
+                              {"channel": self.channel, "payload": event.to_json()})
 
     async def publish(self, event: FactsChanged) -> None:
         if self._conn is None:  # not started (e.g. a CLI command that only writes): deliver nowhere else

@@ -1,15 +1,23 @@
-"""Which users' facts a batch touches — so only their followers' goals are recomputed."""
+"""A batch of facts changed: which users' facts it touches (so only their followers' goals are
+recomputed), and what this process does once it committed."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.models import Activity, Deal, Goal, TeamMembership, User
+from goalgraph.events import fire
 from goalgraph.live.broker import FactsChanged
+
+if TYPE_CHECKING:
+    from goalgraph.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 #: Kinds whose change can move any goal (memberships, stage probabilities …).
 _EVERYONE = ("users", "teams", "pipelines", "stages")
@@ -58,3 +66,15 @@ async def goal_followers(session: AsyncSession, goal_ids: Iterable[int]) -> froz
         users |= set((await session.scalars(
             select(TeamMembership.user_id).where(TeamMembership.team_id.in_(sorted(teams))))).all())
     return frozenset(users)
+def facts_committed(runtime: "Runtime", summary: Any, change: FactsChanged | None) -> None:
+    """After a batch of facts committed (ingest mutation and bulk import alike): fire
+    ``goalgraph_facts_ingested`` and, for a change, let the status watch check the goals it moves.
+
+    Both only schedule work and never raise: the batch is stored, its answer must say so.
+    """
+    try:
+        if change is not None and runtime.status_watch is not None:
+            runtime.status_watch.notify(change)
+        fire(runtime.plugins.manager, "goalgraph_facts_ingested", counts=summary.as_dict())
+    except Exception:  # noqa: BLE001
+        log.exception("after-commit announcements of a batch failed (the batch is stored)")

@@ -1,0 +1,214 @@
+"""Mixed load against `goalgraph serve --workers W` on PostgreSQL: N clients × S seconds.
+
+    .venv/bin/python bench/load_bench.py                          # 16 clients × 60 s on 2 workers
+    .venv/bin/python bench/load_bench.py --clients 4 --seconds 10 --workers 1
+
+What it does:
+
+1. Creates a fresh schema in ``GOALGRAPH_TEST_POSTGRES_URL`` (default
+   postgresql+asyncpg://postgres@127.0.0.1:5432/test), migrates it and loads the demo organisation
+   (:func:`goalgraph.demo.ensure_demo_data`: ~20 users, ~1,900 deals, ~8,000 activities, 24 goals).
+2. Starts ``goalgraph serve --workers W`` on it and waits for ``/healthz``.
+3. Runs N client tasks for S seconds, each sending one request after the other: 80 % dashboard reads
+   (``goals(first: 200)`` with every period's target, actual, ratio and status, as the demo admin),
+   20 % small ingests (``ingestFacts`` of 5 new deals, as a service token).
+4. Prints requests, errors, req/s, p50/p95/p99 per kind, facts sent (in batches answered as committed)
+   versus present in the database afterwards, worker RSS before and after, and the load average
+   (the machine may be shared: note it beside the figures).
+
+The schema is dropped at the end (``--keep`` leaves it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from goalgraph.access.tokens import mint_token
+from goalgraph.demo import DEMO_ADMIN, ensure_demo_data
+from goalgraph.settings import Settings
+from goalgraph.testing.credentials import TEST_JWT_SECRET, licence_keypair, make_licence
+
+DASHBOARD = "{ goals(first: 200) { nodes { id title periods { label target actual ratio status } } } }"
+INGEST = "mutation($i: IngestFactsInput!) { ingestFacts(input: $i) { __typename } }"
+DEALS_PER_INGEST = 5
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--read-share", type=float, default=0.8)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    url = os.environ.get("GOALGRAPH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    schema = f"load_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as c:
+        await c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    licence, public = make_licence(), licence_keypair()[1]
+    settings = Settings(database_url=url, database_schema=schema, migrate_on_start=True, jwt_secret=TEST_JWT_SECRET,
+                        licence=licence, licence_public_key=public)
+    tmp = Path(tempfile.mkdtemp(prefix="gg-load-"))
+    proc = None
+    try:
+        started = time.perf_counter()
+        print(await ensure_demo_data(settings), flush=True)
+        print(f"setup {time.perf_counter() - started:.1f} s", flush=True)
+        env = {**os.environ, "GOALGRAPH_DATABASE_URL": url, "GOALGRAPH_DATABASE_SCHEMA": schema,
+               "GOALGRAPH_JWT_SECRET": TEST_JWT_SECRET, "GOALGRAPH_LICENCE": licence,
+               "GOALGRAPH_LICENCE_PUBLIC_KEY": public, "GOALGRAPH_MIGRATE_ON_START": "0"}
+        port = free_port()
+        log = open(tmp / "server.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "goalgraph.cli", "serve", "--port", str(port),
+                                 "--workers", str(args.workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        system = {"authorization": f"Bearer {mint_token(settings, 'load-bench', system=True)}"}
+        reader = {"authorization": f"Bearer {mint_token(settings, DEMO_ADMIN)}"}
+        limits = httpx.Limits(max_connections=args.clients + 4)
+        async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+            else:
+                raise SystemExit((tmp / "server.log").read_text())
+            children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                        text=True).stdout.split()]
+            # uvicorn's workers, not multiprocessing's resource tracker
+            workers = [p for p in children if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
+            facts = (await http.post("/graphql", headers=system, json={"query": "{ users(first: 50) { nodes { id } } "
+                     "pipelines { id stages { id } } deals(first: 0) { totalCount } }"})).json()["data"]
+            owners = [u["id"] for u in facts["users"]["nodes"]]
+            stages = [s["id"] for p in facts["pipelines"] for s in p["stages"]]
+            deals_before = facts["deals"]["totalCount"]
+            # One warm-up read per worker connection, so the RSS "before" is of a server that has answered.
+            for _ in range(args.workers * 2):
+                await http.post("/graphql", headers=reader, json={"query": DASHBOARD})
+            rss_before = {w: rss_mb(w) for w in workers}
+
+            times: dict[str, list[float]] = defaultdict(list)
+            errors: dict[str, int] = defaultdict(int)
+            samples: list[str] = []
+            sent = committed = 0
+            deadline = time.monotonic() + args.seconds
+
+            async def client(c: int) -> None:
+                nonlocal sent, committed
+                rng = random.Random(c)
+                n = 0
+                while time.monotonic() < deadline:
+                    n += 1
+                    if rng.random() < args.read_share:
+                        kind, headers, body = "dashboard", reader, {"query": DASHBOARD}
+                    else:
+                        now = datetime.now(timezone.utc).isoformat()
+                        deals = [{"id": f"load-{c}-{n}-{i}", "title": f"Load {c}/{n}/{i}", "value": "1000",
+                                  "currency": "EUR", "ownerId": rng.choice(owners), "stageId": rng.choice(stages),
+                                  "addedAt": now, "updatedAt": now} for i in range(DEALS_PER_INGEST)]
+                        kind, headers, body = "ingest", system, {"query": INGEST, "variables": {"i": {"deals": deals}}}
+                    t0 = time.perf_counter()
+                    try:
+                        response = await http.post("/graphql", headers=headers, json=body)
+                        payload = response.json()
+                        ok = response.status_code == 200 and "errors" not in payload and (
+                            kind != "ingest" or payload["data"]["ingestFacts"]["__typename"] == "IngestFactsResult")
+                    except (httpx.HTTPError, ValueError) as exc:
+                        ok, payload = False, repr(exc)
+                    times[kind].append(time.perf_counter() - t0)
+                    if kind == "ingest":
+                        sent += DEALS_PER_INGEST
+                        committed += DEALS_PER_INGEST if ok else 0
+                    if not ok:
+                        errors[kind] += 1
+                        if len(samples) < 3:
+                            samples.append(str(payload)[:300])
+
+            load_before = os.getloadavg()
+            t0 = time.perf_counter()
+            await asyncio.gather(*(client(c) for c in range(args.clients)))
+            elapsed = time.perf_counter() - t0
+            load_after = os.getloadavg()
+            rss_after = {w: rss_mb(w) for w in workers}
+            deals_after = (await http.post("/graphql", headers=system, json={
+                "query": "{ deals(first: 0) { totalCount } }"})).json()["data"]["deals"]["totalCount"]
+
+        total = sum(len(v) for v in times.values())
+        print(f"\nload: {args.clients} clients × {args.seconds:.0f} s against {args.workers} worker(s), "
+              f"PostgreSQL {url.split('@')[-1]}")
+        print(f"requests={total} errors={sum(errors.values())} req/s={total / elapsed:.1f} (elapsed {elapsed:.1f} s)")
+        for kind in ("dashboard", "ingest"):
+            v = times.get(kind, [])
+            print(f"  {kind:9}: n={len(v)} errors={errors.get(kind, 0)} p50={pct(v, .5) * 1000:.0f} ms "
+                  f"p95={pct(v, .95) * 1000:.0f} ms p99={pct(v, .99) * 1000:.0f} ms"
+                  + (f" mean={statistics.fmean(v) * 1000:.0f} ms" if v else ""))
+        present = deals_after - deals_before
+        print(f"facts: sent={sent} answered committed={committed} present={present} "
+              f"({'all committed present' if present == committed else 'MISMATCH'})")
+        for w in workers:
+            print(f"  worker {w}: RSS {rss_before[w]:.0f} MB -> {rss_after[w]:.0f} MB")
+        print(f"load average (1/5/15 min): before {' '.join(f'{x:.2f}' for x in load_before)}, "
+              f"after {' '.join(f'{x:.2f}' for x in load_after)} on {os.cpu_count()} CPUs")
+        for s in samples:
+            print("  error sample:", s)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if not args.keep:
+            async with admin.connect() as c:
+                await c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        else:
+            print(f"kept schema {schema}; server log in {tmp}")
+        await admin.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
