@@ -72,6 +72,9 @@ def is_disconnect(exc: BaseException) -> bool:
             return True
         if name == "InterfaceError" and "connection is closed" in str(current):
             return True
+        # asyncpg's state after its connection was cut mid-operation: unusable, like a closed one.
+        if name == "InternalClientError" and "another operation" in str(current):
+            return True
     return False
 
 

@@ -8,6 +8,7 @@ lock for the duration.
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,10 +22,13 @@ from goalgraph import clock
 from goalgraph.access.gate import Gate, load_gate
 from goalgraph.access.tokens import AuthError, bearer_token, verify_token
 from goalgraph.access.viewer import SYSTEM, Viewer, load_viewer
+from goalgraph.db.retry import RetriesExhausted, is_disconnect, retrying
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.loaders import Loaders
 from goalgraph.organisation import OrganisationSettings, get_organisation
 from goalgraph.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,14 +78,27 @@ class Context:
 
                     async def load() -> Viewer:
                         async with self.db() as session:
-                            return await load_viewer(session, claims)
+                            viewer = await load_viewer(session, claims)
+                            # Give the connection back: a request that then writes in a transaction of
+                            # its own (ingest) must not hold a second, idle one (pools run dry under load).
+                            if session.in_transaction():
+                                await session.commit()
+                            return viewer
+
+                    async def load_retrying() -> Viewer:
+                        # A read, safe to repeat: a connection lost since its last use is not the client's fault.
+                        return await retrying(load, what="loading the viewer", attempts=3, disconnects=True)
 
                     if self.share_progress:
-                        self._viewer = await self.runtime.broker.shared(("viewer", claims.subject, claims.system), load)
+                        self._viewer = await self.runtime.broker.shared(("viewer", claims.subject, claims.system),
+                                                                        load_retrying)
                     else:
-                        self._viewer = await load()
+                        self._viewer = await load_retrying()
                 except AuthError as exc:
                     raise query_error(f"not authenticated: {exc}", ErrorCode.UNAUTHENTICATED) from None
+                except RetriesExhausted:
+                    raise query_error("the database is unavailable right now; send the request again",
+                                      ErrorCode.RETRYABLE) from None
         return self._viewer
 
     async def organisation(self) -> OrganisationSettings:
@@ -120,12 +137,14 @@ class Context:
             session = self._session
             try:
                 yield session
-            except BaseException:
+            except BaseException as exc:
                 # A failed or cancelled use (e.g. a subscription cancelled mid-query) must not leave a
                 # broken session for the next one on this connection: drop it.
                 self._session = None
+                # A lost or broken connection must not go back to the pool for the next request.
+                end = session.invalidate if isinstance(exc, Exception) and is_disconnect(exc) else session.close
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(session.close())
+                    await asyncio.shield(end())
                 raise
             finally:
                 self._holder = None
@@ -153,6 +172,11 @@ class Context:
     async def close(self) -> None:
         """Release the session at the end of the operation (waiting for a use in progress to end)."""
         async with self._lock:
-            if self._session is not None:
-                await self._session.close()
-                self._session = None
+            session, self._session = self._session, None
+            if session is not None:
+                try:
+                    await session.close()
+                except Exception:  # noqa: BLE001
+                    # Its connection died (e.g. terminated by the server) after the work was done: what
+                    # the operation committed stands, and its answer must say so; the pool drops it.
+                    log.warning("closing a request's database session failed", exc_info=True)
