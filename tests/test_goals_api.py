@@ -242,6 +242,8 @@ async def test_dashboard_statement_count_is_constant(seeded, gql) -> None:  # ty
     query = "{ goals(first: 100) { nodes { title periods { actual status } summary { actual } } } }"
 
     async def count_statements() -> int:
+        # Goal changes wake the status watch in the background; its statements are not the read's.
+        await seeded.status_watch.settled()
         statements: list[str] = []
         listener = lambda *a: statements.append(a[2])  # noqa: E731
         event.listen(seeded.engine.sync_engine, "before_cursor_execute", listener)

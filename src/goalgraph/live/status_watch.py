@@ -39,6 +39,8 @@ class StatusWatch:
         self.runtime = runtime
         self._queue: asyncio.Queue[FactsChanged] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._checking = False
+        self._coalescing = False
 
     def notify(self, event: FactsChanged) -> None:
         """Called after a local ingest committed; returns at once."""
@@ -52,14 +54,29 @@ class StatusWatch:
                 events = [await asyncio.wait_for(self._queue.get(), timeout=30)]
             except asyncio.TimeoutError:
                 return  # idle: the next notify starts a new task
-            await asyncio.sleep(COALESCE_SECONDS)
+            self._coalescing = True
+            try:
+                await asyncio.sleep(COALESCE_SECONDS)
+            finally:
+                self._coalescing = False
             while not self._queue.empty():
                 events.append(self._queue.get_nowait())
             users = None if any(e.users is None for e in events) else frozenset().union(*(e.users or () for e in events))
+            self._checking = True
             try:
                 await self.check(users)
             except Exception:  # noqa: BLE001 - a failed check must not stop later ones
                 log.exception("checking goal statuses failed")
+            finally:
+                self._checking = False
+
+    async def settled(self, timeout: float = 30) -> None:
+        """Wait until every change notified so far has been checked (tests, orderly shutdown)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._queue.empty() or self._coalescing or self._checking:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the status watch did not settle")
+            await asyncio.sleep(0.02)
 
     async def check(self, users: frozenset[int] | None, now: datetime | None = None) -> list[tuple[int, str, str, str]]:
         """Compare current statuses with the marks; record and announce changes. Returns them."""
