@@ -88,8 +88,9 @@ def test_token_command(tmp_path, monkeypatch) -> None:  # type: ignore[no-untype
     monkeypatch.setenv("GOALGRAPH_JWT_SECRET", "cli-secret-cli-secret-cli-secret-32")
     result = CliRunner().invoke(main, ["token", "anna", "--hours", "1"])
     assert result.exit_code == 0, result.output
-    claims = jwt.decode(result.output.strip(), "cli-secret-cli-secret-cli-secret-32", algorithms=["HS256"])
+    claims = jwt.decode(result.stdout.strip(), "cli-secret-cli-secret-cli-secret-32", algorithms=["HS256"])
     assert claims["sub"] == "anna" and claims["exp"] - claims["iat"] == 3600 and claims["jti"]
+    assert "signed with GOALGRAPH_JWT_SECRET" in result.stderr
     too_long = CliRunner().invoke(main, ["token", "anna", "--hours", "48"])
     assert too_long.exit_code == 1 and "at most 24 hours" in too_long.output
     monkeypatch.delenv("GOALGRAPH_JWT_SECRET")

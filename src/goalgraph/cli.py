@@ -13,6 +13,11 @@ from goalgraph.settings import Settings
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///goalgraph-demo.db"
 
+_DEMO_OPTION = click.option(
+    "--demo", is_flag=True,
+    help="Use the demo's database and licence, as `goalgraph serve --demo` does (goalgraph-demo.db unless "
+         "GOALGRAPH_DATABASE_URL is set).")
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="goalgraph")
@@ -30,18 +35,17 @@ def serve(host: str, port: int, demo: bool, workers: int) -> None:
     """Run the GraphQL server (GraphiQL at /graphql, health at /healthz)."""
     import uvicorn
 
-    if demo and not os.environ.get("GOALGRAPH_DATABASE_URL"):
-        os.environ["GOALGRAPH_DATABASE_URL"] = DEMO_DATABASE_URL
-    settings = _settings_or_exit("serve")
+    settings = _command_settings("serve", demo)
     if demo:
-        from goalgraph.demo import demo_settings, demo_tokens, ensure_demo_data
+        from goalgraph.demo import demo_tokens, ensure_demo_data
 
-        settings = demo_settings(settings)
         summary = asyncio.run(ensure_demo_data(settings))
         click.echo(summary)
         click.echo("Tokens for GraphiQL (Headers: {\"Authorization\": \"Bearer <token>\"}), valid 12 hours:")
         for role, token in demo_tokens(settings).items():
             click.echo(f"  {role:13} {token}")
+        click.echo("More: goalgraph token --demo USER_ID (a user) or goalgraph token --demo crm-sync --system; "
+                   "goalgraph features --demo")
     from goalgraph.app import startup_problem
 
     problem = asyncio.run(startup_problem(settings))
@@ -117,27 +121,41 @@ def import_(files: tuple[Path, ...], kind: str | None, batch_size: int, all_or_n
 @click.option("--system", is_flag=True, help="A service token (a CRM integration): all rights, not a person.")
 @click.option("--hours", default=12.0, show_default=True, type=float,
               help="Validity; at most GOALGRAPH_JWT_MAX_LIFETIME_HOURS (default 24).")
-def token(subject: str, system: bool, hours: float) -> None:
+@_DEMO_OPTION
+def token(subject: str, system: bool, hours: float, demo: bool) -> None:
     """Mint a bearer token for the user with CRM id SUBJECT (local use; shared-secret setups).
 
-    With --system it is a service token; the token's id (jti) is what an admin revokes.
+    With --system it is a service token; the token's id (jti) is what an admin revokes. It is signed
+    with the secret of the database GOALGRAPH_DATABASE_URL names (with --demo: the demo's), so it works
+    with a server on that database; standard error says which secret signed it.
     """
     from datetime import timedelta
+    from pathlib import Path
 
-    from goalgraph.access.tokens import ConfigError, mint_token
-    from goalgraph.settings import SettingsError
+    from goalgraph.access.tokens import ConfigError, mint_token, secret_source
 
+    settings = _command_settings("token", demo)
+    db_path = settings.sqlite_path()
+    if not settings.jwt_secret and db_path is not None and not Path(db_path).exists():
+        # Signing would create a new secret beside a database no server uses: refuse, and say where to look.
+        hint = (f"; the demo's database is {DEMO_DATABASE_URL.split('///')[1]}: add --demo"
+                if not demo and Path(DEMO_DATABASE_URL.split("///")[1]).exists() else "")
+        _fail("token", f"no database at {db_path}, so no server verifies tokens with its secret{hint} "
+                       "(or set GOALGRAPH_DATABASE_URL to the server's database, or GOALGRAPH_JWT_SECRET)")
     try:
-        click.echo(mint_token(_settings_or_exit("token"), subject, system=system, ttl=timedelta(hours=hours)))
-    except (ConfigError, SettingsError) as exc:
+        minted = mint_token(settings, subject, system=system, ttl=timedelta(hours=hours))
+    except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    click.echo(f"signed with {secret_source(settings)}", err=True)
+    click.echo(minted)
 
 
 @main.command()
 @click.option("--enable", "enable", multiple=True, metavar="KEY", help="Switch a licensed feature on.")
 @click.option("--disable", "disable", multiple=True, metavar="KEY", help="Switch a feature off.")
-def features(enable: tuple[str, ...], disable: tuple[str, ...]) -> None:
-    """List features (licensed, enabled) and switch them on or off."""
+@_DEMO_OPTION
+def features(enable: tuple[str, ...], disable: tuple[str, ...], demo: bool) -> None:
+    """List features (licensed, enabled) and switch them on or off (with --demo: the demo's database and licence)."""
     from goalgraph import clock
     from goalgraph.access.admin import set_feature_enabled
     from goalgraph.access.gate import LicenceRequired, load_gate
@@ -145,7 +163,7 @@ def features(enable: tuple[str, ...], disable: tuple[str, ...]) -> None:
     from goalgraph.organisation import get_organisation
     from goalgraph.runtime import open_runtime
 
-    settings = Settings.from_env()
+    settings = _command_settings("features", demo)
 
     async def run() -> list[str]:
         async with open_runtime(settings) as rt:
@@ -249,6 +267,20 @@ def _fail(command: str, message: str) -> None:
     """Stop with one line on standard error (configuration problems: no traceback)."""
     click.echo(f"goalgraph {command}: {message}", err=True)
     sys.exit(2)
+
+
+def _command_settings(command: str, demo: bool) -> Settings:
+    """Settings for a command; with ``demo``, the demo's database (unless one is configured) and licence."""
+    if demo and not os.environ.get("GOALGRAPH_DATABASE_URL"):
+        os.environ["GOALGRAPH_DATABASE_URL"] = DEMO_DATABASE_URL
+    settings = _settings_or_exit(command)
+    db_path = settings.sqlite_path()
+    # Only `serve --demo` creates the demo; other commands use it if it is there (and leave no stray files).
+    if demo and (command == "serve" or db_path is None or Path(db_path).exists()):
+        from goalgraph.demo import demo_settings
+
+        settings = demo_settings(settings)
+    return settings
 
 
 def _settings_or_exit(command: str) -> Settings:

@@ -65,6 +65,16 @@ def signing_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def secret_source(settings: Settings) -> str:
+    """Where the signing secret comes from, for messages (never the secret itself)."""
+    if settings.jwt_public_key:
+        return "the identity provider's public key (GOALGRAPH_JWT_PUBLIC_KEY)"
+    if settings.jwt_secret:
+        return "GOALGRAPH_JWT_SECRET"
+    db_path = settings.sqlite_path()
+    return f"the secret kept beside the database, {db_path}.secret" if db_path else "no secret (none is configured)"
+
+
 def max_lifetime(settings: Settings) -> timedelta:
     """The longest validity a token may have (``GOALGRAPH_JWT_MAX_LIFETIME_HOURS``)."""
     return timedelta(hours=settings.jwt_max_lifetime_hours)
@@ -110,7 +120,8 @@ def verify_token(settings: Settings, token: str) -> Claims:
     except jwt.ExpiredSignatureError:
         raise AuthError("the token has expired") from None
     except jwt.InvalidSignatureError:
-        raise AuthError("the token's signature is not valid") from None
+        raise AuthError(f"the token's signature is not valid for this server, which verifies with "
+                        f"{secret_source(settings)}") from None
     except jwt.MissingRequiredClaimError as exc:
         raise AuthError(f"the token lacks the {exc.claim!r} claim") from None
     except jwt.InvalidAlgorithmError:
