@@ -86,6 +86,16 @@ async def test_reversed_summary_window_is_refused(seeded, gql, gql_raw) -> None:
     assert_refused(body, "before")
 
 
+async def test_a_window_beyond_today_of_an_open_ended_goal_is_empty(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """Found by the 10,000-case fuzz run: `from` after today without `to` answered "Internal error"."""
+    open_ended = (await gql(CREATE, input=goal_input(endDate=None)))["createGoal"]
+    goal_id = open_ended["goal"]["id"]
+    data = await gql(f'{{ goal(id: "{goal_id}") {{ periods(from: "2999-01-01") {{ label }} '
+                     f'summary(from: "2999-01-01") {{ actual }} }} }}')
+    assert data["goal"]["periods"] == []
+    assert float(data["goal"]["summary"]["actual"]) == 0
+
+
 async def test_window_with_too_many_periods_is_refused(seeded, gql, gql_raw) -> None:  # type: ignore[no-untyped-def]
     weekly = (await gql(CREATE, input=goal_input(interval="WEEKLY", startDate="1970-01-01", endDate=None)))["createGoal"]
     goal_id = weekly["goal"]["id"]

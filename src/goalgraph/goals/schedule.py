@@ -24,10 +24,12 @@ def goal_periods(
     interval = Interval(goal.interval)
     if first is None and last is None:
         return periods_for(cal, interval, goal.start_date, goal.end_date, fiscal=goal.fiscal, now=now)
-    return periods_in_range(
-        cal, interval, goal.start_date, goal.end_date, fiscal=goal.fiscal,
-        first=first or goal.start_date, last=last or (goal.end_date or clock.today(cal, now)), now=now,
-    )
+    first = first or goal.start_date
+    last = last or (goal.end_date or clock.today(cal, now))
+    if first > last:  # e.g. from a date beyond today of an open-ended goal: nothing there yet
+        return []
+    return periods_in_range(cal, interval, goal.start_date, goal.end_date, fiscal=goal.fiscal,
+                            first=first, last=last, now=now)
 
 
 def period_target(goal: Goal, period: Period, overrides: Mapping[date, Decimal]) -> Decimal:
