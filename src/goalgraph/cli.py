@@ -159,7 +159,7 @@ def features(enable: tuple[str, ...], disable: tuple[str, ...], demo: bool) -> N
     from goalgraph import clock
     from goalgraph.access.admin import set_feature_enabled
     from goalgraph.access.gate import LicenceRequired, load_gate
-    from goalgraph.ingest.errors import IngestRejected
+    from goalgraph.errors import IngestRejected
     from goalgraph.organisation import get_organisation
     from goalgraph.runtime import open_runtime
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from goalgraph import features as core
 from goalgraph.access.gate import Gate
 from goalgraph.db.models import DimensionElement
-from goalgraph.ingest.errors import FactError, IngestRejected
+from goalgraph.errors import FactError, IngestRejected
 from goalgraph.registry import Registry
 
 MAX_ELEMENTS = 500

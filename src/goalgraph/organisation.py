@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from goalgraph import clock
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import Organisation
-from goalgraph.ingest.errors import FactError, IngestRejected
+from goalgraph.errors import FactError, IngestRejected
 from goalgraph.inputs import InputRefused, check_time_zone
 from goalgraph.snapshots import forget_all
 

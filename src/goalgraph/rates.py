@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from goalgraph.db.dialect import conflict_insert
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import ExchangeRate
-from goalgraph.ingest.errors import FactError, IngestRejected
+from goalgraph.errors import FactError, IngestRejected
 from goalgraph.ingest.validate import FieldReader
 from goalgraph.organisation import get_organisation
 from goalgraph.periods import Calendar

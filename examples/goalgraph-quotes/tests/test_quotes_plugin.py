@@ -18,7 +18,7 @@ from sqlalchemy import func, inspect, select
 
 import goalgraph_quotes
 from goalgraph.db.migrate import current_heads, plugin_version_locations
-from goalgraph.ingest.errors import IngestRejected
+from goalgraph.errors import IngestRejected
 from goalgraph.testing.plugin_helpers import plugin_app, plugins_with
 from goalgraph_quotes import Quote, upsert_quotes
 

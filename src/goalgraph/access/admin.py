@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from goalgraph.access.gate import LicenceRequired, licence_status
 from goalgraph.access.licence import LicenceStatus, shipped_public_key, verify_licence
 from goalgraph.db.models import FeatureToggle, InstalledLicence, User
-from goalgraph.ingest.errors import FactError, IngestRejected
+from goalgraph.errors import FactError, IngestRejected
 from goalgraph.registry import Registry
 from goalgraph.settings import Settings
 

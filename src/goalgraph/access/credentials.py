@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.access.tokens import AuthError, Claims
 from goalgraph.db.models import RevokedToken, ServiceSubject, TokenCutoff, User
-from goalgraph.ingest.errors import FactError, IngestRejected
+from goalgraph.errors import FactError, IngestRejected
 
 MAX_SUBJECT = 128
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.access.licence import LicenceStatus
 from goalgraph.db.models import Organisation, SeatAssignment, User
-from goalgraph.ingest.errors import FactError, IngestRejected
+from goalgraph.errors import FactError, IngestRejected
 
 #: The pseudo-feature named by LICENCE_REQUIRED errors about seats.
 SEATS = "SEATS"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from goalgraph.ingest.errors import FactError
+from goalgraph.errors import FactError
 
 
 class GoalProblem(Exception):

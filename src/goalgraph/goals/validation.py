@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import Team, User
-from goalgraph.ingest.errors import FactError
+from goalgraph.errors import FactError
 from goalgraph.inputs import amount_problem
 from goalgraph.periods import Calendar, Interval, periods_for
 from goalgraph.registry import FilterKind, GoalType, Registry

@@ -13,7 +13,7 @@ from goalgraph.live.broker import FactsChanged
 from goalgraph.access.gate import LicenceRequired, licence_status
 from goalgraph.graphql.errors import ErrorCode, ForbiddenError, LicenceRequiredError, ValidationError
 from goalgraph.graphql.types.facts import UserType
-from goalgraph.ingest.errors import IngestRejected
+from goalgraph.errors import IngestRejected
 
 
 @strawberry.type(description="A user's role and rights in goalgraph.")

@@ -15,7 +15,7 @@ import strawberry
 from graphql import GraphQLError
 
 from goalgraph.db.retry import RetriesExhausted
-from goalgraph.ingest.errors import FactError
+from goalgraph.errors import FactError
 
 
 @strawberry.enum(description="Machine-readable error codes, in payload errors and in `extensions.code`.")

@@ -27,7 +27,7 @@ from goalgraph.graphql.errors import (
     ValidationError,
 )
 from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, Interval
-from goalgraph.ingest.errors import FactError
+from goalgraph.errors import FactError
 from goalgraph.live.broker import FactsChanged
 from goalgraph.live.changes import goal_followers
 from goalgraph.progress.service import forget_snapshot

@@ -17,7 +17,7 @@ from goalgraph.graphql.errors import ErrorCode, ForbiddenError, LicenceRequiredE
 from goalgraph.graphql.types.facts import Organisation, Weekday
 from goalgraph.graphql.types.ingest import IngestFactsInput, IngestFactsResult, to_raw
 from goalgraph.ingest.batch import apply_batch
-from goalgraph.ingest.errors import IngestRejected
+from goalgraph.errors import IngestRejected
 from goalgraph.organisation import update_organisation
 from goalgraph.dimensions import set_custom_elements
 from goalgraph.rates import set_rates

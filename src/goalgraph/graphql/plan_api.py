@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from goalgraph.access import policy
-from goalgraph.goals import plan as plans
+from goalgraph import targets_plan as plans
 from goalgraph.goals.errors import GoalInvalid, GoalProblem
 from goalgraph.access.gate import LicenceRequired
 from goalgraph.graphql.errors import (

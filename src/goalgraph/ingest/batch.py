@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from goalgraph import clock
 from goalgraph.db.retry import is_disconnect, retrying
-from goalgraph.ingest.errors import FactError, IngestRejected, Path
+from goalgraph.errors import FactError, IngestRejected, Path
 from goalgraph.ingest.upsert import IngestSummary, Ingestor
 from goalgraph.ingest.validate import PARSERS, Kind
 from goalgraph.live.changes import facts_changed, facts_committed, previous_owners

@@ -51,8 +51,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from goalgraph import clock
 from goalgraph.db.retry import RetriesExhausted, retrying
 from goalgraph.events import drain
-from goalgraph.ingest.errors import FactError
-from goalgraph.ingest.errors import Path as FactPath
+from goalgraph.errors import FactError
+from goalgraph.errors import Path as FactPath
 from goalgraph.ingest.readers import (
     CSV,
     NDJSON,

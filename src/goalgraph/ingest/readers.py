@@ -24,7 +24,7 @@ from typing import IO, Any
 import orjson
 
 from goalgraph import clock
-from goalgraph.ingest.errors import FactError
+from goalgraph.errors import FactError
 from goalgraph.ingest.validate import PARSERS, Kind
 
 NDJSON = "ndjson"

@@ -42,7 +42,7 @@ from goalgraph.db.models import (
     TeamMembership,
     User,
 )
-from goalgraph.ingest.errors import FactError
+from goalgraph.errors import FactError
 from goalgraph.ingest.validate import Kind
 
 #: Most external ids cached per kind; a bulk import of millions of rows must not grow without bound.

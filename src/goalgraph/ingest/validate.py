@@ -17,7 +17,7 @@ from typing import Any
 
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import EXTERNAL_ID_LENGTH, DealStatus
-from goalgraph.ingest.errors import FactError, Path
+from goalgraph.errors import FactError, Path
 from goalgraph.inputs import MAX_AMOUNT, InputRefused, amount_problem, check_json, text_problem
 from goalgraph.registry import fold_case
 

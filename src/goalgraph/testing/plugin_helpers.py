@@ -159,7 +159,7 @@ async def seed_facts(
     ``batch`` maps ``users``, ``teams``, ``pipelines`` (with ``stages``), ``deals`` and
     ``activities`` to lists of facts with snake_case keys (``owner_id``, ``added_at`` …); the same
     lists may be given as keywords. A bad batch raises
-    :class:`goalgraph.ingest.errors.IngestRejected` naming every problem, and writes nothing.
+    :class:`goalgraph.errors.IngestRejected` naming every problem, and writes nothing.
     """
     from goalgraph.ingest.batch import ingest_batch
 

@@ -13,7 +13,7 @@ Rows use snake_case keys; ``owner_id`` and ``deal_id`` are the CRM's (external) 
 and a deal goalgraph already holds. A quote is matched on its ``id``: sending it again updates
 it, and a version whose ``updated_at`` is older than the stored one is ignored (webhooks arrive
 out of order). A batch with any bad row raises
-:class:`~goalgraph.ingest.errors.IngestRejected` listing every problem, and writes nothing
+:class:`~goalgraph.errors.IngestRejected` listing every problem, and writes nothing
 (the caller's transaction rolls back).
 """
 
@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.models import Deal, User
-from goalgraph.ingest.errors import FactError, IngestRejected
+from goalgraph.errors import FactError, IngestRejected
 from goalgraph.ingest.validate import FieldReader
 from goalgraph_quotes.models import Quote, QuoteStatus
 

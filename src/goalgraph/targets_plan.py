@@ -25,7 +25,7 @@ from goalgraph.goals.errors import GoalForbidden, GoalInvalid
 from goalgraph.goals.schedule import calendar_of
 from goalgraph.goals.service import create_goal, draft_of, overrides_of, update_goal
 from goalgraph.goals.validation import GoalDraft
-from goalgraph.ingest.errors import FactError
+from goalgraph.errors import FactError
 from goalgraph.organisation import get_organisation
 from goalgraph.periods import Calendar, Interval, Period, periods_for
 from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals, shape_amount
