@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from goalgraph.testing.credentials import licence_keypair, make_licence, TEST_JWT_SECRET
 from goalgraph.access.tokens import mint_token
 from goalgraph.settings import Settings
+from goalgraph.testing.servers import free_port, wait_until_healthy
 
 INGEST = "mutation($i: IngestFactsInput!) { ingestFacts(input: $i) { __typename } }"
 SUBSCRIBE = "subscription($ids: [ID!]!) { goalProgress(goalIds: $ids) { reason goals { currentPeriod { actual } } } }"
@@ -43,11 +43,6 @@ def rss_mb(pid: int) -> float:
             return int(line.split()[1]) / 1024
     return float("nan")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def main() -> None:
@@ -78,13 +73,7 @@ async def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, headers=system, timeout=60) as http:
-            for _ in range(150):
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+            await wait_until_healthy(http, seconds=30, log=tmp / "server.log")
             now = datetime.now(timezone.utc)
             seed = {"users": [{"id": "anna", "name": "Anna"}],
                     "pipelines": [{"id": "p", "name": "P", "stages": [{"id": "s", "name": "S", "probability": 10}]}]}

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from goalgraph.access.tokens import mint_token
 from goalgraph.demo import DEMO_ADMIN, ensure_demo_data
 from goalgraph.settings import Settings
 from goalgraph.testing.credentials import TEST_JWT_SECRET, licence_keypair, make_licence
+from goalgraph.testing.servers import free_port, wait_until_healthy
 
 DASHBOARD = "{ goals(first: 200) { nodes { id title periods { label target actual ratio status } } } }"
 INGEST = "mutation($i: IngestFactsInput!) { ingestFacts(input: $i) { __typename } }"
@@ -59,11 +59,6 @@ def rss_mb(pid: int) -> float:
         pass
     return float("nan")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -108,15 +103,7 @@ async def main() -> None:
         reader = {"authorization": f"Bearer {mint_token(settings, DEMO_ADMIN)}"}
         limits = httpx.Limits(max_connections=args.clients + 4)
         async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-            else:
-                raise SystemExit((tmp / "server.log").read_text())
+            await wait_until_healthy(http, seconds=60, log=tmp / "server.log")
             children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
                                                         text=True).stdout.split()]
             # uvicorn's workers, not multiprocessing's resource tracker

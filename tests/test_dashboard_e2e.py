@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from goalgraph.testing.servers import free_port as _free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DASHBOARD = REPO / "examples" / "dashboard"
@@ -49,11 +49,6 @@ def _missing(reason: str) -> None:
         pytest.fail(f"{reason} (CI=true: .ci/run installs chromium and builds the dashboard before the tests)")
     pytest.skip(reason)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

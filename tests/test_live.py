@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,12 @@ import websockets
 
 from factsets import INGEST
 from goalgraph.testing.credentials import system_token, user_token
+from goalgraph.testing.servers import free_port as _free_port
 
 NOW = datetime.now(timezone.utc)
 SUBSCRIBE = """subscription($ids: [ID!]!) { goalProgress(goalIds: $ids) { reason goals { id title
   currentPeriod { label actual facts } } } }"""
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,10 @@ import pytest
 
 from goalgraph.settings import Settings
 from goalgraph.testing.databases import postgres_url
+from goalgraph.testing.servers import free_port as _free_port
 
 PG_ONLY = pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
