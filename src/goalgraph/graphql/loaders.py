@@ -133,6 +133,7 @@ class Loaders:
         grace = timedelta(hours=runtime.settings.snapshot_grace_hours)
         gate = await ctx.gate()
         lapsed = frozenset(g.id for g in goals.values() if gate.lapsed(g))
+        organisation = await ctx.organisation()  # read once per request, before the session is taken below
         results: dict[tuple[int, date | None, date | None], GoalProgress] = {}
         for window, ids in windows.items():
             rows = [goals[i] for i in dict.fromkeys(ids)]
@@ -141,7 +142,7 @@ class Loaders:
                 async with ctx.db() as session, runtime.sessions() as snapshots:
                     computed = await compute_progress(session, runtime.registry, rows, ctx.now, window=window,
                                                       snapshot_grace=grace, snapshot_session=snapshots,
-                                                      lapsed=lapsed)
+                                                      lapsed=lapsed, organisation=organisation)
                     await snapshots.commit()
                 return computed
 

@@ -19,7 +19,7 @@ from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import ExchangeRate, Goal, PeriodSnapshot
 from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
 from goalgraph.goals.service import element_targets_of, overrides_of
-from goalgraph.organisation import get_organisation
+from goalgraph.organisation import OrganisationSettings, get_organisation
 from goalgraph.periods import Period
 from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals, shape_amount
 from goalgraph.progress.status import Pace, Status, pace, ratio, status
@@ -144,6 +144,7 @@ async def compute_progress(
     snapshot_grace: timedelta = timedelta(hours=24),
     snapshot_session: AsyncSession | None = None,
     lapsed: frozenset[int] = frozenset(),
+    organisation: OrganisationSettings | None = None,
 ) -> dict[int, GoalProgress]:
     """Progress of every goal; ``window`` limits the periods (paging an open-ended goal's history).
 
@@ -153,8 +154,9 @@ async def compute_progress(
     Periods that ended more than ``snapshot_grace`` ago are frozen: read from their snapshot,
     or measured once and saved through ``snapshot_session`` (committed by the caller) — unless the
     calendar or the rates changed while measuring (then the next read freezes them).
+    ``organisation``: the settings the caller already read (else they are read here).
     """
-    org = await get_organisation(session)
+    org = organisation or await get_organisation(session)
     cal = calendar_of(org)
     periods = {g.id: goal_periods(g, cal, now, first=window[0], last=window[1]) for g in goals}
     ids = [g.id for g in goals]
