@@ -29,6 +29,7 @@ from goalgraph.graphql.errors import (
 from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, Interval
 from goalgraph.errors import FactError
 from goalgraph.live.broker import FactsChanged
+from goalgraph.goals.audience import union
 from goalgraph.live.changes import goal_followers
 from goalgraph.progress.service import forget_snapshot
 
@@ -231,10 +232,6 @@ def after_goal_change(info: Info, event: FactsChanged) -> None:
         watch.notify(event)
 
 
-def _union(a: frozenset[int] | None, b: frozenset[int] | None) -> frozenset[int] | None:
-    return None if a is None or b is None else a | b
-
-
 async def _stale(info: Info, goal_id: Any, version: int | None) -> Any:
     """CONFLICT for a write the database itself found outdated (the version changed under the flush)."""
     async with info.context.db() as session:
@@ -251,7 +248,7 @@ async def _run(info: Info, goal_id: object, action: Any, version: int | None = N
             # Followers before (an assignee may change) and after: both kinds of subscriber are pushed.
             before = await goal_followers(session, [parse_goal_id(goal_id)]) if goal_id is not None else frozenset()
             goal = await action(session)
-            followers = _union(before, await goal_followers(session, [goal.id]))
+            followers = union(before, await goal_followers(session, [goal.id]))
             event = await announce_goal_change(info, session, followers)
     except (GoalProblem, LicenceRequired) as problem:
         return problem_error(problem, goal_id)

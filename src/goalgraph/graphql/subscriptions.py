@@ -12,7 +12,8 @@ from sqlalchemy import select
 from strawberry.types import Info
 
 from goalgraph.access import policy
-from goalgraph.db.models import Goal, TeamMembership
+from goalgraph.db.models import Goal
+from goalgraph.goals.audience import Audience, audiences, moved, union
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.types.goals import GoalNode
 from goalgraph.inputs import parse_internal_id
@@ -31,22 +32,15 @@ class GoalProgressUpdate:
     at: datetime = strawberry.field(description="When the values were computed.")
 
 
-async def _load_followed(ctx: Any, ids: tuple[int, ...]) -> tuple[list[Goal], dict[int, set[int]]]:
-    """The live goals among ``ids`` as stored now, and the members of their teams."""
+async def _load_followed(ctx: Any, ids: tuple[int, ...]) -> tuple[list[Goal], dict[int, Audience]]:
+    """The live goals among ``ids`` as stored now, and whose facts move each (goals.audience)."""
     async with ctx.db() as session:
         goals = list((await session.scalars(
             select(Goal).where(Goal.id.in_(ids), Goal.deleted_at.is_(None)).order_by(Goal.id))).all())
-        teams = {g.assignee_team_id for g in goals if g.assignee_team_id}
-        members: dict[int, set[int]] = {}
-        if teams:
-            for team_id, user_id in await session.execute(
-                select(TeamMembership.team_id, TeamMembership.user_id).where(TeamMembership.team_id.in_(teams))
-            ):
-                members.setdefault(team_id, set()).add(user_id)
-    return goals, members
+        return goals, await audiences(session, goals)
 
 
-async def _followed(info: Info, ids: list[strawberry.ID]) -> tuple[list[Goal], dict[int, frozenset[int] | None]]:
+async def _followed(info: Info, ids: list[strawberry.ID]) -> tuple[list[Goal], dict[int, Audience]]:
     """The followed goals as they are now and, per goal, whose facts move it (None: anyone's).
 
     Run for the first push and again for every later one, with the viewer loaded afresh: a goal
@@ -60,29 +54,18 @@ async def _followed(info: Info, ids: list[strawberry.ID]) -> tuple[list[Goal], d
     viewer = await ctx.viewer()
     numeric = tuple(sorted({n for n in map(parse_internal_id, ids) if n is not None}))
     if ctx.share_progress:  # a push: subscribers woken by the same event share one load
-        stored, members = await ctx.runtime.broker.shared(("followed", numeric), lambda: _load_followed(ctx, numeric))
+        stored, who = await ctx.runtime.broker.shared(("followed", numeric), lambda: _load_followed(ctx, numeric))
     else:
-        stored, members = await _load_followed(ctx, numeric)
+        stored, who = await _load_followed(ctx, numeric)
     goals = [g for g in stored if policy.can_see_goal(viewer, g)]
     missing = sorted(set(map(str, ids)) - {str(g.id) for g in goals})
     if missing:
         raise query_error(f"goalIds: no goal with id {', '.join(missing)}", ErrorCode.NOT_FOUND)
-    users: dict[int, frozenset[int] | None] = {}
-    for goal in goals:
-        if goal.assignee_kind == "USER":
-            users[goal.id] = frozenset({goal.assignee_user_id})  # type: ignore[arg-type]
-        elif goal.assignee_kind == "TEAM":
-            users[goal.id] = frozenset(members.get(goal.assignee_team_id, set()))  # type: ignore[arg-type]
-        else:
-            users[goal.id] = None
-    return goals, users
+    return goals, {g.id: who[g.id] for g in goals}
 
 
-def _touched(events: list[FactsChanged], users: dict[int, frozenset[int] | None]) -> set[int]:
-    if any(e.users is None for e in events):
-        return set(users)
-    changed = frozenset().union(*(e.users for e in events if e.users is not None))
-    return {goal_id for goal_id, who in users.items() if who is None or who & changed}
+def _touched(events: list[FactsChanged], users: dict[int, Audience]) -> set[int]:
+    return moved(users, union(*(e.users for e in events)))
 
 
 @strawberry.type(description="Live updates.")

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph.db.models import Activity, Deal, Goal, TeamMembership, User
+from goalgraph.db.models import Activity, Deal, User
 from goalgraph.events import fire
+from goalgraph.goals.audience import audience_of
 from goalgraph.live.broker import FactsChanged
 
 if TYPE_CHECKING:
@@ -47,25 +48,14 @@ async def facts_changed(session: AsyncSession, raw: Mapping[str, Sequence[Mappin
 
 
 async def goal_followers(session: AsyncSession, goal_ids: Iterable[int]) -> frozenset[int] | None:
-    """Users whose facts move these goals — their assignees, a team's members (None: a company goal).
+    """Users whose facts move these goals (goals.audience; None: a company goal is among them).
 
     A change to the goals themselves is announced as a change for these users, so every
     subscription following one of the goals is pushed again (see graphql/subscriptions.py).
     """
-    ids = sorted(set(goal_ids))
-    if not ids:
-        return frozenset()
-    rows = (await session.execute(
-        select(Goal.assignee_kind, Goal.assignee_user_id, Goal.assignee_team_id).where(Goal.id.in_(ids))
-    )).all()
-    if any(kind == "COMPANY" for kind, _, _ in rows):
-        return None
-    users = {user_id for kind, user_id, _ in rows if kind == "USER" and user_id is not None}
-    teams = {team_id for kind, _, team_id in rows if kind == "TEAM" and team_id is not None}
-    if teams:
-        users |= set((await session.scalars(
-            select(TeamMembership.user_id).where(TeamMembership.team_id.in_(sorted(teams))))).all())
-    return frozenset(users)
+    return await audience_of(session, goal_ids)
+
+
 def facts_committed(runtime: "Runtime", summary: Any, change: FactsChanged | None) -> None:
     """After a batch of facts committed (ingest mutation and bulk import alike): fire
     ``goalgraph_facts_ingested`` and, for a change, let the status watch check the goals it moves.

@@ -18,8 +18,9 @@ from sqlalchemy import or_, select
 
 from goalgraph import clock
 from goalgraph.db.dialect import conflict_insert
-from goalgraph.db.models import Goal, GoalStatusMark, TeamMembership
+from goalgraph.db.models import Goal, GoalStatusMark
 from goalgraph.events import fire
+from goalgraph.goals.audience import counts_for, union
 from goalgraph.live.broker import FactsChanged
 from goalgraph.access.gate import load_gate
 from goalgraph.organisation import get_organisation
@@ -61,7 +62,7 @@ class StatusWatch:
                 self._coalescing = False
             while not self._queue.empty():
                 events.append(self._queue.get_nowait())
-            users = None if any(e.users is None for e in events) else frozenset().union(*(e.users or () for e in events))
+            users = union(*(e.users for e in events))
             self._checking = True
             try:
                 await self.check(users)
@@ -87,9 +88,7 @@ class StatusWatch:
             query = select(Goal).where(Goal.deleted_at.is_(None), Goal.start_date <= today,
                                        or_(Goal.end_date.is_(None), Goal.end_date >= today))
             if users is not None:
-                teams = select(TeamMembership.team_id).where(TeamMembership.user_id.in_(sorted(users)))
-                query = query.where(or_(Goal.assignee_kind == "COMPANY", Goal.assignee_user_id.in_(sorted(users)),
-                                        Goal.assignee_team_id.in_(teams)))
+                query = query.where(counts_for(users))
             goals = list((await session.scalars(query)).all())
             if not goals:
                 return []
