@@ -1,0 +1,225 @@
+"""The aggregate-first statement: all goals of one goal type, measured in one pass over the facts.
+
+1. **Slots.** Every requested period's bounds, of every goal, sorted, cut time into elementary
+   intervals ("slots"). Each fact is bucketed once into its slot (``width_bucket`` on PostgreSQL, a
+   registered bisect on SQLite) and, for money, into its rate epoch (the intervals between stored
+   rate dates, by the fact's local date).
+2. **Aggregate.** Facts in the window are grouped by slot, credited user, the filter and split
+   columns the batch uses, currency and epoch: one scan, whatever the number of goals. Filters
+   every goal of the batch uses also narrow the scan (reference values resolved to ids in a CTE);
+   without a company goal only the users that count are read.
+3. **Attach goals.** Each (goal, period) takes the slots it covers; user and team goals join the
+   aggregate through the users who count for them (:mod:`goalgraph.goals.audience`), company goals
+   a roll-up over users. Filters match per group row.
+
+Goals, slots and filter values travel as JSON parameters and the bounds as array parameters, so
+the statement's text depends only on the batch's shape (filters, measures, splits used), never on
+the data: SQLAlchemy's compiled cache and the server's prepared statements are reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, String, and_, case, column, exists, func, literal, null, or_, select, union_all
+
+from goalgraph.db.dialect import json_rows, local_date, slot
+from goalgraph.db.types import Money
+from goalgraph.goals.audience import COMPANY, assignee_pairs
+from goalgraph.progress.conversion import RateTable
+from goalgraph.registry import (
+    ATTRIBUTES,
+    CURRENCY,
+    OCCURRED_AT,
+    OCCURRED_ON,
+    USER_ID,
+    FactQuery,
+    FilterKind,
+    FilterSpec,
+    GoalType,
+)
+
+
+class EngineError(ValueError):
+    """A goal the engine cannot compute (unknown goal type or measure …)."""
+
+
+def attribute_of(fc: Any, goal_type: GoalType, attribute: str) -> Any:
+    """A custom attribute of the source's facts, as text."""
+    if ATTRIBUTES not in fc:
+        raise EngineError(f"goal type {goal_type.key}: its source has no {ATTRIBUTES} column for dimensions")
+    return fc[ATTRIBUTES][attribute].as_string()
+
+
+@dataclass(frozen=True)
+class Slots:
+    """The elementary intervals between all bounds of a batch's periods (one time zone)."""
+
+    instants: list[datetime]
+    dates: list[date]
+    position: dict[datetime, int]
+
+    @classmethod
+    def of(cls, periods: Sequence[Any]) -> "Slots":
+        bounds: dict[datetime, date] = {}
+        for p in periods:
+            bounds[p.start] = p.start_date
+            bounds[p.end] = p.end_date + timedelta(days=1)
+        instants = sorted(bounds)
+        return cls(instants, [bounds[i] for i in instants], {instant: i + 1 for i, instant in enumerate(instants)})
+
+    def covered(self, period: Any) -> range:
+        """The slots (``slot`` numbers, 1-based) that make up ``period``."""
+        return range(self.position[period.start], self.position[period.end])
+
+
+@dataclass
+class Plan:
+    """The statement and what reading its rows needs."""
+
+    statement: Any
+    money: bool
+    split: bool
+
+
+def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequence[FilterSpec],
+          rates: RateTable | None, home: str | None) -> Plan:
+    """The one statement for ``goals`` (all of ``goal_type``, periods in one time zone).
+
+    Result rows: ``g`` (index into ``goals``), ``pi`` (period index), ``element`` (split goals),
+    ``cur`` and ``ep`` (money: fact currency and rate epoch, see :class:`RateTable`), ``n`` (facts)
+    and ``m_<measure>`` (sums). ``home``: when every money goal of the request has this currency,
+    facts in it skip the epoch (no conversion needed).
+    """
+    src = goal_type.source(FactQuery(goal_type.key)).subquery("f")
+    fc = src.c
+    by_key = {spec.key: spec for spec in specs}
+    unknown = sorted({k for g in goals for k in g.filters if g.filters[k] and k not in by_key})
+    if unknown:
+        raise EngineError(f"goal type {goal_type.key} has no filter {unknown[0]!r}")
+    used = [spec for spec in specs if any(g.filters.get(spec.key) for g in goals)]
+    everywhere = [spec for spec in used if all(g.filters.get(spec.key) for g in goals)]
+    splits = sorted({g.split_by for g in goals if g.split_by})
+    measures = {goal_type.measure(g.measure) for g in goals}
+    sums = sorted((m for m in measures if m is not None and m.column is not None), key=lambda m: m.key)
+    for measure in sums:
+        if measure.column not in fc:
+            raise EngineError(f"goal type {goal_type.key}: its source has no {measure.column!r} column")
+    money = any(m.money for m in sums)
+    if money and CURRENCY not in fc:
+        raise EngineError(f"goal type {goal_type.key}: money measures need a {CURRENCY} column")
+    if OCCURRED_AT not in fc and OCCURRED_ON not in fc:
+        raise EngineError(f"goal type {goal_type.key}: its source has neither {OCCURRED_AT} nor {OCCURRED_ON}")
+    company = any(g.assignee.kind.value == COMPANY for g in goals)
+    per_user = any(g.assignee.kind.value != COMPANY for g in goals)
+
+    periods = [p for g in goals for p in g.periods]
+    slots = Slots.of(periods)
+    tz = periods[0].time_zone
+
+    # The goals, the slots each of their periods covers, their filter values.
+    flag = {spec.key: f"h{i}" for i, spec in enumerate(used)}
+    goal_cols = [column("g", Integer), column("a_kind", String), column("a_id", Integer), column("cur", String),
+                 column("split", String), *(column(flag[s.key], Integer) for s in used)]
+    gl = json_rows(dialect, "gl", goal_cols, [
+        {"g": i, "a_kind": g.assignee.kind.value, "a_id": g.assignee.id or 0, "cur": g.currency or "",
+         "split": g.split_by or "", **{flag[s.key]: 1 if g.filters.get(s.key) else 0 for s in used}}
+        for i, g in enumerate(goals)])
+    gs = json_rows(dialect, "gs", [column("g", Integer), column("pi", Integer), column("s", Integer)], [
+        {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)])
+    gf = json_rows(dialect, "gf", [column("g", Integer), column("k", String), column("v", String)], [
+        {"g": i, "k": s.key, "v": str(v)} for i, g in enumerate(goals) for s in used
+        for v in s.normalised(g.filters.get(s.key) or ())]) if used else None
+    refs = [s for s in used if s.kind is FilterKind.REFERENCE and s.attribute is None]
+    # Reference values (external ids) become internal ids once, so filters compare ids.
+    ref = union_all(*(
+        select(gf.c.g, gf.c.k, s.model.id.label("vi")).join(s.model, s.model.external_id == gf.c.v)
+        .where(gf.c.k == s.key) for s in refs)).cte("gfr") if refs else None
+
+    # 1. Bucket and aggregate the facts.
+    placed_at = slot(dialect, fc[OCCURRED_AT], slots.instants, "slot_at") if OCCURRED_AT in fc else None
+    placed_on = slot(dialect, fc[OCCURRED_ON], slots.dates, "slot_on") if OCCURRED_ON in fc else None
+    bucket = placed_at if placed_on is None else placed_on if placed_at is None else func.coalesce(placed_at, placed_on)
+    window = []
+    if OCCURRED_AT in fc:
+        window.append(and_(fc[OCCURRED_AT] >= slots.instants[0], fc[OCCURRED_AT] < slots.instants[-1]))
+    if OCCURRED_ON in fc:
+        window.append(and_(fc[OCCURRED_ON] >= slots.dates[0], fc[OCCURRED_ON] < slots.dates[-1]))
+
+    def value_of(spec: FilterSpec) -> Any:
+        return attribute_of(fc, goal_type, spec.attribute) if spec.attribute is not None else fc[spec.column]
+
+    keys = [bucket.label("s")]
+    if per_user:
+        keys.append(fc[USER_ID].label("u"))
+    keys += [value_of(spec).label(f"c{i}") for i, spec in enumerate(used)]
+    keys += [attribute_of(fc, goal_type, attr).label(f"e{j}") for j, attr in enumerate(splits)]
+    if money:
+        assert rates is not None
+        local = local_date(fc[OCCURRED_AT], literal(tz, String)) if OCCURRED_AT in fc else None
+        moment = local if OCCURRED_ON not in fc else fc[OCCURRED_ON] if local is None else func.coalesce(local, fc[OCCURRED_ON])
+        epoch = func.coalesce(slot(dialect, moment, rates.epochs, "epochs"), 0) if rates.epochs else literal(0)
+        # Facts in the one goal currency (most of them) need no rate: one epoch for all of them.
+        epoch = case((fc[CURRENCY] == literal(home, String), 0), else_=epoch) if home is not None else epoch
+        keys += [fc[CURRENCY].label("cur"), epoch.label("ep")]
+    totals = [func.count().label("n")]
+    totals += [func.sum(fc[m.column], type_=Money() if m.money else fc[m.column].type).label(f"m_{m.key}")
+               for m in sums]
+    narrowing = [or_(*window)]
+    gu = assignee_pairs(gl).cte("gu") if per_user else None
+    if gu is not None and not company:
+        narrowing.append(fc[USER_ID].in_(select(gu.c.u)))
+    for spec in everywhere:
+        i = used.index(spec)
+        if spec in refs:
+            narrowing.append(value_of(spec).in_(select(ref.c.vi).where(ref.c.k == spec.key)))
+        else:
+            narrowing.append(value_of(spec).in_(select(gf.c.v).where(gf.c.k == spec.key)))
+    agg = select(*keys, *totals).where(*narrowing).group_by(*(k for k in keys)).cte("agg")
+
+    # 2. Attach (goal, period) rows to the groups they take.
+    def matches(a: Any) -> list[Any]:
+        out = []
+        for i, spec in enumerate(used):
+            if spec in refs:
+                hit = exists().where(ref.c.g == gl.c.g, ref.c.k == spec.key, ref.c.vi == a.c[f"c{i}"])
+            else:
+                hit = exists().where(gf.c.g == gl.c.g, gf.c.k == spec.key, gf.c.v == a.c[f"c{i}"])
+            out.append(hit if spec in everywhere else or_(gl.c[flag[spec.key]] == 0, hit))
+        return out
+
+    def attach(a: Any, via_users: bool) -> Any:
+        cols = [gs.c.g, gs.c.pi]
+        group = [gs.c.g, gs.c.pi]
+        if splits:
+            element = case(*((gl.c.split == attr, a.c[f"e{j}"]) for j, attr in enumerate(splits)), else_=null())
+            cols.append(element.label("element"))
+            group.append(element)
+        if money:
+            cols += [a.c.cur, a.c.ep]
+            group += [a.c.cur, a.c.ep]
+        cols.append(func.sum(a.c.n).label("n"))
+        cols += [func.sum(a.c[f"m_{m.key}"], type_=a.c[f"m_{m.key}"].type).label(f"m_{m.key}") for m in sums]
+        query = select(*cols).select_from(gs).join(gl, gl.c.g == gs.c.g)
+        if via_users:
+            query = query.join(gu, gu.c.g == gs.c.g).join(a, and_(a.c.u == gu.c.u, a.c.s == gs.c.s))
+        else:
+            query = query.join(a, a.c.s == gs.c.s).where(gl.c.a_kind == COMPANY)
+        return query.where(*matches(a)).group_by(*group)
+
+    parts = []
+    if per_user:
+        parts.append(attach(agg, True))
+    if company:
+        rolled = agg
+        if per_user:
+            rest = [agg.c[k.name] for k in keys if k.name != "u"]
+            rolled = select(*rest, func.sum(agg.c.n).label("n"),
+                            *(func.sum(agg.c[f"m_{m.key}"], type_=agg.c[f"m_{m.key}"].type).label(f"m_{m.key}")
+                              for m in sums)).group_by(*rest).cte("rolled")
+        parts.append(attach(rolled, False))
+    statement = parts[0] if len(parts) == 1 else union_all(*parts)
+    return Plan(statement=statement, money=money, split=bool(splits))
