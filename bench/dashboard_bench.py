@@ -570,8 +570,8 @@ def floor_sql(kind: str, months: list[Month]) -> str:
         def index_on(key: str) -> str:
             return f"(date_part('year', {key}) * 12 + date_part('month', {key}))::int - {base}"
 
-        def day_at(col: str) -> str:
-            return f"{col}::date"  # the session's time zone, as the engine's date <= timestamptz comparison
+        def day_at(col: str) -> str:  # the rate in force is the one of the fact's local date (docs/concepts.md)
+            return f"({col} {local})::date"
 
         span = (months[-1].end_date - day0).days
         days = f"SELECT {_d(kind, day0)} + k AS day FROM generate_series(0, {span}) k"
@@ -592,8 +592,8 @@ def floor_sql(kind: str, months: list[Month]) -> str:
             whens = " ".join(f"WHEN {col} < {_d(kind, m.end_date)} THEN {m.index}" for m in months[:-1])
             return f"CASE {whens} ELSE {months[-1].index} END"
 
-        def day_at(col: str) -> str:
-            return f"substr({col}, 1, 10)"
+        def day_at(col: str) -> str:  # the local date, through the function goalgraph registers on SQLite
+            return f"goalgraph_local_date({col}, '{TIME_ZONE}')"
 
         def index_at(key: str) -> str:
             return key

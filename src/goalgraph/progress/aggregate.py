@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, column, exists, func, literal, null, or_, select, union_all
+from sqlalchemy import Integer, String, and_, case, column, func, literal, null, or_, select, union_all
 
 from goalgraph.db.dialect import json_rows, local_date, slot
 from goalgraph.db.types import Money
-from goalgraph.goals.audience import COMPANY, assignee_pairs
+from goalgraph.goals.audience import COMPANY, pairs_of
 from goalgraph.progress.conversion import RateTable
 from goalgraph.registry import (
     ATTRIBUTES,
@@ -122,22 +122,27 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
 
     # The goals, the slots each of their periods covers, their filter values.
     flag = {spec.key: f"h{i}" for i, spec in enumerate(used)}
-    goal_cols = [column("g", Integer), column("a_kind", String), column("a_id", Integer), column("cur", String),
-                 column("split", String), *(column(flag[s.key], Integer) for s in used)]
+    goal_cols = [column("g", Integer), column("split", String), *(column(flag[s.key], Integer) for s in used)]
     gl = json_rows(dialect, "gl", goal_cols, [
-        {"g": i, "a_kind": g.assignee.kind.value, "a_id": g.assignee.id or 0, "cur": g.currency or "",
-         "split": g.split_by or "", **{flag[s.key]: 1 if g.filters.get(s.key) else 0 for s in used}}
+        {"g": i, "split": g.split_by or "", **{flag[s.key]: 1 if g.filters.get(s.key) else 0 for s in used}}
         for i, g in enumerate(goals)])
     gs = json_rows(dialect, "gs", [column("g", Integer), column("pi", Integer), column("s", Integer)], [
-        {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)])
-    gf = json_rows(dialect, "gf", [column("g", Integer), column("k", String), column("v", String)], [
-        {"g": i, "k": s.key, "v": str(v)} for i, g in enumerate(goals) for s in used
-        for v in s.normalised(g.filters.get(s.key) or ())]) if used else None
+        {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)
+        if g.assignee.kind.value != COMPANY])
+    gc = json_rows(dialect, "gc", [column("g", Integer), column("pi", Integer), column("s", Integer)], [
+        {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)
+        if g.assignee.kind.value == COMPANY])
     refs = [s for s in used if s.kind is FilterKind.REFERENCE and s.attribute is None]
-    # Reference values (external ids) become internal ids once, so filters compare ids.
-    ref = union_all(*(
-        select(gf.c.g, gf.c.k, s.model.id.label("vi")).join(s.model, s.model.external_id == gf.c.v)
-        .where(gf.c.k == s.key) for s in refs)).cte("gfr") if refs else None
+    # One (goal, value) table per filter: exact row counts for the planner. Reference values
+    # (external ids) become internal ids here, once, so the facts' groups are matched on ids.
+    wanted: list[Any] = []
+    for i, spec in enumerate(used):
+        table = json_rows(dialect, f"gf{i}", [column("g", Integer), column("v", String)], [
+            {"g": n, "v": str(v)} for n, g in enumerate(goals) for v in spec.normalised(g.filters.get(spec.key) or ())])
+        if spec in refs:
+            table = (select(table.c.g, spec.model.id.label("v"))
+                     .join(spec.model, spec.model.external_id == table.c.v).cte(f"gr{i}"))
+        wanted.append(table)
 
     # 1. Bucket and aggregate the facts.
     placed_at = slot(dialect, fc[OCCURRED_AT], slots.instants, "slot_at") if OCCURRED_AT in fc else None
@@ -169,31 +174,20 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
     totals += [func.sum(fc[m.column], type_=Money() if m.money else fc[m.column].type).label(f"m_{m.key}")
                for m in sums]
     narrowing = [or_(*window)]
-    gu = assignee_pairs(gl).cte("gu") if per_user else None
+    gu = pairs_of(dialect, [(i, g.assignee.kind.value, g.assignee.id) for i, g in enumerate(goals)]).cte("gu") \
+        if per_user else None
     if gu is not None and not company:
         narrowing.append(fc[USER_ID].in_(select(gu.c.u)))
     for spec in everywhere:
         i = used.index(spec)
-        if spec in refs:
-            narrowing.append(value_of(spec).in_(select(ref.c.vi).where(ref.c.k == spec.key)))
-        else:
-            narrowing.append(value_of(spec).in_(select(gf.c.v).where(gf.c.k == spec.key)))
+        narrowing.append(value_of(spec).in_(select(wanted[i].c.v)))
     agg = select(*keys, *totals).where(*narrowing).group_by(*(k for k in keys)).cte("agg")
 
     # 2. Attach (goal, period) rows to the groups they take.
-    def matches(a: Any) -> list[Any]:
-        out = []
-        for i, spec in enumerate(used):
-            if spec in refs:
-                hit = exists().where(ref.c.g == gl.c.g, ref.c.k == spec.key, ref.c.vi == a.c[f"c{i}"])
-            else:
-                hit = exists().where(gf.c.g == gl.c.g, gf.c.k == spec.key, gf.c.v == a.c[f"c{i}"])
-            out.append(hit if spec in everywhere else or_(gl.c[flag[spec.key]] == 0, hit))
-        return out
-
     def attach(a: Any, via_users: bool) -> Any:
-        cols = [gs.c.g, gs.c.pi]
-        group = [gs.c.g, gs.c.pi]
+        rows = gs if via_users else gc
+        cols = [rows.c.g, rows.c.pi]
+        group = [rows.c.g, rows.c.pi]
         if splits:
             element = case(*((gl.c.split == attr, a.c[f"e{j}"]) for j, attr in enumerate(splits)), else_=null())
             cols.append(element.label("element"))
@@ -203,12 +197,22 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
             group += [a.c.cur, a.c.ep]
         cols.append(func.sum(a.c.n).label("n"))
         cols += [func.sum(a.c[f"m_{m.key}"], type_=a.c[f"m_{m.key}"].type).label(f"m_{m.key}") for m in sums]
-        query = select(*cols).select_from(gs).join(gl, gl.c.g == gs.c.g)
+        query = select(*cols).select_from(rows)
         if via_users:
-            query = query.join(gu, gu.c.g == gs.c.g).join(a, and_(a.c.u == gu.c.u, a.c.s == gs.c.s))
+            query = query.join(gu, gu.c.g == rows.c.g).join(a, and_(a.c.u == gu.c.u, a.c.s == rows.c.s))
         else:
-            query = query.join(a, a.c.s == gs.c.s).where(gl.c.a_kind == COMPANY)
-        return query.where(*matches(a)).group_by(*group)
+            query = query.join(a, a.c.s == rows.c.s)
+        if used or splits:
+            query = query.join(gl, gl.c.g == rows.c.g)
+        # Each goal's values of a filter are distinct, so joining them keeps one row per match; goals
+        # without the filter keep every group (outer join, flag 0).
+        for i, spec in enumerate(used):
+            on = and_(wanted[i].c.g == rows.c.g, wanted[i].c.v == a.c[f"c{i}"])
+            if spec in everywhere:
+                query = query.join(wanted[i], on)
+            else:
+                query = query.outerjoin(wanted[i], on).where(or_(gl.c[flag[spec.key]] == 0, wanted[i].c.g.is_not(None)))
+        return query.group_by(*group)
 
     parts = []
     if per_user:

@@ -22,7 +22,7 @@ from sqlalchemy import String, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.dialect import local_date
-from goalgraph.goals.audience import assignee_pairs, assignees_values
+from goalgraph.goals.audience import pairs_of
 from goalgraph.periods import Period
 from goalgraph.progress import aggregate
 from goalgraph.progress.aggregate import EngineError, attribute_of
@@ -206,8 +206,8 @@ async def contributions(
     else:
         conditions = [at_in if at_in is not None else on_in]
     if goal.assignee.kind is not AssigneeKind.COMPANY:
-        pairs = assignee_pairs(assignees_values([(0, goal.assignee.kind.value, goal.assignee.id)]).cte("ga"))
-        conditions.append(fc[USER_ID].in_(select(pairs.subquery().c.u)))
+        pairs = pairs_of(session.bind.dialect.name, [(0, goal.assignee.kind.value, goal.assignee.id)]).subquery("gu")
+        conditions.append(fc[USER_ID].in_(select(pairs.c.u)))
     for key, values in goal.filters.items():
         if not values:
             continue
