@@ -102,6 +102,29 @@ def _sqlite_local_date(moment: str | None, zone: str | None) -> str | None:
     return following if text[11:19] >= split else first
 
 
+class unindexed(FunctionElement):  # noqa: N801 - reads like the SQL it renders as
+    """``expr`` as a value SQLite will not look up through an index (``+expr``); PostgreSQL plans by its
+    statistics and gets ``expr`` unchanged.
+
+    SQLite's planner, without statistics, drives a scan by any index a condition allows: a filter
+    matching most facts (several stages of a pipeline) then reads each fact through the index and
+    its table (0.45 s instead of 0.28 s for 250k stage changes).
+    """
+
+    inherit_cache = True
+    name = "unindexed"
+
+
+@compiles(unindexed)
+def _unindexed_default(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_postgresql(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
 _SQLITE_SLOT = "goalgraph_slot"
 #: Sorted bounds by key, for SQLite's slot function (the statement passes a short key, not the bounds).
 _BOUNDS: "OrderedDict[str, list[str]]" = OrderedDict()
@@ -150,7 +173,7 @@ def json_rows(dialect_name: str, name: str, columns: Sequence[ColumnClause], row
     PostgreSQL: ``unnest`` of one array parameter per column (``<name>_<column>``) — the planner
     then knows how many rows there are, where a JSON function would be guessed at 100 or, once
     filtered, at 1 (and get nested loops over the facts' groups). SQLite: one JSON parameter
-    read with ``json_each``.
+    read with ``json_each`` into a materialised CTE.
     """
     if dialect_name == "postgresql":
         arrays = []
@@ -160,8 +183,9 @@ def json_rows(dialect_name: str, name: str, columns: Sequence[ColumnClause], row
         return func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived(name)
     payload = json.dumps(list(rows), separators=(",", ":"), default=str)
     each = func.json_each(bindparam(name, payload, type_=String())).table_valued("value").alias(f"{name}_each")
+    # Materialised, so SQLite reads the JSON once and can index the rows for the joins.
     return select(*(type_coerce(func.json_extract(each.c.value, f"$.{c.name}"), c.type).label(c.name)
-                    for c in columns)).subquery(name)
+                    for c in columns)).cte(name).prefix_with("MATERIALIZED")
 
 
 def register_sqlite_functions(dbapi_connection: Any) -> None:

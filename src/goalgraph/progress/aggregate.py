@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, column, func, literal, null, or_, select, union_all
+from sqlalchemy import Integer, String, and_, case, column, func, literal, literal_column, null, or_, select, type_coerce, union_all
 
-from goalgraph.db.dialect import json_rows, local_date, slot
+from goalgraph.db.dialect import json_rows, slot, unindexed
 from goalgraph.db.types import Money
 from goalgraph.goals.audience import COMPANY, pairs_of
 from goalgraph.progress.conversion import RateTable
@@ -164,9 +164,14 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
     keys += [attribute_of(fc, goal_type, attr).label(f"e{j}") for j, attr in enumerate(splits)]
     if money:
         assert rates is not None
-        local = local_date(fc[OCCURRED_AT], literal(tz, String)) if OCCURRED_AT in fc else None
-        moment = local if OCCURRED_ON not in fc else fc[OCCURRED_ON] if local is None else func.coalesce(local, fc[OCCURRED_ON])
-        epoch = func.coalesce(slot(dialect, moment, rates.epochs, "epochs"), 0) if rates.epochs else literal(0)
+        # The epoch of the fact's local date: an instant is bucketed against the local midnights
+        # that start the epochs (no per-fact time-zone conversion), a local date against the dates.
+        epoch: Any = literal(0)
+        if rates.epochs:
+            by_at = slot(dialect, fc[OCCURRED_AT], rates.epoch_starts(tz), "epochs_at") if OCCURRED_AT in fc else None
+            by_on = slot(dialect, fc[OCCURRED_ON], rates.epochs, "epochs_on") if OCCURRED_ON in fc else None
+            epoch = by_at if by_on is None else by_on if by_at is None else func.coalesce(by_at, by_on)
+            epoch = func.coalesce(epoch, 0)
         # Facts in the one goal currency (most of them) need no rate: one epoch for all of them.
         epoch = case((fc[CURRENCY] == literal(home, String), 0), else_=epoch) if home is not None else epoch
         keys += [fc[CURRENCY].label("cur"), epoch.label("ep")]
@@ -180,12 +185,18 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
         narrowing.append(fc[USER_ID].in_(select(gu.c.u)))
     for spec in everywhere:
         i = used.index(spec)
-        narrowing.append(value_of(spec).in_(select(wanted[i].c.v)))
-    agg = select(*keys, *totals).where(*narrowing).group_by(*(k for k in keys)).cte("agg")
+        narrowing.append(type_coerce(unindexed(value_of(spec)), value_of(spec).type).in_(select(wanted[i].c.v)))
+    # Grouped by the output names, so each bucketing expression is written (and evaluated) once.
+    agg = select(*keys, *totals).where(*narrowing).group_by(*(literal_column(k.name) for k in keys)).cte("agg")
 
     # 2. Attach (goal, period) rows to the groups they take.
+    # (goal, period, slot, user) for user and team goals: joined before the groups, so the groups are
+    # looked up by (user, slot) — SQLite would otherwise scan a slot's groups for every goal.
+    gsu = (select(gs.c.g, gs.c.pi, gs.c.s, gu.c.u).join(gu, gu.c.g == gs.c.g).cte("gsu")
+           .prefix_with("MATERIALIZED", dialect="sqlite")) if per_user else None
+
     def attach(a: Any, via_users: bool) -> Any:
-        rows = gs if via_users else gc
+        rows = gsu if via_users else gc
         cols = [rows.c.g, rows.c.pi]
         group = [rows.c.g, rows.c.pi]
         if splits:
@@ -199,7 +210,7 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
         cols += [func.sum(a.c[f"m_{m.key}"], type_=a.c[f"m_{m.key}"].type).label(f"m_{m.key}") for m in sums]
         query = select(*cols).select_from(rows)
         if via_users:
-            query = query.join(gu, gu.c.g == rows.c.g).join(a, and_(a.c.u == gu.c.u, a.c.s == rows.c.s))
+            query = query.join(a, and_(a.c.u == rows.c.u, a.c.s == rows.c.s))
         else:
             query = query.join(a, a.c.s == rows.c.s)
         if used or splits:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.models import ExchangeRate
+from goalgraph.periods import Calendar, local_midnight
 
 
 @dataclass
@@ -51,6 +52,18 @@ class RateTable:
         if inverse is not None:
             return amount / inverse[1]
         return None
+
+    def epoch_starts(self, time_zone: str) -> list[datetime]:
+        """The instants the epochs start at in ``time_zone``: local midnight of each epoch date."""
+        cal = Calendar(time_zone, 0, 1)
+        out = []
+        for day in self.epochs:
+            try:
+                out.append(local_midnight(cal, day))
+            except ValueError:  # a date at the edge of the calendar: no fact is that early or late
+                out.append(datetime.min.replace(tzinfo=timezone.utc) if day.year < 2 else
+                           datetime.max.replace(tzinfo=timezone.utc))
+        return out
 
     def epoch_day(self, epoch: int | None) -> date | None:
         """The first day of rate epoch ``epoch`` (how many epoch bounds are on or before a day); None for 0.
