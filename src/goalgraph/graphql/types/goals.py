@@ -67,12 +67,22 @@ class CurrencyCount:
     facts: int = strawberry.field(description="How many facts.")
 
 
+PaceStatus = strawberry.enum(status_rules.PaceStatus, description=(
+    "Where the period under way is heading: ON_TRACK (projected at least 90 % of the target, or reached), "
+    "BEHIND (70–90 %), AT_RISK (below 70 %); mirrored for lower-is-better measures. See docs/goals.md."))
+
+
 @strawberry.type(description="Pace of the period under way.")
 class Pace:
     elapsed: float = strawberry.field(description="Share of the period elapsed, 0–1.")
     expected_by_now: Decimal = strawberry.field(description="Target × elapsed share: where the actual should be "
-                                                            "(0 for a zero target).")
-    projected_at_end: Decimal | None = strawberry.field(description="The actual extrapolated to the period's end.")
+                                                            "(0 for a zero target; the target itself for a measure "
+                                                            "that does not accumulate, as forecasts).")
+    projected_at_end: Decimal | None = strawberry.field(
+        description="Where the actual is heading by the period's end: the actual plus the time left at a blend of "
+                    "the pace so far and the planned pace (the pace so far counts fully from half-way on); the "
+                    "actual itself for forecasts; whole numbers for counts.")
+    status: status_rules.PaceStatus = strawberry.field(description="ON_TRACK, BEHIND or AT_RISK (see PaceStatus).")
 
 
 @strawberry.type(description="A fact counted in a period, with what it contributed.")
@@ -172,7 +182,7 @@ class GoalPeriod:
         if self.p.pace is None:
             return None
         return Pace(elapsed=self.p.pace.elapsed, expected_by_now=self.p.pace.expected_by_now,
-                    projected_at_end=self.p.pace.projected)
+                    projected_at_end=self.p.pace.projected, status=self.p.pace.status)
 
     @strawberry.field(description="Split goals: target and actual per element (the totals are target/actual).")
     def elements(self) -> list[ElementProgress]:
@@ -269,7 +279,7 @@ def summary_status(progress: GoalProgress) -> status_rules.Status:
         return status_rules.Status.PENDING
     current = progress.current
     return status_rules.span_status([p.status for p in progress.periods], current.status if current else None,
-                                    progress.total_actual, progress.total_target)
+                                    progress.total_actual, progress.total_target, progress.rules)
 
 
 @strawberry.type(description="What the viewer may do with a goal (to grey out buttons).")
