@@ -31,6 +31,16 @@ from goalgraph.static import GRAPHIQL_DIR, CachedStaticFiles, graphiql_response
 DEFAULT_DASHBOARD = Path(__file__).resolve().parents[2] / "examples" / "dashboard" / "dist"
 
 
+def encode_answer(data: object) -> bytes:
+    """A GraphQL answer as JSON, with orjson."""
+    try:
+        return orjson.dumps(data, default=str)
+    except orjson.JSONEncodeError:
+        # orjson refuses integers beyond 64 bits and lone surrogates; the input rules keep both
+        # out, but an answer must never fail to encode: the slower encoder escapes them.
+        return json.dumps(data, default=str, separators=(",", ":")).encode()
+
+
 class GoalgraphGraphQL(GraphQL):
     """strawberry's ASGI view with goalgraph's context and a fast JSON encoder."""
 
@@ -40,12 +50,7 @@ class GoalgraphGraphQL(GraphQL):
     def encode_json(self, data: object) -> str:  # type: ignore[override]
         # Text, not bytes: on websockets bytes would go out as binary frames, which browsers'
         # graphql-ws clients reject.
-        try:
-            return orjson.dumps(data, default=str).decode()
-        except orjson.JSONEncodeError:
-            # orjson refuses integers beyond 64 bits and lone surrogates; the input rules keep both
-            # out, but an answer must never fail to encode: the slower encoder escapes them.
-            return json.dumps(data, default=str, separators=(",", ":"))
+        return encode_answer(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         """Request bodies and websocket messages, by the input rules (goalgraph.inputs)."""

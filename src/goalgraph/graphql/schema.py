@@ -77,9 +77,8 @@ class GoalgraphSchema(strawberry.Schema):
         log_errors(errors, execution_context, _unexpected)
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The goalgraph schema; ``settings`` tune the limits (defaults when None)."""
-    settings = settings or Settings()
+def schema_extensions(settings: Settings) -> list:
+    """The schema's extensions (classes and factories), as :func:`build_schema` passes them."""
     limit_rules = [depth_rule(settings.max_query_depth, None), aliases_rule(30)]
     extensions: list = [
         CloseSession,
@@ -97,7 +96,14 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions += [DisableIntrospection, HideSuggestions]
-    return GoalgraphSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+    return extensions
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The goalgraph schema; ``settings`` tune the limits (defaults when None)."""
+    settings = settings or Settings()
+    return GoalgraphSchema(query=Query, mutation=Mutation, subscription=Subscription,
+                           extensions=schema_extensions(settings),
                            scalar_overrides=SCALAR_OVERRIDES)  # type: ignore[arg-type]
 
 
