@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import strawberry
 from strawberry.extensions import (
@@ -18,7 +19,7 @@ from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaskErrors
 
 from goalgraph.graphql.admin_api import AdminMutations, AdminQueries
-from goalgraph.graphql.auth import RequireViewer
+from goalgraph.graphql.auth import require_viewer
 from goalgraph.graphql.cost import QueryCostLimiter
 from goalgraph.graphql.errors import log_errors
 from goalgraph.graphql.goal_mutations import GoalMutations
@@ -71,7 +72,12 @@ def _unexpected(error: GraphQLError) -> bool:
 
 
 class GoalgraphSchema(strawberry.Schema):
-    """strawberry's schema, logging refused requests in one line and tracebacks only for faults."""
+    """strawberry's schema: root fields need a viewer (see :func:`require_viewer`); refused requests are
+    logged in one line, tracebacks only for faults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        require_viewer(self._schema)
 
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def,override]
         log_errors(errors, execution_context, _unexpected)
@@ -82,7 +88,6 @@ def schema_extensions(settings: Settings) -> list:
     limit_rules = [depth_rule(settings.max_query_depth, None), aliases_rule(30)]
     extensions: list = [
         CloseSession,
-        RequireViewer,
         TextGuard,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
