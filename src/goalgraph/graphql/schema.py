@@ -22,6 +22,7 @@ from goalgraph.graphql.admin_api import AdminMutations, AdminQueries
 from goalgraph.graphql.auth import require_viewer
 from goalgraph.graphql.cost import QueryCostLimiter
 from goalgraph.graphql.errors import log_errors
+from goalgraph.graphql.execution import GoalgraphExecutor
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
@@ -76,6 +77,7 @@ class GoalgraphSchema(strawberry.Schema):
     logged in one line, tracebacks only for faults."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("execution_context_class", GoalgraphExecutor)
         super().__init__(*args, **kwargs)
         require_viewer(self._schema)
 
