@@ -6,21 +6,15 @@ import re
 from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
-from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, MaskErrors
 
 from goalgraph.graphql.admin_api import AdminMutations, AdminQueries
 from goalgraph.graphql.auth import require_viewer
-from goalgraph.graphql.cost import QueryCostLimiter
+from goalgraph.graphql.cost import check_cost
 from goalgraph.graphql.errors import log_errors
 from goalgraph.graphql.execution import GoalgraphExecutor
 from goalgraph.graphql.goal_mutations import GoalMutations
@@ -28,7 +22,7 @@ from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
 from goalgraph.graphql.plan_api import PlanMutations, PlanQueries
 from goalgraph.graphql.queries import FactQueries
-from goalgraph.graphql.scalars import SCALAR_OVERRIDES, TextGuard, TextLiterals
+from goalgraph.graphql.scalars import SCALAR_OVERRIDES, TextLiterals, check_operation_text
 from goalgraph.graphql.subscriptions import Subscription
 from goalgraph.settings import Settings
 
@@ -41,27 +35,6 @@ class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries):
 @strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
 class Mutation(GoalMutations, PlanMutations, FactMutations, AdminMutations):
     pass
-
-
-class CloseSession(SchemaExtension):
-    """Release the request's database session when the operation ends."""
-
-    async def on_operation(self):  # type: ignore[no-untyped-def,override]
-        yield
-        context = self.execution_context.context
-        close = getattr(context, "close", None)
-        if close is not None:
-            await close()
-
-
-class HideSuggestions(SchemaExtension):
-    """With introspection off, "Did you mean 'goals'?" must not reveal the schema either."""
-
-    async def on_operation(self):  # type: ignore[no-untyped-def,override]
-        yield
-        result = self.execution_context.result
-        for error in getattr(result, "errors", None) or []:
-            error.message = _SUGGESTION.sub("", error.message)
 
 
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
@@ -85,25 +58,80 @@ class GoalgraphSchema(strawberry.Schema):
         log_errors(errors, execution_context, _unexpected)
 
 
+#: strawberry's shared LRU caches of parsed documents and validation verdicts (256 entries each).
+_parse = ParserCache(maxsize=256).cached_parse_document
+_validate = ValidationCache(maxsize=256).cached_validate_document
+MAX_TOKENS = 20_000
+
+
+class Pipeline(MaskErrors):
+    """Everything goalgraph does around an operation, as one extension.
+
+    strawberry wraps each hook of each extension in a new context manager on every request, so eleven
+    small extensions cost more than the ``{ __typename }`` they surround; this one has four hooks:
+
+    * operation: the token limit for the parser, the validation rules (text literals, depth, aliases,
+      introspection when it is off); afterwards suggestions are stripped when introspection is off,
+      unexpected errors masked (as :class:`MaskErrors`, also for each subscription push) and the
+      request's database session released;
+    * parse and validate: through strawberry's LRU caches, keyed by the query text and by (schema,
+      document, rules) — the rules are the same objects on every request, so a repeated query is
+      validated once;
+    * execute: the text rule for variables and operation name, then the cost limit.
+    """
+
+    def __init__(self, settings: Settings, rules: tuple[Any, ...]) -> None:
+        super().__init__(should_mask_error=_unexpected, error_message="Internal error: see the server log.")
+        self.rules = rules
+        self.hide_suggestions = not settings.introspection
+        self.cost_limit = settings.max_query_cost
+        self.max_page_size = settings.max_page_size
+
+    async def on_operation(self):  # type: ignore[no-untyped-def,override]
+        context = self.execution_context
+        context.parse_options["max_tokens"] = MAX_TOKENS
+        context.validation_rules = context.validation_rules + self.rules
+        self._stream_result_processed = False
+        try:
+            yield
+            result = context.result
+            if self.hide_suggestions:
+                for error in getattr(result, "errors", None) or []:
+                    error.message = _SUGGESTION.sub("", error.message)
+            if not self._stream_result_processed:  # pushes were masked one by one (on_stream_result)
+                self._process_result(result)
+        finally:
+            close = getattr(context.context, "close", None)
+            if close is not None:
+                await close()
+
+    def on_parse(self):  # type: ignore[no-untyped-def,override]
+        context = self.execution_context
+        context.graphql_document = _parse(context.query, **context.parse_options)
+        yield
+
+    def on_validate(self):  # type: ignore[no-untyped-def,override]
+        context = self.execution_context
+        context.pre_execution_errors = _validate(context.schema._schema, context.graphql_document,
+                                                 context.validation_rules)
+        yield
+
+    def on_execute(self):  # type: ignore[no-untyped-def,override]
+        context = self.execution_context
+        check_operation_text(context.variables, context.operation_name)
+        check_cost(context.schema._schema, context.graphql_document, context.operation_name, context.variables,
+                   limit=self.cost_limit, max_page_size=self.max_page_size)
+        yield
+
+
 def schema_extensions(settings: Settings) -> list:
-    """The schema's extensions (classes and factories), as :func:`build_schema` passes them."""
-    limit_rules = [depth_rule(settings.max_query_depth, None), aliases_rule(30)]
-    extensions: list = [
-        CloseSession,
-        TextGuard,
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        TextLiterals,
-        # Depth and alias rules are built once: QueryDepthLimiter/MaxAliasesLimiter make a new rule class
-        # per request, and the rules are part of the validation cache's key — it never hit.
-        lambda: AddValidationRules(limit_rules),
-        lambda: MaxTokensLimiter(max_token_count=20_000),
-        lambda: QueryCostLimiter(limit=settings.max_query_cost, max_page_size=settings.max_page_size),
-        lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error: see the server log."),
-    ]
+    """The schema's extensions (factories), as :func:`build_schema` passes them."""
+    # The rules are built once: strawberry's QueryDepthLimiter/MaxAliasesLimiter make new rule classes
+    # per request, and the rules are part of the validation cache's key — it would never hit.
+    rules: tuple[Any, ...] = (TextLiterals, depth_rule(settings.max_query_depth, None), aliases_rule(30))
     if not settings.introspection:
-        extensions += [DisableIntrospection, HideSuggestions]
-    return extensions
+        rules += (NoSchemaIntrospectionCustomRule,)
+    return [lambda: Pipeline(settings, rules)]
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
