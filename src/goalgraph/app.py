@@ -52,6 +52,15 @@ class GoalgraphGraphQL(GraphQL):
         # graphql-ws clients reject.
         return encode_answer(data).decode()
 
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:  # type: ignore[override]
+        """strawberry's JSON response, with the answer encoded once, to bytes."""
+        response = Response(encode_answer(response_data), status_code=sub_response.status_code or 200,
+                            media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        return response
+
     def decode_json(self, data: str | bytes) -> object:
         """Request bodies and websocket messages, by the input rules (goalgraph.inputs)."""
         try:
