@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
@@ -54,6 +55,11 @@ class GoalgraphSchema(strawberry.Schema):
         super().__init__(*args, **kwargs)
         require_viewer(self._schema)
 
+    def create_extensions_runner(self, execution_context: Any, extensions: list) -> SchemaExtensionsRunner:  # type: ignore[override]
+        if len(extensions) == 1 and type(extensions[0]) is Pipeline:
+            return PipelineRunner(execution_context, extensions[0])
+        return super().create_extensions_runner(execution_context, extensions)
+
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def,override]
         log_errors(errors, execution_context, _unexpected)
 
@@ -68,12 +74,13 @@ class Pipeline(MaskErrors):
     """Everything goalgraph does around an operation, as one extension.
 
     strawberry wraps each hook of each extension in a new context manager on every request, so eleven
-    small extensions cost more than the ``{ __typename }`` they surround; this one has four hooks:
+    small extensions cost more than the ``{ __typename }`` they surround. This one has four steps, and
+    :class:`PipelineRunner` calls them without strawberry's per-request wrapping:
 
     * operation: the token limit for the parser, the validation rules (text literals, depth, aliases,
       introspection when it is off); afterwards suggestions are stripped when introspection is off,
       unexpected errors masked (as :class:`MaskErrors`, also for each subscription push) and the
-      request's database session released;
+      request's database session released (also after a failure);
     * parse and validate: through strawberry's LRU caches, keyed by the query text and by (schema,
       document, rules) — the rules are the same objects on every request, so a repeated query is
       validated once;
@@ -87,23 +94,41 @@ class Pipeline(MaskErrors):
         self.cost_limit = settings.max_query_cost
         self.max_page_size = settings.max_page_size
 
-    async def on_operation(self):  # type: ignore[no-untyped-def,override]
+    def begin_operation(self) -> None:
         context = self.execution_context
         context.parse_options["max_tokens"] = MAX_TOKENS
         context.validation_rules = context.validation_rules + self.rules
         self._stream_result_processed = False
+
+    async def end_operation(self, failed: bool) -> None:
+        context = self.execution_context
         try:
-            yield
-            result = context.result
-            if self.hide_suggestions:
-                for error in getattr(result, "errors", None) or []:
-                    error.message = _SUGGESTION.sub("", error.message)
-            if not self._stream_result_processed:  # pushes were masked one by one (on_stream_result)
-                self._process_result(result)
+            if not failed:
+                result = context.result
+                if self.hide_suggestions:
+                    for error in getattr(result, "errors", None) or []:
+                        error.message = _SUGGESTION.sub("", error.message)
+                if not self._stream_result_processed:  # pushes were masked one by one (on_stream_result)
+                    self._process_result(result)
         finally:
             close = getattr(context.context, "close", None)
             if close is not None:
                 await close()
+
+    def parse(self) -> None:
+        context = self.execution_context
+        context.graphql_document = _parse(context.query, **context.parse_options)
+
+    def validate(self) -> None:
+        context = self.execution_context
+        context.pre_execution_errors = _validate(context.schema._schema, context.graphql_document,
+                                                 context.validation_rules)
+
+    def check(self) -> None:
+        context = self.execution_context
+        check_operation_text(context.variables, context.operation_name)
+        check_cost(context.schema._schema, context.graphql_document, context.operation_name, context.variables,
+                   limit=self.cost_limit, max_page_size=self.max_page_size)
 
     def _process_result(self, result: object) -> None:
         # MaskErrors checks a runtime Protocol here, which costs more than the rest of a small request.
@@ -111,23 +136,76 @@ class Pipeline(MaskErrors):
         if errors:
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
+    # The same steps as strawberry hooks, for strawberry's own runner.
+    async def on_operation(self):  # type: ignore[no-untyped-def,override]
+        self.begin_operation()
+        try:
+            yield
+        except BaseException:
+            await self.end_operation(failed=True)
+            raise
+        await self.end_operation(failed=False)
+
     def on_parse(self):  # type: ignore[no-untyped-def,override]
-        context = self.execution_context
-        context.graphql_document = _parse(context.query, **context.parse_options)
+        self.parse()
         yield
 
     def on_validate(self):  # type: ignore[no-untyped-def,override]
-        context = self.execution_context
-        context.pre_execution_errors = _validate(context.schema._schema, context.graphql_document,
-                                                 context.validation_rules)
+        self.validate()
         yield
 
     def on_execute(self):  # type: ignore[no-untyped-def,override]
-        context = self.execution_context
-        check_operation_text(context.variables, context.operation_name)
-        check_cost(context.schema._schema, context.graphql_document, context.operation_name, context.variables,
-                   limit=self.cost_limit, max_page_size=self.max_page_size)
+        self.check()
         yield
+
+
+class _Step:
+    """One step of a :class:`Pipeline` as a context manager (no generator, no exit stack)."""
+
+    __slots__ = ("enter", "pipeline")
+
+    def __init__(self, enter: Any, pipeline: Pipeline | None = None) -> None:
+        self.enter = enter
+        self.pipeline = pipeline  # set for the operation step, whose end is asynchronous
+
+    async def __aenter__(self) -> None:
+        self.enter()
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if self.pipeline is not None:
+            await self.pipeline.end_operation(failed=exc_type is not None)
+        return False
+
+    def __enter__(self) -> None:
+        if self.pipeline is not None:
+            raise RuntimeError("the goalgraph schema runs asynchronously (its operations release a session)")
+        self.enter()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        return False
+
+
+class PipelineRunner(SchemaExtensionsRunner):
+    """strawberry's extension runner for a schema whose only extension is a :class:`Pipeline`."""
+
+    def __init__(self, execution_context: Any, pipeline: Pipeline) -> None:
+        super().__init__(execution_context, [pipeline])
+        self.pipeline = pipeline
+
+    def operation(self) -> Any:
+        return _Step(self.pipeline.begin_operation, self.pipeline)
+
+    def parsing(self) -> Any:
+        return _Step(self.pipeline.parse)
+
+    def validation(self) -> Any:
+        return _Step(self.pipeline.validate)
+
+    def executing(self) -> Any:
+        return _Step(self.pipeline.check)
+
+    async def get_extensions_results(self, ctx: Any) -> dict[str, Any]:
+        return dict(ctx.extensions_results)
 
 
 def schema_extensions(settings: Settings) -> list:
