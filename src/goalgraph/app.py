@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 
 from goalgraph import inputs
 from goalgraph.compression import Compression
@@ -78,13 +79,34 @@ class GoalgraphGraphQL(GraphQL):
         return value
 
     async def parse_http_body(self, request: Any) -> Any:  # type: ignore[override]
-        data = await super().parse_http_body(request)
+        data = await self._json_post(request) or await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
             for name in ("query", "operation_name"):
                 text = getattr(item, name, None)
                 if isinstance(text, str) and (problem := inputs.text_problem(text)) is not None:
                     raise HTTPException(400, f"{name}: {problem}")
         return data
+
+    async def _json_post(self, request: Any) -> GraphQLRequestData | None:
+        """The common request — a POST of one well-formed JSON operation, no streaming asked for —
+        without strawberry's generic negotiation (its content-type parsing and stream-transport lookup
+        cost as much as running ``{ __typename }``); None for anything else, which strawberry's own
+        parser answers (and refuses) as ever."""
+        if request.method != "POST":
+            return None
+        content_type = (request.content_type or "").split(";", 1)[0].strip().lower()
+        accept = (request.headers.get("accept") or "").lower()
+        if content_type != "application/json" or "multipart" in accept or "event-stream" in accept:
+            return None
+        value = self.parse_json(await request.get_body())
+        if not isinstance(value, dict):
+            return None
+        query, variables, extensions = value.get("query"), value.get("variables"), value.get("extensions")
+        if (not isinstance(query, (str, type(None))) or not isinstance(variables, (dict, type(None)))
+                or not isinstance(extensions, (dict, type(None)))):
+            return None
+        return GraphQLRequestData(query=query, variables=variables, operation_name=value.get("operationName"),
+                                  extensions=extensions, protocol="http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """strawberry's view, answering its HTTP refusals (400, 405 …) as JSON GraphQL errors."""
