@@ -54,6 +54,11 @@ async def load_viewer(session: AsyncSession, claims: Claims) -> Viewer:
         raise AuthError(f"the token's subject {claims.subject!r} is not a known user")
     if not user.active:
         raise AuthError(f"user {claims.subject!r} is deactivated")
+    return await viewer_of(session, user)
+
+
+async def viewer_of(session: AsyncSession, user: User) -> Viewer:
+    """The viewer a user is (rights, teams led) — for a request, or for deciding what a notification may show."""
     leads = frozenset((await session.scalars(
         select(TeamMembership.team_id).where(TeamMembership.user_id == user.id, TeamMembership.is_leader.is_(True))
     )).all())
@@ -63,7 +68,7 @@ async def load_viewer(session: AsyncSession, claims: Claims) -> Viewer:
             select(TeamMembership.user_id).where(TeamMembership.team_id.in_(leads))
         )).all())
     return Viewer(
-        subject=claims.subject, user_id=user.id, is_admin=user.is_admin,
+        subject=user.external_id, user_id=user.id, is_admin=user.is_admin,
         can_see_company_statistics=user.can_see_company_statistics,
         can_see_other_users_statistics=user.can_see_other_users_statistics,
         can_lock_targets=user.can_lock_targets, can_use_targets=user.can_use_targets, leads=leads, team_members=members | {user.id},

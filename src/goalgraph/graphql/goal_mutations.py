@@ -30,6 +30,8 @@ from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, Interval
 from goalgraph.errors import FactError
 from goalgraph.live.broker import FactsChanged
 from goalgraph.goals.audience import union
+from goalgraph.graphql.notification_prefs_api import NotificationSettingsInput
+from goalgraph.notifications import rules
 from goalgraph.live.changes import goal_followers
 from goalgraph.progress.service import forget_snapshot
 
@@ -81,6 +83,8 @@ class GoalInput:
     element_targets: list[ElementTargetInput] | None = strawberry.field(
         default=None, description="With splitBy: the target of each element; the goal's target is their sum."
     )
+    notifications: NotificationSettingsInput | None = strawberry.field(
+        default=None, description="What contributors are told (defaults: assignment, 50 % and 100 %, pace, close).")
 
 
 @strawberry.input(description="Changes to a goal; fields left out stay as they are.")
@@ -100,6 +104,8 @@ class GoalUpdateInput:
     )
     stretch_target: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Stretch target; null removes it.")
     split_by: str | None = strawberry.field(default=strawberry.UNSET, description="Dimension to split by; null un-splits.")
+    notifications: NotificationSettingsInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Notification settings to change (fields left out stay).")
     element_targets: list[ElementTargetInput] | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces the per-element targets."
     )
@@ -186,7 +192,8 @@ def _draft(input: GoalInput) -> GoalDraft:
 
 
 def _changes(input: GoalUpdateInput) -> dict[str, Any]:
-    given = {name: value for name, value in vars(input).items() if value is not strawberry.UNSET}
+    given = {name: value for name, value in vars(input).items()
+             if value is not strawberry.UNSET and name != "notifications"}
     changes: dict[str, Any] = {}
     for name, value in given.items():
         if name == "assignee":
@@ -270,7 +277,11 @@ class GoalMutations:
         viewer, gate = await ctx.viewer(), await ctx.gate()
 
         async def action(session):  # type: ignore[no-untyped-def]
-            return await create_goal(session, ctx.runtime.registry, _draft(input), viewer=viewer, gate=gate, now=ctx.now)
+            settings = input.notifications.applied_to(rules.NotificationSettings()) if input.notifications else None
+            goal = await create_goal(session, ctx.runtime.registry, _draft(input), viewer=viewer, gate=gate, now=ctx.now)
+            if settings is not None:
+                await rules.save_settings(session, goal.id, settings)
+            return goal
 
         return await _run(info, None, action)
 
@@ -281,8 +292,12 @@ class GoalMutations:
         viewer, gate = await ctx.viewer(), await ctx.gate()
 
         async def action(session):  # type: ignore[no-untyped-def]
-            return await update_goal(session, ctx.runtime.registry, id, version, _changes(input), viewer=viewer,
+            goal = await update_goal(session, ctx.runtime.registry, id, version, _changes(input), viewer=viewer,
                                      gate=gate, now=ctx.now)
+            if input.notifications not in (None, strawberry.UNSET):
+                current = (await rules.settings_of(session, [goal.id]))[goal.id]
+                await rules.save_settings(session, goal.id, input.notifications.applied_to(current))
+            return goal
 
         return await _run(info, id, action, version)
 

@@ -25,6 +25,7 @@ from goalgraph.db.models import (
 )
 from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
 from goalgraph.goals.service import element_targets_of, overrides_of, revisions_of
+from goalgraph.notifications import rules
 from goalgraph.organisation import get_organisation
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.periods import MAX_PERIODS, Period, TooManyPeriods
@@ -45,6 +46,7 @@ class Loaders:
         "memberships_of_user": "_memberships_of_user", "progress": "_progress", "revisions": "_revisions",
         "member_targets": "_member_targets", "element_targets": "_element_targets",
         "deal_stats_of_stage": "_deal_stats_of_stage", "stage_changes_of_deal": "_stage_changes_of_deal",
+        "notification_settings": "_notification_settings",
     }
 
     def __init__(self, ctx: "Context") -> None:
@@ -164,6 +166,11 @@ class Loaders:
         async with self._ctx.db() as session:
             found = await element_targets_of(session, ids)
         return [found.get(i, {}) for i in ids]
+
+    async def _notification_settings(self, ids: Sequence[int]) -> list[Any]:
+        async with self._ctx.db() as session:
+            found = await rules.settings_of(session, ids)
+        return [found[i] for i in ids]
 
     async def _revisions(self, ids: Sequence[int]) -> list[list[Any]]:
         async with self._ctx.db() as session:

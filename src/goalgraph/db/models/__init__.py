@@ -17,6 +17,7 @@ from goalgraph.db.models.facts import (
     TeamMembership,
     User,
 )
+from goalgraph.db.models.goal_notifications import GoalFollower, GoalNotificationSettings, NotificationMute
 from goalgraph.db.models.goals import (
     DimensionElement,
     Goal,
@@ -29,7 +30,8 @@ from goalgraph.db.models.goals import (
 
 __all__ = [
     "EXTERNAL_ID_LENGTH", "Activity", "Deal", "DealStageChange", "DealStatus", "DimensionElement", "ExchangeRate",
-    "FeatureToggle", "Goal", "InstalledLicence", "GoalElementTarget",
+    "FeatureToggle", "Goal", "GoalFollower", "GoalNotificationSettings", "InstalledLicence", "GoalElementTarget",
+    "NotificationMute",
     "GoalPeriodTarget", "GoalRevision", "GoalStatusMark", "Organisation", "PeriodSnapshot", "Pipeline", "RevokedToken", "SeatAssignment", "ServiceSubject", "Stage", "Team",
     "TokenCutoff",
     "TeamMembership", "User",

@@ -364,6 +364,13 @@ class GoalNode:
         money = is_money(info.context.runtime.registry, self.row)
         return [ElementTarget(element=e, target=shape_amount(t, money)) for e, t in targets.items()]
 
+    @strawberry.field(description="What the goal's contributors are told (see NotificationSettings).")
+    async def notifications(self, info: Info) -> Annotated["NotificationSettings", strawberry.lazy(
+            "goalgraph.graphql.notification_prefs_api")]:
+        from goalgraph.graphql.notification_prefs_api import NotificationSettings
+
+        return NotificationSettings.of(await info.context.loaders.notification_settings.load(self.row.id))
+
     @strawberry.field(description="True while the targets are locked.")
     def locked(self) -> bool:
         return self.row.locked_at is not None

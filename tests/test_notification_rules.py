@@ -1,0 +1,122 @@
+"""Notification rules: a goal's settings, followers and mutes decide who hears what; events are keyed per crossing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from goalgraph.db.models import Goal, User
+from goalgraph.notifications import rules
+from goalgraph.progress.service import compute_progress
+from test_goals_api import NOW, seeded  # noqa: F401 - the fixture
+
+CREATE = """mutation($input: GoalInput!) { createGoal(input: $input) {
+  __typename ... on GoalSuccess { goal { id version notifications { assigned milestones pace periodClosed weeklyDigest teamLeaders } } }
+  ... on ValidationError { fieldErrors { path message } } } }"""
+UPDATE = """mutation($id: ID!, $version: Int!, $input: GoalUpdateInput!) { updateGoal(id: $id, version: $version, input: $input) {
+  __typename ... on GoalSuccess { goal { notifications { milestones pace teamLeaders } } }
+  ... on ValidationError { fieldErrors { path message } } } }"""
+FOLLOW = """mutation($id: ID!, $follow: Boolean!) { followGoal(goalId: $id, follow: $follow) {
+  __typename ... on PreferencesSuccess { preferences { followedGoalIds } } ... on NotFoundError { missingId } } }"""
+MUTE = """mutation($id: ID, $kind: NotificationKind, $muted: Boolean!) { muteNotifications(goalId: $id, kind: $kind, muted: $muted) {
+  __typename ... on PreferencesSuccess { preferences { mutes { goalId kind } } } } }"""
+
+
+def goal_input(**over):  # type: ignore[no-untyped-def]
+    base = {"title": "Deals added", "goalType": "DEALS_ADDED", "measure": "COUNT", "interval": "MONTHLY",
+            "startDate": "2026-04-01", "targetForAll": "4", "assignee": {"kind": "TEAM", "id": "north"}}
+    return {**base, **over}
+
+
+async def _ids(runtime) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    async with runtime.sessions() as session:
+        return dict((await session.execute(select(User.external_id, User.id))).all())
+
+
+async def _rights(runtime, user: str, granted: bool) -> None:  # type: ignore[no-untyped-def]
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(update(User).where(User.external_id == user).values(
+            can_see_other_users_statistics=granted, can_see_company_statistics=granted))
+
+
+async def test_settings_default_change_and_refuse_bad_milestones(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    made = (await gql(CREATE, input=goal_input()))["createGoal"]
+    assert made["goal"]["notifications"] == {"assigned": True, "milestones": [50, 100], "pace": True,
+                                             "periodClosed": True, "weeklyDigest": False, "teamLeaders": False}
+    chosen = (await gql(CREATE, input=goal_input(notifications={"milestones": [100, 25, 25], "pace": False})))["createGoal"]
+    assert chosen["goal"]["notifications"]["milestones"] == [25, 100] and chosen["goal"]["notifications"]["pace"] is False
+    bad = (await gql(CREATE, input=goal_input(notifications={"milestones": [0, 2000]})))["createGoal"]
+    assert bad["__typename"] == "ValidationError"
+    assert {tuple(e["path"]) for e in bad["fieldErrors"]} == {("input", "notifications", "milestones")}
+    goal = made["goal"]
+    changed = (await gql(UPDATE, id=goal["id"], version=goal["version"],
+                         input={"notifications": {"teamLeaders": True}}))["updateGoal"]
+    assert changed["goal"]["notifications"] == {"milestones": [50, 100], "pace": True, "teamLeaders": True}
+
+
+async def test_recipients_follow_assignees_followers_mutes_and_sight(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    ids = await _ids(seeded)
+    team_goal = (await gql(CREATE, input=goal_input()))["createGoal"]["goal"]
+    carl_goal = (await gql(CREATE, input=goal_input(title="Carl's", assignee={"kind": "USER", "id": "carl"})))["createGoal"]["goal"]
+
+    async def who(goal_id: str, kind: str = rules.MILESTONE) -> set[str]:
+        async with seeded.sessions() as session:
+            goal = await session.get(Goal, int(goal_id))
+            found = await rules.recipients(session, goal, kind)
+        return {name for name, i in ids.items() if i in found}
+
+    # North's members who may see the goal: its leader Alice; Bob (a member) sees team goals only with the
+    # statistics rights — a notification never tells anyone about a goal they may not see.
+    assert await who(team_goal["id"]) == {"alice"}
+    assert await who(carl_goal["id"]) == {"carl"}
+    await _rights(seeded, "bob", True)
+    assert await who(team_goal["id"]) == {"alice", "bob"}
+    # Carl may not see North's goal: following it is refused as for an unknown goal.
+    refused = (await gql(FOLLOW, {"id": team_goal["id"], "follow": True}, as_user="carl"))["followGoal"]
+    assert refused["__typename"] == "NotFoundError"
+    # Bob mutes milestones; Alice mutes the team goal altogether.
+    await gql(MUTE, {"kind": "MILESTONE_REACHED", "muted": True}, as_user="bob")
+    muted = (await gql(MUTE, {"id": team_goal["id"], "muted": True}, as_user="alice"))["muteNotifications"]
+    assert muted["preferences"]["mutes"] == [{"goalId": team_goal["id"], "kind": None}]
+    assert await who(team_goal["id"]) == set()
+    assert await who(team_goal["id"], rules.PACE) == {"bob"}
+    await gql(MUTE, {"id": team_goal["id"], "muted": False}, as_user="alice")
+    assert await who(team_goal["id"], rules.PACE) == {"alice", "bob"}
+    # A follower who may see the goal hears about it; once they may not, they do not.
+    await _rights(seeded, "carl", True)
+    followed = (await gql(FOLLOW, {"id": team_goal["id"], "follow": True}, as_user="carl"))["followGoal"]
+    assert followed["preferences"]["followedGoalIds"] == [team_goal["id"]]
+    assert await who(team_goal["id"], rules.PACE) == {"alice", "bob", "carl"}
+    await _rights(seeded, "carl", False)
+    assert await who(team_goal["id"], rules.PACE) == {"alice", "bob"}
+    # Team leaders on request; deactivated users never.
+    await gql(UPDATE, id=team_goal["id"], version=team_goal["version"], input={"notifications": {"teamLeaders": True}})
+    async with seeded.sessions() as session, session.begin():
+        await session.execute(update(User).where(User.external_id == "bob").values(active=False))
+    assert await who(team_goal["id"], rules.PACE) == {"alice"}
+    prefs = await gql("{ myNotificationPreferences { followedGoalIds mutes { goalId kind } } }", as_user="carl")
+    assert prefs["myNotificationPreferences"] == {"followedGoalIds": [team_goal["id"]], "mutes": []}
+
+
+async def test_events_are_keyed_per_crossing(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """Milestones reached in the current period, pace BEHIND / AT_RISK, and closed periods: one key each."""
+    goal_id = (await gql(CREATE, input=goal_input(startDate="2026-01-01", targetForAll="2",
+                                                  assignee={"kind": "COMPANY"})))["createGoal"]["goal"]["id"]
+    async with seeded.sessions() as session:
+        goal = await session.get(Goal, int(goal_id))
+        progress = (await compute_progress(session, seeded.registry, [goal], NOW))[goal.id]
+    settings = rules.NotificationSettings()
+    events = rules.events_of(goal, settings, progress.periods, NOW)
+    keys = {e.key for e in events}
+    # Jan: 2 of 2 added, Feb: 2 of 2, Mar: 0 of 2 — closed; April under way with nothing: AT_RISK? (day 15 of 30)
+    assert {f"closed:{goal.id}:2026-0{m}-01" for m in (1, 2, 3)} <= keys
+    outcomes = {e.payload["periodStart"]: e.payload["outcome"] for e in events if e.kind == rules.CLOSED}
+    assert outcomes == {"2026-01-01": "ACHIEVED", "2026-02-01": "ACHIEVED", "2026-03-01": "MISSED"}
+    assert f"pace:{goal.id}:2026-04-01:AT_RISK" in keys
+    assert not any(e.kind == rules.MILESTONE for e in events)
+    # Asking again later gives the same keys (the outbox writes one message per key).
+    later = rules.events_of(goal, settings, progress.periods, NOW + timedelta(minutes=5))
+    assert {e.key for e in later} == keys
+    quiet = rules.events_of(goal, rules.NotificationSettings(pace=False, period_closed=False), progress.periods, NOW)
+    assert quiet == []
