@@ -144,6 +144,7 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
     assert "without a reload" in done.stdout, output
     for line in (
         "pace badges: ",
+        "notification settings in the goal form",
         "keyboard: Enter on the first period row",
         "locked (the page says",
         "unlocked again",

@@ -314,6 +314,9 @@ try {
   await fieldError.waitFor();
   step(`a non-numeric target is refused beside its field: "${(await fieldError.innerText()).trim()}"`);
   await form.locator('input[name="targetForAll"]').fill("10,000");
+  await form.locator('[data-testid="notify-settings"] input[name="notifyMilestones"]').fill("25, 75, 100");
+  await form.locator('[data-testid="notify-settings"] input[name="notifyPace"]').uncheck();
+  step("notification settings in the goal form: milestones 25, 75, 100; pace alerts off");
   const periodInputs = form.locator('[data-testid="period-targets"] input');
   const periodCount = await periodInputs.count();
   await periodInputs.last().fill("25000");

@@ -72,6 +72,7 @@ export const GoalQuery = graphql(`
       filters { key values }
       elementTargets { element target }
       periods { ...PeriodFields }
+      notifications { assigned milestones pace periodClosed weeklyDigest teamLeaders }
     }
   }
 `);

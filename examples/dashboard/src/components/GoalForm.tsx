@@ -43,6 +43,15 @@ interface State {
   elementTargets: Record<string, string>;
   /** Period start date → target text (blank: the target per period applies). */
   periodTargets: Record<string, string>;
+  /** What contributors are told (docs/goals.md, "Notifications"); milestones as typed, e.g. "50, 100". */
+  notify: { assigned: boolean; milestones: string; pace: boolean; periodClosed: boolean; teamLeaders: boolean };
+}
+
+const DEFAULT_NOTIFY = { assigned: true, milestones: "50, 100", pace: true, periodClosed: true, teamLeaders: false };
+
+/** "50, 100 %" → [50, 100]; anything that is not a whole number is sent as is for the server to name. */
+function milestones(text: string): number[] {
+  return text.split(/[,;\s%]+/).filter((t) => t !== "").map((t) => (/^\d+$/.test(t) ? Number(t) : Number.NaN));
 }
 
 const INTERVALS: { value: Interval; label: string }[] = [
@@ -85,6 +94,7 @@ function emptyState(data: FormData, me: MeQuery | undefined): State {
     splitBy: "",
     elementTargets: {},
     periodTargets: {},
+    notify: DEFAULT_NOTIFY,
   };
 }
 
@@ -109,6 +119,10 @@ function goalState(goal: Goal, data: FormData): State {
     periodTargets: Object.fromEntries(
       goal.periods.filter((p) => Number(p.target) !== Number(goal.target)).map((p) => [p.startDate, trimDecimal(p.target)]),
     ),
+    notify: {
+      assigned: goal.notifications.assigned, milestones: goal.notifications.milestones.join(", "), pace: goal.notifications.pace,
+      periodClosed: goal.notifications.periodClosed, teamLeaders: goal.notifications.teamLeaders,
+    },
   };
 }
 
@@ -138,6 +152,10 @@ function toInput(s: State, type: GoalTypeInfo | undefined): GoalInput {
     currency: money ? s.currency || null : null,
     filters,
     stretchTarget: decimal(s.stretchTarget),
+    notifications: {
+      assigned: s.notify.assigned, milestones: milestones(s.notify.milestones), pace: s.notify.pace,
+      periodClosed: s.notify.periodClosed, teamLeaders: s.notify.teamLeaders,
+    },
   };
   if (s.splitBy) {
     input.splitBy = s.splitBy;
@@ -514,6 +532,31 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
               )}
             </div>
           )}
+          <fieldset className="notify" data-testid="notify-settings">
+            <legend>Notify contributors</legend>
+            <label className="check">
+              <input type="checkbox" checked={s.notify.assigned} name="notifyAssigned"
+                onChange={(e) => set("notify", { ...s.notify, assigned: e.target.checked })} /> When the goal is assigned to them
+            </label>
+            <Field label="At these % of the target" errors={errorsAt("notifications", "milestones")} hint="Each is announced once per period, e.g. 50, 100.">
+              <input value={s.notify.milestones} name="notifyMilestones" inputMode="numeric"
+                onChange={(e) => set("notify", { ...s.notify, milestones: e.target.value })} />
+            </Field>
+            <label className="check">
+              <input type="checkbox" checked={s.notify.pace} name="notifyPace"
+                onChange={(e) => set("notify", { ...s.notify, pace: e.target.checked })} /> When it falls behind or is at risk
+            </label>
+            <label className="check">
+              <input type="checkbox" checked={s.notify.periodClosed} name="notifyClosed"
+                onChange={(e) => set("notify", { ...s.notify, periodClosed: e.target.checked })} /> When a period closes (achieved or missed)
+            </label>
+            {s.assigneeKind === "TEAM" && (
+              <label className="check">
+                <input type="checkbox" checked={s.notify.teamLeaders} name="notifyLeaders"
+                  onChange={(e) => set("notify", { ...s.notify, teamLeaders: e.target.checked })} /> Team leaders too
+              </label>
+            )}
+          </fieldset>
         </fieldset>
 
         {outcome?.kind === "error" && (
