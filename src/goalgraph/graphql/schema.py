@@ -20,6 +20,7 @@ from goalgraph.graphql.errors import log_errors
 from goalgraph.graphql.execution import GoalgraphExecutor
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
+from goalgraph.graphql.leaderboard_api import LeaderboardQueries
 from goalgraph.graphql.notification_prefs_api import NotificationPrefsMutations, NotificationPrefsQueries
 from goalgraph.graphql.mutations import FactMutations
 from goalgraph.graphql.plan_api import PlanMutations, PlanQueries
@@ -30,7 +31,7 @@ from goalgraph.settings import Settings
 
 
 @strawberry.type(description="Read goals with their progress, the organisation's settings and the CRM facts.")
-class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries, NotificationPrefsQueries):
+class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries, NotificationPrefsQueries, LeaderboardQueries):
     pass
 
 
