@@ -145,6 +145,7 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
     for line in (
         "pace badges: ",
         "notification settings in the goal form",
+        "leaderboard: ",
         "keyboard: Enter on the first period row",
         "locked (the page says",
         "unlocked again",
@@ -156,7 +157,7 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
         "+10 %: \"Copied",
     ):
         assert line in done.stdout, f"missing step {line!r}:\n{output}"
-    for screen in ("the goals list", "a goal's chart and drill-down", "the goal form", "the targets plan"):
+    for screen in ("the goals list", "a goal's chart and drill-down", "the goal form", "the targets plan", "the leaderboard"):
         assert f"axe on {screen}: 0 serious or critical violations" in done.stdout, output
     for screen in ("goals list", "goal with drill-down", "goal form", "targets plan"):
         assert f"phone {screen}: scrollWidth" in done.stdout, output

@@ -344,6 +344,7 @@ try {
   if (!readOnly || !editable) throw new Error(`expected read-only and editable rows: ${readOnly} read-only, ${editable} editable cells`);
   step(`targets plan: ${readOnly} read-only rows (no fields), ${editable} editable cells`);
   await axe("the targets plan");
+
   await shot("05-targets-plan");
 
   // One cell, "Fill right", save: the new plan goal has every month and the assignee's name.
@@ -363,6 +364,13 @@ try {
   }
   if (!created.targets.every((t) => Number(t) === 50000)) throw new Error(`fill right did not fill: ${created.targets.join(", ")}`);
   step(`plan: one cell + Fill right saved ${created.targets.length} months of 50,000 for ${planUser}, goal titled "${created.goal.title}"`);
+
+  // The leaderboard of the current period (ranks and sight are the server's).
+  await page.goto(`${base}#/leaderboard`);
+  await page.locator('[data-testid="leaderboard-row"]').first().waitFor();
+  const rows = await page.locator('[data-testid="leaderboard-row"]').count();
+  step(`leaderboard: ${rows} ranked rows, first "${(await page.locator('[data-testid="leaderboard-row"] th').first().innerText()).trim()}"`);
+  await axe("the leaderboard");
 
   // 11. At a phone's width no screen scrolls sideways; the drill-down opens under its period.
   await page.setViewportSize({ width: 390, height: 844 });

@@ -9,6 +9,7 @@ import { GoalList } from "./components/GoalList";
 import { GoalDetail } from "./components/GoalDetail";
 import { GoalForm } from "./components/GoalForm";
 import { TargetsPlan } from "./components/TargetsPlan";
+import { Leaderboard } from "./components/Leaderboard";
 import { href, useRoute } from "./router";
 import { setOrganisationFormat } from "./format";
 
@@ -68,6 +69,7 @@ function Shell({ onLogout }: { onLogout: () => void }) {
         {route.page === "new" && <GoalForm key="new" />}
         {route.page === "edit" && <GoalForm key={route.id} goalId={route.id} />}
         {route.page === "plan" && <TargetsPlan />}
+        {route.page === "leaderboard" && <Leaderboard />}
       </main>
     </div>
   );
@@ -92,6 +94,7 @@ function Header({ viewer, page, onLogout }: { viewer: MeResult; page: string; on
       <nav aria-label="Main">
         <a className={page === "goals" || page === "goal" ? "active" : ""} aria-current={page === "goals" || page === "goal" ? "page" : undefined} href={href({ page: "goals" })}>Goals</a>
         <a className={page === "plan" ? "active" : ""} aria-current={page === "plan" ? "page" : undefined} href={href({ page: "plan" })}>Targets plan</a>
+        <a className={page === "leaderboard" ? "active" : ""} aria-current={page === "leaderboard" ? "page" : undefined} href={href({ page: "leaderboard" })}>Leaderboard</a>
         <a className={page === "new" ? "active" : ""} aria-current={page === "new" ? "page" : undefined} href={href({ page: "new" })}>New goal</a>
       </nav>
       <div className="viewer">

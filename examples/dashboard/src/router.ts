@@ -6,7 +6,8 @@ export type Route =
   | { page: "goal"; id: string }
   | { page: "new" }
   | { page: "edit"; id: string }
-  | { page: "plan" };
+  | { page: "plan" }
+  | { page: "leaderboard" };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
@@ -14,6 +15,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "goals" && parts[1] && parts[2] === "edit") return { page: "edit", id: parts[1] };
   if (parts[0] === "goals" && parts[1]) return { page: "goal", id: parts[1] };
   if (parts[0] === "plan") return { page: "plan" };
+  if (parts[0] === "leaderboard") return { page: "leaderboard" };
   return { page: "goals" };
 }
 
@@ -24,6 +26,7 @@ export function href(route: Route): string {
     case "new": return "#/goals/new";
     case "edit": return `#/goals/${encodeURIComponent(route.id)}/edit`;
     case "plan": return "#/plan";
+    case "leaderboard": return "#/leaderboard";
   }
 }
 

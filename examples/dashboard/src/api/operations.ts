@@ -239,3 +239,19 @@ export const GoalProgressSubscription = graphql(`
     }
   }
 `);
+
+export const LeaderboardOptionsQuery = graphql(`
+  query LeaderboardOptions {
+    organisation { defaultCurrency }
+    goalTypes { key label measures { key label money } filters { key required } }
+  }
+`);
+
+export const LeaderboardQuery = graphql(`
+  query Leaderboard($goalType: String!, $measure: String!, $interval: Interval!, $rankBy: LeaderboardRank!, $entrants: LeaderboardEntrants!) {
+    leaderboard(goalType: $goalType, measure: $measure, interval: $interval, rankBy: $rankBy, entrants: $entrants) {
+      label startDate endDate lowerIsBetter entrants
+      entries { rank userId teamId name actual target ratio isViewer }
+    }
+  }
+`);
