@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import Select, select
 
 from goalgraph.db.models import Activity
 from goalgraph.hookspecs import hookimpl
-from goalgraph.registry import COUNT, Category, FactKind, FactQuery, FilterSpec, GoalType, fold_case
+from goalgraph.registry import COUNT, Category, FactKind, FactQuery, FilterSpec, GoalTemplate, GoalType, fold_case
 
 __version__ = "0.1.0"
 
@@ -50,4 +52,16 @@ def goalgraph_register_goal_types() -> list[GoalType]:
             fact_kind=FactKind.ACTIVITY, description="Activities marked done in the period, by when they were done.",
             source=activities_completed, measures=(COUNT,), filters=(ACTIVITY_TYPES,), dimensions=True,
         ),
+    ]
+
+
+@hookimpl
+def goalgraph_register_goal_templates() -> list[GoalTemplate]:
+    return [
+        GoalTemplate("WEEKLY_CALLS_COMPLETED", "Weekly calls completed", "ACTIVITIES_COMPLETED", "COUNT",
+                     interval="WEEKLY", title="Calls – {assignee}", filters={"activity_types": ("call",)},
+                     suggested_target=Decimal(50), description="Calls a rep completes each week."),
+        GoalTemplate("MONTHLY_MEETINGS_HELD", "Meetings held per month", "ACTIVITIES_COMPLETED", "COUNT",
+                     title="Meetings – {assignee}", filters={"activity_types": ("meeting",)},
+                     suggested_target=Decimal(12), description="Meetings a rep holds each month."),
     ]

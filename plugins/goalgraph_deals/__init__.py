@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import Select, select, type_coerce
 
 from goalgraph.db.models import Deal, DealStageChange, DealStatus, Pipeline, Stage
 from goalgraph.db.types import Money
 from goalgraph.hookspecs import hookimpl
-from goalgraph.registry import COUNT, Category, FactKind, FactQuery, FilterKind, FilterSpec, GoalType, Measure
+from goalgraph.registry import COUNT, Category, FactKind, FactQuery, FilterKind, FilterSpec, GoalTemplate, GoalType, Measure
 
 __version__ = "0.1.0"
 
@@ -87,4 +89,22 @@ def goalgraph_register_goal_types() -> list[GoalType]:
             description="Deals won in the period, by the time they were won.",
             source=deals_won, measures=DEAL_MEASURES, filters=(PIPELINES,), dimensions=True,
         ),
+    ]
+
+
+@hookimpl
+def goalgraph_register_goal_templates() -> list[GoalTemplate]:
+    return [
+        GoalTemplate("MONTHLY_WON_REVENUE_PER_REP", "Monthly won revenue per rep", "DEALS_WON", "VALUE",
+                     title="Won revenue – {assignee}", description="The value of the deals a rep wins each month."),
+        GoalTemplate("QUARTERLY_WON_REVENUE", "Quarterly won revenue for the company", "DEALS_WON", "VALUE",
+                     interval="QUARTERLY", assignee_kind="COMPANY", title="Won revenue {period}",
+                     description="The value of every deal won in the quarter.",
+                     notifications={"milestones": [25, 50, 75, 100]}),
+        GoalTemplate("MONTHLY_NEW_DEALS_PER_REP", "New deals per month per rep", "DEALS_ADDED", "COUNT",
+                     title="New deals – {assignee}", description="Deals a rep adds each month.",
+                     suggested_target=Decimal(20)),
+        GoalTemplate("QUARTERLY_DEALS_INTO_STAGE", "Deals into a stage per quarter (e.g. Proposal)", "DEALS_PROGRESSED",
+                     "COUNT", interval="QUARTERLY", assignee_kind="TEAM", title="Deals into proposal – {assignee}",
+                     description="Deals a team moves into the chosen stage each quarter; choose the stage in the form."),
     ]

@@ -9,7 +9,7 @@ from sqlalchemy import Date, DateTime, Select, cast, literal, null, select, type
 from goalgraph.db.models import Deal, DealStatus, Stage
 from goalgraph.db.types import Money
 from goalgraph.hookspecs import hookimpl
-from goalgraph.registry import Category, FactKind, FactQuery, Feature, GoalType, Measure
+from goalgraph.registry import Category, FactKind, FactQuery, Feature, GoalTemplate, GoalType, Measure
 from goalgraph_deals import PIPELINES
 
 __version__ = "0.1.0"
@@ -63,4 +63,13 @@ def goalgraph_register_goal_types() -> list[GoalType]:
             source=revenue_forecast, measures=(WEIGHTED_VALUE,), filters=(PIPELINES,), feature=FEATURE,
             dimensions=True,
         )
+    ]
+
+
+@hookimpl
+def goalgraph_register_goal_templates() -> list[GoalTemplate]:
+    return [
+        GoalTemplate("QUARTERLY_REVENUE_FORECAST", "Quarterly revenue forecast for the company", "REVENUE_FORECAST",
+                     "WEIGHTED_VALUE", interval="QUARTERLY", assignee_kind="COMPANY", title="Forecast {period}",
+                     description="Won plus weighted open pipeline expected to close in the quarter."),
     ]

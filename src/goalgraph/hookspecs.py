@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from goalgraph.registry import Dimension, Feature, GoalType
+    from goalgraph.registry import Dimension, Feature, GoalTemplate, GoalType
 
 PROJECT = "goalgraph"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -45,6 +45,15 @@ def goalgraph_register_dimensions() -> Sequence["Dimension"]:
 
     Called once at start-up, synchronously. Return a list of
     :class:`goalgraph.registry.Dimension`.
+    """
+
+
+@hookspec
+def goalgraph_register_goal_templates() -> Sequence["GoalTemplate"]:
+    """Return ready-made goals users can start from (``goalTemplates`` lists them).
+
+    Called once at start-up, synchronously. Return a list of :class:`goalgraph.registry.GoalTemplate`;
+    each names a registered goal type and one of its measures (checked at start-up).
     """
 
 

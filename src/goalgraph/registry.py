@@ -224,6 +224,30 @@ class Dimension:
                           description=self.description or f"Only facts whose {self.label.lower()} is one of these.")
 
 
+@dataclass(frozen=True)
+class GoalTemplate:
+    """A ready-made goal a user starts from: what is measured, how often, and a suggested target.
+
+    ``title`` may hold ``{assignee}`` and ``{period}`` placeholders (filled by the SPA or by whoever
+    creates the goal). ``filters`` are as a goal takes them (CRM ids for REFERENCE filters); a template
+    naming a pipeline or stage that does not exist is still listed, and creating a goal from it gets the
+    goal's usual validation error.
+    """
+
+    key: str
+    label: str
+    goal_type: str
+    measure: str
+    interval: str = "MONTHLY"
+    title: str = ""
+    description: str = ""
+    assignee_kind: str = "USER"
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    suggested_target: Decimal | None = None
+    #: Notification defaults for goals made from it (goalgraph.notifications.rules.NotificationSettings fields).
+    notifications: Mapping[str, Any] = field(default_factory=dict)
+
+
 class DuplicateKeyError(RuntimeError):
     """Two plugins registered the same key."""
 
@@ -235,6 +259,7 @@ class Registry:
     goal_types: dict[str, GoalType] = field(default_factory=dict)
     features: dict[str, Feature] = field(default_factory=dict)
     dimensions: dict[str, Dimension] = field(default_factory=dict)
+    templates: dict[str, GoalTemplate] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def _add(self, table: dict[str, Any], what: str, item: Any, plugin: str) -> None:
@@ -263,6 +288,12 @@ class Registry:
             raise TypeError(f"plugin {plugin!r} returned {item!r} from goalgraph_register_dimensions; expected Dimension")
         self._add(self.dimensions, "dimension", item, plugin)
 
+    def add_template(self, item: GoalTemplate, plugin: str) -> None:
+        if not isinstance(item, GoalTemplate):
+            raise TypeError(f"plugin {plugin!r} returned {item!r} from goalgraph_register_goal_templates; "
+                            "expected GoalTemplate")
+        self._add(self.templates, "goal template", item, plugin)
+
     def filters_for(self, goal_type: GoalType) -> tuple[FilterSpec, ...]:
         """Every filter a goal type accepts: its own plus the dimensions that apply to its facts."""
         if not goal_type.dimensions:
@@ -278,6 +309,19 @@ class Registry:
             for goal_type in self.goal_types.values():
                 if goal_type.filter(dimension.key) is not None:
                     raise ValueError(f"dimension key {dimension.key!r} clashes with a filter of goal type {goal_type.key!r}")
+        for template in self.templates.values():
+            owner = self.owners[("goal template", template.key)]
+            goal_type = self.goal_types.get(template.goal_type)
+            if goal_type is None:
+                raise ValueError(f"goal template {template.key!r} (plugin {owner!r}) names goal type "
+                                 f"{template.goal_type!r}, which no plugin registers")
+            if goal_type.measure(template.measure) is None:
+                raise ValueError(f"goal template {template.key!r} (plugin {owner!r}): goal type {goal_type.key} has no "
+                                 f"measure {template.measure!r}")
+            unknown = [k for k in template.filters if k not in {f.key for f in self.filters_for(goal_type)}]
+            if unknown:
+                raise ValueError(f"goal template {template.key!r} (plugin {owner!r}): goal type {goal_type.key} has no "
+                                 f"filter {unknown[0]!r}")
         for goal_type in self.goal_types.values():
             if goal_type.feature is not None and goal_type.feature not in self.features:
                 owner = self.owners[("goal type", goal_type.key)]

@@ -22,7 +22,7 @@ from goalgraph.graphql.types.facts import (
     UserType,
 )
 from goalgraph.dimensions import custom_elements
-from goalgraph.graphql.types.goal_types import DimensionInfo, GoalTypeInfo
+from goalgraph.graphql.types.goal_types import DimensionInfo, GoalTypeInfo, GoalTemplateInfo, TemplateFilter
 from goalgraph.organisation import get_organisation
 from goalgraph.registry import fold_case
 
@@ -87,6 +87,23 @@ class FactQueries:
         registry = info.context.runtime.registry
         return [GoalTypeInfo.of(registry.goal_types[key], registry.owners[("goal type", key)], registry)
                 for key in sorted(registry.goal_types)]
+
+    @strawberry.field(description="Ready-made goals registered by plugins (a goal form starts from one), by key.")
+    async def goal_templates(self, info: Info) -> list[GoalTemplateInfo]:
+        registry = info.context.runtime.registry
+        gate = await info.context.gate()
+        out = []
+        for key in sorted(registry.templates):
+            t = registry.templates[key]
+            feature = registry.goal_types[t.goal_type].feature
+            out.append(GoalTemplateInfo(
+                key=t.key, label=t.label, description=t.description, title=t.title or t.label, goal_type=t.goal_type,
+                measure=t.measure, interval=t.interval, assignee_kind=t.assignee_kind,
+                filters=[TemplateFilter(key=k, values=list(v)) for k, v in sorted(t.filters.items())],
+                suggested_target=None if t.suggested_target is None else str(t.suggested_target),
+                notifications=dict(t.notifications), plugin=registry.owners[("goal template", key)],
+                available=feature is None or gate.enabled(feature)))
+        return out
 
     @strawberry.field(description="Custom dimensions goals can filter and split by, with their elements.")
     async def dimensions(self, info: Info) -> list[DimensionInfo]:

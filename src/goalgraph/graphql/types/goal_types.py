@@ -28,6 +28,9 @@ class MeasureInfo:
     key: str = strawberry.field(description="Measure key, e.g. COUNT, VALUE, GROSS_PROFIT, WEIGHTED_VALUE.")
     label: str = strawberry.field(description="Human label.")
     money: bool = strawberry.field(description="True for money measures: goals need a currency.")
+    lower_is_better: bool = strawberry.field(default=False, description="Lower actuals are better (caps, resolution "
+                                                                        "times): status, pace and leaderboards read "
+                                                                        "the other way.")
 
 
 @strawberry.type(description="A filter a goal type accepts.")
@@ -60,7 +63,8 @@ class GoalTypeInfo:
         return cls(
             key=goal_type.key, label=goal_type.label, category=GoalTypeCategory(goal_type.category.value),
             description=goal_type.description,
-            measures=[MeasureInfo(key=m.key, label=m.label, money=m.money) for m in goal_type.measures],
+            measures=[MeasureInfo(key=m.key, label=m.label, money=m.money, lower_is_better=m.lower_is_better)
+                      for m in goal_type.measures],
             filters=[
                 FilterInfo(key=f.key, label=f.label, kind=FilterValueKind(f.kind.value), required=f.required,
                            multiple=f.multiple, choices=list(f.choices) if f.choices is not None else None,
@@ -81,3 +85,28 @@ class DimensionInfo:
     custom_elements: list[str] = strawberry.field(description="The elements admins added.")
     feature: str | None = strawberry.field(description="Licence feature it needs.")
     plugin: str = strawberry.field(description="The plugin that registered it.")
+
+
+@strawberry.type(description="A filter value a template presets.")
+class TemplateFilter:
+    key: str = strawberry.field(description="Filter key.")
+    values: list[str] = strawberry.field(description="Values, as a goal takes them.")
+
+
+@strawberry.type(description="A ready-made goal to start from (plugins register them; see docs/goals.md).")
+class GoalTemplateInfo:
+    key: str = strawberry.field(description="Template key.")
+    label: str = strawberry.field(description="Human label, e.g. \"Monthly won revenue per rep\".")
+    description: str = strawberry.field(description="What the goal measures.")
+    title: str = strawberry.field(description="Suggested title; may hold {assignee} and {period}.")
+    goal_type: str = strawberry.field(description="Goal type key.")
+    measure: str = strawberry.field(description="Measure key.")
+    interval: str = strawberry.field(description="WEEKLY, MONTHLY, QUARTERLY or YEARLY.")
+    assignee_kind: str = strawberry.field(description="USER, TEAM or COMPANY: whom it is meant for.")
+    filters: list[TemplateFilter] = strawberry.field(description="Filters it presets (required ones it cannot know, "
+                                                                 "such as a stage, are left for the form).")
+    suggested_target: str | None = strawberry.field(description="A starting target per period, if the template has one.")
+    notifications: strawberry.scalars.JSON = strawberry.field(description="Notification settings it suggests "
+                                                                          "(fields of NotificationSettingsInput).")
+    plugin: str = strawberry.field(description="The plugin that registered it.")
+    available: bool = strawberry.field(description="False when its goal type's licence feature is off.")
