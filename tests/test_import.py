@@ -279,12 +279,12 @@ async def test_database_error_part_way_says_what_was_committed(
     real_apply = Ingestor.apply
     calls = {"deals": 0}
 
-    async def failing_apply(self, kind, records):  # type: ignore[no-untyped-def]
+    async def failing_apply(self, kind, records, prepared=None):  # type: ignore[no-untyped-def]
         if kind is Kind.DEAL:
             calls["deals"] += 1
             if calls["deals"] == 2:
                 raise OperationalError("INSERT …", None, Exception("server closed the connection unexpectedly"))
-        return await real_apply(self, kind, records)
+        return await real_apply(self, kind, records, prepared)
 
     monkeypatch.setattr(Ingestor, "apply", failing_apply)
     code, out, err = await run(settings, path, capsys=capsys, batch_size=2)

@@ -27,6 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -62,7 +63,7 @@ from goalgraph.ingest.readers import (
     open_source,
     parse_kind_option,
 )
-from goalgraph.ingest.upsert import IngestSummary, Ingestor, UpsertCounts
+from goalgraph.ingest.upsert import IngestSummary, Ingestor, Prepared, UpsertCounts
 from goalgraph.ingest.validate import PARSERS, Kind
 from goalgraph.live.broker import FactsChanged
 from goalgraph.live.changes import facts_committed
@@ -258,13 +259,14 @@ class _Reader(threading.Thread):
         finally:
             rows.close()
 
-    def chunks(self):  # type: ignore[no-untyped-def]
-        """Blocking iterator over the chunks, ending with the _Stop item."""
-        while True:
-            item = self.queue.get()
-            yield item
-            if isinstance(item, _Stop):
-                return
+    def next_item(self) -> _Chunk | _Stop | None:
+        """The next chunk or the _Stop item, waiting for it; None once :meth:`stop` was called."""
+        while not self.stopping.is_set():
+            try:
+                return self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+        return None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -594,13 +596,14 @@ async def _run(
     received_at: datetime,
 ) -> None:
     announcer = _Announcer(runtime, reporter)
+    preparer = ThreadPoolExecutor(1, thread_name_prefix="goalgraph-import-prepare")
     async with runtime.sessions() as session:
         ingestor = Ingestor(session, lenient=True)
         try:
             for file_report in report.files:
                 ok = await _import_file(file_report, report, session, ingestor, per_batch=per_batch,
                                         batch_size=batch_size, rejects=rejects, reporter=reporter,
-                                        received_at=received_at, announcer=announcer)
+                                        received_at=received_at, announcer=announcer, preparer=preparer)
                 if not ok:
                     break
             if per_batch or report.fatal or dry_run or report.rejected:
@@ -617,6 +620,7 @@ async def _run(
             report.exit_code = EXIT_DATABASE
             await _safe_rollback(session)
         finally:
+            preparer.shutdown(wait=False)
             if rejects is not None:
                 rejects.close()
                 report.rejects_written = rejects.count
@@ -648,15 +652,32 @@ async def _import_file(
     reporter: Reporter,
     received_at: datetime,
     announcer: _Announcer,
+    preparer: ThreadPoolExecutor,
 ) -> bool:
-    """Read, validate and apply one file. False when the run must stop."""
+    """Read, validate and apply one file. False when the run must stop.
+
+    Three things run at once: the reader thread parses and validates rows into chunks, the
+    preparing thread takes the next chunk and makes it ready for its statement
+    (:meth:`Ingestor.prepare`), and the event loop writes the current one."""
     source = file_report.source
     task = reporter.add_file(source)
     started = time.perf_counter()
     reader = _Reader(source, batch_size, rejects is not None, received_at)
     reader.start()
+    loop = asyncio.get_running_loop()
+
+    def take_next() -> tuple[_Chunk | _Stop | None, dict[Kind, Prepared]]:
+        """In the preparing thread: the reader's next chunk, made ready for its statement."""
+        item = reader.next_item()
+        return item, (_prepare(item, ingestor) if isinstance(item, _Chunk) else {})
+
+    ahead: asyncio.Future[tuple[_Chunk | _Stop | None, dict[Kind, Prepared]]] = \
+        loop.run_in_executor(preparer, take_next)
     try:
-        for item in reader.chunks():
+        while True:
+            item, prepared = await ahead
+            if item is None:  # pragma: no cover - the reader stops only when this loop has ended
+                return False
             if isinstance(item, _Stop):
                 if item.error is None:
                     file_report.done = True
@@ -670,13 +691,15 @@ async def _import_file(
                     return False
                 raise item.error
             chunk = item
+            # The next chunk is read and prepared while the database writes this one.
+            ahead = loop.run_in_executor(preparer, take_next)
             try:
                 if per_batch and chunk.has_records:
                     ref_errors, summary = await retrying(
-                        lambda: _apply_and_commit(chunk, session, ingestor, announcer),
+                        lambda: _apply_and_commit(chunk, session, ingestor, announcer, prepared),
                         what=f"import {source.name}", disconnects=True)
                 else:
-                    ref_errors, summary = await _apply(chunk, ingestor)
+                    ref_errors, summary = await _apply(chunk, ingestor, prepared)
             except (SQLAlchemyError, OSError, RetriesExhausted) as exc:
                 await _safe_rollback(session)
                 ingestor.forget()
@@ -699,17 +722,28 @@ async def _import_file(
             if per_batch and chunk.last_line is not None:
                 file_report.committed_through = chunk.last_line
             reporter.advance(task, chunk.position, file_report.rows, started)
-        return True  # pragma: no cover - chunks() always ends with _Stop
     finally:
         reader.stop()
+        try:
+            await ahead  # the preparing thread lets go of the reader and the Ingestor
+        except BaseException:  # noqa: BLE001 - the run is ending anyway; its own error is the one to report
+            pass
         reader.join(timeout=5)
 
 
-async def _apply_and_commit(chunk: _Chunk, session: Any, ingestor: Ingestor,
-                            announcer: "_Announcer") -> tuple[list[FactError], IngestSummary]:
+def _prepare(chunk: _Chunk, ingestor: Ingestor) -> dict[Kind, Prepared]:
+    """What of the chunk can be made ready for the database ahead of its turn (see Ingestor.prepare)."""
+    if chunk.kind is None or not chunk.records:
+        return {}
+    prepared = ingestor.prepare(chunk.kind, chunk.records)
+    return {chunk.kind: prepared} if prepared is not None else {}
+
+
+async def _apply_and_commit(chunk: _Chunk, session: Any, ingestor: Ingestor, announcer: "_Announcer",
+                            prepared: dict[Kind, Prepared]) -> tuple[list[FactError], IngestSummary]:
     """One batch as one transaction (retried as a whole by the caller): write, announce when due, commit."""
     try:
-        ref_errors, summary = await _apply(chunk, ingestor)
+        ref_errors, summary = await _apply(chunk, ingestor, prepared)
         await announcer.before_commit(session, summary)
         await session.commit()
     except BaseException:
@@ -720,8 +754,10 @@ async def _apply_and_commit(chunk: _Chunk, session: Any, ingestor: Ingestor,
     return ref_errors, summary
 
 
-async def _apply(chunk: _Chunk, ingestor: Ingestor) -> tuple[list[FactError], IngestSummary]:
-    """Write the chunk's records; their reference problems and what they did (not yet committed)."""
+async def _apply(chunk: _Chunk, ingestor: Ingestor,
+                 prepared: dict[Kind, Prepared]) -> tuple[list[FactError], IngestSummary]:
+    """Write the chunk's records (``prepared`` ahead where that was possible); their reference
+    problems and what they did (not yet committed)."""
     summary = IngestSummary()
     if not chunk.has_records:
         return [], summary
@@ -731,7 +767,7 @@ async def _apply(chunk: _Chunk, ingestor: Ingestor) -> tuple[list[FactError], In
     if chunk.kind is Kind.PIPELINE:
         parts.append((Kind.STAGE, chunk.stages))
     for kind, records in parts:
-        counts, changes, kind_errors = await ingestor.apply(kind, records)
+        counts, changes, kind_errors = await ingestor.apply(kind, records, prepared.get(kind))
         summary.counts[kind].add(counts)
         summary.stage_changes += changes
         errors.extend(kind_errors)
