@@ -27,7 +27,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -161,6 +160,8 @@ class _Chunk:
     bad: dict[int, Kind | None] = field(default_factory=dict)
     raws: dict[int, Any] = field(default_factory=dict)
     read: Counter[Kind | None] = field(default_factory=Counter)
+    #: What the reader made ready for the database ahead of the chunk's turn (see Ingestor.prepare).
+    prepared: dict[Kind, Prepared] = field(default_factory=dict)
     rows: int = 0
     first_line: int | None = None
     last_line: int | None = None
@@ -179,9 +180,11 @@ class _Stop:
 
 
 class _Reader(threading.Thread):
-    """Reads and validates one file into chunks, handing them over through a bounded queue."""
+    """Reads and validates one file into chunks, handing them over through a bounded queue; prepares
+    each for its statement when the Ingestor can (:meth:`Ingestor.prepare` reads only its caches)."""
 
-    def __init__(self, source: Source, batch_size: int, keep_raw: bool, received_at: datetime) -> None:
+    def __init__(self, source: Source, batch_size: int, keep_raw: bool, received_at: datetime,
+                 ingestor: Ingestor | None = None) -> None:
         super().__init__(name=f"goalgraph-import-reader:{source.path.name}", daemon=True)
         self.source = source
         self.batch_size = batch_size
@@ -189,8 +192,13 @@ class _Reader(threading.Thread):
         self.received_at = received_at
         self.queue: queue.Queue[_Chunk | _Stop] = queue.Queue(maxsize=READ_AHEAD)
         self.stopping = threading.Event()
+        self.ingestor = ingestor
 
     def _put(self, item: _Chunk | _Stop) -> bool:
+        if self.ingestor is not None and isinstance(item, _Chunk) and item.kind is not None and item.records:
+            prepared = self.ingestor.prepare(item.kind, item.records)
+            if prepared is not None:
+                item.prepared[item.kind] = prepared
         while not self.stopping.is_set():
             try:
                 self.queue.put(item, timeout=0.2)
@@ -596,14 +604,13 @@ async def _run(
     received_at: datetime,
 ) -> None:
     announcer = _Announcer(runtime, reporter)
-    preparer = ThreadPoolExecutor(1, thread_name_prefix="goalgraph-import-prepare")
     async with runtime.sessions() as session:
         ingestor = Ingestor(session, lenient=True)
         try:
             for file_report in report.files:
                 ok = await _import_file(file_report, report, session, ingestor, per_batch=per_batch,
                                         batch_size=batch_size, rejects=rejects, reporter=reporter,
-                                        received_at=received_at, announcer=announcer, preparer=preparer)
+                                        received_at=received_at, announcer=announcer)
                 if not ok:
                     break
             if per_batch or report.fatal or dry_run or report.rejected:
@@ -620,7 +627,6 @@ async def _run(
             report.exit_code = EXIT_DATABASE
             await _safe_rollback(session)
         finally:
-            preparer.shutdown(wait=False)
             if rejects is not None:
                 rejects.close()
                 report.rejects_written = rejects.count
@@ -652,30 +658,19 @@ async def _import_file(
     reporter: Reporter,
     received_at: datetime,
     announcer: _Announcer,
-    preparer: ThreadPoolExecutor,
 ) -> bool:
     """Read, validate and apply one file. False when the run must stop.
 
-    Three things run at once: the reader thread parses and validates rows into chunks, the
-    preparing thread takes the next chunk and makes it ready for its statement
-    (:meth:`Ingestor.prepare`), and the event loop writes the current one."""
+    The reader thread parses and validates the next chunk and makes it ready for its statement
+    (:meth:`Ingestor.prepare`) while the event loop writes the current one."""
     source = file_report.source
     task = reporter.add_file(source)
     started = time.perf_counter()
-    reader = _Reader(source, batch_size, rejects is not None, received_at)
+    reader = _Reader(source, batch_size, rejects is not None, received_at, ingestor)
     reader.start()
-    loop = asyncio.get_running_loop()
-
-    def take_next() -> tuple[_Chunk | _Stop | None, dict[Kind, Prepared]]:
-        """In the preparing thread: the reader's next chunk, made ready for its statement."""
-        item = reader.next_item()
-        return item, (_prepare(item, ingestor) if isinstance(item, _Chunk) else {})
-
-    ahead: asyncio.Future[tuple[_Chunk | _Stop | None, dict[Kind, Prepared]]] = \
-        loop.run_in_executor(preparer, take_next)
     try:
         while True:
-            item, prepared = await ahead
+            item = reader.next_item()
             if item is None:  # pragma: no cover - the reader stops only when this loop has ended
                 return False
             if isinstance(item, _Stop):
@@ -691,8 +686,8 @@ async def _import_file(
                     return False
                 raise item.error
             chunk = item
-            # The next chunk is read and prepared while the database writes this one.
-            ahead = loop.run_in_executor(preparer, take_next)
+            prepared = chunk.prepared
+            chunk.prepared = {}
             try:
                 if per_batch and chunk.has_records:
                     ref_errors, summary = await retrying(
@@ -724,19 +719,7 @@ async def _import_file(
             reporter.advance(task, chunk.position, file_report.rows, started)
     finally:
         reader.stop()
-        try:
-            await ahead  # the preparing thread lets go of the reader and the Ingestor
-        except BaseException:  # noqa: BLE001 - the run is ending anyway; its own error is the one to report
-            pass
         reader.join(timeout=5)
-
-
-def _prepare(chunk: _Chunk, ingestor: Ingestor) -> dict[Kind, Prepared]:
-    """What of the chunk can be made ready for the database ahead of its turn (see Ingestor.prepare)."""
-    if chunk.kind is None or not chunk.records:
-        return {}
-    prepared = ingestor.prepare(chunk.kind, chunk.records)
-    return {chunk.kind: prepared} if prepared is not None else {}
 
 
 async def _apply_and_commit(chunk: _Chunk, session: Any, ingestor: Ingestor, announcer: "_Announcer",
