@@ -193,6 +193,20 @@ class _Reader(threading.Thread):
         self.queue: queue.Queue[_Chunk | _Stop] = queue.Queue(maxsize=READ_AHEAD)
         self.stopping = threading.Event()
         self.ingestor = ingestor
+        #: A chunk is started only when one written before it has reached its statement (see go_on):
+        #: the reader then computes while PostgreSQL does, instead of competing for the GIL with the
+        #: event loop while it commits, encodes and sends the current batch.
+        self.turns = threading.Semaphore(READ_AHEAD)
+
+    def go_on(self) -> None:
+        """Called once per chunk taken, when its statement is on its way (or when it is written)."""
+        self.turns.release()
+
+    def _wait_turn(self) -> bool:
+        while not self.stopping.is_set():
+            if self.turns.acquire(timeout=0.2):
+                return True
+        return False
 
     def _put(self, item: _Chunk | _Stop) -> bool:
         if self.ingestor is not None and isinstance(item, _Chunk) and item.kind is not None and item.records:
@@ -219,7 +233,7 @@ class _Reader(threading.Thread):
                 if kind is not None and kind is not chunk.kind:
                     if chunk.has_records:
                         chunk.position = source.position()
-                        if not self._put(chunk):
+                        if not self._put(chunk) or not self._wait_turn():
                             return
                         chunk = _Chunk()
                     chunk.kind = kind
@@ -252,7 +266,7 @@ class _Reader(threading.Thread):
                         chunk.records.append(((line,), rec))
                 if chunk.rows >= batch_size:
                     chunk.position = source.position()
-                    if not self._put(chunk):
+                    if not self._put(chunk) or not self._wait_turn():
                         return
                     chunk = _Chunk(kind=kind)
             chunk.position = source.size
@@ -688,6 +702,8 @@ async def _import_file(
             chunk = item
             prepared = chunk.prepared
             chunk.prepared = {}
+            turn = _Turn(reader)
+            ingestor.on_statement = turn.give
             try:
                 if per_batch and chunk.has_records:
                     ref_errors, summary = await retrying(
@@ -706,6 +722,9 @@ async def _import_file(
                 report.exit_code = EXIT_DATABASE
                 reporter.message(message)
                 return False
+            finally:
+                ingestor.on_statement = None
+            turn.give()
             for kind, counts in summary.counts.items():
                 if counts.created or counts.updated or counts.ignored or counts.rejected:
                     report.tally(kind).add_counts(counts)
@@ -720,6 +739,20 @@ async def _import_file(
     finally:
         reader.stop()
         reader.join(timeout=5)
+
+
+class _Turn:
+    """Lets the reader start its next chunk once per chunk taken: at the chunk's first statement, or
+    when it has been written."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+        self.given = False
+
+    def give(self) -> None:
+        if not self.given:
+            self.given = True
+            self.reader.go_on()
 
 
 async def _apply_and_commit(chunk: _Chunk, session: Any, ingestor: Ingestor, announcer: "_Announcer",

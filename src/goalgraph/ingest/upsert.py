@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -291,6 +291,8 @@ class Ingestor:
         self._ids: dict[Kind, dict[str, Any]] = {k: {} for k in Kind}
         #: Changes whenever a cache does, so a batch prepared from the caches knows it is still valid.
         self._generation = 0
+        #: Called just before each upsert statement is sent (a bulk import's reader starts its next chunk).
+        self.on_statement: Callable[[], None] | None = None
         #: PostgreSQL: whether batches go through COPY + one statement (needs the TEMP privilege).
         self._copy_path: bool | None = None if self.dialect == "postgresql" else False
 
@@ -417,6 +419,8 @@ class Ingestor:
             await raw.execute(f"SET LOCAL jit = off; {plan.create}")  # create if missing, truncate
             await raw.copy_records_to_table(plan.staging, records=records, columns=plan.columns,
                                             schema_name="pg_temp")
+            if self.on_statement is not None:
+                self.on_statement()
             written, created, recorded = await raw.fetchrow(plan.sql, *params)
         except Exception as exc:  # asyncpg's errors, surfaced like the portable path's
             if isinstance(exc, DBAPIError):
