@@ -1,7 +1,9 @@
-"""Benchmark ``goalgraph import`` into PostgreSQL: facts per second and peak memory.
+"""Benchmark ``goalgraph import`` into PostgreSQL: facts per second and peak memory, beside floors.
 
-    .venv/bin/python bench/import_bench.py               # 1,000,000 deals (a few minutes)
+    .venv/bin/python bench/import_bench.py               # 1,000,000 deals (several minutes)
     .venv/bin/python bench/import_bench.py --deals 100000 --csv
+    git worktree add /tmp/main-checkout main             # then, side by side with another version:
+    .venv/bin/python bench/import_bench.py --baseline /tmp/main-checkout
 
 What it does:
 
@@ -9,13 +11,20 @@ What it does:
    under a temporary directory — and, with ``--csv``, the same facts as CSV files.
 2. For two sizes (N/10 and N) creates a fresh PostgreSQL schema, runs ``goalgraph migrate`` and
    then the real ``goalgraph import`` CLI as a subprocess against it, and measures the wall time
-   and the child's peak RSS (``os.wait4``). Memory should stay flat as the file grows.
-3. Measures two floors in the same schema: a plain ``COPY`` of the same deal rows (as CSV) into an
-   unindexed table through asyncpg — what PostgreSQL needs just to take the rows in — and the
-   *schema floor*: one server-side ``INSERT … SELECT`` of those rows into the real ``deals`` table
-   and its stage history, with every index and foreign key, and no client in the loop.
+   and the child's peak RSS (``os.wait4``). Memory should stay flat as the file grows. With
+   ``--baseline CHECKOUT`` the same file is first imported with that checkout's code (its ``src``
+   and ``plugins`` on ``PYTHONPATH``, this environment's packages) into a schema of its own, so two
+   versions are compared in one run under the same load.
+3. Measures three floors in the same schema: *py+COPY* — Python reads the NDJSON (orjson, no
+   validation) and binary-COPYs the rows in batches into a table shaped like ``deals`` with the same
+   six indexes (no foreign keys, no stage history); a plain ``COPY`` of the same rows (CSV) into an
+   unindexed table; and the *schema floor* — one server-side ``INSERT … SELECT`` of those rows into
+   the real ``deals`` table and its stage history, with every index and foreign key, no client.
 4. Prints facts/s, the ratio to the 20,000 facts/s target, peak RSS at both sizes, the importer's
-   CPU time per fact, both floors and the import's ratio to them; drops its schemas and files.
+   and PostgreSQL's CPU time per fact, the floors, and ends with ``IMPORT_<N>: api_p50=<import s>
+   floor_p50=<py+COPY s> ratio=…``, ``IMPORT_<N>_RATE: api_rate=<facts/s> floor_rate=20,000/s
+   ratio=…`` and ``IMPORT_RSS: api_p50=<RSS at N> floor_p50=<RSS at N/10> ratio=…`` lines (one
+   run per size, so p50 is that run; ``_BASELINE`` lines for the baseline); drops its schemas and files.
 
 PostgreSQL URL: ``GOALGRAPH_TEST_POSTGRES_URL`` (default postgresql+asyncpg://postgres@127.0.0.1:5432/test).
 """

@@ -1,10 +1,13 @@
 """``goalgraph import``: bulk-load facts from NDJSON and CSV files.
 
 Files are streamed (never read whole). A reader thread turns rows into validated records
-(:mod:`goalgraph.ingest.validate`, shared with the GraphQL mutation) and groups them into
-batches of one kind; the event loop applies each batch with :class:`~goalgraph.ingest.upsert.Ingestor`
+(:mod:`goalgraph.ingest.validate`, shared with the GraphQL mutation), groups them into
+batches of one kind and prepares each for its statement where it can (:meth:`Ingestor.prepare
+<goalgraph.ingest.upsert.Ingestor.prepare>`: references from the id caches, one record per id,
+COPY layout); the event loop applies each batch with :class:`~goalgraph.ingest.upsert.Ingestor`
 in lenient mode, so a row with a bad reference is reported and skipped instead of sinking its
-batch. Reading the next batch overlaps with the database writing the current one.
+batch. The reader starts the next batch when the current one's statement is sent, so reading,
+validating and preparing batch N+1 overlap with the database running batch N's statement.
 
 Transactions: by default every batch commits, so a huge file never holds one long transaction
 and a failure part-way leaves whole batches behind — the summary names the last committed line.
