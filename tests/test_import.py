@@ -661,3 +661,25 @@ async def test_out_of_order_versions_across_prepared_batches(
         assert True in prepared and False in prepared
     else:
         assert True not in prepared
+
+
+async def test_a_batch_prepared_before_a_stage_moved_uses_the_stage_as_it_is_now(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reader may prepare the next deal batch while a stage batch moving a stage to another
+    pipeline is written; that batch is prepared again (the caches changed), so its deals get the
+    stage's new pipeline, never the cached old one."""
+    other = {"kind": "pipeline", "id": "p2", "name": "Renewals", "updated_at": T0,
+             "stages": [{"id": "s9", "name": "Due", "probability": 20}]}
+    path = write_ndjson(tmp_path / "facts.ndjson", [
+        *REFS, other, deal("d1"), deal("d2"),
+        {"kind": "stage", "id": "s1", "pipeline_id": "p2", "name": "Lead", "position": 1, "probability": 10,
+         "updated_at": T1},
+        deal("d3"), deal("d4"),
+    ])
+    code, out, err = await run(settings, path, capsys=capsys, batch_size=2)
+    assert code == EXIT_OK, out + err
+    query = 'query($id: ID!) { deal(id: $id) { pipeline { id } stage { id } } }'
+    assert (await gql(query, id="d1"))["deal"] == {"pipeline": {"id": "p1"}, "stage": {"id": "s1"}}
+    for id_ in ("d3", "d4"):
+        assert (await gql(query, id=id_))["deal"] == {"pipeline": {"id": "p2"}, "stage": {"id": "s1"}}
