@@ -6,11 +6,13 @@ applied). The check happens twice: in Python to count created / updated / ignore
 and in the ``ON CONFLICT … DO UPDATE … WHERE`` clause so two concurrent writers
 cannot regress a row either.
 
-On PostgreSQL each batch of a kind is one statement on the raw asyncpg connection: the
-records go in as typed arrays (``unnest``), and a single ``INSERT … SELECT … ON CONFLICT
-DO UPDATE … WHERE`` with data-modifying CTEs compares against the rows as they were
-before the statement (created / updated / ignored), writes, and records stage changes.
-The rules are the same as the portable path (SQLite), which the tests run too.
+On PostgreSQL each batch of a kind is binary-COPied into a temporary staging table on the raw
+asyncpg connection, then a single ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE`` with
+data-modifying CTEs compares against the rows as they were before the statement (created /
+updated / ignored), writes, and records stage changes. A deal batch can be *prepared* for that
+(:meth:`Ingestor.prepare`: references from the id caches, deduplicated, in COPY layout) without
+the database, by another thread, while the previous batch is written. The rules are the same as
+the portable path (SQLite), which the tests run too.
 
 :class:`Ingestor` works inside the caller's transaction; it never commits.
 """
