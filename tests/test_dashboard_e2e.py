@@ -143,6 +143,7 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
     assert "clicked bar" in done.stdout, output
     assert "without a reload" in done.stdout, output
     for line in (
+        "pace badges: ",
         "keyboard: Enter on the first period row",
         "locked (the page says",
         "unlocked again",

@@ -120,3 +120,41 @@ async def test_bad_goal_queries_are_refused(runtime: Runtime) -> None:
         await _run(runtime, [goal("x", "ACTIVITIES_ADDED", "VALUE")])
     with pytest.raises(EngineError, match="needs a currency"):
         await _run(runtime, [goal("x", "DEALS_WON", "VALUE")])
+
+
+async def test_statement_text_does_not_change_with_the_data(runtime: Runtime) -> None:
+    """Goals, periods and filter values are parameters: the same shape of request sends the same SQL text
+    (so SQLAlchemy's compiled cache and the server's prepared statements are reused), and the batch
+    travels as a handful of parameters, not one per goal and period."""
+    ids = await _seed(runtime)
+    statements: list[tuple[str, int]] = []
+
+    def listener(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+        statements.append((statement, len(parameters)))
+
+    q2 = periods_for(CAL, Interval.QUARTERLY, date(2025, 1, 1), date(2026, 12, 31))
+
+    def batch(n: int, periods) -> list[GoalQuery]:  # type: ignore[no-untyped-def]
+        out = []
+        for i in range(n):
+            who = Assignee(AssigneeKind.USER, ids["alice"]) if i % 2 else Assignee(AssigneeKind.TEAM, ids["north"])
+            out.append(GoalQuery(key=("won", i), goal_type="DEALS_WON", measure="VALUE", assignee=who, periods=periods,
+                                 filters={"pipelines": ["sales"] if i % 3 else ["sales", "renew"]}, currency="EUR"))
+            out.append(GoalQuery(key=("calls", i), goal_type="ACTIVITIES_COMPLETED", measure="COUNT", assignee=who,
+                                 periods=periods, filters={"activity_types": ["call"]}))
+        return out
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        async with runtime.sessions() as session:
+            await compute_actuals(session, runtime.registry, batch(2, MONTHS))
+            first = list(statements)
+            statements.clear()
+            await compute_actuals(session, runtime.registry, batch(40, q2))
+            second = list(statements)
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", listener)
+    assert [s for s, _ in first] == [s for s, _ in second]
+    # 2 goals × 3 months and 40 goals × 8 quarters: as many parameters each time
+    assert [n for _, n in first] == [n for _, n in second]
+    assert max(n for _, n in second) < 80

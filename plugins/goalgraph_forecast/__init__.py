@@ -16,7 +16,9 @@ __version__ = "0.1.0"
 
 FEATURE = "REVENUE_FORECAST"
 #: value × probability (whole percent) summed exactly, then × 0.01.
-WEIGHTED_VALUE = Measure("WEIGHTED_VALUE", "Weighted value", column="weighted_value", money=True, scale=Decimal("0.01"))
+#: Already an estimate of the period's end (won + weighted open deals closing in it): pace does not extrapolate it.
+WEIGHTED_VALUE = Measure("WEIGHTED_VALUE", "Weighted value", column="weighted_value", money=True, scale=Decimal("0.01"),
+                         cumulative=False)
 
 
 def revenue_forecast(_: FactQuery) -> Select:

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 
 from goalgraph import inputs
 from goalgraph.compression import Compression
@@ -31,6 +32,16 @@ from goalgraph.static import GRAPHIQL_DIR, CachedStaticFiles, graphiql_response
 DEFAULT_DASHBOARD = Path(__file__).resolve().parents[2] / "examples" / "dashboard" / "dist"
 
 
+def encode_answer(data: object) -> bytes:
+    """A GraphQL answer as JSON, with orjson."""
+    try:
+        return orjson.dumps(data, default=str)
+    except orjson.JSONEncodeError:
+        # orjson refuses integers beyond 64 bits and lone surrogates; the input rules keep both
+        # out, but an answer must never fail to encode: the slower encoder escapes them.
+        return json.dumps(data, default=str, separators=(",", ":")).encode()
+
+
 class GoalgraphGraphQL(GraphQL):
     """strawberry's ASGI view with goalgraph's context and a fast JSON encoder."""
 
@@ -40,12 +51,16 @@ class GoalgraphGraphQL(GraphQL):
     def encode_json(self, data: object) -> str:  # type: ignore[override]
         # Text, not bytes: on websockets bytes would go out as binary frames, which browsers'
         # graphql-ws clients reject.
-        try:
-            return orjson.dumps(data, default=str).decode()
-        except orjson.JSONEncodeError:
-            # orjson refuses integers beyond 64 bits and lone surrogates; the input rules keep both
-            # out, but an answer must never fail to encode: the slower encoder escapes them.
-            return json.dumps(data, default=str, separators=(",", ":"))
+        return encode_answer(data).decode()
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:  # type: ignore[override]
+        """strawberry's JSON response, with the answer encoded once, to bytes."""
+        response = Response(encode_answer(response_data), status_code=sub_response.status_code or 200,
+                            media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        return response
 
     def decode_json(self, data: str | bytes) -> object:
         """Request bodies and websocket messages, by the input rules (goalgraph.inputs)."""
@@ -64,13 +79,34 @@ class GoalgraphGraphQL(GraphQL):
         return value
 
     async def parse_http_body(self, request: Any) -> Any:  # type: ignore[override]
-        data = await super().parse_http_body(request)
+        data = await self._json_post(request) or await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
             for name in ("query", "operation_name"):
                 text = getattr(item, name, None)
                 if isinstance(text, str) and (problem := inputs.text_problem(text)) is not None:
                     raise HTTPException(400, f"{name}: {problem}")
         return data
+
+    async def _json_post(self, request: Any) -> GraphQLRequestData | None:
+        """The common request — a POST of one well-formed JSON operation, no streaming asked for —
+        without strawberry's generic negotiation (its content-type parsing and stream-transport lookup
+        cost as much as running ``{ __typename }``); None for anything else, which strawberry's own
+        parser answers (and refuses) as ever."""
+        if request.method != "POST":
+            return None
+        content_type = (request.content_type or "").split(";", 1)[0].strip().lower()
+        accept = (request.headers.get("accept") or "").lower()
+        if content_type != "application/json" or "multipart" in accept or "event-stream" in accept:
+            return None
+        value = self.parse_json(await request.get_body())
+        if not isinstance(value, dict):
+            return None
+        query, variables, extensions = value.get("query"), value.get("variables"), value.get("extensions")
+        if (not isinstance(query, (str, type(None))) or not isinstance(variables, (dict, type(None)))
+                or not isinstance(extensions, (dict, type(None)))):
+            return None
+        return GraphQLRequestData(query=query, variables=variables, operation_name=value.get("operationName"),
+                                  extensions=extensions, protocol="http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """strawberry's view, answering its HTTP refusals (400, 405 …) as JSON GraphQL errors."""

@@ -53,7 +53,8 @@ class Measure:
     ``column`` is the label of the amount column in the fact source (None: count facts).
     ``money`` amounts are converted to the goal's currency. ``scale`` multiplies the summed
     column (e.g. 0.01 when the source sums value × probability in whole percent), so the
-    database can keep exact integers.
+    database can keep exact integers. ``lower_is_better`` and ``cumulative`` steer status and
+    pace (goalgraph.progress.status.Rules).
     """
 
     key: str
@@ -61,6 +62,11 @@ class Measure:
     column: str | None = None
     money: bool = False
     scale: Decimal = Decimal(1)
+    #: Lower actuals are better (a cap, a resolution time): status and pace read the other way.
+    lower_is_better: bool = False
+    #: The actual accumulates over the period (counts, sums); False for a level that is already an
+    #: estimate of the period's end (a forecast), which pace does not extrapolate.
+    cumulative: bool = True
 
 
 COUNT = Measure("COUNT", "Number")

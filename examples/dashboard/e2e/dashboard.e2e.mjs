@@ -144,6 +144,10 @@ try {
   if (count < 1) throw new Error("no goals shown");
   await page.locator('.live[data-live="live"]').waitFor();
   step("live connection up");
+  const paces = await page.locator('[data-testid="goal-card"] [data-pace]').evaluateAll(
+    (els) => els.map((e) => `${e.getAttribute("data-pace")}:${e.textContent}`));
+  if (paces.length === 0) throw new Error("no pace badge on any goal card with a period under way");
+  step(`pace badges: ${[...new Set(paces)].sort().join(", ")}`);
   await page.waitForTimeout(700); // let the progress bars finish their transition
   await shot("02-goals");
   await axe("the goals list");

@@ -1,13 +1,20 @@
-"""The one place for dialect-specific SQL: INSERT … ON CONFLICT, UTC wall-clock time, local dates."""
+"""The one place for dialect-specific SQL: INSERT … ON CONFLICT, UTC wall-clock time, local dates,
+bucketing by sorted bounds and rows passed as one JSON parameter."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import hashlib
+import json
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table
+from sqlalchemy import Date, DateTime, String, Table, bindparam, cast, func, select, type_coerce
+from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -95,6 +102,93 @@ def _sqlite_local_date(moment: str | None, zone: str | None) -> str | None:
     return following if text[11:19] >= split else first
 
 
+class unindexed(FunctionElement):  # noqa: N801 - reads like the SQL it renders as
+    """``expr`` as a value SQLite will not look up through an index (``+expr``); PostgreSQL plans by its
+    statistics and gets ``expr`` unchanged.
+
+    SQLite's planner, without statistics, drives a scan by any index a condition allows: a filter
+    matching most facts (several stages of a pipeline) then reads each fact through the index and
+    its table (0.45 s instead of 0.28 s for 250k stage changes).
+    """
+
+    inherit_cache = True
+    name = "unindexed"
+
+
+@compiles(unindexed)
+def _unindexed_default(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_postgresql(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+_SQLITE_SLOT = "goalgraph_slot"
+#: Sorted bounds by key, for SQLite's slot function (the statement passes a short key, not the bounds).
+_BOUNDS: "OrderedDict[str, list[str]]" = OrderedDict()
+
+
+def _sqlite_text(value: datetime | date) -> str:
+    """A bound as SQLite stores the column it is compared with (UTC wall time text, or an ISO date)."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.isoformat()
+
+
+def _sqlite_slot(value: str | None, key: str) -> int | None:
+    if value is None:
+        return None
+    return bisect_right(_BOUNDS[key], str(value))
+
+
+def slot(dialect_name: str, value: Any, bounds: Sequence[datetime] | Sequence[date], name: str) -> Any:
+    """How many of the sorted ``bounds`` are at or before ``value``: 0 before the first, ``k`` in
+    ``[bounds[k-1], bounds[k])``, ``len(bounds)`` from the last on; NULL for NULL.
+
+    PostgreSQL's ``width_bucket(value, array)``; on SQLite a registered function bisecting the bounds,
+    which stay in this process under a key derived from them. The statement text does not depend on
+    the bounds (they are the bind parameter ``name``), so compiled statements and plans are reused.
+    """
+    dated = not bounds or not isinstance(bounds[0], datetime)
+    if dialect_name == "postgresql":
+        kind = postgresql.ARRAY(Date() if dated else DateTime(timezone=True))
+        return func.width_bucket(value, cast(bindparam(name, list(bounds), type_=kind), kind))
+    texts = [_sqlite_text(b) for b in bounds]
+    key = hashlib.sha1("\x1f".join(texts).encode()).hexdigest()
+    if key in _BOUNDS:
+        _BOUNDS.move_to_end(key)
+    else:
+        _BOUNDS[key] = texts
+        while len(_BOUNDS) > 4096:
+            _BOUNDS.popitem(last=False)
+    return func.goalgraph_slot(value, bindparam(name, key, type_=String()))
+
+
+def json_rows(dialect_name: str, name: str, columns: Sequence[ColumnClause], rows: Sequence[dict[str, Any]]) -> Any:
+    """``rows`` (dicts keyed by the columns' names) as a selectable with typed ``columns``; any number of
+    rows, one statement text.
+
+    PostgreSQL: ``unnest`` of one array parameter per column (``<name>_<column>``) — the planner
+    then knows how many rows there are, where a JSON function would be guessed at 100 or, once
+    filtered, at 1 (and get nested loops over the facts' groups). SQLite: one JSON parameter
+    read with ``json_each`` into a materialised CTE.
+    """
+    if dialect_name == "postgresql":
+        arrays = []
+        for c in columns:
+            kind = postgresql.ARRAY(c.type)
+            arrays.append(cast(bindparam(f"{name}_{c.name}", [r[c.name] for r in rows], type_=kind), kind))
+        return func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived(name)
+    payload = json.dumps(list(rows), separators=(",", ":"), default=str)
+    each = func.json_each(bindparam(name, payload, type_=String())).table_valued("value").alias(f"{name}_each")
+    # Materialised, so SQLite reads the JSON once and can index the rows for the joins.
+    return select(*(type_coerce(func.json_extract(each.c.value, f"$.{c.name}"), c.type).label(c.name)
+                    for c in columns)).cte(name).prefix_with("MATERIALIZED")
+
+
 def register_sqlite_functions(dbapi_connection: Any) -> None:
-    """Add the functions :class:`local_date` needs to a new SQLite connection."""
+    """Add the functions :class:`local_date` and :func:`slot` need to a new SQLite connection."""
     dbapi_connection.create_function(_SQLITE_LOCAL_DATE, 2, _sqlite_local_date, deterministic=True)
+    dbapi_connection.create_function(_SQLITE_SLOT, 2, _sqlite_slot, deterministic=True)

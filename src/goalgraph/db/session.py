@@ -36,8 +36,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
         raise ValueError(
             f"GOALGRAPH_DATABASE_URL {url.split('@')[-1]!r}: use the asyncpg driver, e.g. postgresql+asyncpg://user@host/db"
         )
+    # JIT off: progress statements are estimated above jit_above_cost (500,000) at CRM scale, and
+    # PostgreSQL then spent 1–2 s compiling each (13 s of 17 s for the hand-written dashboard statement
+    # at 100k deals, bench/README.md) to save milliseconds of execution; reads here are short.
+    # Custom plans always: progress statements pass goals and bounds as array parameters, and only a
+    # custom plan sees how many there are. After five runs PostgreSQL may switch a prepared statement
+    # to a generic plan guessing 10 rows per array — measured here as one dashboard read in five
+    # taking 7.3 s instead of 1.0 s (bench/dashboard_bench.py, 100k deals). Planning costs about a ms.
+    server_settings = {"jit": "off", "plan_cache_mode": "force_custom_plan"}
     if settings.database_schema:
-        kwargs["connect_args"] = {"server_settings": {"search_path": settings.database_schema}}
+        server_settings["search_path"] = settings.database_schema
+    kwargs["connect_args"] = {"server_settings": server_settings}
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, column, false, or_, select, union_all, values
+from sqlalchemy import ColumnElement, Integer, column, false, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph.db.dialect import json_rows
 from goalgraph.db.models import Goal, TeamMembership
 
 USER, TEAM, COMPANY = "USER", "TEAM", "COMPANY"
@@ -23,24 +24,37 @@ USER, TEAM, COMPANY = "USER", "TEAM", "COMPANY"
 Audience = frozenset[int] | None
 
 
-def assignee_pairs(assignees: Any) -> Any:
-    """(``g``, ``u``) rows for the user and team rows of ``assignees`` (columns ``g``, ``a_kind``, ``a_id``).
+def assignee_pairs(users: Any, teams: Any) -> Any:
+    """(``g``, ``u``) rows: whose facts count for goal ``g``, from user goals ``users`` (columns ``g``,
+    ``u``) and team goals ``teams`` (columns ``g``, ``t``: the team's members count).
 
-    Company rows yield nothing here: everyone counts, which the engine handles as a roll-up over
-    all credited users instead of one row per user.
+    Company goals are not here: everyone counts, which the engine handles as a roll-up over all
+    credited users instead of one row per user.
     """
     member = TeamMembership
     return union_all(
-        select(assignees.c.g, assignees.c.a_id.label("u")).where(assignees.c.a_kind == USER),
-        select(assignees.c.g, member.user_id.label("u")).join(member, member.team_id == assignees.c.a_id)
-        .where(assignees.c.a_kind == TEAM),
+        select(users.c.g, users.c.u),
+        select(teams.c.g, member.user_id.label("u")).join(member, member.team_id == teams.c.t),
     )
 
 
-def assignees_values(rows: Iterable[tuple[int, str, int | None]], name: str = "ga") -> Any:
-    """A VALUES clause of (g, a_kind, a_id) rows for :func:`assignee_pairs`."""
-    return values(column("g", Integer), column("a_kind", String), column("a_id", Integer), name=name).data(
-        [(g, kind, a_id if a_id is not None else 0) for g, kind, a_id in rows])
+def split_assignees(rows: Iterable[tuple[int, str, int | None]]) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
+    """(goal, assignee kind, assignee id) rows as the ``users`` and ``teams`` rows of :func:`assignee_pairs`."""
+    users, teams = [], []
+    for g, kind, a_id in rows:
+        if kind == USER and a_id is not None:
+            users.append({"g": g, "u": a_id})
+        elif kind == TEAM and a_id is not None:
+            teams.append({"g": g, "t": a_id})
+    return users, teams
+
+
+def pairs_of(dialect_name: str, rows: Iterable[tuple[int, str, int | None]]) -> Any:
+    """:func:`assignee_pairs` for literal (goal, assignee kind, assignee id) rows, passed as parameters."""
+    users, teams = split_assignees(rows)
+    return assignee_pairs(
+        json_rows(dialect_name, "gau", [column("g", Integer), column("u", Integer)], users),
+        json_rows(dialect_name, "gat", [column("g", Integer), column("t", Integer)], teams))
 
 
 def _assignee(goal: Goal) -> tuple[str, int | None]:
@@ -56,9 +70,8 @@ async def audiences(session: AsyncSession, goals: Iterable[Goal]) -> dict[int, A
     for g_id, _, _ in rest:
         out[g_id] = frozenset()
     if rest:
-        ga = assignees_values(rest).cte("ga")
         pairs: dict[int, set[int]] = {}
-        for g_id, user_id in await session.execute(assignee_pairs(ga)):
+        for g_id, user_id in await session.execute(pairs_of(session.bind.dialect.name, rest)):
             pairs.setdefault(g_id, set()).add(user_id)
         out.update({g_id: frozenset(users) for g_id, users in pairs.items()})
     return out

@@ -37,7 +37,6 @@ from graphql import (
     get_named_type,
 )
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
-from strawberry.extensions import SchemaExtension
 
 from goalgraph.graphql.errors import ErrorCode
 
@@ -142,23 +141,16 @@ def estimate_cost(schema: GraphQLSchema, document: Any, operation_name: str | No
     return CostEstimator(schema, fragments, variables, max_page_size, limit).operation(operations[0])
 
 
-class QueryCostLimiter(SchemaExtension):
-    """Refuse an operation whose estimated cost is above the limit, before it executes."""
-
-    def __init__(self, *, limit: int, max_page_size: int) -> None:
-        self.limit = limit
-        self.max_page_size = max_page_size
-
-    def on_execute(self) -> Iterator[None]:  # type: ignore[override]
-        context = self.execution_context
-        if self.limit > 0 and context.graphql_document is not None:
-            cost = estimate_cost(context.schema._schema, context.graphql_document, context.operation_name,
-                                 context.variables, max_page_size=self.max_page_size, limit=self.limit)
-            if cost > self.limit:
-                raise GraphQLError(
-                    f"query too costly: its estimated cost (at least {cost}) is above the limit {self.limit}; "
-                    "ask for fewer items per page (first), fewer nested lists or fewer aliases, and page "
-                    "through the rest (see docs/graphql.md, \"Query cost\")",
-                    extensions={"code": ErrorCode.QUERY_TOO_COSTLY.value, "cost": cost, "limit": self.limit},
-                )
-        yield
+def check_cost(schema: GraphQLSchema, document: Any, operation_name: str | None,
+               variables: Mapping[str, Any] | None, *, limit: int, max_page_size: int) -> None:
+    """Refuse (QUERY_TOO_COSTLY) an operation whose estimated cost is above ``limit`` (0: no limit)."""
+    if limit <= 0 or document is None:
+        return
+    cost = estimate_cost(schema, document, operation_name, variables, max_page_size=max_page_size, limit=limit)
+    if cost > limit:
+        raise GraphQLError(
+            f"query too costly: its estimated cost (at least {cost}) is above the limit {limit}; "
+            "ask for fewer items per page (first), fewer nested lists or fewer aliases, and page "
+            "through the rest (see docs/graphql.md, \"Query cost\")",
+            extensions={"code": ErrorCode.QUERY_TOO_COSTLY.value, "cost": cost, "limit": limit},
+        )

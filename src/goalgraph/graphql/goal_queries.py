@@ -13,7 +13,7 @@ from goalgraph.goals.errors import GoalNotFound
 from goalgraph.goals.listing import GoalListFilter, Timeframe, goals_query
 from goalgraph.goals.service import get_goal
 from goalgraph.graphql.pagination import Connection, Edge, PageInfo, check_page_size, decode_cursor, encode_cursor, paginate
-from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, PeriodStatus, summary_status
+from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, PaceStatus, PeriodStatus, summary_status  # noqa: F401 - PaceStatus registers the enum
 from goalgraph.progress import status as status_rules
 from goalgraph.db.models import Goal
 
@@ -33,6 +33,11 @@ class GoalOrder(enum.Enum):
     CREATED = "CREATED"
     PROGRESS_ASC = "PROGRESS_ASC"
     PROGRESS_DESC = "PROGRESS_DESC"
+    #: AT_RISK first, then BEHIND, ON_TRACK, and goals with no period under way last.
+    PACE = "PACE"
+
+
+_PACE_ORDER = {status_rules.PaceStatus.AT_RISK: 0, status_rules.PaceStatus.BEHIND: 1, status_rules.PaceStatus.ON_TRACK: 2}
 
 
 @strawberry.input(description="Narrow the goals list; all given conditions must hold.")
@@ -42,6 +47,8 @@ class GoalFilter:
     goal_type: str | None = strawberry.field(default=None, description="Only this goal type.")
     pipeline_id: strawberry.ID | None = strawberry.field(default=None, description="Only goals filtered to this pipeline.")
     status: PeriodStatus | None = strawberry.field(default=None, description="Only goals with this status (see Goal.summary).")
+    pace_status: list[status_rules.PaceStatus] | None = strawberry.field(
+        default=None, description="Only goals whose period under way has one of these pace statuses.")
     timeframe: TimeframeEnum | None = strawberry.field(default=None, description="ACTIVE, PAST or FUTURE.")
     from_: date | None = strawberry.field(default=None, name="from", description="Only goals running on or after this day.")
     to: date | None = strawberry.field(default=None, description="Only goals running on or before this day.")
@@ -74,7 +81,7 @@ class GoalQueries:
         if visible is not None:
             query = query.where(visible)
         max_page = ctx.runtime.settings.max_page_size
-        if f.status is None and order_by is GoalOrder.CREATED:
+        if f.status is None and f.pace_status is None and order_by is GoalOrder.CREATED:
             async with ctx.db() as session:
                 return await paginate(session, query, Goal.id, "Goal", first=first, after=after,
                                       max_page_size=max_page, convert=lambda row: GoalNode(row=row))
@@ -92,7 +99,12 @@ class GoalQueries:
             if f.status is not None and state.value != f.status.value:
                 continue
             current = p.current
-            if current is not None:
+            pace_state = current.pace.status if current is not None and current.pace is not None else None
+            if f.pace_status is not None and pace_state not in f.pace_status:
+                continue
+            if order_by is GoalOrder.PACE:
+                ratio = _PACE_ORDER.get(pace_state)
+            elif current is not None:
                 ratio = current.ratio
             elif state.value == "PENDING":
                 ratio = None  # not started: sorts last

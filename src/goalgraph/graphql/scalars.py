@@ -2,7 +2,7 @@
 
 strawberry's own scalars accept NaN, naive timestamps, years that overflow when converted and
 integers beyond 64 bits; these replace them (``scalar_overrides``) and parse through
-:mod:`goalgraph.inputs`. :class:`TextGuard` applies the text rule (no NUL, no lone surrogate) to
+:mod:`goalgraph.inputs`. :func:`check_operation_text` and :class:`TextLiterals` apply the text rule (no NUL, no lone surrogate) to
 every string of an operation — its literals and its variables — before it runs.
 """
 
@@ -16,7 +16,6 @@ from typing import Any
 from graphql import GraphQLError, StringValueNode, ValidationRule
 from graphql.language import ast
 from graphql.utilities import value_from_ast_untyped
-from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 from strawberry.types.scalar import ScalarDefinition
@@ -105,8 +104,9 @@ def check_strings(value: Any, where: str) -> None:
             raise refused(f"{where}: a string {problem}")
 
 
-class _TextLiterals(ValidationRule):
-    """String literals of the document (after GraphQL escapes such as \\u0000 are decoded)."""
+class TextLiterals(ValidationRule):
+    """The text rule for string literals of the document (after GraphQL escapes such as \\u0000 are
+    decoded), as a validation rule, so the validation cache keeps its verdict."""
 
     def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
         problem = inputs.text_problem(node.value)
@@ -115,19 +115,8 @@ class _TextLiterals(ValidationRule):
                                            extensions={"code": BAD_USER_INPUT}))
 
 
-class TextLiterals(AddValidationRules):
-    """The text rule for literals, as a validation rule (so the validation cache keeps its verdict)."""
-
-    def __init__(self) -> None:
-        super().__init__([_TextLiterals])
-
-
-class TextGuard(SchemaExtension):
+def check_operation_text(variables: dict[str, Any] | None, operation_name: str | None) -> None:
     """The text rule for variables and the operation name, checked before the operation executes."""
-
-    def on_execute(self) -> Iterator[None]:  # type: ignore[override]
-        context = self.execution_context
-        check_strings(context.variables or {}, "variables")
-        if context.operation_name:
-            check_strings(context.operation_name, "operationName")
-        yield
+    check_strings(variables or {}, "variables")
+    if operation_name:
+        check_strings(operation_name, "operationName")

@@ -22,7 +22,7 @@ from goalgraph.goals.service import element_targets_of, overrides_of
 from goalgraph.organisation import OrganisationSettings, get_organisation
 from goalgraph.periods import Period
 from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals, shape_amount
-from goalgraph.progress.status import Pace, Status, pace, ratio, status
+from goalgraph.progress.status import HIGHER, Pace, Rules, Status, pace, ratio, status
 from goalgraph.registry import Registry
 from goalgraph.snapshots import forget_goal
 
@@ -62,6 +62,8 @@ class GoalProgress:
 
     goal_id: int
     periods: list[PeriodProgress] = field(default_factory=list)
+    #: How the goal's measure reads (direction, accumulation): for summaries over the periods.
+    rules: Rules = HIGHER
 
     @property
     def current(self) -> PeriodProgress | None:
@@ -83,6 +85,16 @@ def is_money(registry: Registry, goal: Goal) -> bool:
     return measure is not None and measure.money
 
 
+def rules_of(registry: Registry, goal: Goal) -> Rules:
+    """How the goal's measure reads for status and pace (direction, accumulation, whole numbers)."""
+    goal_type = registry.goal_types.get(goal.goal_type)
+    measure = goal_type.measure(goal.measure) if goal_type is not None else None
+    if measure is None:
+        return HIGHER
+    return Rules(lower_is_better=measure.lower_is_better, cumulative=measure.cumulative,
+                 whole=measure.column is None)
+
+
 def assignee_of(goal: Goal) -> Assignee:
     """The engine's view of a goal's assignee."""
     kind = AssigneeKind(goal.assignee_kind)
@@ -98,7 +110,7 @@ def query_of(goal: Goal, periods: Sequence[Period], registry: Registry) -> GoalQ
 
 
 def _elements(targets: dict[str, Decimal], measured: dict[str, tuple[Decimal, int]], period: Period, now: datetime,
-              money: bool) -> list[ElementProgress]:
+              money: bool, rules: Rules) -> list[ElementProgress]:
     """Every element with a target or facts, in target order, then the rest ("" = no element)."""
     names = [*targets, *sorted(e for e in measured if e not in targets)]
     out = []
@@ -109,7 +121,7 @@ def _elements(targets: dict[str, Decimal], measured: dict[str, tuple[Decimal, in
         out.append(ElementProgress(
             element=name, target=target, actual=actual, facts=facts,
             ratio=ratio(actual, target) if target is not None else None,
-            status=status(actual, target, period, now) if target is not None else None,
+            status=status(actual, target, period, now, rules) if target is not None else None,
         ))
     return out
 
@@ -183,7 +195,8 @@ async def compute_progress(
     result: dict[int, GoalProgress] = {}
     to_save: list[dict] = []
     for goal in goals:
-        progress = GoalProgress(goal.id)
+        rules = rules_of(registry, goal)
+        progress = GoalProgress(goal.id, rules=rules)
         money = is_money(registry, goal)
         for period in periods[goal.id]:
             target = shape_amount(period_target(goal, period, overrides.get(goal.id, {})), money)
@@ -203,9 +216,9 @@ async def compute_progress(
                     taken = now
             progress.periods.append(PeriodProgress(
                 goal_id=goal.id, period=period, target=target, actual=actual, facts=facts, unconverted=unconverted,
-                ratio=ratio(actual, target), status=status(actual, target, period, now),
-                pace=pace(actual, target, period, now), snapshot_taken_at=taken,
-                elements=_elements(element_targets.get(goal.id, {}), by_element, period, now, money) if goal.split_by else [],
+                ratio=ratio(actual, target), status=status(actual, target, period, now, rules),
+                pace=pace(actual, target, period, now, rules), snapshot_taken_at=taken,
+                elements=_elements(element_targets.get(goal.id, {}), by_element, period, now, money, rules) if goal.split_by else [],
             ))
         result[goal.id] = progress
     if to_save and snapshot_session is not None:

@@ -1,4 +1,4 @@
-"""Status and pace of a period: the rules in one place."""
+"""Status and pace of a period: the rules in one place (documented in docs/goals.md, "Status and pace")."""
 
 from __future__ import annotations
 
@@ -6,11 +6,35 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from goalgraph.periods import Period, elapsed_fraction
 
 _Q = Decimal("0.0001")
+
+#: Pace: projected ≥ 90 % of the target is ON_TRACK, ≥ 70 % BEHIND, below AT_RISK (mirrored for
+#: lower-is-better measures: ≤ 1/0.9 and ≤ 1/0.7 of the target).
+ON_TRACK_SHARE = Decimal("0.9")
+AT_RISK_SHARE = Decimal("0.7")
+#: Share of the period after which the projection trusts the pace observed so far fully; before it,
+#: the remaining time is projected at a blend of the observed and the planned pace (see :func:`pace`).
+FULL_CONFIDENCE_AT = Decimal("0.5")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How a measure reads: which way is better, and whether its actual accumulates over the period."""
+
+    #: Lower actuals are better (a cap, a resolution time): reached at or below the target.
+    lower_is_better: bool = False
+    #: The actual grows as the period passes (counts, sums). False for a level read at any time
+    #: (a forecast): its projection is the actual itself.
+    cumulative: bool = True
+    #: Projections are whole numbers (counts).
+    whole: bool = False
+
+
+HIGHER = Rules()
 
 
 class Status(str, enum.Enum):
@@ -28,12 +52,17 @@ def ratio(actual: Decimal, target: Decimal) -> Decimal | None:
     return None if target == 0 else (actual / target).quantize(_Q)
 
 
-def reached(actual: Decimal, target: Decimal) -> Status | None:
+def reached(actual: Decimal, target: Decimal, rules: Rules = HIGHER) -> Status | None:
     """ACHIEVED at ≥ 100 %, EXCEEDED above; None while below the target.
 
     A zero target is reached at once and never exceeded: EXCEEDED means above 100 %, and a zero
-    target has no percentage (its ratio is null), whatever the actual.
+    target has no percentage (its ratio is null), whatever the actual. Lower-is-better: ACHIEVED at
+    the target, EXCEEDED below it, None above it.
     """
+    if rules.lower_is_better:
+        if actual > target:
+            return None
+        return Status.EXCEEDED if actual < target else Status.ACHIEVED
     if target == 0:
         return Status.ACHIEVED
     if actual > target:
@@ -41,17 +70,28 @@ def reached(actual: Decimal, target: Decimal) -> Status | None:
     return Status.ACHIEVED if actual >= target else None
 
 
-def status(actual: Decimal, target: Decimal, period: Period, now: datetime) -> Status:
-    """PENDING before the start; then :func:`reached` as soon as it is; MISSED once ended below; else IN_PROGRESS."""
+def status(actual: Decimal, target: Decimal, period: Period, now: datetime, rules: Rules = HIGHER) -> Status:
+    """PENDING before the start; then :func:`reached` as soon as it is; MISSED once ended below; else IN_PROGRESS.
+
+    Lower-is-better: judged at the end (a lower actual may still come), except that a cumulative
+    actual above its cap is MISSED at once (it can only grow).
+    """
     if now < period.start:
         return Status.PENDING
+    if rules.lower_is_better:
+        if rules.cumulative and actual > target:
+            return Status.MISSED
+        if now < period.end:
+            return Status.IN_PROGRESS
+        return reached(actual, target, rules) or Status.MISSED
     hit = reached(actual, target)
     if hit is not None:
         return hit
     return Status.MISSED if now >= period.end else Status.IN_PROGRESS
 
 
-def span_status(statuses: Sequence[Status], current: Status | None, actual: Decimal, target: Decimal) -> Status:
+def span_status(statuses: Sequence[Status], current: Status | None, actual: Decimal, target: Decimal,
+                rules: Rules = HIGHER) -> Status:
     """The status of several periods together (a goal's summary), by the same rules as one period's.
 
     The period under way decides while there is one; PENDING while none has started; else the
@@ -61,26 +101,64 @@ def span_status(statuses: Sequence[Status], current: Status | None, actual: Deci
         return current
     if all(s is Status.PENDING for s in statuses):
         return Status.PENDING
-    return reached(actual, target) or Status.MISSED
+    return reached(actual, target, rules) or Status.MISSED
+
+
+class PaceStatus(str, enum.Enum):
+    """Where the period under way is heading."""
+
+    ON_TRACK = "ON_TRACK"
+    BEHIND = "BEHIND"
+    AT_RISK = "AT_RISK"
 
 
 @dataclass(frozen=True)
 class Pace:
-    """For the current period: where the actual should be by now, and where it is heading."""
+    """For the current period: where the actual should be by now, where it is heading, and the verdict."""
 
     elapsed: float
     expected_by_now: Decimal
-    projected: Decimal | None
+    projected: Decimal
+    status: PaceStatus
 
 
-def pace(actual: Decimal, target: Decimal, period: Period, now: datetime) -> Pace | None:
+def _judge(actual: Decimal, projected: Decimal, target: Decimal, rules: Rules) -> PaceStatus:
+    if rules.lower_is_better:
+        if rules.cumulative and actual > target:
+            return PaceStatus.AT_RISK  # the cap is already broken
+        if target == 0:
+            return PaceStatus.ON_TRACK if projected == 0 else PaceStatus.AT_RISK
+        if projected * ON_TRACK_SHARE <= target:
+            return PaceStatus.ON_TRACK
+        return PaceStatus.BEHIND if projected * AT_RISK_SHARE <= target else PaceStatus.AT_RISK
+    if target == 0 or actual >= target or projected >= target * ON_TRACK_SHARE:
+        return PaceStatus.ON_TRACK
+    return PaceStatus.BEHIND if projected >= target * AT_RISK_SHARE else PaceStatus.AT_RISK
+
+
+def pace(actual: Decimal, target: Decimal, period: Period, now: datetime, rules: Rules = HIGHER) -> Pace | None:
     """Pace of a period that is under way; None before it starts or after it ends.
 
-    ``expected_by_now`` is target × share elapsed (0 for a zero target); ``projected`` the actual
-    extrapolated to the end (None at the very start)."""
+    ``expected_by_now`` is target × share elapsed (the target itself for a non-cumulative measure).
+    ``projected``: for a cumulative measure, the actual plus the remaining share of the period at a
+    blend of the pace observed so far (actual / elapsed) and the planned pace (the target), the
+    observed one weighing elapsed / :data:`FULL_CONFIDENCE_AT` (fully from half-way on) — so on the
+    first day one early deal does not project thirty, and nothing done yet projects nearly the plan;
+    for a level (non-cumulative) measure the actual itself. Whole numbers for counts. ``status``
+    compares the projection with the target (:data:`ON_TRACK_SHARE`, :data:`AT_RISK_SHARE`).
+    """
     if not period.start <= now < period.end:
         return None
     elapsed = elapsed_fraction(period, now)
     share = Decimal(str(round(elapsed, 6)))
-    projected = (actual / share).quantize(_Q) if share > 0 else None
-    return Pace(elapsed=elapsed, expected_by_now=(target * share).quantize(_Q), projected=projected)
+    if rules.cumulative:
+        expected = target * share
+        confidence = min(Decimal(1), share / FULL_CONFIDENCE_AT)
+        observed = actual / share if share > 0 else target
+        projected = actual + (1 - share) * (confidence * observed + (1 - confidence) * target)
+    else:
+        expected, projected = target, actual
+    quantum = Decimal(1) if rules.whole else _Q
+    projected = projected.quantize(quantum, rounding=ROUND_HALF_UP)
+    return Pace(elapsed=elapsed, expected_by_now=expected.quantize(_Q), projected=projected,
+                status=_judge(actual, projected, target, rules))

@@ -15,7 +15,7 @@ export const PeriodFields = graphql(`
     facts
     isCurrent
     snapshotTakenAt
-    pace { elapsed expectedByNow projectedAtEnd }
+    pace { elapsed expectedByNow projectedAtEnd status }
     elements { element target actual ratio status }
     unconverted { currency facts }
   }

@@ -10,7 +10,7 @@ import { LockIcon } from "./Icons";
 import { useNarrow, usePhone } from "./useNarrow";
 import { Contributions } from "./Contributions";
 import { PeriodChart, type PeriodChartHandle } from "./PeriodChart";
-import { ProgressBar, StatusBadge } from "./Progress";
+import { ProgressBar, StatusBadge, PaceBadge } from "./Progress";
 
 const INTERVAL: Record<string, string> = { WEEKLY: "weekly", MONTHLY: "monthly", QUARTERLY: "quarterly", YEARLY: "yearly", CUSTOM: "one range" };
 
@@ -90,6 +90,7 @@ export function GoalDetail({ id }: { id: string }) {
             <span className="muted">of {amount(current.target, goal.currency)} · {percentOf(current.ratio, current.target)}</span>
             <ProgressBar ratio={current.ratio} status={current.status} expected={current.pace?.elapsed ?? null} />
             <StatusBadge status={current.status} />
+            <PaceBadge pace={current.pace} />
           </div>
         )}
         {current?.pace && (

@@ -7,7 +7,7 @@ import type { AssigneeKind, GoalCardFieldsFragment, GoalOrder, Timeframe } from 
 import { amount, assigneeName, num, percent, periodLabel } from "../format";
 import { LockIcon } from "./Icons";
 import { href } from "../router";
-import { ProgressBar, StatusBadge } from "./Progress";
+import { ProgressBar, StatusBadge, PaceBadge } from "./Progress";
 
 type TimeframeChoice = Timeframe | "ALL";
 type KindChoice = AssigneeKind | "ALL";
@@ -117,7 +117,10 @@ function GoalCard({ goal }: { goal: GoalCardFieldsFragment }) {
     >
       <div className="goal-card-head">
         <h2>{goal.title}</h2>
-        <StatusBadge status={shown.status} />
+        <span className="badges">
+          <StatusBadge status={shown.status} />
+          <PaceBadge pace={period?.pace} />
+        </span>
       </div>
       <p className="meta">
         {assigneeName(goal.assignee)} · {goal.goalType.label} · {goal.measure.toLowerCase().replace(/_/g, " ")}

@@ -1,10 +1,23 @@
-import type { PeriodStatus } from "../gql/graphql";
+import type { PaceStatus, PeriodStatus } from "../gql/graphql";
 import { num, percent, STATUS_COLOUR, STATUS_LABEL } from "../format";
 
 export function StatusBadge({ status }: { status: PeriodStatus }) {
   return (
     <span className={`badge status-${status.toLowerCase()}`} data-status={status}>
       {STATUS_LABEL[status]}
+    </span>
+  );
+}
+
+const PACE_LABEL: Record<PaceStatus, string> = { ON_TRACK: "On track", BEHIND: "Behind", AT_RISK: "At risk" };
+
+/** Where the period under way is heading (server-side rule: docs/goals.md, "Pace"). */
+export function PaceBadge({ pace }: { pace: { status: PaceStatus; projectedAtEnd: string | null } | null | undefined }) {
+  if (!pace) return null;
+  return (
+    <span className={`badge pace-${pace.status.toLowerCase().replace("_", "-")}`} data-pace={pace.status}
+          title={pace.projectedAtEnd != null ? `Projected at the end: ${pace.projectedAtEnd}` : undefined}>
+      {PACE_LABEL[pace.status]}
     </span>
   );
 }

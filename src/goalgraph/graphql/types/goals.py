@@ -48,6 +48,9 @@ class PeriodStatus(enum.Enum):
     MISSED = "MISSED"
 
 
+_PERIOD_STATUS = {s: PeriodStatus(s.value) for s in status_rules.Status}
+
+
 @strawberry.type(description="Who a goal is for.")
 class GoalAssignee:
     kind: AssigneeKind = strawberry.field(description="USER, TEAM or COMPANY.")
@@ -67,12 +70,22 @@ class CurrencyCount:
     facts: int = strawberry.field(description="How many facts.")
 
 
+PaceStatus = strawberry.enum(status_rules.PaceStatus, description=(
+    "Where the period under way is heading: ON_TRACK (projected at least 90 % of the target, or reached), "
+    "BEHIND (70–90 %), AT_RISK (below 70 %); mirrored for lower-is-better measures. See docs/goals.md."))
+
+
 @strawberry.type(description="Pace of the period under way.")
 class Pace:
     elapsed: float = strawberry.field(description="Share of the period elapsed, 0–1.")
     expected_by_now: Decimal = strawberry.field(description="Target × elapsed share: where the actual should be "
-                                                            "(0 for a zero target).")
-    projected_at_end: Decimal | None = strawberry.field(description="The actual extrapolated to the period's end.")
+                                                            "(0 for a zero target; the target itself for a measure "
+                                                            "that does not accumulate, as forecasts).")
+    projected_at_end: Decimal | None = strawberry.field(
+        description="Where the actual is heading by the period's end: the actual plus the time left at a blend of "
+                    "the pace so far and the planned pace (the pace so far counts fully from half-way on); the "
+                    "actual itself for forecasts; whole numbers for counts.")
+    status: status_rules.PaceStatus = strawberry.field(description="ON_TRACK, BEHIND or AT_RISK (see PaceStatus).")
 
 
 @strawberry.type(description="A fact counted in a period, with what it contributed.")
@@ -109,54 +122,34 @@ class ElementTarget:
 
 @strawberry.type(description="One period of a goal: bounds, target, actual and status.")
 class GoalPeriod:
+    # The hot fields are plain values, filled once by :meth:`of`: strawberry reads them with getattr
+    # instead of calling a resolver with its Info (a dashboard reads 100,000s of them).
     p: strawberry.Private[PeriodProgress]
     goal: strawberry.Private[models.Goal]
+    index: int = strawberry.field(description="Position in the goal (0 = the period containing the start).")
+    label: str = strawberry.field(description="Human label, e.g. 2026-03, 2026-Q1, FY2026/27.")
+    start: datetime = strawberry.field(description="First instant (inclusive), from local midnight in the "
+                                                   "organisation's time zone.")
+    end: datetime = strawberry.field(description="End instant (exclusive).")
+    start_date: date = strawberry.field(description="First local day.")
+    end_date: date = strawberry.field(description="Last local day (inclusive).")
+    target: Decimal = strawberry.field(description="The period's target.")
+    actual: Decimal = strawberry.field(description="Measured so far (or frozen, for a closed period).")
+    ratio: Decimal | None = strawberry.field(description="actual / target (1 = 100 %); null for a zero target "
+                                                         "(never a percentage of 0).")
+    status: PeriodStatus = strawberry.field(description="PENDING, IN_PROGRESS, ACHIEVED, EXCEEDED or MISSED. A "
+                                                        "zero target is ACHIEVED once the period starts, never "
+                                                        "EXCEEDED.")
+    facts: int = strawberry.field(description="How many facts the actual is made of (facts left out for want of "
+                                              "an exchange rate are counted only under unconverted).")
 
-    @strawberry.field(description="Position in the goal (0 = the period containing the start).")
-    def index(self) -> int:
-        return self.p.period.index
-
-    @strawberry.field(description="Human label, e.g. 2026-03, 2026-Q1, FY2026/27.")
-    def label(self) -> str:
-        return self.p.period.label
-
-    @strawberry.field(description="First instant (inclusive), from local midnight in the organisation's time zone.")
-    def start(self) -> datetime:
-        return self.p.period.start
-
-    @strawberry.field(description="End instant (exclusive).")
-    def end(self) -> datetime:
-        return self.p.period.end
-
-    @strawberry.field(description="First local day.")
-    def start_date(self) -> date:
-        return self.p.period.start_date
-
-    @strawberry.field(description="Last local day (inclusive).")
-    def end_date(self) -> date:
-        return self.p.period.end_date
-
-    @strawberry.field(description="The period's target.")
-    def target(self) -> Decimal:
-        return self.p.target
-
-    @strawberry.field(description="Measured so far (or frozen, for a closed period).")
-    def actual(self) -> Decimal:
-        return self.p.actual
-
-    @strawberry.field(description="actual / target (1 = 100 %); null for a zero target (never a percentage of 0).")
-    def ratio(self) -> Decimal | None:
-        return self.p.ratio
-
-    @strawberry.field(description="PENDING, IN_PROGRESS, ACHIEVED, EXCEEDED or MISSED. A zero target is ACHIEVED "
-                                  "once the period starts, never EXCEEDED.")
-    def status(self) -> PeriodStatus:
-        return PeriodStatus(self.p.status.value)
-
-    @strawberry.field(description="How many facts the actual is made of (facts left out for want of an exchange "
-                                  "rate are counted only under unconverted).")
-    def facts(self) -> int:
-        return self.p.facts
+    @classmethod
+    def of(cls, p: PeriodProgress, goal: models.Goal) -> "GoalPeriod":
+        """The GraphQL period of a measured one."""
+        period = p.period
+        return cls(p=p, goal=goal, index=period.index, label=period.label, start=period.start, end=period.end,
+                   start_date=period.start_date, end_date=period.end_date, target=p.target, actual=p.actual,
+                   ratio=p.ratio, status=_PERIOD_STATUS[p.status], facts=p.facts)
 
     @strawberry.field(description="Facts that count for the period but are left out of a money actual (and of facts) "
                                   "because no exchange rate was known on their local date, per currency.")
@@ -172,7 +165,7 @@ class GoalPeriod:
         if self.p.pace is None:
             return None
         return Pace(elapsed=self.p.pace.elapsed, expected_by_now=self.p.pace.expected_by_now,
-                    projected_at_end=self.p.pace.projected)
+                    projected_at_end=self.p.pace.projected, status=self.p.pace.status)
 
     @strawberry.field(description="Split goals: target and actual per element (the totals are target/actual).")
     def elements(self) -> list[ElementProgress]:
@@ -269,7 +262,7 @@ def summary_status(progress: GoalProgress) -> status_rules.Status:
         return status_rules.Status.PENDING
     current = progress.current
     return status_rules.span_status([p.status for p in progress.periods], current.status if current else None,
-                                    progress.total_actual, progress.total_target)
+                                    progress.total_actual, progress.total_target, progress.rules)
 
 
 @strawberry.type(description="What the viewer may do with a goal (to grey out buttons).")
@@ -401,14 +394,14 @@ class GoalNode:
                       to: date | None = None) -> list[GoalPeriod]:
         check_window(from_, to)
         progress = await info.context.loaders.progress.load((self.row.id, from_, to))
-        return [GoalPeriod(p=p, goal=self.row) for p in progress.periods]
+        return [GoalPeriod.of(p, self.row) for p in progress.periods]
 
     @strawberry.field(description="The period under way now, with pace; null outside the goal's span.")
     async def current_period(self, info: Info) -> GoalPeriod | None:
         today = await info.context.today()
         progress = await info.context.loaders.progress.load((self.row.id, today, today))
         current = progress.current
-        return None if current is None else GoalPeriod(p=current, goal=self.row)
+        return None if current is None else GoalPeriod.of(current, self.row)
 
     @strawberry.field(description="Totals over the periods (all, or from/to).")
     async def summary(self, info: Info, from_: Annotated[date | None, strawberry.argument(name="from")] = None,

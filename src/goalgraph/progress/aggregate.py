@@ -1,0 +1,240 @@
+"""The aggregate-first statement: all goals of one goal type, measured in one pass over the facts.
+
+1. **Slots.** Every requested period's bounds, of every goal, sorted, cut time into elementary
+   intervals ("slots"). Each fact is bucketed once into its slot (``width_bucket`` on PostgreSQL, a
+   registered bisect on SQLite) and, for money, into its rate epoch (the intervals between stored
+   rate dates, by the fact's local date).
+2. **Aggregate.** Facts in the window are grouped by slot, credited user, the filter and split
+   columns the batch uses, currency and epoch: one scan, whatever the number of goals. Filters
+   every goal of the batch uses also narrow the scan (reference values resolved to ids in a CTE);
+   without a company goal only the users that count are read.
+3. **Attach goals.** Each (goal, period) takes the slots it covers; user and team goals join the
+   aggregate through the users who count for them (:mod:`goalgraph.goals.audience`), company goals
+   a roll-up over users. Filters match per group row.
+
+Goals, slots and filter values travel as JSON parameters and the bounds as array parameters, so
+the statement's text depends only on the batch's shape (filters, measures, splits used), never on
+the data: SQLAlchemy's compiled cache and the server's prepared statements are reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, String, and_, case, column, func, literal, literal_column, null, or_, select, type_coerce, union_all
+
+from goalgraph.db.dialect import json_rows, slot, unindexed
+from goalgraph.db.types import Money
+from goalgraph.goals.audience import COMPANY, pairs_of
+from goalgraph.progress.conversion import RateTable
+from goalgraph.registry import (
+    ATTRIBUTES,
+    CURRENCY,
+    OCCURRED_AT,
+    OCCURRED_ON,
+    USER_ID,
+    FactQuery,
+    FilterKind,
+    FilterSpec,
+    GoalType,
+)
+
+
+class EngineError(ValueError):
+    """A goal the engine cannot compute (unknown goal type or measure …)."""
+
+
+def attribute_of(fc: Any, goal_type: GoalType, attribute: str) -> Any:
+    """A custom attribute of the source's facts, as text."""
+    if ATTRIBUTES not in fc:
+        raise EngineError(f"goal type {goal_type.key}: its source has no {ATTRIBUTES} column for dimensions")
+    return fc[ATTRIBUTES][attribute].as_string()
+
+
+@dataclass(frozen=True)
+class Slots:
+    """The elementary intervals between all bounds of a batch's periods (one time zone)."""
+
+    instants: list[datetime]
+    dates: list[date]
+    position: dict[datetime, int]
+
+    @classmethod
+    def of(cls, periods: Sequence[Any]) -> "Slots":
+        bounds: dict[datetime, date] = {}
+        for p in periods:
+            bounds[p.start] = p.start_date
+            bounds[p.end] = p.end_date + timedelta(days=1)
+        instants = sorted(bounds)
+        return cls(instants, [bounds[i] for i in instants], {instant: i + 1 for i, instant in enumerate(instants)})
+
+    def covered(self, period: Any) -> range:
+        """The slots (``slot`` numbers, 1-based) that make up ``period``."""
+        return range(self.position[period.start], self.position[period.end])
+
+
+@dataclass
+class Plan:
+    """The statement and what reading its rows needs."""
+
+    statement: Any
+    money: bool
+    split: bool
+
+
+def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequence[FilterSpec],
+          rates: RateTable | None, home: str | None) -> Plan:
+    """The one statement for ``goals`` (all of ``goal_type``, periods in one time zone).
+
+    Result rows: ``g`` (index into ``goals``), ``pi`` (period index), ``element`` (split goals),
+    ``cur`` and ``ep`` (money: fact currency and rate epoch, see :class:`RateTable`), ``n`` (facts)
+    and ``m_<measure>`` (sums). ``home``: when every money goal of the request has this currency,
+    facts in it skip the epoch (no conversion needed).
+    """
+    src = goal_type.source(FactQuery(goal_type.key)).subquery("f")
+    fc = src.c
+    by_key = {spec.key: spec for spec in specs}
+    unknown = sorted({k for g in goals for k in g.filters if g.filters[k] and k not in by_key})
+    if unknown:
+        raise EngineError(f"goal type {goal_type.key} has no filter {unknown[0]!r}")
+    used = [spec for spec in specs if any(g.filters.get(spec.key) for g in goals)]
+    everywhere = [spec for spec in used if all(g.filters.get(spec.key) for g in goals)]
+    splits = sorted({g.split_by for g in goals if g.split_by})
+    measures = {goal_type.measure(g.measure) for g in goals}
+    sums = sorted((m for m in measures if m is not None and m.column is not None), key=lambda m: m.key)
+    for measure in sums:
+        if measure.column not in fc:
+            raise EngineError(f"goal type {goal_type.key}: its source has no {measure.column!r} column")
+    money = any(m.money for m in sums)
+    if money and CURRENCY not in fc:
+        raise EngineError(f"goal type {goal_type.key}: money measures need a {CURRENCY} column")
+    if OCCURRED_AT not in fc and OCCURRED_ON not in fc:
+        raise EngineError(f"goal type {goal_type.key}: its source has neither {OCCURRED_AT} nor {OCCURRED_ON}")
+    company = any(g.assignee.kind.value == COMPANY for g in goals)
+    per_user = any(g.assignee.kind.value != COMPANY for g in goals)
+
+    periods = [p for g in goals for p in g.periods]
+    slots = Slots.of(periods)
+    tz = periods[0].time_zone
+
+    # The goals, the slots each of their periods covers, their filter values.
+    flag = {spec.key: f"h{i}" for i, spec in enumerate(used)}
+    goal_cols = [column("g", Integer), column("split", String), *(column(flag[s.key], Integer) for s in used)]
+    gl = json_rows(dialect, "gl", goal_cols, [
+        {"g": i, "split": g.split_by or "", **{flag[s.key]: 1 if g.filters.get(s.key) else 0 for s in used}}
+        for i, g in enumerate(goals)])
+    gs = json_rows(dialect, "gs", [column("g", Integer), column("pi", Integer), column("s", Integer)], [
+        {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)
+        if g.assignee.kind.value != COMPANY])
+    gc = json_rows(dialect, "gc", [column("g", Integer), column("pi", Integer), column("s", Integer)], [
+        {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)
+        if g.assignee.kind.value == COMPANY])
+    refs = [s for s in used if s.kind is FilterKind.REFERENCE and s.attribute is None]
+    # One (goal, value) table per filter: exact row counts for the planner. Reference values
+    # (external ids) become internal ids here, once, so the facts' groups are matched on ids.
+    wanted: list[Any] = []
+    for i, spec in enumerate(used):
+        table = json_rows(dialect, f"gf{i}", [column("g", Integer), column("v", String)], [
+            {"g": n, "v": str(v)} for n, g in enumerate(goals) for v in spec.normalised(g.filters.get(spec.key) or ())])
+        if spec in refs:
+            table = (select(table.c.g, spec.model.id.label("v"))
+                     .join(spec.model, spec.model.external_id == table.c.v).cte(f"gr{i}"))
+        wanted.append(table)
+
+    # 1. Bucket and aggregate the facts.
+    placed_at = slot(dialect, fc[OCCURRED_AT], slots.instants, "slot_at") if OCCURRED_AT in fc else None
+    placed_on = slot(dialect, fc[OCCURRED_ON], slots.dates, "slot_on") if OCCURRED_ON in fc else None
+    bucket = placed_at if placed_on is None else placed_on if placed_at is None else func.coalesce(placed_at, placed_on)
+    window = []
+    if OCCURRED_AT in fc:
+        window.append(and_(fc[OCCURRED_AT] >= slots.instants[0], fc[OCCURRED_AT] < slots.instants[-1]))
+    if OCCURRED_ON in fc:
+        window.append(and_(fc[OCCURRED_ON] >= slots.dates[0], fc[OCCURRED_ON] < slots.dates[-1]))
+
+    def value_of(spec: FilterSpec) -> Any:
+        return attribute_of(fc, goal_type, spec.attribute) if spec.attribute is not None else fc[spec.column]
+
+    keys = [bucket.label("s")]
+    if per_user:
+        keys.append(fc[USER_ID].label("u"))
+    keys += [value_of(spec).label(f"c{i}") for i, spec in enumerate(used)]
+    keys += [attribute_of(fc, goal_type, attr).label(f"e{j}") for j, attr in enumerate(splits)]
+    if money:
+        assert rates is not None
+        # The epoch of the fact's local date: an instant is bucketed against the local midnights
+        # that start the epochs (no per-fact time-zone conversion), a local date against the dates.
+        epoch: Any = literal(0)
+        if rates.epochs:
+            by_at = slot(dialect, fc[OCCURRED_AT], rates.epoch_starts(tz), "epochs_at") if OCCURRED_AT in fc else None
+            by_on = slot(dialect, fc[OCCURRED_ON], rates.epochs, "epochs_on") if OCCURRED_ON in fc else None
+            epoch = by_at if by_on is None else by_on if by_at is None else func.coalesce(by_at, by_on)
+            epoch = func.coalesce(epoch, 0)
+        # Facts in the one goal currency (most of them) need no rate: one epoch for all of them.
+        epoch = case((fc[CURRENCY] == literal(home, String), 0), else_=epoch) if home is not None else epoch
+        keys += [fc[CURRENCY].label("cur"), epoch.label("ep")]
+    totals = [func.count().label("n")]
+    totals += [func.sum(fc[m.column], type_=Money() if m.money else fc[m.column].type).label(f"m_{m.key}")
+               for m in sums]
+    narrowing = [or_(*window)]
+    gu = pairs_of(dialect, [(i, g.assignee.kind.value, g.assignee.id) for i, g in enumerate(goals)]).cte("gu") \
+        if per_user else None
+    if gu is not None and not company:
+        narrowing.append(fc[USER_ID].in_(select(gu.c.u)))
+    for spec in everywhere:
+        i = used.index(spec)
+        narrowing.append(type_coerce(unindexed(value_of(spec)), value_of(spec).type).in_(select(wanted[i].c.v)))
+    # Grouped by the output names, so each bucketing expression is written (and evaluated) once.
+    agg = select(*keys, *totals).where(*narrowing).group_by(*(literal_column(k.name) for k in keys)).cte("agg")
+
+    # 2. Attach (goal, period) rows to the groups they take.
+    # (goal, period, slot, user) for user and team goals: joined before the groups, so the groups are
+    # looked up by (user, slot) — SQLite would otherwise scan a slot's groups for every goal.
+    gsu = (select(gs.c.g, gs.c.pi, gs.c.s, gu.c.u).join(gu, gu.c.g == gs.c.g).cte("gsu")
+           .prefix_with("MATERIALIZED", dialect="sqlite")) if per_user else None
+
+    def attach(a: Any, via_users: bool) -> Any:
+        rows = gsu if via_users else gc
+        cols = [rows.c.g, rows.c.pi]
+        group = [rows.c.g, rows.c.pi]
+        if splits:
+            element = case(*((gl.c.split == attr, a.c[f"e{j}"]) for j, attr in enumerate(splits)), else_=null())
+            cols.append(element.label("element"))
+            group.append(element)
+        if money:
+            cols += [a.c.cur, a.c.ep]
+            group += [a.c.cur, a.c.ep]
+        cols.append(func.sum(a.c.n).label("n"))
+        cols += [func.sum(a.c[f"m_{m.key}"], type_=a.c[f"m_{m.key}"].type).label(f"m_{m.key}") for m in sums]
+        query = select(*cols).select_from(rows)
+        if via_users:
+            query = query.join(a, and_(a.c.u == rows.c.u, a.c.s == rows.c.s))
+        else:
+            query = query.join(a, a.c.s == rows.c.s)
+        if used or splits:
+            query = query.join(gl, gl.c.g == rows.c.g)
+        # Each goal's values of a filter are distinct, so joining them keeps one row per match; goals
+        # without the filter keep every group (outer join, flag 0).
+        for i, spec in enumerate(used):
+            on = and_(wanted[i].c.g == rows.c.g, wanted[i].c.v == a.c[f"c{i}"])
+            if spec in everywhere:
+                query = query.join(wanted[i], on)
+            else:
+                query = query.outerjoin(wanted[i], on).where(or_(gl.c[flag[spec.key]] == 0, wanted[i].c.g.is_not(None)))
+        return query.group_by(*group)
+
+    parts = []
+    if per_user:
+        parts.append(attach(agg, True))
+    if company:
+        rolled = agg
+        if per_user:
+            rest = [agg.c[k.name] for k in keys if k.name != "u"]
+            rolled = select(*rest, func.sum(agg.c.n).label("n"),
+                            *(func.sum(agg.c[f"m_{m.key}"], type_=agg.c[f"m_{m.key}"].type).label(f"m_{m.key}")
+                              for m in sums)).group_by(*rest).cte("rolled")
+        parts.append(attach(rolled, False))
+    statement = parts[0] if len(parts) == 1 else union_all(*parts)
+    return Plan(statement=statement, money=money, split=bool(splits))
