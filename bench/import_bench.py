@@ -1,7 +1,9 @@
-"""Benchmark ``goalgraph import`` into PostgreSQL: facts per second and peak memory.
+"""Benchmark ``goalgraph import`` into PostgreSQL: facts per second and peak memory, beside floors.
 
-    .venv/bin/python bench/import_bench.py               # 1,000,000 deals (a few minutes)
+    .venv/bin/python bench/import_bench.py               # 1,000,000 deals (several minutes)
     .venv/bin/python bench/import_bench.py --deals 100000 --csv
+    git worktree add /tmp/main-checkout main             # then, side by side with another version:
+    .venv/bin/python bench/import_bench.py --baseline /tmp/main-checkout
 
 What it does:
 
@@ -9,13 +11,20 @@ What it does:
    under a temporary directory — and, with ``--csv``, the same facts as CSV files.
 2. For two sizes (N/10 and N) creates a fresh PostgreSQL schema, runs ``goalgraph migrate`` and
    then the real ``goalgraph import`` CLI as a subprocess against it, and measures the wall time
-   and the child's peak RSS (``os.wait4``). Memory should stay flat as the file grows.
-3. Measures two floors in the same schema: a plain ``COPY`` of the same deal rows (as CSV) into an
-   unindexed table through asyncpg — what PostgreSQL needs just to take the rows in — and the
-   *schema floor*: one server-side ``INSERT … SELECT`` of those rows into the real ``deals`` table
-   and its stage history, with every index and foreign key, and no client in the loop.
+   and the child's peak RSS (``os.wait4``). Memory should stay flat as the file grows. With
+   ``--baseline CHECKOUT`` the same file is first imported with that checkout's code (its ``src``
+   and ``plugins`` on ``PYTHONPATH``, this environment's packages) into a schema of its own, so two
+   versions are compared in one run under the same load.
+3. Measures three floors in the same schema: *py+COPY* — Python reads the NDJSON (orjson, no
+   validation) and binary-COPYs the rows in batches into a table shaped like ``deals`` with the same
+   six indexes (no foreign keys, no stage history); a plain ``COPY`` of the same rows (CSV) into an
+   unindexed table; and the *schema floor* — one server-side ``INSERT … SELECT`` of those rows into
+   the real ``deals`` table and its stage history, with every index and foreign key, no client.
 4. Prints facts/s, the ratio to the 20,000 facts/s target, peak RSS at both sizes, the importer's
-   CPU time per fact, both floors and the import's ratio to them; drops its schemas and files.
+   and PostgreSQL's CPU time per fact, the floors, and ends with ``IMPORT_<N>: api_p50=<import s>
+   floor_p50=<py+COPY s> ratio=…``, ``IMPORT_<N>_RATE: api_rate=<facts/s> floor_rate=20,000/s
+   ratio=…`` and ``IMPORT_RSS: api_p50=<RSS at N> floor_p50=<RSS at N/10> ratio=…`` lines (one
+   run per size, so p50 is that run; ``_BASELINE`` lines for the baseline); drops its schemas and files.
 
 PostgreSQL URL: ``GOALGRAPH_TEST_POSTGRES_URL`` (default postgresql+asyncpg://postgres@127.0.0.1:5432/test).
 """
@@ -36,8 +45,9 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -207,6 +217,60 @@ async def floors(path: Path, schema: str) -> tuple[float, float, float | None]:
         await conn.close()
 
 
+INDEXED_FLOOR_TABLE = """CREATE TABLE floor_indexed (id serial PRIMARY KEY, external_id varchar(128) UNIQUE,
+  title varchar(300), value numeric(20,4), currency varchar(3), cost numeric(20,4), owner_id int, pipeline_id int,
+  stage_id int, status varchar(16), added_at timestamptz, won_at timestamptz, lost_at timestamptz,
+  expected_close_date date, attributes json, source_updated_at timestamptz);
+CREATE INDEX ON floor_indexed (owner_id, added_at); CREATE INDEX ON floor_indexed (owner_id, won_at);
+CREATE INDEX ON floor_indexed (stage_id); CREATE INDEX ON floor_indexed (pipeline_id, status)"""
+INDEXED_FLOOR_COLUMNS = ["external_id", "title", "value", "currency", "cost", "owner_id", "pipeline_id", "stage_id",
+                         "status", "added_at", "won_at", "lost_at", "expected_close_date", "attributes",
+                         "source_updated_at"]
+
+
+async def python_copy_floor(path: Path, schema: str, batch_size: int) -> float:
+    """Seconds for the client floor: read the NDJSON file in Python (orjson, no validation), look the
+    owner and stage up in dicts, and binary-COPY the rows in batches of ``batch_size`` (one
+    transaction each) into a table shaped like ``deals`` with the same six indexes and no foreign keys."""
+    from decimal import Decimal
+
+    import asyncpg
+
+    conn = await asyncpg.connect(_asyncpg_dsn(), server_settings={"search_path": schema})
+    try:
+        await conn.execute(INDEXED_FLOOR_TABLE)
+        users = {r[0]: r[1] for r in await conn.fetch("SELECT external_id, id FROM users")}
+        stages = {r[0]: (r[1], r[2]) for r in await conn.fetch("SELECT external_id, id, pipeline_id FROM stages")}
+        started = time.perf_counter()
+        batch: list[tuple[object, ...]] = []
+
+        async def flush() -> None:
+            async with conn.transaction():
+                await conn.copy_records_to_table("floor_indexed", records=batch, columns=INDEXED_FLOOR_COLUMNS)
+            batch.clear()
+
+        parse = datetime.fromisoformat
+        with open(path, "rb") as fh:
+            for line in fh:
+                obj = orjson.loads(line)
+                if obj.get("kind") != "deal":
+                    continue
+                stage_id, pipeline_id = stages[obj["stage_id"]]
+                won, lost, close = obj.get("won_at"), obj.get("lost_at"), obj.get("expected_close_date")
+                batch.append((obj["id"], obj["title"], Decimal(str(obj["value"])), obj["currency"],
+                              Decimal(str(obj["cost"])), users[obj["owner_id"]], pipeline_id, stage_id,
+                              obj["status"], parse(obj["added_at"]), won and parse(won), lost and parse(lost),
+                              close and date.fromisoformat(close), orjson.dumps(obj["attributes"]).decode(),
+                              parse(obj["updated_at"])))
+                if len(batch) >= batch_size:
+                    await flush()
+        if batch:
+            await flush()
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -274,7 +338,19 @@ def goalgraph_cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "goalgraph.cli"]
 
 
-def measure(files: dict[str, Path], n: int, directory: Path, use_csv: bool, batch_size: int) -> dict[str, float]:
+def measure(files: dict[str, Path], n: int, directory: Path, use_csv: bool, batch_size: int,
+            baseline: Path | None) -> list[dict[str, object]]:
+    """Import the file with this checkout (and with ``baseline``'s, right before it, into a schema of
+    its own); then the floors, in this checkout's schema."""
+    runs: list[dict[str, object]] = []
+    if baseline is not None:
+        runs.append(import_once(files, n, directory, use_csv, batch_size, baseline, floors_too=False))
+    runs.append(import_once(files, n, directory, use_csv, batch_size, None, floors_too=True))
+    return runs
+
+
+def import_once(files: dict[str, Path], n: int, directory: Path, use_csv: bool, batch_size: int,
+                checkout: Path | None, *, floors_too: bool) -> dict[str, object]:
     schema = f"bench_import_{uuid.uuid4().hex[:10]}"
     asyncio.run(_sql(f'CREATE SCHEMA "{schema}"'))
     try:
@@ -283,6 +359,8 @@ def measure(files: dict[str, Path], n: int, directory: Path, use_csv: bool, batc
         code, *_ = run_child([*goalgraph_cli(), "migrate"], env, directory / "migrate.log")
         if code != 0:
             raise SystemExit(f"goalgraph migrate failed:\n{(directory / 'migrate.log').read_text()}")
+        if checkout is not None:  # the other checkout's code, this environment's packages
+            env["PYTHONPATH"] = os.pathsep.join(str(checkout / d) for d in ("src", "plugins"))
         inputs = [str(files["refs"]), str(files["csv"])] if use_csv else [str(files["ndjson"])]
         log = directory / f"import-{n}.log"
         load = os.getloadavg()[0]
@@ -297,18 +375,27 @@ def measure(files: dict[str, Path], n: int, directory: Path, use_csv: bool, batc
         if code != 0:
             raise SystemExit(f"goalgraph import exited {code}:\n{log.read_text()[-3000:]}")
         stored = int(asyncio.run(_sql("SELECT count(*) FROM deals", schema)))  # type: ignore[arg-type]
-        if stored != n:
-            raise SystemExit(f"expected {n} deals in the database, found {stored}")
+        history = int(asyncio.run(_sql("SELECT count(*) FROM deal_stage_changes", schema)))  # type: ignore[arg-type]
+        if stored != n or history != n:
+            raise SystemExit(f"expected {n} deals and {n} stage changes in the database, found {stored} and {history}")
         facts = n + USERS + PIPELINES * (1 + STAGES_PER_PIPELINE)
-        copy_seconds, schema_seconds, schema_cpu = asyncio.run(floors(files["floor"], schema))
-        return {"seconds": seconds, "facts": facts, "rss": rss, "cpu": cpu, "copy": copy_seconds,
-                "schema": schema_seconds, "n": n, "load": load, "db_cpu": watch.total(), "schema_cpu": schema_cpu}
+        result: dict[str, object] = {
+            "label": "baseline" if checkout is not None else "this", "seconds": seconds, "facts": facts, "rss": rss,
+            "cpu": cpu, "n": n, "load": load, "db_cpu": watch.total()}
+        if floors_too:
+            result["python_copy"] = asyncio.run(python_copy_floor(files["ndjson"], schema, batch_size))
+            result["copy"], result["schema"], result["schema_cpu"] = asyncio.run(floors(files["floor"], schema))
+        return result
     finally:
         asyncio.run(_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
+
+
+def _size(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}K" if n % 1000 == 0 else str(n)
 
 
 def main() -> None:
@@ -319,56 +406,76 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=1_000_000, help="deals in the large file (default 1,000,000)")
     parser.add_argument("--csv", action="store_true", help="import the deals from CSV instead of NDJSON")
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="also import with another checkout's code (e.g. a git worktree of main), side by side")
     parser.add_argument("--keep", action="store_true", help="keep the generated files (prints where)")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="goalgraph-import-bench-"))
     fmt = "CSV" if args.csv else "NDJSON"
     print(f"goalgraph import benchmark — {fmt}, PostgreSQL {postgres_url().split('@')[-1]}, "
-          f"Python {platform.python_version()}, {os.cpu_count()} CPU(s)")
+          f"Python {platform.python_version()}, {os.cpu_count()} CPU(s), load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     try:
-        results = []
+        results: list[dict[str, object]] = []
         for n in sorted({max(1, args.deals // 10), args.deals}):
             t = time.perf_counter()
             files = generate(directory, n, args.csv)
             size = (files["csv"] if args.csv else files["ndjson"]).stat().st_size
             print(f"  generated {n:,} deals ({size / 1e6:,.0f} MB {fmt}) in {time.perf_counter() - t:.1f} s")
-            result = measure(files, n, directory, args.csv, args.batch_size)
-            results.append(result)
+            results.extend(measure(files, n, directory, args.csv, args.batch_size, args.baseline))
             for path in files.values():
                 if not args.keep:
                     path.unlink()
-        print()
-        print(f"{'deals':>10} {'facts':>10} {'seconds':>8} {'facts/s':>8} {'vs 20k/s':>8} {'peak RSS':>9} "
-              f"{'load':>5} | {'COPY rows/s':>11} {'import/COPY':>11} | {'schema floor/s':>14} {'import/floor':>12}")
-        for r in results:
-            rate = r["facts"] / r["seconds"]
-            copy_rate = r["n"] / r["copy"]
-            schema_rate = r["n"] / r["schema"]
-            print(f"{r['n']:>10,} {r['facts']:>10,} {r['seconds']:>8.1f} {rate:>8,.0f} {rate / TARGET:>7.2f}x "
-                  f"{r['rss'] / 2**20:>7.0f}MB {r['load']:>5.1f} | "
-                  f"{copy_rate:>11,.0f} {rate / copy_rate:>10.2f}x | {schema_rate:>14,.0f} {rate / schema_rate:>11.2f}x")
-        print(f"\nCPU time per deal (µs): {'importer':>9} {'PostgreSQL':>11} {'total':>7}   schema floor (PostgreSQL)")
-        for r in results:
-            db = r["db_cpu"] / r["facts"] * 1e6 if r["db_cpu"] is not None else None
-            floor_cpu = r["schema_cpu"] / r["n"] * 1e6 if r["schema_cpu"] is not None else None
-            importer = r["cpu"] / r["facts"] * 1e6
-            print(f"  {r['n']:>10,} deals       {importer:>9.1f} {_fmt(db):>11} {_fmt(db and db + importer):>7}   "
-                  f"{_fmt(floor_cpu):>12}")
-        if len(results) == 2:
-            small, large = results
-            print(f"\npeak RSS grew {large['rss'] / small['rss']:.2f}x while the file grew "
-                  f"{large['n'] / small['n']:.0f}x")
-        print("\nCOPY: plain COPY of the same deal rows into an unindexed table (asyncpg). schema floor: one "
-              "server-side INSERT … SELECT of them into the real deals table and its stage history (all indexes "
-              "and foreign keys, no client). load: 1-minute load average when the import started. CPU time: "
-              "user + system of the importer process and of the PostgreSQL backend(s) serving it (local "
-              "servers only, read from /proc) — unlike wall time, it does not depend on what else the machine "
-              "is running.")
+        report(results)
     finally:
         if args.keep:
             print(f"files kept in {directory}")
         else:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    floors_of = {r["n"]: r for r in results if "copy" in r}
+    print()
+    print(f"{'code':>8} {'deals':>10} {'facts':>10} {'seconds':>8} {'facts/s':>8} {'vs 20k/s':>8} {'peak RSS':>9} "
+          f"{'load':>5} | {'py+COPY/s':>9} {'COPY rows/s':>11} {'schema floor/s':>14}")
+    for r in results:
+        f = floors_of[r["n"]]
+        rate = r["facts"] / r["seconds"]
+        print(f"{r['label']:>8} {r['n']:>10,} {r['facts']:>10,} {r['seconds']:>8.1f} {rate:>8,.0f} "
+              f"{rate / TARGET:>7.2f}x {r['rss'] / 2**20:>7.0f}MB {r['load']:>5.1f} | "
+              f"{r['n'] / f['python_copy']:>9,.0f} {r['n'] / f['copy']:>11,.0f} {r['n'] / f['schema']:>14,.0f}")
+    print(f"\nCPU time per deal (µs): {'importer':>9} {'PostgreSQL':>11} {'total':>7}   schema floor (PostgreSQL)")
+    for r in results:
+        f = floors_of[r["n"]]
+        db = r["db_cpu"] / r["facts"] * 1e6 if r["db_cpu"] is not None else None
+        floor_cpu = f["schema_cpu"] / r["n"] * 1e6 if f["schema_cpu"] is not None else None
+        importer = r["cpu"] / r["facts"] * 1e6
+        print(f"  {r['label']:>8} {r['n']:>10,} deals {importer:>9.1f} {_fmt(db):>11} "
+              f"{_fmt(db and db + importer):>7}   {_fmt(floor_cpu):>12}")
+    print("\npy+COPY: Python reads the NDJSON (orjson, no validation) and binary-COPYs the rows in batches into a "
+          "table shaped like deals with the same six indexes (no foreign keys, no stage history): the floor of the "
+          "ratios below. COPY: plain COPY of the same deal rows (CSV) into an unindexed table. schema floor: one "
+          "server-side INSERT … SELECT of them into the real deals table and its stage history (all indexes and "
+          "foreign keys, no client). load: 1-minute load average when the import started. CPU time: user + "
+          "system of the importer process and of the PostgreSQL backend(s) serving it (local servers only, read "
+          "from /proc).")
+    print()
+    for label in dict.fromkeys(r["label"] for r in results):
+        mine = [r for r in results if r["label"] == label]
+        suffix = "" if label == "this" else "_" + label.upper()
+        for r in mine:
+            f = floors_of[r["n"]]
+            print(f"IMPORT_{_size(r['n'])}{suffix}: api_p50={r['seconds']:.2f}s floor_p50={f['python_copy']:.2f}s "
+                  f"ratio={r['seconds'] / f['python_copy']:.2f}")
+        for r in mine:
+            rate = r["facts"] / r["seconds"]
+            print(f"IMPORT_{_size(r['n'])}_RATE{suffix}: api_rate={rate:,.0f}/s floor_rate={TARGET:,}/s "
+                  f"ratio={rate / TARGET:.2f}")
+        if len(mine) == 2:
+            small, large = mine
+            print(f"IMPORT_RSS{suffix}: api_p50={large['rss'] / 2**20:.0f}MB floor_p50={small['rss'] / 2**20:.0f}MB "
+                  f"ratio={large['rss'] / small['rss']:.2f}  (peak RSS at N vs N/10)")
 
 
 if __name__ == "__main__":

@@ -11,16 +11,20 @@ import csv
 import gzip
 import json
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 
 from goalgraph.cli import main as cli
 from goalgraph.hookspecs import hookimpl
-from goalgraph.ingest import bulk
+from goalgraph.ingest import bulk, validate
 from goalgraph.ingest.bulk import EXIT_DATABASE, EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE, import_command, run_import
 from goalgraph.ingest.upsert import Ingestor
 from goalgraph.ingest.validate import Kind
@@ -31,6 +35,7 @@ from goalgraph.testing.fixtures import GQL
 T0 = "2026-01-10T09:00:00Z"
 T1 = "2026-01-11T09:00:00Z"
 T2 = "2026-01-12T09:00:00Z"
+RECEIVED = datetime(2026, 1, 20, tzinfo=timezone.utc)
 
 USERS = [
     {"kind": "user", "id": "u1", "name": "Alice Andersson", "email": "alice@example.com", "updated_at": T0},
@@ -279,12 +284,12 @@ async def test_database_error_part_way_says_what_was_committed(
     real_apply = Ingestor.apply
     calls = {"deals": 0}
 
-    async def failing_apply(self, kind, records):  # type: ignore[no-untyped-def]
+    async def failing_apply(self, kind, records, prepared=None):  # type: ignore[no-untyped-def]
         if kind is Kind.DEAL:
             calls["deals"] += 1
             if calls["deals"] == 2:
                 raise OperationalError("INSERT …", None, Exception("server closed the connection unexpectedly"))
-        return await real_apply(self, kind, records)
+        return await real_apply(self, kind, records, prepared)
 
     monkeypatch.setattr(Ingestor, "apply", failing_apply)
     code, out, err = await run(settings, path, capsys=capsys, batch_size=2)
@@ -558,3 +563,123 @@ async def test_committed_batches_are_announced_like_the_mutation(settings: Setti
     calls.clear()
     assert (await run(settings, path, all_or_nothing=True))[0] == EXIT_REJECTED
     assert calls == []  # rolled back
+
+
+# -- the fast paths -------------------------------------------------------------------------------
+_TEXTS = st.sampled_from(["d1", "  d1 ", "", " ", "x" * 129, "x" * 301, "a\x00b", "a\ud800b", "Bjørn", "ß" * 4,
+                          "eur", "EUR", " sek ", "XXX", "won", " WON ", "LOST", "stalled", "bogus", "OPEN"])
+_MOMENTS = st.sampled_from(["2026-01-10T09:00:00Z", " 2026-01-10T10:00:00+01:00 ", "2026-01-10T09:00:00",
+                            "2026-01-10", "1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z", "2026-01-09T09:00:00Z",
+                            "2026-01-11T09:00:00.5-03:30", "yesterday", "", "2026-01-10T09:00:00\x00Z"])
+_AMOUNTS = st.sampled_from([0, 1, -1, 10**13, 0.1, 1234567.89, 1e-5, 1.5e300, True, "12.3456", "12.34567", " 5 ",
+                            "-0", "NaN", "Infinity", "abc", "", "1e3", "\ud800"])
+_VALUES = st.one_of(st.none(), _TEXTS, _MOMENTS, _AMOUNTS, st.integers(-(2**64), 2**64), st.floats(),
+                    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                                         max_size=2))
+_ATTRIBUTES = st.one_of(st.none(), st.just(""), st.just([]), st.dictionaries(
+    st.one_of(st.text(max_size=3), st.sampled_from(["", "k" * 65, "a\x00", "sale_type"])),
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**64), 2**64), st.floats(), st.text(max_size=3),
+              st.just("v" * 501), st.just("a\udfffb"), st.lists(st.integers(), max_size=1)),
+    max_size=3), st.dictionaries(st.text(min_size=1, max_size=3), st.integers(), min_size=51, max_size=52))
+_DEAL_KEYS = ["id", "title", "value", "currency", "cost", "owner_id", "pipeline_id", "stage_id", "status",
+              "added_at", "won_at", "lost_at", "expected_close_date", "stage_entered_at", "updated_at"]
+
+
+@settings_(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.dictionaries(st.sampled_from([*_DEAL_KEYS, "stage_history", "extra"]), _VALUES, max_size=4),
+       dropped=st.sets(st.sampled_from(_DEAL_KEYS), max_size=2), attributes=_ATTRIBUTES,
+       close=st.sampled_from([None, "2026-02-01", " 2026-02-01 ", "2026-02-30", "1969-12-31", "20260201", 5]))
+def test_plain_deals_read_in_one_pass_as_field_by_field(changes: dict[str, Any], dropped: set[str],
+                                                        attributes: Any, close: Any) -> None:
+    """The one-pass reading of a plain deal (validate._plain_deal) returns exactly what the
+    field-by-field reading returns, and gives way to it for anything else."""
+    raw: dict[str, Any] = {k: v for k, v in deal("d1", cost=12.5, pipeline_id="p1", status="WON", won_at=T1,
+                                                   expected_close_date=close).items() if k != "kind"}
+    if attributes is not None:
+        raw["attributes"] = attributes
+    for key in dropped:
+        raw.pop(key, None)
+    raw.update(changes)
+    raw = {k: v for k, v in raw.items() if v is not None or k in changes}
+    errors: list[Any] = []
+    slow = validate._read_deal(raw, (1,), errors, RECEIVED)
+    fast = validate._plain_deal(raw, RECEIVED)
+    if fast is not None:
+        assert errors == [] and fast == slow
+    assert validate.parse_deal(raw, (1,), [], RECEIVED) == slow
+
+
+def test_the_one_pass_reading_takes_the_common_deal() -> None:
+    raw = {k: v for k, v in deal("d1", value=1234.5, attributes={"sale_type": "new", "seats": 3}).items()
+           if k != "kind"}
+    fast = validate._plain_deal(raw, RECEIVED)
+    assert fast is not None and fast == validate._read_deal(raw, (1,), [], RECEIVED)
+    assert validate._plain_deal({**raw, "stage_history": [{"stage_id": "s1", "entered_at": T0}]}, RECEIVED) is None
+
+
+async def test_out_of_order_versions_across_prepared_batches(
+    settings: Settings, gql: GQL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Batches prepared ahead (PostgreSQL) or not (SQLite): a newer version is never overwritten by an
+    older one arriving in a later batch, duplicates in one batch keep the newest, a reference unknown
+    to the caches is resolved (or rejected) when its batch is written, and each stage change is
+    recorded once."""
+    prepared: list[bool] = []
+    real_prepare = Ingestor.prepare
+
+    def spy(self: Ingestor, kind: Kind, records: Any) -> Any:
+        result = real_prepare(self, kind, records)
+        if kind is Kind.DEAL:
+            prepared.append(result is not None)
+        return result
+
+    monkeypatch.setattr(Ingestor, "prepare", spy)
+    path = write_ndjson(tmp_path / "facts.ndjson", [
+        *REFS,
+        deal("d1", stage_id="s2", value="3", updated_at=T2), deal("d2"),           # batch 1 (newest d1 first)
+        deal("d1", stage_id="s1", value="1", updated_at=T0), deal("d3"),           # batch 2: older d1 ignored
+        deal("d2", stage_id="s2", updated_at=T1), deal("d2", value="7", updated_at=T0),  # batch 3: T1 wins
+        deal("d4", owner_id="u2"), deal("d5", owner_id="ghost"),                   # batch 4: u2 first seen here
+        deal("d3", stage_id="s2", updated_at=T1), deal("d1", value="2", updated_at=T1),  # batch 5
+    ])
+    code, out, err = await run(settings, path, capsys=capsys, batch_size=2)
+    assert code == EXIT_REJECTED, out + err
+    assert f"{path}:11: owner_id: no user with id 'ghost'" in err
+    assert table(out)["deal"] == (10, 4, 2, 3, 1)
+    assert "stage changes recorded: 6" in out  # 4 new deals + d2 and d3 moving to s2
+    d1 = (await gql(DEAL_QUERY, id="d1"))["deal"]
+    assert d1["value"]["amount"] == "3.0000" and d1["stage"]["id"] == "s2"
+    assert [h["stage"]["id"] for h in d1["stageHistory"]] == ["s2"]
+    d2 = (await gql(DEAL_QUERY, id="d2"))["deal"]
+    assert d2["value"]["amount"] == "1000.5000" and [h["stage"]["id"] for h in d2["stageHistory"]] == ["s1", "s2"]
+    d3 = (await gql(DEAL_QUERY, id="d3"))["deal"]
+    assert [h["stage"]["id"] for h in d3["stageHistory"]] == ["s1", "s2"]
+    assert (await gql(DEAL_QUERY, id="d4"))["deal"]["owner"]["id"] == "u2"
+    # PostgreSQL prepares deal batches ahead once the caches know their references; SQLite never does.
+    if settings.database_url.startswith("postgresql"):
+        assert True in prepared and False in prepared
+    else:
+        assert True not in prepared
+
+
+async def test_a_batch_prepared_before_a_stage_moved_uses_the_stage_as_it_is_now(
+    settings: Settings, gql: GQL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reader may prepare the next deal batch while a stage batch moving a stage to another
+    pipeline is written; that batch is prepared again (the caches changed), so its deals get the
+    stage's new pipeline, never the cached old one."""
+    other = {"kind": "pipeline", "id": "p2", "name": "Renewals", "updated_at": T0,
+             "stages": [{"id": "s9", "name": "Due", "probability": 20}]}
+    path = write_ndjson(tmp_path / "facts.ndjson", [
+        *REFS, other, deal("d1"), deal("d2"),
+        {"kind": "stage", "id": "s1", "pipeline_id": "p2", "name": "Lead", "position": 1, "probability": 10,
+         "updated_at": T1},
+        deal("d3"), deal("d4"),
+    ])
+    code, out, err = await run(settings, path, capsys=capsys, batch_size=2)
+    assert code == EXIT_OK, out + err
+    query = 'query($id: ID!) { deal(id: $id) { pipeline { id } stage { id } } }'
+    assert (await gql(query, id="d1"))["deal"] == {"pipeline": {"id": "p1"}, "stage": {"id": "s1"}}
+    for id_ in ("d3", "d4"):
+        assert (await gql(query, id=id_))["deal"] == {"pipeline": {"id": "p2"}, "stage": {"id": "s1"}}

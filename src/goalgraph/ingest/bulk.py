@@ -1,10 +1,13 @@
 """``goalgraph import``: bulk-load facts from NDJSON and CSV files.
 
 Files are streamed (never read whole). A reader thread turns rows into validated records
-(:mod:`goalgraph.ingest.validate`, shared with the GraphQL mutation) and groups them into
-batches of one kind; the event loop applies each batch with :class:`~goalgraph.ingest.upsert.Ingestor`
+(:mod:`goalgraph.ingest.validate`, shared with the GraphQL mutation), groups them into
+batches of one kind and prepares each for its statement where it can (:meth:`Ingestor.prepare
+<goalgraph.ingest.upsert.Ingestor.prepare>`: references from the id caches, one record per id,
+COPY layout); the event loop applies each batch with :class:`~goalgraph.ingest.upsert.Ingestor`
 in lenient mode, so a row with a bad reference is reported and skipped instead of sinking its
-batch. Reading the next batch overlaps with the database writing the current one.
+batch. The reader starts the next batch when the current one's statement is sent, so reading,
+validating and preparing batch N+1 overlap with the database running batch N's statement.
 
 Transactions: by default every batch commits, so a huge file never holds one long transaction
 and a failure part-way leaves whole batches behind — the summary names the last committed line.
@@ -62,7 +65,7 @@ from goalgraph.ingest.readers import (
     open_source,
     parse_kind_option,
 )
-from goalgraph.ingest.upsert import IngestSummary, Ingestor, UpsertCounts
+from goalgraph.ingest.upsert import IngestSummary, Ingestor, Prepared, UpsertCounts
 from goalgraph.ingest.validate import PARSERS, Kind
 from goalgraph.live.broker import FactsChanged
 from goalgraph.live.changes import facts_committed
@@ -160,6 +163,8 @@ class _Chunk:
     bad: dict[int, Kind | None] = field(default_factory=dict)
     raws: dict[int, Any] = field(default_factory=dict)
     read: Counter[Kind | None] = field(default_factory=Counter)
+    #: What the reader made ready for the database ahead of the chunk's turn (see Ingestor.prepare).
+    prepared: dict[Kind, Prepared] = field(default_factory=dict)
     rows: int = 0
     first_line: int | None = None
     last_line: int | None = None
@@ -178,9 +183,11 @@ class _Stop:
 
 
 class _Reader(threading.Thread):
-    """Reads and validates one file into chunks, handing them over through a bounded queue."""
+    """Reads and validates one file into chunks, handing them over through a bounded queue; prepares
+    each for its statement when the Ingestor can (:meth:`Ingestor.prepare` reads only its caches)."""
 
-    def __init__(self, source: Source, batch_size: int, keep_raw: bool, received_at: datetime) -> None:
+    def __init__(self, source: Source, batch_size: int, keep_raw: bool, received_at: datetime,
+                 ingestor: Ingestor | None = None) -> None:
         super().__init__(name=f"goalgraph-import-reader:{source.path.name}", daemon=True)
         self.source = source
         self.batch_size = batch_size
@@ -188,8 +195,27 @@ class _Reader(threading.Thread):
         self.received_at = received_at
         self.queue: queue.Queue[_Chunk | _Stop] = queue.Queue(maxsize=READ_AHEAD)
         self.stopping = threading.Event()
+        self.ingestor = ingestor
+        #: A chunk is started only when one written before it has reached its statement (see go_on):
+        #: the reader then computes while PostgreSQL does, instead of competing for the GIL with the
+        #: event loop while it commits, encodes and sends the current batch.
+        self.turns = threading.Semaphore(READ_AHEAD)
+
+    def go_on(self) -> None:
+        """Called once per chunk taken, when its statement is on its way (or when it is written)."""
+        self.turns.release()
+
+    def _wait_turn(self) -> bool:
+        while not self.stopping.is_set():
+            if self.turns.acquire(timeout=0.2):
+                return True
+        return False
 
     def _put(self, item: _Chunk | _Stop) -> bool:
+        if self.ingestor is not None and isinstance(item, _Chunk) and item.kind is not None and item.records:
+            prepared = self.ingestor.prepare(item.kind, item.records)
+            if prepared is not None:
+                item.prepared[item.kind] = prepared
         while not self.stopping.is_set():
             try:
                 self.queue.put(item, timeout=0.2)
@@ -210,7 +236,7 @@ class _Reader(threading.Thread):
                 if kind is not None and kind is not chunk.kind:
                     if chunk.has_records:
                         chunk.position = source.position()
-                        if not self._put(chunk):
+                        if not self._put(chunk) or not self._wait_turn():
                             return
                         chunk = _Chunk()
                     chunk.kind = kind
@@ -243,7 +269,7 @@ class _Reader(threading.Thread):
                         chunk.records.append(((line,), rec))
                 if chunk.rows >= batch_size:
                     chunk.position = source.position()
-                    if not self._put(chunk):
+                    if not self._put(chunk) or not self._wait_turn():
                         return
                     chunk = _Chunk(kind=kind)
             chunk.position = source.size
@@ -258,13 +284,14 @@ class _Reader(threading.Thread):
         finally:
             rows.close()
 
-    def chunks(self):  # type: ignore[no-untyped-def]
-        """Blocking iterator over the chunks, ending with the _Stop item."""
-        while True:
-            item = self.queue.get()
-            yield item
-            if isinstance(item, _Stop):
-                return
+    def next_item(self) -> _Chunk | _Stop | None:
+        """The next chunk or the _Stop item, waiting for it; None once :meth:`stop` was called."""
+        while not self.stopping.is_set():
+            try:
+                return self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+        return None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -649,14 +676,20 @@ async def _import_file(
     received_at: datetime,
     announcer: _Announcer,
 ) -> bool:
-    """Read, validate and apply one file. False when the run must stop."""
+    """Read, validate and apply one file. False when the run must stop.
+
+    The reader thread parses and validates the next chunk and makes it ready for its statement
+    (:meth:`Ingestor.prepare`) while the event loop writes the current one."""
     source = file_report.source
     task = reporter.add_file(source)
     started = time.perf_counter()
-    reader = _Reader(source, batch_size, rejects is not None, received_at)
+    reader = _Reader(source, batch_size, rejects is not None, received_at, ingestor)
     reader.start()
     try:
-        for item in reader.chunks():
+        while True:
+            item = reader.next_item()
+            if item is None:  # pragma: no cover - the reader stops only when this loop has ended
+                return False
             if isinstance(item, _Stop):
                 if item.error is None:
                     file_report.done = True
@@ -670,13 +703,17 @@ async def _import_file(
                     return False
                 raise item.error
             chunk = item
+            prepared = chunk.prepared
+            chunk.prepared = {}
+            turn = _Turn(reader)
+            ingestor.on_statement = turn.give
             try:
                 if per_batch and chunk.has_records:
                     ref_errors, summary = await retrying(
-                        lambda: _apply_and_commit(chunk, session, ingestor, announcer),
+                        lambda: _apply_and_commit(chunk, session, ingestor, announcer, prepared),
                         what=f"import {source.name}", disconnects=True)
                 else:
-                    ref_errors, summary = await _apply(chunk, ingestor)
+                    ref_errors, summary = await _apply(chunk, ingestor, prepared)
             except (SQLAlchemyError, OSError, RetriesExhausted) as exc:
                 await _safe_rollback(session)
                 ingestor.forget()
@@ -688,6 +725,9 @@ async def _import_file(
                 report.exit_code = EXIT_DATABASE
                 reporter.message(message)
                 return False
+            finally:
+                ingestor.on_statement = None
+            turn.give()
             for kind, counts in summary.counts.items():
                 if counts.created or counts.updated or counts.ignored or counts.rejected:
                     report.tally(kind).add_counts(counts)
@@ -699,17 +739,30 @@ async def _import_file(
             if per_batch and chunk.last_line is not None:
                 file_report.committed_through = chunk.last_line
             reporter.advance(task, chunk.position, file_report.rows, started)
-        return True  # pragma: no cover - chunks() always ends with _Stop
     finally:
         reader.stop()
         reader.join(timeout=5)
 
 
-async def _apply_and_commit(chunk: _Chunk, session: Any, ingestor: Ingestor,
-                            announcer: "_Announcer") -> tuple[list[FactError], IngestSummary]:
+class _Turn:
+    """Lets the reader start its next chunk once per chunk taken: at the chunk's first statement, or
+    when it has been written."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+        self.given = False
+
+    def give(self) -> None:
+        if not self.given:
+            self.given = True
+            self.reader.go_on()
+
+
+async def _apply_and_commit(chunk: _Chunk, session: Any, ingestor: Ingestor, announcer: "_Announcer",
+                            prepared: dict[Kind, Prepared]) -> tuple[list[FactError], IngestSummary]:
     """One batch as one transaction (retried as a whole by the caller): write, announce when due, commit."""
     try:
-        ref_errors, summary = await _apply(chunk, ingestor)
+        ref_errors, summary = await _apply(chunk, ingestor, prepared)
         await announcer.before_commit(session, summary)
         await session.commit()
     except BaseException:
@@ -720,8 +773,10 @@ async def _apply_and_commit(chunk: _Chunk, session: Any, ingestor: Ingestor,
     return ref_errors, summary
 
 
-async def _apply(chunk: _Chunk, ingestor: Ingestor) -> tuple[list[FactError], IngestSummary]:
-    """Write the chunk's records; their reference problems and what they did (not yet committed)."""
+async def _apply(chunk: _Chunk, ingestor: Ingestor,
+                 prepared: dict[Kind, Prepared]) -> tuple[list[FactError], IngestSummary]:
+    """Write the chunk's records (``prepared`` ahead where that was possible); their reference
+    problems and what they did (not yet committed)."""
     summary = IngestSummary()
     if not chunk.has_records:
         return [], summary
@@ -731,7 +786,7 @@ async def _apply(chunk: _Chunk, ingestor: Ingestor) -> tuple[list[FactError], In
     if chunk.kind is Kind.PIPELINE:
         parts.append((Kind.STAGE, chunk.stages))
     for kind, records in parts:
-        counts, changes, kind_errors = await ingestor.apply(kind, records)
+        counts, changes, kind_errors = await ingestor.apply(kind, records, prepared.get(kind))
         summary.counts[kind].add(counts)
         summary.stage_changes += changes
         errors.extend(kind_errors)

@@ -6,11 +6,13 @@ applied). The check happens twice: in Python to count created / updated / ignore
 and in the ``ON CONFLICT … DO UPDATE … WHERE`` clause so two concurrent writers
 cannot regress a row either.
 
-On PostgreSQL each batch of a kind is one statement on the raw asyncpg connection: the
-records go in as typed arrays (``unnest``), and a single ``INSERT … SELECT … ON CONFLICT
-DO UPDATE … WHERE`` with data-modifying CTEs compares against the rows as they were
-before the statement (created / updated / ignored), writes, and records stage changes.
-The rules are the same as the portable path (SQLite), which the tests run too.
+On PostgreSQL each batch of a kind is binary-COPied into a temporary staging table on the raw
+asyncpg connection, then a single ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE`` with
+data-modifying CTEs compares against the rows as they were before the statement (created /
+updated / ignored), writes, and records stage changes. A deal batch can be *prepared* for that
+(:meth:`Ingestor.prepare`: references from the id caches, deduplicated, in COPY layout) without
+the database, by another thread, while the previous batch is written. The rules are the same as
+the portable path (SQLite), which the tests run too.
 
 :class:`Ingestor` works inside the caller's transaction; it never commits.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -248,6 +250,35 @@ def _build_pg_plan(table: Table, columns: tuple[str, ...], deal_history: bool) -
     return _PgPlan(staging, create, sql, all_columns, converters)
 
 
+@dataclass
+class Prepared:
+    """A batch of one kind made ready for its statement (references resolved, deduplicated, in
+    COPY layout) by :meth:`Ingestor.prepare`, which needs no database: a bulk import prepares the
+    next batch while the database runs the current one. Valid while the id caches it read from are
+    unchanged (``generation``)."""
+
+    kind: Kind
+    generation: int
+    plan: "_PgPlan"
+    records: list[tuple[Any, ...]]
+    params: tuple[list[Any], ...]
+    #: Records refused for a bad reference (strict mode: nothing is written when there are any).
+    errors: list[FactError]
+    rejected: int
+    #: Valid records dropped because a newer copy of the same fact is in the batch.
+    duplicates: int
+
+
+#: The deals statement's COPY layout, as :meth:`Ingestor._prepare_deals` builds its tuples.
+DEAL_COPY_COLUMNS = ("external_id", *DEAL_COLUMNS, "source_updated_at")
+
+
+def _DEAL_PLAN() -> _PgPlan:  # noqa: N802 - reads as the constant it caches
+    plan = _pg_plan(Deal.__table__, DEAL_COPY_COLUMNS, deal_history=True)
+    assert plan.columns == (*DEAL_COPY_COLUMNS, "stage_entered_at")
+    return plan
+
+
 class Ingestor:
     """Applies batches of validated records within one session (one transaction).
 
@@ -260,6 +291,10 @@ class Ingestor:
         self.lenient = lenient
         self.dialect = session.bind.dialect.name
         self._ids: dict[Kind, dict[str, Any]] = {k: {} for k in Kind}
+        #: Changes whenever a cache does, so a batch prepared from the caches knows it is still valid.
+        self._generation = 0
+        #: Called just before each upsert statement is sent (a bulk import's reader starts its next chunk).
+        self.on_statement: Callable[[], None] | None = None
         #: PostgreSQL: whether batches go through COPY + one statement (needs the TEMP privilege).
         self._copy_path: bool | None = None if self.dialect == "postgresql" else False
 
@@ -267,6 +302,7 @@ class Ingestor:
         """Drop cached ids (after a rollback: ids created by the undone transaction do not exist)."""
         for cache in self._ids.values():
             cache.clear()
+        self._generation += 1
 
     # -- helpers -------------------------------------------------------------
     def _insert(self, table: Table):  # type: ignore[no-untyped-def]
@@ -277,8 +313,10 @@ class Ingestor:
         cache = self._ids[kind]
         if len(cache) > CACHE_LIMIT:
             cache.clear()
+            self._generation += 1
         missing = {r for r in refs if r is not None and r not in cache}
         if missing:
+            self._generation += 1
             model = MODELS[kind]
             rows = await self.session.execute(
                 select(model.external_id, model.id, *cols).where(model.external_id.in_(missing))
@@ -319,6 +357,7 @@ class Ingestor:
         if len(cache) > CACHE_LIMIT:
             cache.clear()
         cache.update(ids)
+        self._generation += 1
         return ids
 
     async def _classify(
@@ -369,6 +408,12 @@ class Ingestor:
                 row[name] = convert(row[name])
         get = operator.itemgetter(*plan.columns)
         records = [get(row) for row in rows] if len(plan.columns) > 1 else [(get(row),) for row in rows]
+        return await self._pg_copy_run(plan, records, *params)
+
+    async def _pg_copy_run(self, plan: _PgPlan, records: list[tuple[Any, ...]],
+                           *params: list[Any]) -> tuple[int, int, int]:
+        """COPY ``records`` (tuples in ``plan.columns`` order, values as COPY takes them) into the
+        plan's staging table and run its upsert statement: (written, created, stage changes)."""
         raw = await self._asyncpg()
         try:
             # jit: the planner cannot estimate the staging table and may JIT-compile every batch for
@@ -376,6 +421,8 @@ class Ingestor:
             await raw.execute(f"SET LOCAL jit = off; {plan.create}")  # create if missing, truncate
             await raw.copy_records_to_table(plan.staging, records=records, columns=plan.columns,
                                             schema_name="pg_temp")
+            if self.on_statement is not None:
+                self.on_statement()
             written, created, recorded = await raw.fetchrow(plan.sql, *params)
         except Exception as exc:  # asyncpg's errors, surfaced like the portable path's
             if isinstance(exc, DBAPIError):
@@ -398,39 +445,117 @@ class Ingestor:
         written, created, _ = await self._pg_run(_pg_plan(MODELS[kind].__table__, columns), rows)
         return UpsertCounts(created=created, updated=written - created, ignored=len(rows) - written)
 
-    async def _pg_deals(
-        self, records: list[dict[str, Any]], users: dict[str, Any], stages: dict[str, Any]
-    ) -> tuple[UpsertCounts, int]:
-        """Deals in one statement: upsert, then a stage change for each new deal or changed stage,
-        plus the records' explicit ``stage_history`` (for the deals actually written)."""
-        if not records:
-            return UpsertCounts(), 0
-        rows = [_deal_row(rec, users, stages) for rec in records]
-        plan = _pg_plan(Deal.__table__, ("external_id", *DEAL_COLUMNS, "source_updated_at"), deal_history=True)
+    def _prepare_deals(self, records: Sequence[tuple[tuple[str | int, ...], dict[str, Any]]], *,
+                       speculative: bool) -> Prepared | None:
+        """Deals in the PostgreSQL statement's COPY layout, from the id caches alone.
+
+        ``speculative``: a reference not in the caches may only be not looked up yet, so give up
+        (None) instead of rejecting the row. Otherwise the references were resolved first and a
+        missing one is the row's error. Also returns None when the caches change meanwhile (another
+        thread: see :meth:`prepare`)."""
+        generation = self._generation
+        users, stages, pipelines = self._ids[Kind.USER], self._ids[Kind.STAGE], self._ids[Kind.PIPELINE]
+        errors: list[FactError] = []
+        newest: dict[str, dict[str, Any]] = {}
+        valid = 0
+        for path, rec in records:
+            stage = stages.get(rec["stage_ref"])
+            pipeline_ref = rec["pipeline_ref"]
+            if (rec["owner_ref"] not in users or stage is None
+                    or (pipeline_ref and pipelines.get(pipeline_ref) != stage[1])
+                    or (rec["stage_history"] and any(ref not in stages for ref, _ in rec["stage_history"]))):
+                if speculative:
+                    return None
+                self._deal_errors(path, rec, users, stages, pipelines, errors)
+                continue
+            valid += 1
+            # One record per external id: the newest, the later one on a tie (as _dedupe).
+            key = rec["external_id"]
+            kept = newest.get(key)
+            if kept is None or rec["source_updated_at"] >= kept["source_updated_at"]:
+                newest[key] = rec
+        rows: list[tuple[Any, ...]] = []
         history: tuple[list[Any], ...] = ([], [], [], [])
-        for rec, row in zip(records, rows):
-            row["stage_entered_at"] = rec["stage_entered_at"]
+        dumps = orjson.dumps
+        for key in sorted(newest):  # one global lock order (see _dedupe)
+            rec = newest[key]
+            stage_id, pipeline_id = stages[rec["stage_ref"]]
+            status = rec["status"]
+            attributes = rec["attributes"]
+            rows.append((key, rec["title"], rec["value"], rec["currency"], rec["cost"], users[rec["owner_ref"]],
+                         pipeline_id, stage_id, status.value if isinstance(status, enum.Enum) else status,
+                         rec["added_at"], rec["won_at"], rec["lost_at"], rec["expected_close_date"],
+                         None if attributes is None else dumps(attributes).decode(), rec["source_updated_at"],
+                         rec["stage_entered_at"]))
             for ref, entered in rec["stage_history"]:
                 sid, pid = stages[ref]
-                history[0].append(rec["external_id"])
+                history[0].append(key)
                 history[1].append(sid)
                 history[2].append(pid)
                 history[3].append(entered)
-        written, created, recorded = await self._pg_run(plan, rows, *history)
-        counts = UpsertCounts(created=created, updated=written - created, ignored=len(rows) - written)
-        return counts, recorded
+        if generation != self._generation:
+            return None
+        return Prepared(Kind.DEAL, generation, _DEAL_PLAN(), rows, history, errors,
+                        rejected=len(records) - valid, duplicates=valid - len(newest))
+
+    def _deal_errors(self, path: tuple[str | int, ...], rec: dict[str, Any], users: dict[str, Any],
+                     stages: dict[str, Any], pipelines: dict[str, Any], errors: list[FactError]) -> None:
+        """Why a deal's references do not resolve, field by field."""
+        if rec["owner_ref"] not in users:
+            self._reject(errors, path, "owner_id", "user", rec["owner_ref"])
+        stage = stages.get(rec["stage_ref"])
+        if stage is None:
+            self._reject(errors, path, "stage_id", "stage", rec["stage_ref"])
+        elif rec["pipeline_ref"]:
+            if rec["pipeline_ref"] not in pipelines:
+                self._reject(errors, path, "pipeline_id", "pipeline", rec["pipeline_ref"])
+            elif pipelines[rec["pipeline_ref"]] != stage[1]:
+                errors.append(FactError((*path, "stage_id"),
+                                        f"stage {rec['stage_ref']!r} is not in pipeline {rec['pipeline_ref']!r}"))
+        for i, (ref, _) in enumerate(rec["stage_history"]):
+            if ref not in stages:
+                self._reject(errors, (*path, "stage_history", i), "stage_id", "stage", ref)
+
+    async def _run_prepared(self, prepared: Prepared) -> tuple[UpsertCounts, int, list[FactError]]:
+        """Write a prepared batch (nothing in strict mode when it has reference errors)."""
+        if prepared.errors and not self.lenient:
+            return UpsertCounts(), 0, prepared.errors
+        counts = UpsertCounts(ignored=prepared.duplicates, rejected=prepared.rejected)
+        if prepared.records:
+            written, created, recorded = await self._pg_copy_run(prepared.plan, prepared.records, *prepared.params)
+            counts.created += created
+            counts.updated += written - created
+            counts.ignored += len(prepared.records) - written
+        else:
+            recorded = 0
+        return counts, recorded, prepared.errors
+
+    def prepare(self, kind: Kind, records: Sequence[tuple[tuple[str | int, ...], dict[str, Any]]]) -> Prepared | None:
+        """Make a batch ready for :meth:`apply` without touching the database, or None when it
+        cannot be (a kind without a prepared form, the portable path, a reference not cached yet).
+
+        Safe to call from another thread while this Ingestor writes another batch: it only reads
+        the caches, and :meth:`apply` ignores a batch prepared from caches that changed since.
+        """
+        if kind is not Kind.DEAL or self._copy_path is not True or not records:
+            return None
+        return self._prepare_deals(records, speculative=True)
 
     # -- kinds -------------------------------------------------------------
     async def apply(
-        self, kind: Kind, records: Sequence[tuple[tuple[str | int, ...], dict[str, Any]]]
+        self, kind: Kind, records: Sequence[tuple[tuple[str | int, ...], dict[str, Any]]],
+        prepared: Prepared | None = None,
     ) -> tuple[UpsertCounts, int, list[FactError]]:
         """Upsert records of one kind. Returns counts, stage changes recorded and reference errors.
 
         ``records`` pairs each record with its path (for error messages). In strict mode the
         caller rolls back on any error; in lenient mode rows with bad references are skipped.
+        ``prepared`` is what :meth:`prepare` made of these records, used when still valid.
         """
         if not records:
             return UpsertCounts(), 0, []
+        if prepared is not None and prepared.kind is kind and prepared.generation == self._generation:
+            return await self._run_prepared(prepared)
         handler = {
             Kind.USER: self._users,
             Kind.TEAM: self._teams,
@@ -509,41 +634,27 @@ class Ingestor:
         )
         counts.rejected = len(records) - len(valid)
         self._ids[Kind.STAGE].clear()  # cached (id, pipeline) pairs may have moved
+        self._generation += 1
         return counts, 0, errors
 
     async def _deals(self, records):  # type: ignore[no-untyped-def]
-        errors: list[FactError] = []
         users = await self._resolve(Kind.USER, {r["owner_ref"] for _, r in records})
         stage_refs = {r["stage_ref"] for _, r in records} | {s for _, r in records for s, _ in r["stage_history"]}
         stages = await self._resolve(Kind.STAGE, stage_refs, Stage.pipeline_id)
         pipelines = await self._resolve(Kind.PIPELINE, {r["pipeline_ref"] for _, r in records if r["pipeline_ref"]})
+        if await self._use_copy_path():
+            prepared = self._prepare_deals(records, speculative=False)
+            assert prepared is not None  # only another thread changes the caches meanwhile, and none does here
+            return await self._run_prepared(prepared)
+        errors: list[FactError] = []
         valid: list[dict[str, Any]] = []
         for path, rec in records:
             start = len(errors)
-            if rec["owner_ref"] not in users:
-                self._reject(errors, path, "owner_id", "user", rec["owner_ref"])
-            stage = stages.get(rec["stage_ref"])
-            if stage is None:
-                self._reject(errors, path, "stage_id", "stage", rec["stage_ref"])
-            elif rec["pipeline_ref"]:
-                if rec["pipeline_ref"] not in pipelines:
-                    self._reject(errors, path, "pipeline_id", "pipeline", rec["pipeline_ref"])
-                elif pipelines[rec["pipeline_ref"]] != stage[1]:
-                    errors.append(FactError((*path, "stage_id"),
-                                            f"stage {rec['stage_ref']!r} is not in pipeline {rec['pipeline_ref']!r}"))
-            for i, (ref, _) in enumerate(rec["stage_history"]):
-                if ref not in stages:
-                    self._reject(errors, (*path, "stage_history", i), "stage_id", "stage", ref)
+            self._deal_errors(path, rec, users, stages, pipelines, errors)
             if len(errors) == start:
                 valid.append(rec)
         if errors and not self.lenient:
             return UpsertCounts(), 0, errors
-        if await self._use_copy_path():
-            unique = _dedupe(list(enumerate(valid)))
-            counts, recorded = await self._pg_deals([rec for _, rec in unique], users, stages)
-            counts.ignored += len(valid) - len(unique)
-            counts.rejected = len(records) - len(valid)
-            return counts, recorded, errors
         keep, counts = await self._classify(Kind.DEAL, list(enumerate(valid)), Deal.stage_id)
         counts.rejected = len(records) - len(valid)
         rows = [_deal_row(rec, users, stages) for _, rec, _ in keep]

@@ -10,6 +10,8 @@ resolves them.
 from __future__ import annotations
 
 import enum
+import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -353,8 +355,147 @@ def parse_pipeline(
     return (rec, stages) if len(errors) == start else None
 
 
+_DEAL_FIELDS = frozenset({
+    "id", "title", "value", "currency", "cost", "owner_id", "pipeline_id", "stage_id", "status", "added_at",
+    "won_at", "lost_at", "expected_close_date", "stage_entered_at", "attributes", "updated_at", "stage_history",
+})
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")  # as goalgraph.inputs.text_problem
+_EARLIEST_DAY, _LATEST_DAY = EARLIEST.date(), LATEST.date()
+_STATUSES = {m.value: m for m in DealStatus}
+_UTC = timezone.utc
+
+
+def _plain_timestamp(value: str) -> datetime | None:
+    """A timestamp string that FieldReader.timestamp accepts, converted as it does; None for anything else."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None or not EARLIEST <= moment < LATEST:
+        return None
+    return moment.astimezone(_UTC)
+
+
+def _plain_deal(raw: Mapping[str, Any], received_at: datetime) -> dict[str, Any] | None:
+    """The common deal — every field a plain JSON string or number, nothing wrong — read in one pass.
+
+    Returns exactly what the field-by-field reading of :func:`parse_deal` returns for it, or None
+    when the deal is anything else (a problem, a typed value from GraphQL, stage history): then the
+    field-by-field reading decides and explains. tests/test_import.py holds the two together."""
+    if type(raw) is not dict or not _DEAL_FIELDS.issuperset(raw):
+        return None
+    get = raw.get
+    ext, title, currency, owner, stage = get("id"), get("title"), get("currency"), get("owner_id"), get("stage_id")
+    added = get("added_at")
+    if (type(ext) is not str or type(title) is not str or type(currency) is not str or type(owner) is not str
+            or type(stage) is not str or type(added) is not str or get("stage_history") is not None):
+        return None
+    pipeline, status, won, lost, updated, entered, close = (
+        get("pipeline_id"), get("status"), get("won_at"), get("lost_at"), get("updated_at"),
+        get("stage_entered_at"), get("expected_close_date"))
+    texts = [ext, title, currency, owner, stage, added]
+    for item in (pipeline, status, won, lost, updated, entered, close):
+        if item is not None:
+            if type(item) is not str or not item:
+                return None
+            texts.append(item)
+    value, cost, attributes = get("value"), get("cost"), get("attributes")
+    if attributes is None:
+        attributes = {}
+    elif type(attributes) is not dict or len(attributes) > MAX_ATTRIBUTES:
+        return None
+    for key, item in attributes.items():
+        kind = type(item)
+        if type(key) is not str or not 0 < len(key) <= 64:
+            return None
+        if kind is str:
+            if len(item) > 500:
+                return None
+            texts.append(item)
+        elif kind is int:
+            if not -(2**63) <= item < 2**63:
+                return None
+        elif kind is float:
+            if not math.isfinite(item):
+                return None
+        elif item is not None and kind is not bool:
+            return None
+        texts.append(key)
+    if _BAD_CHARACTER.search("".join(texts)) is not None:
+        return None
+    ext, title, owner, stage = ext.strip(), title.strip(), owner.strip(), stage.strip()
+    currency = currency.strip().upper()
+    if (not 0 < len(ext) <= EXTERNAL_ID_LENGTH or not 0 < len(title) <= 300 or not 0 < len(owner) <= EXTERNAL_ID_LENGTH
+            or not 0 < len(stage) <= EXTERNAL_ID_LENGTH or len(currency) > 8 or not is_currency(currency)):
+        return None
+    if pipeline is not None:
+        pipeline = pipeline.strip()
+        if not 0 < len(pipeline) <= EXTERNAL_ID_LENGTH:
+            return None
+    amounts: list[Decimal] = []
+    for amount in (value, cost):
+        if amount is None:
+            amounts.append(Decimal(0))  # only cost may be missing: value is checked below
+            continue
+        kind = type(amount)
+        if kind is not float and kind is not int and kind is not str:
+            return None
+        try:
+            number = Decimal(str(amount).strip())
+        except InvalidOperation:
+            return None
+        if amount_problem(number) is not None:
+            return None
+        amounts.append(number)
+    if value is None:
+        return None
+    if status is None:
+        deal_status = DealStatus.OPEN
+    else:
+        deal_status = _STATUSES.get(status.strip().upper())
+        if deal_status is None:
+            return None
+    added_at = _plain_timestamp(added)
+    if added_at is None:
+        return None
+    times: list[datetime | None] = []
+    for text_value in (won, lost, entered, updated):
+        if text_value is None:
+            times.append(None)
+            continue
+        moment = _plain_timestamp(text_value)
+        if moment is None:
+            return None
+        times.append(moment)
+    won_at, lost_at, entered_at, updated_at = times
+    if ((deal_status is DealStatus.WON and won_at is None) or (deal_status is DealStatus.LOST and lost_at is None)
+            or (won_at is not None and won_at < added_at) or (lost_at is not None and lost_at < added_at)):
+        return None
+    close_date = None
+    if close is not None:
+        try:
+            close_date = date.fromisoformat(close.strip())
+        except ValueError:
+            return None
+        if not _EARLIEST_DAY <= close_date < _LATEST_DAY:
+            return None
+    return {
+        "external_id": ext, "title": title, "value": amounts[0], "currency": currency, "cost": amounts[1],
+        "owner_ref": owner, "pipeline_ref": pipeline, "stage_ref": stage, "status": deal_status,
+        "added_at": added_at, "won_at": won_at, "lost_at": lost_at, "expected_close_date": close_date,
+        "stage_entered_at": entered_at, "attributes": dict(attributes),
+        "source_updated_at": updated_at or received_at, "stage_history": [],
+    }
+
+
 def parse_deal(raw: Mapping[str, Any], path: Path, errors: list[FactError], received_at: datetime) -> dict[str, Any] | None:
     """A deal; see docs/facts.md for every field."""
+    plain = _plain_deal(raw, received_at)
+    return plain if plain is not None else _read_deal(raw, path, errors, received_at)
+
+
+def _read_deal(raw: Mapping[str, Any], path: Path, errors: list[FactError], received_at: datetime) -> dict[str, Any] | None:
+    """A deal read field by field, naming every problem."""
     start = len(errors)
     row = FieldReader(raw, path, errors)
     value = row.amount("value", required=True)
