@@ -146,6 +146,7 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
         "pace badges: ",
         "notification settings in the goal form",
         "leaderboard: ",
+        "template \"Weekly calls completed\" filled the form",
         "keyboard: Enter on the first period row",
         "locked (the page says",
         "unlocked again",

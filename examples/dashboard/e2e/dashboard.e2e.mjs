@@ -300,6 +300,18 @@ try {
   if (await page.locator('[data-testid="locked-note"]').count()) throw new Error("still shown as locked after unlocking");
   step(`"${lockTitle}" unlocked again`);
 
+  // A goal form started from a template (filled, still editable).
+  await page.goto(`${base}#/goals/new`);
+  await page.locator('[data-testid="template"]').waitFor();
+  await page.locator('[data-testid="template"]').selectOption("WEEKLY_CALLS_COMPLETED");
+  const typeChosen = await page.locator('select[name="goalType"]').inputValue();
+  const targetChosen = await page.locator('input[name="targetForAll"]').inputValue();
+  if (typeChosen !== "ACTIVITIES_COMPLETED" || !targetChosen.startsWith("50")) {
+    throw new Error(`template did not fill the form: ${typeChosen}, ${targetChosen}`);
+  }
+  step(`template "Weekly calls completed" filled the form: ${typeChosen}, target ${targetChosen}`);
+  await page.goto(`${base}#/goals`);
+
   // 8. A new goal with per-period targets; a bad number is named beside its field.
   await page.goto(`${base}#/goals/new`);
   const form = page.locator('[data-testid="goal-form"]');

@@ -120,6 +120,7 @@ export const FormDataQuery = graphql(`
     dimensions { key label appliesTo elements feature }
     features { key label enabled }
     pipelines { id name stages { id name position } }
+    goalTemplates { key label title description goalType measure interval assigneeKind filters { key values } suggestedTarget notifications available }
     users(first: 500, active: true) { nodes { id name } }
     teams(first: 200) { nodes { id name } }
   }

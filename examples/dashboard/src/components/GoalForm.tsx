@@ -297,6 +297,33 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
     }));
   }
 
+  /** Fill the form from a template (its title's {assignee} and {period} placeholders are left to the user). */
+  function applyTemplate(key: string) {
+    const t = data.goalTemplates.find((x) => x.key === key);
+    if (!t) return;
+    const next = data.goalTypes.find((x) => x.key === t.goalType);
+    const notify = (t.notifications ?? {}) as Partial<{ milestones: number[]; pace: boolean; periodClosed: boolean; assigned: boolean; teamLeaders: boolean }>;
+    setS((old) => ({
+      ...old,
+      title: t.title.replace(/\s*[–-]?\s*\{assignee\}/, "").replace(/\s*\{period\}/, "").trim() || t.label,
+      goalType: t.goalType,
+      measure: t.measure,
+      interval: t.interval as Interval,
+      assigneeKind: t.assigneeKind as AssigneeKind,
+      assigneeId: t.assigneeKind === old.assigneeKind ? old.assigneeId : t.assigneeKind === "USER" ? me?.me.user?.id ?? "" : "",
+      filters: Object.fromEntries(t.filters.filter((f) => next?.filters.some((nf) => nf.key === f.key)).map((f) => [f.key, f.values])),
+      targetForAll: t.suggestedTarget ?? old.targetForAll,
+      notify: {
+        ...old.notify,
+        ...(notify.milestones ? { milestones: notify.milestones.join(", ") } : {}),
+        ...(notify.pace != null ? { pace: notify.pace } : {}),
+        ...(notify.periodClosed != null ? { periodClosed: notify.periodClosed } : {}),
+        ...(notify.assigned != null ? { assigned: notify.assigned } : {}),
+        ...(notify.teamLeaders != null ? { teamLeaders: notify.teamLeaders } : {}),
+      },
+    }));
+  }
+
   const errorsAt = (field: string, key?: string) =>
     outcome?.kind === "error"
       ? outcome.fields.filter((f) => f.path[0] === field && (key === undefined ? !f.keyed : f.keyed && f.path[1] === key)).map((f) => f.message)
@@ -361,6 +388,16 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
       {readOnly && <p className="alert">You may not change this goal.</p>}
       <form className="card goal-form" onSubmit={submit} data-testid="goal-form">
         <fieldset disabled={readOnly || busy}>
+          {!goal && data.goalTemplates.length > 0 && (
+            <Field label="Start from a template" hint="Fills the form; everything stays editable.">
+              <select name="template" defaultValue="" onChange={(e) => applyTemplate(e.target.value)} data-testid="template">
+                <option value="">Blank goal</option>
+                {data.goalTemplates.map((t) => (
+                  <option key={t.key} value={t.key} disabled={!t.available}>{t.label}{t.available ? "" : " (not licensed)"}</option>
+                ))}
+              </select>
+            </Field>
+          )}
           <Field label="Title" errors={errorsAt("title")}>
             <input value={s.title} onChange={(e) => set("title", e.target.value)} required placeholder="Won revenue, team North" name="title" />
           </Field>
