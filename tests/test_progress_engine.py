@@ -158,3 +158,36 @@ async def test_statement_text_does_not_change_with_the_data(runtime: Runtime) ->
     # 2 goals × 3 months and 40 goals × 8 quarters: as many parameters each time
     assert [n for _, n in first] == [n for _, n in second]
     assert max(n for _, n in second) < 80
+
+
+async def test_average_measures_are_the_mean_of_the_converted_facts(runtime: Runtime) -> None:
+    """An average measure (core feature, any goal type) is Σ converted amounts ÷ facts converted, from the same
+    batched statement; a period without facts averages 0; pace treats it as a level."""
+    from dataclasses import replace
+
+    from goalgraph.progress.status import Rules, pace
+    from goalgraph.registry import GoalType, Measure
+
+    ids = await _seed(runtime)
+    async with runtime.sessions() as session, session.begin():
+        await ingest_batch(session, {"deals": [
+            {"id": "d5", "title": "E", "value": "600", "currency": "EUR", "owner_id": "bob", "stage_id": "closing",
+             "status": "WON", "added_at": "2026-03-01T10:00:00+01:00", "won_at": "2026-03-05T10:00:00+01:00"}]})
+    won = runtime.registry.goal_types["DEALS_WON"]
+    mean = Measure("AVERAGE_VALUE", "Average deal value", column="value", money=True, average=True)
+    assert mean.cumulative is False
+    runtime.registry.add_goal_type(replace(won, key="AVERAGE_WON_DEAL", label="Average won deal", measures=(mean,)),
+                                   "test")
+    values, actuals = await _run(runtime, [
+        goal("avg", "AVERAGE_WON_DEAL", "AVERAGE_VALUE", currency="EUR"),
+        goal("avg_bob", "AVERAGE_WON_DEAL", "AVERAGE_VALUE", Assignee(AssigneeKind.USER, ids["bob"]), "EUR"),
+        goal("sum", "DEALS_WON", "VALUE", currency="EUR"),
+    ])
+    # February: d1 1000 EUR alone; March: d3 10000 NOK × 0.08 = 800 and d5 600 → 700.
+    assert values["avg"] == [Decimal("0.0000"), Decimal("1000.0000"), Decimal("700.0000")]
+    assert values["sum"] == [Decimal(0), Decimal("1000"), Decimal("1400")]
+    assert values["avg_bob"] == [Decimal("0.0000"), Decimal("0.0000"), Decimal("600.0000")]
+    assert actuals[("avg", 2)].facts == 2
+    march = MONTHS[2]
+    p = pace(Decimal(700), Decimal(1000), march, march.start + (march.end - march.start) / 10, Rules(cumulative=False))
+    assert p is not None and p.projected == Decimal(700) and p.expected_by_now == Decimal(1000)

@@ -67,6 +67,15 @@ class Measure:
     #: The actual accumulates over the period (counts, sums); False for a level that is already an
     #: estimate of the period's end (a forecast), which pace does not extrapolate.
     cumulative: bool = True
+    #: The actual is the mean of ``column`` over the facts counted (converted first for money), not
+    #: their sum: computed from the same batched sums and counts. Averages are levels (see ``cumulative``).
+    average: bool = False
+
+    def __post_init__(self) -> None:
+        if self.average and self.column is None:
+            raise ValueError(f"measure {self.key!r}: an average needs a column")
+        if self.average and self.cumulative:
+            object.__setattr__(self, "cumulative", False)  # a mean does not grow with time
 
 
 COUNT = Measure("COUNT", "Number")

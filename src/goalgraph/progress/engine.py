@@ -143,12 +143,14 @@ async def compute_actuals(
                     part.facts += n
                     part.value += amount
     for goal in goals:
-        money = registry.goal_types[goal.goal_type].measure(goal.measure).money  # type: ignore[union-attr]
+        measure = registry.goal_types[goal.goal_type].measure(goal.measure)
+        assert measure is not None
         for period in goal.periods:
             actual = results[(goal.key, period.index)]
-            actual.value = shape_amount(actual.value, money)
-            for part in actual.elements.values():
-                part.value = shape_amount(part.value, money)
+            for part in (actual, *actual.elements.values()):
+                if measure.average:  # the mean of the facts converted (0 without any)
+                    part.value = part.value / part.facts if part.facts else Decimal(0)
+                part.value = shape_amount(part.value, measure.money or measure.average)
     return results
 
 
