@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from goalgraph.access import policy
 from goalgraph.access.gate import LicenceRequired
+from goalgraph.access.viewer import Viewer
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.goal_mutations import GoalFilterInput, _filters
 from goalgraph.graphql.types.goals import Interval
@@ -52,12 +53,10 @@ class Leaderboard:
                     "only their own entry, with its true rank.")
 
 
-def _visible(viewer: policy.Viewer, entry: board.Entry) -> bool:  # type: ignore[name-defined]
-    if policy.sees_everything(viewer):
-        return True
-    if entry.user_id is not None:
-        return entry.user_id == viewer.user_id or (viewer.is_leader and entry.user_id in viewer.team_members)
-    return entry.team_id in viewer.leads
+def _visible(viewer: Viewer, entry: board.Entry) -> bool:
+    """Whom a viewer may see on a board: whose goals they may see (the policy's one rule)."""
+    kind = "USER" if entry.user_id is not None else "TEAM"
+    return policy.can_see_assignee(viewer, kind, entry.user_id, entry.team_id)
 
 
 @strawberry.type(description="Leaderboard queries.")
