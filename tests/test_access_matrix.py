@@ -222,3 +222,14 @@ async def test_private_details_are_for_self_and_admins(world, gql) -> None:  # t
     assert as_mats["licence"] == {"plan": "enterprise", "customer": None, "seats": None, "seatsUsed": None}
     as_admin = await gql(emails, as_user="alice")
     assert all(n["email"] for n in as_admin["users"]["nodes"]) and as_admin["licence"]["customer"] == "goalgraph tests"
+
+
+async def test_saved_access_reports_the_role_the_policy_uses(gql) -> None:  # type: ignore[no-untyped-def]
+    """setUserAccess answers a team leader's role as TEAM_LEADER, as `me` and the policy do (it said USER)."""
+    await gql("""mutation { ingestFacts(input: {users: [{id: "tl", name: "Tea Leader"}, {id: "tm", name: "Tom"}],
+                 teams: [{id: "t1", name: "T1", memberIds: ["tl", "tm"], leaderIds: ["tl"]}]}) { __typename } }""")
+    saved = await gql("""mutation { setUserAccess(userId: "tl", input: {seeCompanyStatistics: true}) {
+        ... on AccessSaved { access { role seeCompanyStatistics } } } }""")
+    me = await gql("{ me { access { role } } }", as_user="tl")
+    assert saved["setUserAccess"]["access"] == {"role": "TEAM_LEADER", "seeCompanyStatistics": True}
+    assert me["me"]["access"]["role"] == "TEAM_LEADER"

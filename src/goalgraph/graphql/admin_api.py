@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from goalgraph.access import admin, credentials, policy, seats
+from goalgraph.access.viewer import Viewer, viewer_of
 from goalgraph.live.broker import FactsChanged
 from goalgraph.access.gate import LicenceRequired, licence_status
 from goalgraph.graphql.errors import ErrorCode, ForbiddenError, LicenceRequiredError, ValidationError
@@ -138,11 +139,13 @@ InstallLicencePayload = Annotated[LicenceInstalled | ValidationError | Forbidden
                                   strawberry.union("InstallLicencePayload", description="The licence, or why not.")]
 
 
-def _access_of_user(user) -> Access:  # type: ignore[no-untyped-def]
-    return Access(role="ADMIN" if user.is_admin else "USER", admin=user.is_admin,
-                  see_company_statistics=user.can_see_company_statistics,
-                  see_other_users_statistics=user.can_see_other_users_statistics,
-                  can_lock_targets=user.can_lock_targets, use_targets=user.can_use_targets)
+def access_of(viewer: Viewer) -> Access:
+    """Role and rights as the policy reads them (the same for ``me`` and for what an admin just saved)."""
+    return Access(role=viewer.role, admin=viewer.is_admin or viewer.system,
+                  see_company_statistics=viewer.can_see_company_statistics,
+                  see_other_users_statistics=viewer.can_see_other_users_statistics,
+                  can_lock_targets=viewer.can_lock_targets or viewer.system,
+                  use_targets=policy.can_use_targets(viewer))
 
 
 async def _features(info: Info) -> list[FeatureInfo]:
@@ -180,11 +183,7 @@ class AdminQueries:
     async def me(self, info: Info) -> Me:
         viewer = await info.context.viewer()
         user = await info.context.loaders.user.load(viewer.user_id) if viewer.user_id else None
-        access = Access(role=viewer.role, admin=viewer.is_admin or viewer.system,
-                        see_company_statistics=viewer.can_see_company_statistics,
-                        see_other_users_statistics=viewer.can_see_other_users_statistics,
-                        can_lock_targets=viewer.can_lock_targets or viewer.system,
-                        use_targets=policy.can_use_targets(viewer))
+        access = access_of(viewer)
         gate = await info.context.gate()
         return Me(subject=viewer.subject, user=UserType(row=user) if user else None, access=access,
                   has_seat=gate.seated, token_id=info.context.token_id)
@@ -225,9 +224,10 @@ class AdminMutations:
                     can_lock_targets=input.can_lock_targets, can_use_targets=input.use_targets)
                 # What the user may see changed: every subscription checks its viewer again on this push.
                 await info.context.runtime.broker.announce(session, FactsChanged(None))
+                saved = access_of(await viewer_of(session, user))
         except IngestRejected as rejected:
             return ValidationError.from_fact_errors(rejected.errors)
-        return AccessSaved(user=UserType(row=user), access=_access_of_user(user))
+        return AccessSaved(user=UserType(row=user), access=saved)
 
     @strawberry.mutation(description="Switch a licensed feature on or off (admins only).")
     async def set_feature_enabled(self, info: Info, key: str, enabled: bool) -> SetFeatureEnabledPayload:
