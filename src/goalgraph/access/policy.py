@@ -85,6 +85,14 @@ def fact_owner_condition(viewer: Viewer, owner_column: Any) -> Any | None:
     return owner_column.in_(sorted(viewer.team_members | {viewer.user_id}))
 
 
+def row_condition(viewer: Viewer, model: Any) -> Any | None:
+    """SQL condition on a CRM model's rows the viewer may see (None: all). Facts credited to a user (models
+    declaring ``credited_user``, the column naming them) follow :func:`fact_owner_condition`; users, teams,
+    pipelines and stages are visible to anyone allowed in."""
+    column = getattr(model, "credited_user", None)
+    return None if column is None else fact_owner_condition(viewer, getattr(model, column))
+
+
 def visible_fact_owners(viewer: Viewer) -> frozenset[int] | None:
     """The users whose facts the viewer may see (None: everyone's)."""
     if sees_everything(viewer):

@@ -61,15 +61,13 @@ async def _page(info: Info, query: Any, model: Any, kind: str, first: int, after
 
 
 async def _visible(info: Info, query: Any, model: Any) -> Any:
-    """Narrow a deals/activities query to the facts the viewer may see."""
-    condition = policy.fact_owner_condition(await info.context.viewer(), model.owner_id)
+    """Narrow a query to the rows the viewer may see (access.policy.row_condition)."""
+    condition = policy.row_condition(await info.context.viewer(), model)
     return query if condition is None else query.where(condition)
 
 
 async def _one(info: Info, model: Any, external_id: str, node: Any) -> Any:
-    query = select(model).where(model.external_id == external_id)
-    if hasattr(model, "owner_id"):
-        query = await _visible(info, query, model)
+    query = await _visible(info, select(model).where(model.external_id == external_id), model)
     async with info.context.db() as session:
         row = await session.scalar(query)
     return None if row is None else node(row=row)

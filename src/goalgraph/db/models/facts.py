@@ -142,6 +142,9 @@ class Stage(Base):
 class Deal(Base):
     """A deal: value, cost (so gross profit), owner, pipeline stage, status and timestamps."""
 
+    #: The column naming the credited user: who may see a row is decided by it (access.policy.row_condition).
+    credited_user = "owner_id"
+
     __tablename__ = "deals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -193,6 +196,9 @@ class DealStageChange(Base):
 
 class Activity(Base):
     """A CRM activity (call, meeting, email, task …), optionally about a deal."""
+
+    #: The column naming the credited user: who may see a row is decided by it (access.policy.row_condition).
+    credited_user = "owner_id"
 
     __tablename__ = "activities"
 
