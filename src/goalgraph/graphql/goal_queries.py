@@ -13,7 +13,8 @@ from goalgraph.goals.errors import GoalNotFound
 from goalgraph.goals.listing import GoalListFilter, Timeframe, goals_query
 from goalgraph.goals.service import get_goal
 from goalgraph.graphql.pagination import Connection, Edge, PageInfo, check_page_size, decode_cursor, encode_cursor, paginate
-from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, PaceStatus, PeriodStatus, summary_status  # noqa: F401 - PaceStatus registers the enum
+from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, PaceStatus, PeriodStatus  # noqa: F401 - PaceStatus registers the enum
+from goalgraph.progress.summary import Order, select_and_order
 from goalgraph.progress import status as status_rules
 from goalgraph.db.models import Goal
 
@@ -28,16 +29,7 @@ class TimeframeEnum(enum.Enum):
     FUTURE = "FUTURE"
 
 
-@strawberry.enum(description="Order of the goals list.")
-class GoalOrder(enum.Enum):
-    CREATED = "CREATED"
-    PROGRESS_ASC = "PROGRESS_ASC"
-    PROGRESS_DESC = "PROGRESS_DESC"
-    #: AT_RISK first, then BEHIND, ON_TRACK, and goals with no period under way last.
-    PACE = "PACE"
-
-
-_PACE_ORDER = {status_rules.PaceStatus.AT_RISK: 0, status_rules.PaceStatus.BEHIND: 1, status_rules.PaceStatus.ON_TRACK: 2}
+GoalOrder = strawberry.enum(Order, name="GoalOrder", description="Order of the goals list.")
 
 
 @strawberry.input(description="Narrow the goals list; all given conditions must hold.")
@@ -67,7 +59,7 @@ class GoalQueries:
 
     @strawberry.field(description="Goals, filtered and ordered; each with its periods and progress.")
     async def goals(self, info: Info, first: int = 50, after: str | None = None, filter: GoalFilter | None = None,
-                    order_by: GoalOrder = GoalOrder.CREATED) -> Connection[GoalNode]:
+                    order_by: GoalOrder = Order.CREATED) -> Connection[GoalNode]:
         ctx = info.context
         f = filter or GoalFilter()
         criteria = GoalListFilter(
@@ -81,7 +73,7 @@ class GoalQueries:
         if visible is not None:
             query = query.where(visible)
         max_page = ctx.runtime.settings.max_page_size
-        if f.status is None and f.pace_status is None and order_by is GoalOrder.CREATED:
+        if f.status is None and f.pace_status is None and order_by is Order.CREATED:
             async with ctx.db() as session:
                 return await paginate(session, query, Goal.id, "Goal", first=first, after=after,
                                       max_page_size=max_page, convert=lambda row: GoalNode(row=row))
@@ -93,32 +85,11 @@ class GoalQueries:
         for row in rows:
             ctx.loaders.goal.prime(row.id, row)
         progress = await ctx.loaders.progress.load_many([(row.id, None, None) for row in rows])
-        scored = []
-        for row, p in zip(rows, progress):
-            state = summary_status(p)
-            if f.status is not None and state.value != f.status.value:
-                continue
-            current = p.current
-            pace_state = current.pace.status if current is not None and current.pace is not None else None
-            if f.pace_status is not None and pace_state not in f.pace_status:
-                continue
-            if order_by is GoalOrder.PACE:
-                ratio = _PACE_ORDER.get(pace_state)
-            elif current is not None:
-                ratio = current.ratio
-            elif state.value == "PENDING":
-                ratio = None  # not started: sorts last
-            else:
-                ratio = status_rules.ratio(p.total_actual, p.total_target)  # None (sorts last) for a zero target
-            scored.append((row, ratio))
-        if order_by is not GoalOrder.CREATED:
-            missing = [s for s in scored if s[1] is None]
-            present = sorted((s for s in scored if s[1] is not None), key=lambda s: (s[1], s[0].id),
-                             reverse=order_by is GoalOrder.PROGRESS_DESC)
-            scored = present + missing
+        scored = select_and_order(rows, progress, status=f.status.value if f.status else None,
+                                  paces=f.pace_status, order=order_by)
         page = scored[offset: offset + first]
         edges = [Edge(cursor=encode_cursor("GoalOffset", offset + i), node=GoalNode(row=row))
-                 for i, (row, _) in enumerate(page)]
+                 for i, row in enumerate(page)]
         return Connection(
             edges=edges,
             page_info=PageInfo(has_next_page=offset + first < len(scored), has_previous_page=offset > 0,

@@ -19,6 +19,7 @@ from goalgraph.graphql.types.facts import ActivityType, DealType, Money, TeamTyp
 from goalgraph.graphql.types.goal_types import GoalTypeInfo
 from goalgraph.progress import status as status_rules
 from goalgraph.progress.engine import shape_amount
+from goalgraph.progress.summary import summary_status
 from goalgraph.progress.service import GoalProgress, PeriodProgress, is_money
 from goalgraph.registry import FactKind
 
@@ -254,15 +255,6 @@ class TargetRevision:
     changed_at: datetime = strawberry.field(description="When.")
     changed_by: str | None = strawberry.field(description="Who (user id), when known.")
     changes: list[TargetChange] = strawberry.field(description="What changed.")
-
-
-def summary_status(progress: GoalProgress) -> status_rules.Status:
-    """The status of the whole span (see :func:`goalgraph.progress.status.span_status`)."""
-    if not progress.periods:
-        return status_rules.Status.PENDING
-    current = progress.current
-    return status_rules.span_status([p.status for p in progress.periods], current.status if current else None,
-                                    progress.total_actual, progress.total_target, progress.rules)
 
 
 @strawberry.type(description="What the viewer may do with a goal (to grey out buttons).")
