@@ -49,6 +49,13 @@ def parse_goal_id(goal_id: str | int) -> int:
     return number
 
 
+def same_measure(a: Goal, b: Goal) -> bool:
+    """Two goals measure the same thing the same way — goal type, measure, interval, fiscal year and
+    currency — so one's targets may be summed beside the other's (a team's members' targets)."""
+    return (a.goal_type, a.measure, a.interval, a.fiscal, a.currency) == (
+        b.goal_type, b.measure, b.interval, b.fiscal, b.currency)
+
+
 async def get_goal(session: AsyncSession, goal_id: str | int, viewer: Viewer, *, for_update: bool = False) -> Goal:
     """A live (not deleted) goal the viewer may see, or GoalNotFound (hidden goals do not exist)."""
     query = select(Goal).where(Goal.id == parse_goal_id(goal_id), Goal.deleted_at.is_(None))

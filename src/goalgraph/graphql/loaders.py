@@ -24,7 +24,7 @@ from goalgraph.db.models import (
     User,
 )
 from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
-from goalgraph.goals.service import element_targets_of, overrides_of, revisions_of
+from goalgraph.goals.service import element_targets_of, overrides_of, revisions_of, same_measure
 from goalgraph.notifications import rules
 from goalgraph.organisation import get_organisation
 from goalgraph.graphql.errors import ErrorCode, query_error
@@ -197,10 +197,7 @@ class Loaders:
         for team_goal in team_goals:
             sums: dict[date, Decimal] = defaultdict(Decimal)
             for team_id, user_goal in rows:
-                same = (team_id == team_goal.assignee_team_id and user_goal.goal_type == team_goal.goal_type
-                        and user_goal.measure == team_goal.measure and user_goal.interval == team_goal.interval
-                        and user_goal.fiscal == team_goal.fiscal and user_goal.currency == team_goal.currency)
-                if not same:
+                if team_id != team_goal.assignee_team_id or not same_measure(user_goal, team_goal):
                     continue
                 for period in goal_periods(user_goal, cal, ctx.now):
                     sums[period.start_date] += period_target(user_goal, period, overrides.get(user_goal.id, {}))
