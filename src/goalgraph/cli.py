@@ -189,6 +189,115 @@ def features(enable: tuple[str, ...], disable: tuple[str, ...], demo: bool) -> N
         raise click.ClickException(str(exc)) from exc
 
 
+def _plan_options(fn):  # type: ignore[no-untyped-def]
+    """The targets plan a file is about (as the targets plan's key)."""
+    for option in reversed([
+        click.option("--year", type=int, required=True, help="The (fiscal) year, e.g. 2026."),
+        click.option("--goal-type", default="DEALS_WON", show_default=True, help="Goal type key."),
+        click.option("--measure", default="VALUE", show_default=True, help="Measure key."),
+        click.option("--interval", default="MONTHLY", show_default=True,
+                     type=click.Choice(["WEEKLY", "MONTHLY", "QUARTERLY", "YEARLY"])),
+        click.option("--currency", default=None, help="Money measures: currency (default the organisation's)."),
+        click.option("--fiscal", is_flag=True, help="Quarters and years follow the fiscal year."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+@main.group()
+def targets() -> None:
+    """Targets plans as CSV files: one row per assignee, one column per period (docs/goals.md)."""
+
+
+@targets.command("export")
+@_plan_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here (default: standard output).")
+def targets_export(year: int, goal_type: str, measure: str, interval: str, currency: str | None, fiscal: bool,
+                   output: Path | None) -> None:
+    """Write a year's targets plan as CSV (kind,id,name,<period starts>)."""
+    from goalgraph.access.viewer import SYSTEM
+    from goalgraph.goals.errors import GoalInvalid
+    from goalgraph.runtime import open_runtime
+    from goalgraph.targets_files import export_csv
+    from goalgraph.targets_plan import PlanKey
+
+    settings = _settings_or_exit("targets export")
+    key = PlanKey(year, goal_type, measure, interval, currency, fiscal)
+
+    async def run() -> str:
+        async with open_runtime(settings, listen=False) as rt, rt.sessions() as session:
+            return await export_csv(session, rt.registry, key, SYSTEM)
+
+    try:
+        text = asyncio.run(run())
+    except GoalInvalid as exc:
+        raise click.ClickException(exc.message) from exc
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {output} ({text.count(chr(10)) - 1} rows)", err=True)
+
+
+@targets.command("import", epilog="Exit codes: 0 saved (or checked, with --dry-run); 1 the file was refused "
+                 "(nothing saved); 2 it could not be read.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_plan_options
+@click.option("--dry-run", is_flag=True, help="Check every cell and the plan's rules, then roll back.")
+def targets_import(file: Path, year: int, goal_type: str, measure: str, interval: str, currency: str | None,
+                   fiscal: bool, dry_run: bool) -> None:
+    """Set a year's targets from a CSV file, all or nothing; problems are named as FILE:LINE: column: message."""
+    from goalgraph import clock
+    from goalgraph.access.gate import LicenceRequired, load_gate
+    from goalgraph.access.viewer import SYSTEM
+    from goalgraph.goals.errors import GoalProblem
+    from goalgraph.organisation import get_organisation
+    from goalgraph.runtime import open_runtime
+    from goalgraph.targets_files import TargetsFileRejected, import_csv
+    from goalgraph.targets_plan import PlanKey
+
+    settings = _settings_or_exit("targets import")
+    key = PlanKey(year, goal_type, measure, interval, currency, fiscal)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        click.echo(f"{file}: cannot read it: {exc}", err=True)
+        sys.exit(2)
+
+    class Checked(Exception):
+        pass
+
+    async def run() -> tuple[int, int]:
+        async with open_runtime(settings, listen=False) as rt:
+            now = clock.now()
+            result = (0, 0)
+            try:
+                async with rt.sessions() as session, session.begin():
+                    gate = await load_gate(session, settings, rt.registry, clock.today(await get_organisation(session), now))
+                    result = await import_csv(session, rt.registry, key, text, viewer=SYSTEM, gate=gate, now=now)
+                    if dry_run:
+                        raise Checked
+                    from goalgraph.live.broker import FactsChanged
+                    await rt.broker.announce(session, FactsChanged(None))
+            except Checked:
+                pass
+            return result
+
+    try:
+        cells, changed = asyncio.run(run())
+    except TargetsFileRejected as rejected:
+        for e in rejected.errors:
+            click.echo(f"{file}:{e.line}: {e.column}: {e.message}", err=True)
+        click.echo(f"refused: {len(rejected.errors)} problem(s); nothing saved", err=True)
+        sys.exit(1)
+    except (GoalProblem, LicenceRequired) as problem:
+        click.echo(f"{file}: {problem.message}; nothing saved", err=True)
+        sys.exit(1)
+    verb = "checked (dry run, nothing saved)" if dry_run else "saved"
+    click.echo(f"{file}: {cells} targets {verb}; {changed} plan goal(s) {'would change' if dry_run else 'changed'}")
+
+
 @main.group()
 def licence() -> None:
     """Licence keys and tokens (vendors sign; servers verify offline)."""

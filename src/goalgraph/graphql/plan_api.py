@@ -10,11 +10,13 @@ import strawberry
 from strawberry.types import Info
 
 from goalgraph.access import policy
+from goalgraph import targets_files
 from goalgraph import targets_plan as plans
 from goalgraph.goals.errors import GoalInvalid, GoalProblem
 from goalgraph.access.gate import LicenceRequired
 from goalgraph.graphql.errors import (
     ConflictError,
+    ErrorCode,
     ForbiddenError,
     LicenceRequiredError,
     LockedError,
@@ -82,8 +84,50 @@ PlanPayload = Annotated[
 ]
 
 
+@strawberry.type(description="What a targets file set (or would set, with dryRun).")
+class TargetsImported:
+    cells: int = strawberry.field(description="Targets read from the file (empty cells leave targets as they are).")
+    goals_changed: int = strawberry.field(description="Plan goals created or changed.")
+    dry_run: bool = strawberry.field(description="True when nothing was saved (checked only).")
+
+
+@strawberry.type(description="One problem of a targets file, by line and column.")
+class TargetsFileError:
+    line: int = strawberry.field(description="1-based line of the file (1 is the header).")
+    column: str = strawberry.field(description="The column's header (a period start, kind, id) or 'row' / 'header'.")
+    message: str = strawberry.field(description="What is wrong.")
+
+
+@strawberry.type(description="The file was refused; nothing was saved.")
+class TargetsFileRejectedError:
+    code: ErrorCode = strawberry.field(description="VALIDATION.")
+    message: str = strawberry.field(description="The first problems, in words.")
+    errors: list[TargetsFileError] = strawberry.field(description="Every problem found.")
+
+
+TargetsImportPayload = Annotated[
+    TargetsImported | TargetsFileRejectedError | ValidationError | ForbiddenError | LicenceRequiredError | LockedError
+    | ConflictError | NotFoundError,
+    strawberry.union("TargetsImportPayload", description="What a targets file set, or why nothing was saved."),
+]
+
+
 @strawberry.type(description="Plan queries.")
 class PlanQueries:
+    @strawberry.field(description="The targets plan as CSV (docs/goals.md, \"Targets as files\"): kind,id,name and one "
+                                  "column per period start, the rows the viewer may see.")
+    async def targets_plan_csv(self, info: Info, key: PlanKeyInput) -> str:
+        from goalgraph.graphql.errors import ErrorCode, query_error
+
+        viewer = await info.context.viewer()
+        if not policy.can_use_targets(viewer):
+            raise query_error(policy.TARGETS_RIGHT_NEEDED, ErrorCode.FORBIDDEN)
+        try:
+            async with info.context.db() as session:
+                return await targets_files.export_csv(session, info.context.runtime.registry, key.key(), viewer)
+        except GoalInvalid as problem:
+            raise query_error(f"key: {problem.message}", ErrorCode.BAD_USER_INPUT) from None
+
     @strawberry.field(description="The yearly targets grid (SuperOffice's targets dialog).")
     async def targets_plan(self, info: Info, key: PlanKeyInput) -> TargetsPlan:
         from goalgraph.graphql.errors import ErrorCode, query_error
@@ -127,6 +171,28 @@ class PlanMutations:
         after_goal_change(info, event)
         return PlanSaved(goals_changed=changed)
 
+    @strawberry.mutation(description="Set many targets from a CSV file's text (as targetsPlanCsv writes it): all or "
+                                     "nothing; every problem named by line and column; dryRun checks without saving.")
+    async def import_targets_plan(self, info: Info, key: PlanKeyInput, csv: str,
+                                  dry_run: bool = False) -> TargetsImportPayload:
+        viewer, gate = await info.context.viewer(), await info.context.gate()
+        try:
+            async with info.context.transaction() as session:
+                cells, changed = await targets_files.import_csv(session, info.context.runtime.registry, key.key(), csv,
+                                                                viewer=viewer, gate=gate, now=info.context.now)
+                if dry_run:
+                    raise _DryRun(cells, changed)
+                event = await announce_goal_change(info, session, None)
+        except _DryRun as checked:
+            return TargetsImported(cells=checked.cells, goals_changed=checked.changed, dry_run=True)
+        except targets_files.TargetsFileRejected as rejected:
+            return TargetsFileRejectedError(code=ErrorCode.VALIDATION, message=str(rejected), errors=[
+                TargetsFileError(line=e.line, column=e.column, message=e.message) for e in rejected.errors])
+        except (GoalProblem, LicenceRequired) as problem:
+            return problem_error(problem)
+        after_goal_change(info, event)
+        return TargetsImported(cells=cells, goals_changed=changed, dry_run=False)
+
     @strawberry.mutation(description="Start another year's plan as a copy of this one, scaled (110 = +10 %).")
     async def copy_targets_plan(self, info: Info, key: PlanKeyInput, to_year: int,
                                 scale_percent: Decimal = Decimal(100)) -> PlanPayload:
@@ -141,3 +207,10 @@ class PlanMutations:
             return problem_error(problem)
         after_goal_change(info, event)
         return PlanSaved(goals_changed=changed)
+
+
+class _DryRun(Exception):
+    """Rolls a checked import back (the transaction ends in an exception)."""
+
+    def __init__(self, cells: int, changed: int) -> None:
+        self.cells, self.changed = cells, changed
