@@ -122,6 +122,7 @@ async def draft_of(session: AsyncSession, goal: Goal) -> GoalDraft:
         fiscal=goal.fiscal, currency=goal.currency, filters={k: list(v) for k, v in (goal.filters or {}).items()},
         target=goal.target, stretch_target=goal.stretch_target, period_targets=dict(overrides),
         split_by=goal.split_by, element_targets=dict((await element_targets_of(session, [goal.id])).get(goal.id, {})),
+        parent_id=goal.parent_id,
     )
 
 
@@ -143,6 +144,10 @@ async def _validated(session: AsyncSession, registry: Registry, draft: GoalDraft
         if goal_id is not None:
             query = query.where(Goal.id != goal_id)
         other_teams = (await session.scalar(query.limit(1))) is not None
+    if draft.parent_id is not None:
+        from goalgraph.goals.hierarchy import check_parent
+
+        await check_parent(session, draft, assignee, viewer, goal_id)
     gate.require(goal_features(registry, goal_type=draft.goal_type, assignee_kind=assignee.kind,
                                filters=[k for k, v in draft.filters.items() if v], split_by=draft.split_by,
                                other_teams_with_goals=other_teams))
@@ -190,6 +195,7 @@ def _apply(goal: Goal, draft: GoalDraft, assignee: Any) -> None:
     goal.target = draft.target if draft.target is not None else Decimal(0)
     goal.stretch_target = draft.stretch_target
     goal.split_by = draft.split_by
+    goal.parent_id = draft.parent_id
 
 
 async def _write_targets(session: AsyncSession, goal_id: int, draft: GoalDraft) -> None:

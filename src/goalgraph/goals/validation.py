@@ -43,6 +43,8 @@ class GoalDraft:
     #: Dimension key to split the goal by, with one target per element (every period).
     split_by: str | None = None
     element_targets: dict[str, Decimal] = field(default_factory=dict)
+    #: The parent goal's id (a goal hierarchy: goals/hierarchy.py), or None.
+    parent_id: int | None = None
 
 
 @dataclass

@@ -30,6 +30,7 @@ from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, Interval
 from goalgraph.errors import FactError
 from goalgraph.live.broker import FactsChanged
 from goalgraph.goals.audience import union
+from goalgraph.inputs import parse_internal_id
 from goalgraph.graphql.notification_prefs_api import NotificationSettingsInput
 from goalgraph.notifications import rules
 from goalgraph.live.changes import goal_followers
@@ -85,6 +86,9 @@ class GoalInput:
     )
     notifications: NotificationSettingsInput | None = strawberry.field(
         default=None, description="What contributors are told (defaults: assignment, 50 % and 100 %, pace, close).")
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The goal this one breaks down (company → team → user; same type, measure, "
+                                  "filters, currency and interval).")
 
 
 @strawberry.input(description="Changes to a goal; fields left out stay as they are.")
@@ -106,6 +110,8 @@ class GoalUpdateInput:
     split_by: str | None = strawberry.field(default=strawberry.UNSET, description="Dimension to split by; null un-splits.")
     notifications: NotificationSettingsInput | None = strawberry.field(
         default=strawberry.UNSET, description="Notification settings to change (fields left out stay).")
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="The parent goal; null takes the goal out of its hierarchy.")
     element_targets: list[ElementTargetInput] | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces the per-element targets."
     )
@@ -188,7 +194,16 @@ def _draft(input: GoalInput) -> GoalDraft:
         filters=_filters(input.filters), target=input.target_for_all, stretch_target=input.stretch_target,
         period_targets=_period_targets(input.period_targets), split_by=input.split_by,
         element_targets=_element_targets(input.element_targets),
+        parent_id=_parent(input.parent_id),
     )
+
+
+def _parent(value: Any) -> int | None:
+    """A parent goal id as given (an unparseable id is an unknown parent, refused by the hierarchy rule)."""
+    if value is None:
+        return None
+    parsed = parse_internal_id(value)
+    return parsed if parsed is not None else -1
 
 
 def _changes(input: GoalUpdateInput) -> dict[str, Any]:
@@ -210,6 +225,8 @@ def _changes(input: GoalUpdateInput) -> dict[str, Any]:
             changes["period_targets"] = _period_targets(value)
         elif name == "element_targets":
             changes["element_targets"] = _element_targets(value)
+        elif name == "parent_id":
+            changes["parent_id"] = _parent(value)
         elif name == "target_for_all":
             if value is None:
                 raise GoalInvalid([FactError(("target_for_all",), "cannot be null", "REQUIRED")])

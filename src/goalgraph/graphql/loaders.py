@@ -46,7 +46,7 @@ class Loaders:
         "memberships_of_user": "_memberships_of_user", "progress": "_progress", "revisions": "_revisions",
         "member_targets": "_member_targets", "element_targets": "_element_targets",
         "deal_stats_of_stage": "_deal_stats_of_stage", "stage_changes_of_deal": "_stage_changes_of_deal",
-        "notification_settings": "_notification_settings",
+        "notification_settings": "_notification_settings", "children_of_goal": "_children_of_goal",
     }
 
     def __init__(self, ctx: "Context") -> None:
@@ -166,6 +166,20 @@ class Loaders:
         async with self._ctx.db() as session:
             found = await element_targets_of(session, ids)
         return [found.get(i, {}) for i in ids]
+
+    async def _children_of_goal(self, ids: Sequence[int]) -> list[list[Goal]]:
+        """Live child goals the viewer may see, by parent id."""
+        query = select(Goal).where(Goal.parent_id.in_(list(ids)), Goal.deleted_at.is_(None)).order_by(Goal.id)
+        visible = policy.goal_condition(await self._ctx.viewer())
+        if visible is not None:
+            query = query.where(visible)
+        async with self._ctx.db() as session:
+            rows = (await session.scalars(query)).all()
+        found: dict[int, list[Goal]] = defaultdict(list)
+        for row in rows:
+            self.goal.prime(row.id, row)
+            found[row.parent_id].append(row)  # type: ignore[index]
+        return [found.get(i, []) for i in ids]
 
     async def _notification_settings(self, ids: Sequence[int]) -> list[Any]:
         async with self._ctx.db() as session:

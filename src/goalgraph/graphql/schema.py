@@ -20,6 +20,7 @@ from goalgraph.graphql.errors import log_errors
 from goalgraph.graphql.execution import GoalgraphExecutor
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
+from goalgraph.graphql.hierarchy_api import HierarchyMutations
 from goalgraph.graphql.leaderboard_api import LeaderboardQueries
 from goalgraph.graphql.notification_prefs_api import NotificationPrefsMutations, NotificationPrefsQueries
 from goalgraph.graphql.mutations import FactMutations
@@ -36,7 +37,8 @@ class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries, NotificationPre
 
 
 @strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
-class Mutation(GoalMutations, PlanMutations, FactMutations, AdminMutations, NotificationPrefsMutations):
+class Mutation(GoalMutations, PlanMutations, FactMutations, AdminMutations, NotificationPrefsMutations,
+               HierarchyMutations):
     pass
 
 

@@ -39,6 +39,8 @@ class Goal(Base):
     stretch_target: Mapped[Decimal | None] = mapped_column(Money())
     #: Dimension key the goal is split by (separate targets per element), if any.
     split_by: Mapped[str | None] = mapped_column(String(64))
+    #: The goal this one breaks down (company → team → user; same type, measure, filters, currency, interval).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("goals.id", ondelete="SET NULL"), index=True)
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     locked_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -356,6 +356,22 @@ class GoalNode:
         money = is_money(info.context.runtime.registry, self.row)
         return [ElementTarget(element=e, target=shape_amount(t, money)) for e, t in targets.items()]
 
+    @strawberry.field(description="The goal this one breaks down, if any (and the viewer may see it).")
+    async def parent(self, info: Info) -> "GoalNode | None":
+        if self.row.parent_id is None:
+            return None
+        row = await info.context.loaders.goal.load(self.row.parent_id)
+        return GoalNode(row=row) if row is not None and row.deleted_at is None and policy.can_see_goal(
+            await info.context.viewer(), row) else None
+
+    @strawberry.field(description="Its children (the goals breaking it down) with their sums per period; null "
+                                  "without children.")
+    async def hierarchy(self, info: Info) -> Annotated["GoalHierarchy", strawberry.lazy(
+            "goalgraph.graphql.hierarchy_api")] | None:
+        from goalgraph.graphql.hierarchy_api import hierarchy_of
+
+        return await hierarchy_of(info, self.row)
+
     @strawberry.field(description="What the goal's contributors are told (see NotificationSettings).")
     async def notifications(self, info: Info) -> Annotated["NotificationSettings", strawberry.lazy(
             "goalgraph.graphql.notification_prefs_api")]:
