@@ -14,7 +14,8 @@ KEY = {"year": 2026, "goalType": "DEALS_ADDED", "measure": "COUNT", "interval": 
 EXPORT = "query($key: PlanKeyInput!) { targetsPlanCsv(key: $key) }"
 IMPORT = """mutation($key: PlanKeyInput!, $csv: String!, $dry: Boolean!) { importTargetsPlan(key: $key, csv: $csv, dryRun: $dry) {
   __typename ... on TargetsImported { cells goalsChanged dryRun }
-  ... on TargetsFileRejectedError { errors { line column message } } ... on ForbiddenError { message } } }"""
+  ... on TargetsFileRejectedError { errors { line column message } } ... on ForbiddenError { message }
+  ... on ValidationError { fieldErrors { path } } } }"""
 PLAN = "query($key: PlanKeyInput!) { targetsPlan(key: $key) { rows { assignee { kind user { id } team { id } } targets } } }"
 
 
@@ -86,3 +87,11 @@ async def test_the_command_line_exports_and_imports(seeded, settings, tmp_path: 
     broken.write_text("kind,id,name,2026-01-01\nUSER,bob,,lots\n")
     refused = await asyncio.to_thread(CliRunner().invoke, cli, ["targets", "import", str(broken), *args], env=env)
     assert refused.exit_code == 1 and f"{broken}:2: 2026-01-01: 'lots' is not a number" in refused.output, refused.output
+
+
+async def test_a_bad_plan_key_is_refused_by_name(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """Found by the fuzzer: a bad key was an internal error on import."""
+    for key, field in (({**KEY, "goalType": ""}, "goalType"), ({**KEY, "year": 0}, "year"),
+                       ({**KEY, "interval": "CUSTOM"}, "interval")):
+        answer = (await gql(IMPORT, {"key": key, "csv": "kind,id,name\n", "dry": True}))["importTargetsPlan"]
+        assert answer["__typename"] == "ValidationError", answer

@@ -136,8 +136,9 @@ async def import_csv(session: AsyncSession, registry: Registry, key: PlanKey, te
     from goalgraph.goals.schedule import calendar_of
     from goalgraph.organisation import get_organisation
     from goalgraph.periods import Interval, periods_for
-    from goalgraph.targets_plan import year_span
+    from goalgraph.targets_plan import check_key, year_span
 
+    check_key(registry, key)
     cal = calendar_of(await get_organisation(session))
     span = year_span(cal, key)
     starts = [p.start_date for p in periods_for(cal, Interval(key.interval), span[0], span[1], fiscal=key.fiscal)]

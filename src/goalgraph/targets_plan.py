@@ -73,7 +73,8 @@ def year_span(cal: Calendar, key: PlanKey) -> tuple[date, date]:
     return start, date.fromordinal(end.toordinal() - 1)
 
 
-def _check_key(registry: Registry, key: PlanKey) -> None:
+def check_key(registry: Registry, key: PlanKey) -> None:
+    """GoalInvalid naming what is wrong with a plan's key (goal type, measure, interval, year)."""
     errors = []
     goal_type = registry.goal_types.get(key.goal_type)
     if goal_type is None:
@@ -105,7 +106,7 @@ def _currency(registry: Registry, key: PlanKey, default: str) -> str | None:
 
 async def load_plan(session: AsyncSession, registry: Registry, key: PlanKey, viewer: Viewer) -> Plan:
     """The grid: targets from plan goals, actuals measured live for every row the viewer may see (batched)."""
-    _check_key(registry, key)
+    check_key(registry, key)
     org = await get_organisation(session)
     cal = calendar_of(org)
     span = year_span(cal, key)
@@ -162,7 +163,7 @@ async def set_plan_targets(session: AsyncSession, registry: Registry, key: PlanK
 
     Returns how many plan goals were created or changed. Any bad cell refuses them all.
     """
-    _check_key(registry, key)
+    check_key(registry, key)
     org = await get_organisation(session)
     cal = calendar_of(org)
     span = year_span(cal, key)
@@ -232,7 +233,7 @@ async def copy_plan(session: AsyncSession, registry: Registry, key: PlanKey, to_
     if not Decimal(0) <= scale_percent <= Decimal(1000):
         raise GoalInvalid([FactError(("scale_percent",), f"{scale_percent} is outside 0–1000")])
     target_key = PlanKey(to_year, key.goal_type, key.measure, key.interval, key.currency, key.fiscal)
-    _check_key(registry, target_key)
+    check_key(registry, target_key)
     source = await load_plan(session, registry, key, viewer)
     org = await get_organisation(session)
     span = year_span(calendar_of(org), target_key)
