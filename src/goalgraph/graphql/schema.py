@@ -24,6 +24,7 @@ from goalgraph.graphql.errors import log_errors
 from goalgraph.graphql.goal_mutations import GoalMutations
 from goalgraph.graphql.goal_queries import GoalQueries
 from goalgraph.graphql.mutations import FactMutations
+from goalgraph.graphql.notifications_api import NotificationMutations, NotificationQueries
 from goalgraph.graphql.plan_api import PlanMutations, PlanQueries
 from goalgraph.graphql.queries import FactQueries
 from goalgraph.graphql.scalars import SCALAR_OVERRIDES, TextGuard, TextLiterals
@@ -32,12 +33,12 @@ from goalgraph.settings import Settings
 
 
 @strawberry.type(description="Read goals with their progress, the organisation's settings and the CRM facts.")
-class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries):
+class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries, NotificationQueries):
     pass
 
 
 @strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
-class Mutation(GoalMutations, PlanMutations, FactMutations, AdminMutations):
+class Mutation(GoalMutations, PlanMutations, FactMutations, AdminMutations, NotificationMutations):
     pass
 
 
