@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from goalgraph.app import create_app
 from goalgraph.db.models import Goal, OutboxMessage, User
@@ -304,9 +304,14 @@ async def test_two_processes_deliver_each_message_once(settings: Settings) -> No
             goal = await session.get(Goal, goal_id)
             for n in range(60):
                 await outbox.enqueue(session, EventKind.MILESTONE_REACHED, goal, {"percent": n}, recipients=[])
+        statements: list[str] = []
+        event.listen(first.runtime.engine.sync_engine, "before_cursor_execute",
+                     lambda conn, cursor, text, *rest: statements.append(text))
         first.runtime.dispatcher.start()
         second.runtime.dispatcher.start()
         await _settled(first, "WEBHOOK", 60)
+    if first.runtime.engine.dialect.name == "postgresql":
+        assert any("FOR UPDATE SKIP LOCKED" in text for text in statements)
     keys = [h["goalgraph-idempotency-key"] for h, _ in receiver.requests]
     assert len(keys) == 60 == len(set(keys))
 

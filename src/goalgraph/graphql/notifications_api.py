@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import case, func, select, update
+from sqlalchemy import BigInteger, case, func, literal, select, update
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -218,14 +218,15 @@ class NotificationQueries:
         if user_id is None:
             return _page([], "Notification", first, after, 0, lambda r: 0, Notification.of)
         n = Notice
-        key = case((n.read_at.is_(None), 0), else_=_READ_BIT) + (_READ_BIT - 1 - n.id)
+        key = case((n.read_at.is_(None), literal(0, BigInteger)), else_=literal(_READ_BIT, BigInteger)) + (
+            literal(_READ_BIT - 1, BigInteger) - n.id)
         query = select(n).where(n.user_id == user_id)
         if unread_only:
             query = query.where(n.read_at.is_(None))
         async with info.context.db() as session:
             total = await session.scalar(select(func.count()).select_from(query.subquery()))
             if after is not None:
-                query = query.where(key > decode_cursor("Notification", after))
+                query = query.where(key > literal(decode_cursor("Notification", after), BigInteger))
             rows = list((await session.scalars(query.order_by(key).limit(first + 1))).all())
 
         def key_of(row: Notice) -> int:
@@ -269,7 +270,7 @@ class NotificationQueries:
         async with info.context.db() as session:
             total = await session.scalar(select(func.count()).select_from(query.subquery()))
             if after is not None:
-                query = query.where(o.id < (_READ_BIT - decode_cursor("NotificationDelivery", after)))
+                query = query.where(o.id < literal(_READ_BIT - decode_cursor("NotificationDelivery", after), BigInteger))
             rows = list((await session.scalars(query.order_by(o.id.desc()).limit(first + 1))).all())
             ids = {r.recipient_user_id for r in rows if r.recipient_user_id is not None}
             users = dict((await session.execute(select(User.id, User.external_id).where(User.id.in_(ids)))).all()) \
