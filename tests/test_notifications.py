@@ -479,3 +479,15 @@ def test_smtp_settings_come_from_the_environment() -> None:
         ("mail", 465, "ssl", "u", "p", 4)
     with pytest.raises(SettingsError, match="GOALGRAPH_SMTP_TLS"):
         Settings.from_env({"GOALGRAPH_SMTP_TLS": "maybe"})
+
+
+async def test_a_last_attempt_cut_short_gives_up_instead_of_trying_forever(app: App) -> None:
+    await _endpoint(app, f"http://127.0.0.1:{free_port()}/x")
+    await _status_event(app.runtime, await _goal(app.runtime))
+    now = app.runtime.clock()
+    async with app.runtime.sessions() as session, session.begin():
+        await session.execute(update(OutboxMessage).where(OutboxMessage.channel == "WEBHOOK").values(
+            status="SENDING", attempts=3, locked_until=now - timedelta(seconds=1)))
+    await app.runtime.dispatcher.run_once(now)
+    [row] = await _deliveries(app, "WEBHOOK")
+    assert row["status"] == "FAILED" and row["attempts"] == 3 and "gave up" in row["lastError"]

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -92,11 +93,16 @@ class Dispatcher:
 
     async def _loop(self) -> None:
         poll = self.runtime.settings.notify_poll_seconds
+        loop = asyncio.get_running_loop()
+        reported = -math.inf  # when a failing round was last logged: at most once a minute
         while True:
             try:
                 done = await self.run_once()
+                reported = -math.inf
             except Exception:  # noqa: BLE001 - a failed round (database away) must not end the loop
-                log.exception("delivering notifications failed")
+                if loop.time() - reported > 60:
+                    log.exception("delivering notifications failed (retrying every %s s)", poll)
+                    reported = loop.time()
                 done = 0
             if done == 0:
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -123,6 +129,12 @@ class Dispatcher:
             candidates = (await session.execute(query)).all()
             claimed = []
             for row_id, attempts in candidates:
+                if attempts >= self.runtime.settings.notify_max_attempts:
+                    # Its last attempt was cut short (the process sending it stopped): give up, as promised.
+                    await session.execute(update(o).where(o.id == row_id, o.attempts == attempts, due).values(
+                        status="FAILED", locked_until=None,
+                        last_error="gave up: the process making the last attempt stopped before it finished"))
+                    continue
                 result = await session.execute(
                     update(o).where(o.id == row_id, o.attempts == attempts, due)
                     .values(status="SENDING", attempts=attempts + 1,
