@@ -303,7 +303,7 @@ async def test_two_processes_deliver_each_message_once(settings: Settings) -> No
         async with first.runtime.sessions() as session, session.begin():
             goal = await session.get(Goal, goal_id)
             for n in range(60):
-                await outbox.enqueue(session, EventKind.MILESTONE_REACHED, goal, {"percent": n}, recipients=[])
+                await outbox.enqueue(session, EventKind.MILESTONE_REACHED, goal, {"milestone": n}, recipients=[])
         statements: list[str] = []
         event.listen(first.runtime.engine.sync_engine, "before_cursor_execute",
                      lambda conn, cursor, text, *rest: statements.append(text))
@@ -435,8 +435,8 @@ async def test_enqueue_with_an_event_key_writes_once_and_rolls_back_with_the_cha
     goal_id = await _goal(rt)
     async with rt.sessions() as session, session.begin():
         goal = await session.get(Goal, goal_id)
-        assert await outbox.enqueue(session, "MILESTONE_REACHED", goal, {"percent": 50}, event_key="m50") == 2
-        await outbox.enqueue(session, "MILESTONE_REACHED", goal, {"percent": 50}, event_key="m50")
+        assert await outbox.enqueue(session, "MILESTONE_REACHED", goal, {"milestone": 50}, event_key="m50") == 2
+        await outbox.enqueue(session, "MILESTONE_REACHED", goal, {"milestone": 50}, event_key="m50")
     with pytest.raises(RuntimeError):
         async with rt.sessions() as session, session.begin():
             await outbox.enqueue(session, "GOAL_ASSIGNED", await session.get(Goal, goal_id), {})

@@ -31,6 +31,7 @@ class EventKindEnum(enum.Enum):
     PACE_CHANGED = strawberry.enum_value("PACE_CHANGED", description="A goal's pace status changed.")
     PERIOD_CLOSED = strawberry.enum_value("PERIOD_CLOSED", description="A period closed, achieved or missed.")
     STATUS_CHANGED = strawberry.enum_value("STATUS_CHANGED", description="A current period's status changed.")
+    WEEKLY_DIGEST = strawberry.enum_value("WEEKLY_DIGEST", description="A weekly summary of one's goals.")
     TEST = strawberry.enum_value("TEST", description="A test sent with testWebhookEndpoint.")
 
 

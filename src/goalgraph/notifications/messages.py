@@ -18,16 +18,18 @@ class EventKind(str, enum.Enum):
     PACE_CHANGED = "PACE_CHANGED"
     PERIOD_CLOSED = "PERIOD_CLOSED"
     STATUS_CHANGED = "STATUS_CHANGED"
+    WEEKLY_DIGEST = "WEEKLY_DIGEST"
     TEST = "TEST"
 
 
 #: The subject line of each kind; ``{title}`` is the goal's, other names come from the event's data.
 SUBJECTS: dict[EventKind, str] = {
     EventKind.GOAL_ASSIGNED: "You were assigned the goal “{title}”",
-    EventKind.MILESTONE_REACHED: "“{title}” reached {percent} %",
-    EventKind.PACE_CHANGED: "“{title}” is now {paceStatus}",
-    EventKind.PERIOD_CLOSED: "“{title}”: the period closed {status}",
+    EventKind.MILESTONE_REACHED: "“{title}” reached {milestone} %",
+    EventKind.PACE_CHANGED: "“{title}” is {pace}",
+    EventKind.PERIOD_CLOSED: "“{title}”: {period} closed, {outcome}",
     EventKind.STATUS_CHANGED: "“{title}” is now {newStatus}",
+    EventKind.WEEKLY_DIGEST: "Your goals this week",
     EventKind.TEST: "A test notification from goalgraph",
 }
 
