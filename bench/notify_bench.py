@@ -5,7 +5,8 @@
 Creates a fresh schema in ``GOALGRAPH_TEST_POSTGRES_URL``, starts a real HTTP receiver (uvicorn, in this
 process) and two ``goalgraph serve`` processes (each runs one dispatcher), registers one webhook endpoint,
 then enqueues ``--events`` events through ``goalgraph.notifications.outbox.enqueue`` at ``--rate`` per
-second (committed transactions of 10) and SIGKILLs the first server when half are enqueued. Waits until
+second (committed transactions of 10; the receiver takes ``--receiver-delay`` to answer, so sends are
+in flight) and SIGKILLs one server (``--kill``, default the second) when half are enqueued, while messages are SENDING. Waits until
 every event has arrived (the killed process's claims are taken over when their 60 s lease ends) and
 prints: events received, lost (enqueued, never received), repeats (received again with the same
 idempotency key), distinct keys per event (must be 1), the latency from commit to receipt (p50/p95/max),
@@ -43,7 +44,8 @@ from goalgraph.testing.servers import free_port, wait_until_healthy
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
         self.got: list[tuple[str, int, float]] = []  # (key, event number, receipt time)
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
@@ -60,6 +62,7 @@ class Receiver:
         key = headers.get(b"goalgraph-idempotency-key", b"").decode()
         if key:
             self.got.append((key, int(orjson.loads(body)["data"]["n"]), now))
+            await asyncio.sleep(self.delay)  # a receiver taking its time: the kill catches sends in flight
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
@@ -73,6 +76,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--kill", type=int, choices=[0, 1], default=1, help="which server to SIGKILL half-way")
+    parser.add_argument("--receiver-delay", type=float, default=0.05, help="seconds the receiver takes to answer")
     args = parser.parse_args()
 
     url = os.environ.get("GOALGRAPH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -83,7 +88,7 @@ async def main() -> None:
     settings = Settings(database_url=url, database_schema=schema, jwt_secret=TEST_JWT_SECRET, migrate_on_start=False)
     engine = create_engine(settings)
     tmp = Path(tempfile.mkdtemp(prefix="gg-notify-"))
-    receiver = Receiver()
+    receiver = Receiver(args.receiver_delay)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(receiver, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off"))
@@ -119,6 +124,7 @@ async def main() -> None:
         committed: dict[int, float] = {}
         batch = 10
         killed_at = None
+        in_flight = 0
         for start in range(0, args.events, batch):
             async with sessions() as session, session.begin():
                 for n in range(start, min(start + batch, args.events)):
@@ -127,8 +133,16 @@ async def main() -> None:
             for n in range(start, min(start + batch, args.events)):
                 committed[n] = now
             if killed_at is None and start + batch >= args.events // 2:
-                procs[0].send_signal(signal.SIGKILL)
-                killed_at = now
+                # Kill while messages are being sent (by either process: the claim does not say whose).
+                async with sessions() as session:
+                    for _ in range(500):
+                        in_flight = (await session.execute(text(
+                            "SELECT count(*) FROM notification_outbox WHERE status = 'SENDING'"))).scalar() or 0
+                        if in_flight:
+                            break
+                        await asyncio.sleep(0.01)
+                procs[args.kill].send_signal(signal.SIGKILL)
+                killed_at = time.time()
             await asyncio.sleep(batch / args.rate)
 
         deadline = time.time() + 180
@@ -146,8 +160,10 @@ async def main() -> None:
         distinct = max((len(v) for v in keys_per_event.values()), default=0)
         with open("/proc/loadavg") as f:
             load = f.read().split()[:3]
+        late = sum(1 for v in latencies if v > 10)
         print(f"events={args.events} received={len(first_receipt)} lost={lost} repeats_same_key={repeats} "
-              f"max_keys_per_event={distinct} killed_after={args.events // 2}")
+              f"max_keys_per_event={distinct} killed_after={args.events // 2} sending_at_the_kill={in_flight} "
+              f"resent_after_the_lease={late} (receiver answers in {args.receiver_delay * 1000:.0f} ms)")
         print(f"latency commit->receipt: p50={statistics.median(latencies) * 1000:.0f} ms "
               f"p95={quantile(latencies, 0.95) * 1000:.0f} ms max={max(latencies) * 1000:.0f} ms "
               f"(load average {' '.join(load)})")
