@@ -107,6 +107,8 @@ async def test_events_are_keyed_per_crossing(seeded, gql) -> None:  # type: igno
         goal = await session.get(Goal, int(goal_id))
         progress = (await compute_progress(session, seeded.registry, [goal], NOW))[goal.id]
     settings = rules.NotificationSettings()
+    assert not any(e.kind == rules.CLOSED for e in rules.events_of(goal, settings, progress.periods, NOW))  # made today
+    goal.created_at = NOW.replace(year=2025)  # as if it had run all along
     events = rules.events_of(goal, settings, progress.periods, NOW)
     keys = {e.key for e in events}
     # Jan: 2 of 2 added, Feb: 2 of 2, Mar: 0 of 2 — closed; April under way with nothing: AT_RISK? (day 15 of 30)
@@ -120,3 +122,41 @@ async def test_events_are_keyed_per_crossing(seeded, gql) -> None:  # type: igno
     assert {e.key for e in later} == keys
     quiet = rules.events_of(goal, rules.NotificationSettings(pace=False, period_closed=False), progress.periods, NOW)
     assert quiet == []
+
+
+NOTICES = "{ unreadNotificationCount notifications(first: 10) { nodes { kind goalId } } }"
+
+
+async def test_assignment_and_progress_reach_the_outbox_once(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """Creating Carl's goal tells Carl (in the app, after delivery); measuring it announces its crossings once."""
+    from goalgraph.notifications.produce import progress_changed
+
+    made = (await gql(CREATE, input=goal_input(title="Carl adds", assignee={"kind": "USER", "id": "carl"},
+                                               startDate="2026-01-01", targetForAll="1")))["createGoal"]["goal"]
+    quiet = (await gql(CREATE, input=goal_input(title="Quiet", assignee={"kind": "USER", "id": "carl"},
+                                                notifications={"assigned": False})))["createGoal"]["goal"]
+    await seeded.dispatcher.run_once(NOW)
+    notices = (await gql(NOTICES, as_user="carl"))
+    assert [n["kind"] for n in notices["notifications"]["nodes"]] == ["GOAL_ASSIGNED"]
+    assert notices["notifications"]["nodes"][0]["goalId"] == made["id"] and quiet["id"]
+    from sqlalchemy import func
+
+    from goalgraph.db.models import OutboxMessage
+
+    async def outbox() -> int:
+        async with seeded.sessions() as session:
+            return await session.scalar(select(func.count()).select_from(OutboxMessage))
+
+    for _ in range(2):  # asked twice (two processes, or a later check): announced once
+        async with seeded.sessions() as session, session.begin():
+            goal = await session.get(Goal, int(made["id"]))
+            progress = await compute_progress(session, seeded.registry, [goal], NOW)
+            await progress_changed(session, [goal], progress, NOW)
+        counted = await outbox()
+        if _ == 0:
+            first = counted
+    assert counted == first
+    await seeded.dispatcher.run_once(NOW)
+    kinds = [n["kind"] for n in (await gql(NOTICES, as_user="carl"))["notifications"]["nodes"]]
+    # April under way with nothing: at risk (January to March had closed before the goal was made: no news).
+    assert sorted(kinds) == ["GOAL_ASSIGNED", "PACE_CHANGED"]

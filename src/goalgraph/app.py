@@ -208,6 +208,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             raise StartupError(problem)
         async with open_runtime(settings) as opened:
             app.state.runtime = opened
+            opened.dispatcher.start()  # notifications: one dispatcher per server process
             yield
 
     async def healthz(request: Request) -> Response:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from goalgraph.notifications.messages import Message, Recipient
     from goalgraph.registry import Dimension, Feature, GoalTemplate, GoalType
 
 PROJECT = "goalgraph"
@@ -85,4 +86,16 @@ def goalgraph_goal_status_changed(goal_id: int, period_index: int, old_status: s
     Called once per change, by the process that ingested the facts, after its transaction
     committed. May be ``async``; it runs in the background and must not block the request —
     exceptions are logged.
+    """
+
+
+@hookspec
+def goalgraph_send_notification(message: "Message", recipient: "Recipient") -> Any:
+    """Deliver one rendered notification over this plugin's own channel (Slack, Teams …).
+
+    Called by the notification dispatcher, in the background, once per notification and recipient
+    (a user who may see the goal at send time) for every plugin implementing it. May be ``async``;
+    sync implementations run in a worker thread. Raising counts as a failed attempt: it is retried
+    with backoff, with the same ``message.idempotency_key``, until the attempts run out. Return
+    value ignored.
     """

@@ -19,6 +19,7 @@ from goalgraph.db.migrate import upgrade
 from goalgraph.db.session import create_engine, create_session_factory
 from goalgraph.live.broker import Broker, create_broker
 from goalgraph.live.status_watch import StatusWatch
+from goalgraph.notifications.dispatcher import Dispatcher
 from goalgraph.plugins import Plugins, load_plugins
 from goalgraph.registry import Registry
 from goalgraph.settings import Settings
@@ -36,6 +37,8 @@ class Runtime:
     broker: Broker = field(default_factory=Broker)
     #: Notices status changes after local ingests (see goalgraph.live.status_watch).
     status_watch: Any = None
+    #: Delivers notifications from the outbox (goalgraph.notifications.dispatcher); the app starts it.
+    dispatcher: Any = None
     #: The current instant (goalgraph.clock.now); tests replace it to pin "now" (and so "today").
     clock: Callable[[], datetime] = field(default=system_clock.now)
 
@@ -77,9 +80,11 @@ async def open_runtime(
         runtime = Runtime(settings=settings, engine=engine, sessions=create_session_factory(engine), plugins=plugins,
                           broker=broker)
         runtime.status_watch = StatusWatch(runtime)
+        runtime.dispatcher = Dispatcher(runtime)
         try:
             yield runtime
         finally:
+            await runtime.dispatcher.stop()
             await runtime.status_watch.stop()
             await broker.stop()
     finally:

@@ -115,6 +115,21 @@ class Settings:
     dashboard_dir: str | None = None
     #: Echo SQL statements (debugging).
     echo_sql: bool = False
+    #: SMTP server for e-mail notifications; None switches e-mail off (see docs/notifications.md).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    #: ``starttls`` (upgrade a plain connection), ``ssl`` (TLS from the start, usually port 465) or ``none``.
+    smtp_tls: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    #: The sender of notification e-mails.
+    smtp_from: str = "goalgraph@localhost"
+    #: Delivery attempts per notification before it is marked FAILED.
+    notify_max_attempts: int = 8
+    #: Wait before the second attempt; each further one waits twice as long (capped at an hour).
+    notify_backoff_seconds: float = 5.0
+    #: How often the dispatcher looks for due notifications when not woken.
+    notify_poll_seconds: float = 1.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -123,6 +138,8 @@ class Settings:
             missing = " and ".join(n for n, v in (("GOALGRAPH_JWT_ISSUER", self.jwt_issuer),
                                                  ("GOALGRAPH_JWT_AUDIENCE", self.jwt_audience)) if not v)
             raise SettingsError(f"GOALGRAPH_JWT_PUBLIC_KEY (identity-provider mode) needs {missing} too")
+        if self.smtp_tls not in {"starttls", "ssl", "none"}:
+            raise SettingsError(f"GOALGRAPH_SMTP_TLS={self.smtp_tls!r}: expected starttls, ssl or none")
         if not self.jwt_max_lifetime_hours > 0:
             raise SettingsError("GOALGRAPH_JWT_MAX_LIFETIME_HOURS must be a positive number of hours")
 
@@ -157,6 +174,15 @@ class Settings:
             jwt_max_lifetime_hours=_number(env, "GOALGRAPH_JWT_MAX_LIFETIME_HOURS", 24.0, float, minimum=0),
             licence=_file_or_value(env, "GOALGRAPH_LICENCE"),
             licence_public_key=_file_or_value(env, "GOALGRAPH_LICENCE_PUBLIC_KEY"),
+            smtp_host=env.get("GOALGRAPH_SMTP_HOST") or None,
+            smtp_port=int(_number(env, "GOALGRAPH_SMTP_PORT", 587)),
+            smtp_tls=(env.get("GOALGRAPH_SMTP_TLS") or "starttls").strip().lower(),
+            smtp_username=env.get("GOALGRAPH_SMTP_USERNAME") or None,
+            smtp_password=_file_or_value(env, "GOALGRAPH_SMTP_PASSWORD"),
+            smtp_from=env.get("GOALGRAPH_SMTP_FROM") or "goalgraph@localhost",
+            notify_max_attempts=int(_number(env, "GOALGRAPH_NOTIFY_MAX_ATTEMPTS", 8)),
+            notify_backoff_seconds=_number(env, "GOALGRAPH_NOTIFY_BACKOFF_SECONDS", 5.0, float, minimum=0),
+            notify_poll_seconds=_number(env, "GOALGRAPH_NOTIFY_POLL_SECONDS", 1.0, float, minimum=0.01),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

@@ -32,7 +32,8 @@ from goalgraph.live.broker import FactsChanged
 from goalgraph.goals.audience import union
 from goalgraph.inputs import parse_internal_id
 from goalgraph.graphql.notification_prefs_api import NotificationSettingsInput
-from goalgraph.notifications import rules
+from goalgraph.db.models import Goal
+from goalgraph.notifications import produce, rules
 from goalgraph.live.changes import goal_followers
 from goalgraph.progress.service import forget_snapshot
 
@@ -271,14 +272,21 @@ async def _run(info: Info, goal_id: object, action: Any, version: int | None = N
         async with info.context.transaction() as session:
             # Followers before (an assignee may change) and after: both kinds of subscriber are pushed.
             before = await goal_followers(session, [parse_goal_id(goal_id)]) if goal_id is not None else frozenset()
+            prior = await session.get(Goal, parse_goal_id(goal_id)) if goal_id is not None else None
+            assigned = (prior.assignee_kind, prior.assignee_user_id or prior.assignee_team_id) if prior else None
             goal = await action(session)
             followers = union(before, await goal_followers(session, [goal.id]))
             event = await announce_goal_change(info, session, followers)
+            dispatcher = info.context.runtime.dispatcher
+            await produce.goal_assigned(session, goal, before=assigned, now=info.context.now,
+                                        plugin_channels=dispatcher.plugin_channels if dispatcher is not None else ())
     except (GoalProblem, LicenceRequired) as problem:
         return problem_error(problem, goal_id)
     except StaleDataError:
         return await _stale(info, goal_id, version)
     after_goal_change(info, event)
+    if info.context.runtime.dispatcher is not None:
+        info.context.runtime.dispatcher.wake()
     loaders = info.context.loaders
     loaders.goal.prime(goal.id, goal, force=True)
     loaders.progress.clear_all()

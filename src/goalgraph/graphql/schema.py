@@ -24,6 +24,7 @@ from goalgraph.graphql.hierarchy_api import HierarchyMutations
 from goalgraph.graphql.leaderboard_api import LeaderboardQueries
 from goalgraph.graphql.notification_prefs_api import NotificationPrefsMutations, NotificationPrefsQueries
 from goalgraph.graphql.mutations import FactMutations
+from goalgraph.graphql.notifications_api import NotificationMutations, NotificationQueries
 from goalgraph.graphql.plan_api import PlanMutations, PlanQueries
 from goalgraph.graphql.queries import FactQueries
 from goalgraph.graphql.scalars import SCALAR_OVERRIDES, TextLiterals, check_operation_text
@@ -32,13 +33,14 @@ from goalgraph.settings import Settings
 
 
 @strawberry.type(description="Read goals with their progress, the organisation's settings and the CRM facts.")
-class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries, NotificationPrefsQueries, LeaderboardQueries):
+class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries, NotificationPrefsQueries, LeaderboardQueries,
+            NotificationQueries):
     pass
 
 
 @strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
 class Mutation(GoalMutations, PlanMutations, FactMutations, AdminMutations, NotificationPrefsMutations,
-               HierarchyMutations):
+               HierarchyMutations, NotificationMutations):
     pass
 
 

@@ -155,7 +155,7 @@ def _figures(period: Any) -> dict[str, Any]:
 def events_of(goal: Goal, settings: NotificationSettings, periods: Sequence[Any], now: datetime) -> list[Event]:
     """The events a goal's measured periods (goalgraph.progress.service.PeriodProgress) give rise to now:
     each milestone its current period has reached, its pace once BEHIND or AT_RISK, and the close of
-    a period that has ended. Keys make each crossing one event, however often this is asked."""
+    a period that ended while the goal existed. Keys make each crossing one event, however often this is asked."""
     out: list[Event] = []
     for p in periods:
         start = p.period.start_date.isoformat()
@@ -169,7 +169,8 @@ def events_of(goal: Goal, settings: NotificationSettings, periods: Sequence[Any]
                 out.append(Event(PACE, goal.id, f"pace:{goal.id}:{start}:{p.pace.status.value}",
                                  {**_figures(p), "pace": p.pace.status.value,
                                   "projectedAtEnd": str(p.pace.projected)}))
-        elif now >= p.period.end and settings.period_closed:
+        elif now >= p.period.end and settings.period_closed and (goal.created_at is None or p.period.end > goal.created_at):
+            # (periods that had ended before the goal existed are history, not news)
             achieved = p.status.value in ("ACHIEVED", "EXCEEDED")
             out.append(Event(CLOSED, goal.id, f"closed:{goal.id}:{start}",
                              {**_figures(p), "outcome": "ACHIEVED" if achieved else "MISSED", "status": p.status.value}))

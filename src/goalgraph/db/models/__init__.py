@@ -27,6 +27,7 @@ from goalgraph.db.models.goals import (
     GoalStatusMark,
     PeriodSnapshot,
 )
+from goalgraph.db.models.notifications import Notice, OutboxMessage, WebhookEndpoint
 
 __all__ = [
     "EXTERNAL_ID_LENGTH", "Activity", "Deal", "DealStageChange", "DealStatus", "DimensionElement", "ExchangeRate",
@@ -35,4 +36,5 @@ __all__ = [
     "GoalPeriodTarget", "GoalRevision", "GoalStatusMark", "Organisation", "PeriodSnapshot", "Pipeline", "RevokedToken", "SeatAssignment", "ServiceSubject", "Stage", "Team",
     "TokenCutoff",
     "TeamMembership", "User",
+    "Notice", "OutboxMessage", "WebhookEndpoint",
 ]

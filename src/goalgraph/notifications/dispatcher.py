@@ -1,0 +1,244 @@
+"""The dispatcher: claims due outbox rows, delivers them, records the outcome, retries with backoff.
+
+One asyncio task per server process (started and stopped with the app). A row is claimed by
+setting it SENDING with a lease (``locked_until``) in a short transaction — on PostgreSQL the
+candidates are read ``FOR UPDATE SKIP LOCKED``, so concurrent processes never claim the same row;
+every claim is also a conditional update, so SQLite behaves the same. The send happens outside any
+transaction. A process killed mid-send leaves the row SENDING; when its lease runs out another
+claim sends it again — with the same idempotency key. Each claim counts as an attempt; after
+``notify_max_attempts`` failed ones the row is FAILED with its last error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+from sqlalchemy import and_, or_, select, update
+
+from goalgraph.access import policy
+from goalgraph.access.viewer import viewer_of
+from goalgraph.db.dialect import conflict_insert
+from goalgraph.db.models import Goal, Notice, OutboxMessage, User, WebhookEndpoint
+from goalgraph.notifications import email, webhooks
+from goalgraph.notifications.messages import Message, Recipient, render
+
+if TYPE_CHECKING:
+    from goalgraph.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: How long a claim holds a row: longer than any send may take (webhook and SMTP timeouts).
+LEASE_SECONDS = 60.0
+#: Longest wait between two attempts.
+MAX_BACKOFF_SECONDS = 3600.0
+#: Rows claimed per round.
+BATCH = 20
+HOOK = "goalgraph_send_notification"
+
+
+def backoff(settings_backoff: float, attempts: int) -> float:
+    """Seconds to wait after the ``attempts``-th failed attempt: base × 2^(attempts−1), capped."""
+    return min(settings_backoff * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended."""
+
+    status: str  # DELIVERED, SKIPPED or RETRY
+    error: str | None = None
+    code: int | None = None
+
+
+class Dispatcher:
+    """Delivers the outbox of one database; :meth:`start` runs it in the background."""
+
+    def __init__(self, runtime: "Runtime") -> None:
+        self.runtime = runtime
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def plugin_channels(self) -> list[str]:
+        """Names of the plugins implementing ``goalgraph_send_notification`` (pass to ``enqueue``)."""
+        return sorted({impl.plugin_name for impl in getattr(self.runtime.plugins.manager.hook, HOOK).get_hookimpls()})
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    def wake(self) -> None:
+        """Look for due rows now (call after committing new ones)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _loop(self) -> None:
+        poll = self.runtime.settings.notify_poll_seconds
+        loop = asyncio.get_running_loop()
+        reported = -math.inf  # when a failing round was last logged: at most once a minute
+        while True:
+            try:
+                done = await self.run_once()
+                reported = -math.inf
+            except Exception:  # noqa: BLE001 - a failed round (database away) must not end the loop
+                if loop.time() - reported > 60:
+                    log.exception("delivering notifications failed (retrying every %s s)", poll)
+                    reported = loop.time()
+                done = 0
+            if done == 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                self._wake.clear()
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Claim one batch of due rows and deliver them concurrently; returns how many were claimed."""
+        now = now or self.runtime.clock()
+        claimed = await self.claim(now)
+        if claimed:
+            await asyncio.gather(*(self._attempt(row_id, attempts, now) for row_id, attempts in claimed))
+        return len(claimed)
+
+    async def claim(self, now: datetime, limit: int = BATCH) -> list[tuple[int, int]]:
+        """Mark due rows SENDING under a lease; returns (id, attempt number) of each one claimed."""
+        o = OutboxMessage
+        due = or_(and_(o.status == "PENDING", o.next_attempt_at <= now),
+                  and_(o.status == "SENDING", o.locked_until < now))
+        async with self.runtime.sessions() as session, session.begin():
+            query = select(o.id, o.attempts).where(due).order_by(o.next_attempt_at, o.id).limit(limit)
+            if session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            candidates = (await session.execute(query)).all()
+            claimed = []
+            for row_id, attempts in candidates:
+                if attempts >= self.runtime.settings.notify_max_attempts:
+                    # Its last attempt was cut short (the process sending it stopped): give up, as promised.
+                    await session.execute(update(o).where(o.id == row_id, o.attempts == attempts, due).values(
+                        status="FAILED", locked_until=None,
+                        last_error="gave up: the process making the last attempt stopped before it finished"))
+                    continue
+                result = await session.execute(
+                    update(o).where(o.id == row_id, o.attempts == attempts, due)
+                    .values(status="SENDING", attempts=attempts + 1,
+                            locked_until=now + timedelta(seconds=LEASE_SECONDS)))
+                if result.rowcount == 1:
+                    claimed.append((row_id, attempts + 1))
+        return claimed
+
+    async def _attempt(self, row_id: int, attempt: int, now: datetime) -> None:
+        try:
+            outcome, notice = await self._deliver(row_id, now)
+        except Exception as exc:  # noqa: BLE001 - recorded on the row, retried
+            outcome, notice = Outcome("RETRY", error=f"{type(exc).__name__}: {exc}"[:1000]), None
+        await self._record(row_id, attempt, outcome, notice, now)
+
+    async def _deliver(self, row_id: int, now: datetime) -> tuple[Outcome, dict | None]:
+        settings = self.runtime.settings
+        async with self.runtime.sessions() as session:
+            row = await session.get(OutboxMessage, row_id)
+            if row is None:
+                return Outcome("SKIPPED", error="the message is gone"), None
+            message = render(row.idempotency_key, row.event_kind, row.created_at, row.payload)
+            endpoint = await session.get(WebhookEndpoint, row.endpoint_id) if row.endpoint_id else None
+            recipient: Recipient | None = None
+            if row.recipient_user_id is not None:
+                recipient, why = await self._recipient(session, row, now)
+                if recipient is None:
+                    return Outcome("SKIPPED", error=why), None
+            channel = row.channel
+            user_id = row.recipient_user_id
+            goal_id = row.goal_id
+        if channel == "WEBHOOK":
+            if endpoint is None or not endpoint.active:
+                return Outcome("SKIPPED", error="the endpoint was removed or switched off"), None
+            answer = await webhooks.post(self._client(), endpoint, message, now)
+            return Outcome("DELIVERED" if answer.ok else "RETRY", error=answer.error, code=answer.code), None
+        assert recipient is not None and user_id is not None
+        if channel == "IN_APP":
+            notice = {"user_id": user_id, "idempotency_key": message.idempotency_key, "event_kind": message.event_kind,
+                      "goal_id": goal_id, "title": message.subject[:300], "body": message.text,
+                      "payload": message.body, "created_at": now, "read_at": None}
+            return Outcome("DELIVERED"), notice
+        if channel == "EMAIL":
+            if not settings.smtp_host:
+                return Outcome("SKIPPED", error="e-mail is off: GOALGRAPH_SMTP_HOST is not set"), None
+            if not recipient.email:
+                return Outcome("SKIPPED", error="the recipient has no e-mail address"), None
+            await email.send(settings, message, recipient)
+            return Outcome("DELIVERED"), None
+        if channel.startswith("plugin:"):
+            return await self._plugin(channel.removeprefix("plugin:"), message, recipient), None
+        return Outcome("SKIPPED", error=f"unknown channel {channel!r}"), None
+
+    async def _recipient(self, session, row: OutboxMessage, now: datetime) -> tuple[Recipient | None, str]:  # type: ignore[no-untyped-def]
+        """The recipient if the access policy lets them see the goal now, else why not."""
+        user = await session.get(User, row.recipient_user_id)
+        if user is None or not user.active:
+            return None, "the recipient is no longer an active user"
+        if row.goal_id is not None:
+            goal = await session.get(Goal, row.goal_id)
+            if goal is None or goal.deleted_at is not None:
+                return None, "the goal was deleted"
+            if not policy.can_see_goal(await viewer_of(session, user), goal):
+                return None, "the recipient may not see the goal"
+        return Recipient(user_id=user.id, external_id=user.external_id, name=user.name, email=user.email), ""
+
+    async def _plugin(self, name: str, message: Message, recipient: Recipient) -> Outcome:
+        impls = [i for i in getattr(self.runtime.plugins.manager.hook, HOOK).get_hookimpls() if i.plugin_name == name]
+        if not impls:
+            return Outcome("SKIPPED", error=f"plugin {name!r} is not installed")
+        kwargs = {"message": message, "recipient": recipient}
+        for impl in impls:
+            args = {a: kwargs[a] for a in impl.argnames}
+            if inspect.iscoroutinefunction(impl.function):
+                await impl.function(**args)
+            else:
+                result = await asyncio.to_thread(impl.function, **args)
+                if inspect.isawaitable(result):
+                    await result
+        return Outcome("DELIVERED")
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(follow_redirects=False)
+        return self._http
+
+    async def _record(self, row_id: int, attempt: int, outcome: Outcome, notice: dict | None, now: datetime) -> None:
+        """Store the outcome, unless the claim was lost meanwhile (lease expired, claimed again)."""
+        settings = self.runtime.settings
+        finished = self.runtime.clock()
+        o = OutboxMessage
+        values: dict = {"locked_until": None, "last_error": outcome.error, "last_response_code": outcome.code}
+        if outcome.status in {"DELIVERED", "SKIPPED"}:
+            values.update(status=outcome.status, delivered_at=finished if outcome.status == "DELIVERED" else None)
+        elif attempt >= settings.notify_max_attempts:
+            values.update(status="FAILED")
+        else:
+            values.update(status="PENDING",
+                          next_attempt_at=finished + timedelta(seconds=backoff(settings.notify_backoff_seconds, attempt)))
+        async with self.runtime.sessions() as session, session.begin():
+            result = await session.execute(
+                update(o).where(o.id == row_id, o.status == "SENDING", o.attempts == attempt).values(**values))
+            if result.rowcount == 1 and notice is not None:
+                stmt = conflict_insert(session.bind.dialect.name, Notice.__table__).on_conflict_do_nothing(
+                    index_elements=["idempotency_key"])
+                await session.execute(stmt, [notice])
+        if outcome.status == "RETRY":
+            log.info("notification %s attempt %s failed: %s", row_id, attempt, outcome.error)
