@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -28,6 +28,8 @@ ASSIGNED, MILESTONE, PACE, CLOSED, DIGEST = (
     "GOAL_ASSIGNED", "MILESTONE_REACHED", "PACE_CHANGED", "PERIOD_CLOSED", "WEEKLY_DIGEST")
 KINDS = (ASSIGNED, MILESTONE, PACE, CLOSED, DIGEST)
 MAX_MILESTONES = 10
+#: How long after its end a period's close is still announced (a check that runs late still tells).
+CLOSED_IS_NEWS = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,9 @@ def events_of(goal: Goal, settings: NotificationSettings, periods: Sequence[Any]
                 out.append(Event(PACE, goal.id, f"pace:{goal.id}:{start}:{p.pace.status.value}",
                                  {**_figures(p), "pace": p.pace.status.value,
                                   "projectedAtEnd": str(p.pace.projected)}))
-        elif now >= p.period.end and settings.period_closed and (goal.created_at is None or p.period.end > goal.created_at):
-            # (periods that had ended before the goal existed are history, not news)
+        elif (settings.period_closed and p.period.end <= now <= p.period.end + CLOSED_IS_NEWS
+              and (goal.created_at is None or p.period.end > goal.created_at)):
+            # A period that just closed (not one that ended long ago, nor before the goal existed).
             achieved = p.status.value in ("ACHIEVED", "EXCEEDED")
             out.append(Event(CLOSED, goal.id, f"closed:{goal.id}:{start}",
                              {**_figures(p), "outcome": "ACHIEVED" if achieved else "MISSED", "status": p.status.value}))
