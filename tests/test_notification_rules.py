@@ -161,3 +161,28 @@ async def test_assignment_and_progress_reach_the_outbox_once(seeded, gql) -> Non
     kinds = [n["kind"] for n in (await gql(NOTICES, as_user="carl"))["notifications"]["nodes"]]
     # April under way with nothing: at risk (January to March had closed before the goal was made: no news).
     assert sorted(kinds) == ["GOAL_ASSIGNED", "PACE_CHANGED"]
+
+
+async def test_weekly_digest_once_per_user_and_week(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime, timezone
+
+    from sqlalchemy import func
+
+    from goalgraph.db.models import OutboxMessage
+
+    await gql(CREATE, input=goal_input(title="Carl adds", assignee={"kind": "USER", "id": "carl"},
+                                       notifications={"weeklyDigest": True, "assigned": False}))
+    await gql(CREATE, input=goal_input(title="Carl, no digest", assignee={"kind": "USER", "id": "carl"},
+                                       notifications={"assigned": False}))
+    monday = datetime(2026, 4, 13, 9, 0, tzinfo=timezone.utc)  # the organisation's week starts on Monday
+    tuesday = datetime(2026, 4, 14, 9, 0, tzinfo=timezone.utc)
+    assert await seeded.dispatcher.write_digests(tuesday) == 0
+    assert await seeded.dispatcher.write_digests(monday) > 0
+    await seeded.dispatcher.write_digests(monday)  # again (another process, the next hour): the same key, no new row
+    async with seeded.sessions() as session:
+        digests = await session.scalar(select(func.count()).select_from(OutboxMessage)
+                                       .where(OutboxMessage.event_kind == "WEEKLY_DIGEST"))
+    assert digests == 2  # in the app and by e-mail, once
+    await seeded.dispatcher.run_once(monday)
+    nodes = (await gql(NOTICES, as_user="carl"))["notifications"]["nodes"]
+    assert [n["kind"] for n in nodes] == ["WEEKLY_DIGEST"]

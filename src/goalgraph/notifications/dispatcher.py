@@ -58,6 +58,10 @@ class Outcome:
     code: int | None = None
 
 
+#: How often a process looks whether the weekly digests are due.
+DIGEST_CHECK_SECONDS = 3600.0
+
+
 class Dispatcher:
     """Delivers the outbox of one database; :meth:`start` runs it in the background."""
 
@@ -94,8 +98,12 @@ class Dispatcher:
         poll = self.runtime.settings.notify_poll_seconds
         loop = asyncio.get_running_loop()
         reported = -math.inf  # when a failing round was last logged: at most once a minute
+        digest_due = 0.0
         while True:
             try:
+                if loop.time() >= digest_due:  # the weekly digests: looked at hourly, written once a week
+                    digest_due = loop.time() + DIGEST_CHECK_SECONDS
+                    await self.write_digests()
                 done = await self.run_once()
                 reported = -math.inf
             except Exception:  # noqa: BLE001 - a failed round (database away) must not end the loop
@@ -107,6 +115,14 @@ class Dispatcher:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=poll)
                 self._wake.clear()
+
+    async def write_digests(self, now: datetime | None = None) -> int:
+        """Write this week's digests if they are due (notifications.produce.weekly_digests); returns the rows."""
+        from goalgraph.notifications.produce import weekly_digests
+
+        async with self.runtime.sessions() as session, session.begin():
+            return await weekly_digests(session, self.runtime.registry, now or self.runtime.clock(),
+                                        plugin_channels=self.plugin_channels)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim one batch of due rows and deliver them concurrently; returns how many were claimed."""

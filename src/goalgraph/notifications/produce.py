@@ -55,3 +55,46 @@ async def progress_changed(session: AsyncSession, goals: Sequence[Goal], progres
             written += await emit(session, goal, events, settings=settings[goal.id], plugin_channels=plugin_channels,
                                   now=now)
     return written
+
+
+async def weekly_digests(session: AsyncSession, registry: Any, now: datetime, *,
+                         plugin_channels: Sequence[str] = ()) -> int:
+    """On the first day of the organisation's week: each user's digest of the goals they hear about with
+    ``weeklyDigest`` on — the current period's target, actual, ratio, status and pace — once per user and
+    week (the key ``digest:<user>:<ISO week>``), whichever process runs it and however often."""
+    from sqlalchemy import select
+
+    from goalgraph import clock
+    from goalgraph.db.models import GoalNotificationSettings
+    from goalgraph.organisation import get_organisation
+    from goalgraph.progress.service import compute_progress
+
+    org = await get_organisation(session)
+    today = clock.today(org, now)
+    if today.weekday() != org.week_start:
+        return 0
+    chosen = [g for g, s in (await session.execute(
+        select(GoalNotificationSettings.goal_id, GoalNotificationSettings.settings))).all() if (s or {}).get("weekly_digest")]
+    if not chosen:
+        return 0
+    goals = list((await session.scalars(select(Goal).where(Goal.id.in_(chosen), Goal.deleted_at.is_(None)))).all())
+    progress = await compute_progress(session, registry, goals, now, window=(today, today), organisation=org)
+    settings = await rules.settings_of(session, [g.id for g in goals])
+    per_user: dict[int, list[dict[str, Any]]] = {}
+    for goal in goals:
+        current = progress[goal.id].current if goal.id in progress else None
+        if current is None:
+            continue
+        line = {"goal": {"id": str(goal.id), "title": goal.title}, "period": current.period.label,
+                "target": str(current.target), "actual": str(current.actual),
+                "ratio": None if current.ratio is None else str(current.ratio), "status": current.status.value,
+                "pace": current.pace.status.value if current.pace else None}
+        for user_id in await rules.recipients(session, goal, rules.DIGEST, settings[goal.id]):
+            per_user.setdefault(user_id, []).append(line)
+    year, week, _ = today.isocalendar()
+    written = 0
+    for user_id, lines in per_user.items():
+        written += await enqueue(session, rules.DIGEST, None, {"week": f"{year}-W{week:02d}", "goals": lines}, [user_id],
+                                 plugin_channels=plugin_channels, event_key=f"digest:{user_id}:{year}-W{week:02d}",
+                                 now=now)
+    return written
