@@ -176,7 +176,7 @@ async def test_weekly_digest_once_per_user_and_week(seeded, gql) -> None:  # typ
                                        notifications={"assigned": False}))
     monday = datetime(2026, 4, 13, 9, 0, tzinfo=timezone.utc)  # the organisation's week starts on Monday
     tuesday = datetime(2026, 4, 14, 9, 0, tzinfo=timezone.utc)
-    assert await seeded.dispatcher.write_digests(tuesday) == 0
+    assert await seeded.dispatcher.write_digests(tuesday) == 0  # (the goals were made after March closed)
     assert await seeded.dispatcher.write_digests(monday) > 0
     await seeded.dispatcher.write_digests(monday)  # again (another process, the next hour): the same key, no new row
     async with seeded.sessions() as session:
@@ -186,3 +186,31 @@ async def test_weekly_digest_once_per_user_and_week(seeded, gql) -> None:  # typ
     await seeded.dispatcher.run_once(monday)
     nodes = (await gql(NOTICES, as_user="carl"))["notifications"]["nodes"]
     assert [n["kind"] for n in nodes] == ["WEEKLY_DIGEST"]
+
+
+async def test_an_ingested_fact_announces_the_milestone_it_crosses(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """End to end: ingestFacts → the status watch measures the goal → MILESTONE_REACHED in Carl's notices."""
+    await gql(CREATE, input=goal_input(title="Carl adds", assignee={"kind": "USER", "id": "carl"}, targetForAll="2",
+                                       notifications={"assigned": False, "pace": False}))
+    ingest = """mutation($input: IngestFactsInput!) { ingestFacts(input: $input) { __typename } }"""
+    deal = {"id": "april-1", "title": "New", "value": "1", "currency": "EUR", "ownerId": "carl", "stageId": "lead",
+            "addedAt": "2026-04-14T09:00:00+02:00"}
+    assert (await gql(ingest, input={"deals": [deal]}))["ingestFacts"]["__typename"] == "IngestFactsResult"
+    await seeded.status_watch.settled()
+    await seeded.dispatcher.run_once(NOW)
+    kinds = [n["kind"] for n in (await gql(NOTICES, as_user="carl"))["notifications"]["nodes"]]
+    assert kinds == ["MILESTONE_REACHED"]  # 1 of 2: 50 %, not yet 100 %
+
+
+async def test_a_period_that_just_closed_is_announced_on_schedule(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime, timezone
+
+    await gql(CREATE, input=goal_input(title="Carl adds", assignee={"kind": "USER", "id": "carl"},
+                                       startDate="2026-04-01", endDate="2026-04-30", targetForAll="1",
+                                       notifications={"assigned": False}))
+    may_3 = datetime(2026, 5, 3, 9, 0, tzinfo=timezone.utc)
+    await seeded.dispatcher.write_digests(may_3)
+    await seeded.dispatcher.write_digests(may_3)  # the next hour, or another process: once
+    await seeded.dispatcher.run_once(may_3)
+    kinds = [n["kind"] for n in (await gql(NOTICES, as_user="carl"))["notifications"]["nodes"]]
+    assert kinds == ["PERIOD_CLOSED"]  # April missed (no deal by Carl in April)

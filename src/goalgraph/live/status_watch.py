@@ -21,6 +21,8 @@ from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import Goal, GoalStatusMark
 from goalgraph.events import fire
 from goalgraph.goals.audience import counts_for, union
+from goalgraph.notifications import produce
+from goalgraph.notifications.listeners import status_changed
 from goalgraph.live.broker import FactsChanged
 from goalgraph.access.gate import load_gate
 from goalgraph.organisation import get_organisation
@@ -109,13 +111,21 @@ class StatusWatch:
                                  "changed_at": now})
                 if old != new:
                     changes.append((goal_id, period.period.index, old, new))
-        if rows:
-            async with runtime.sessions() as session, session.begin():
+        dispatcher = runtime.dispatcher
+        channels = dispatcher.plugin_channels if dispatcher is not None else []
+        async with runtime.sessions() as session, session.begin():
+            if rows:
                 table = GoalStatusMark.__table__
                 stmt = conflict_insert(session.bind.dialect.name, table)
                 await session.execute(stmt.on_conflict_do_update(
                     index_elements=[table.c.goal_id, table.c.period_start],
                     set_={"status": stmt.excluded.status, "changed_at": stmt.excluded.changed_at}), rows)
+            # What contributors hear (milestones, pace, status changes) commits with the marks, once per crossing.
+            written = await produce.progress_changed(session, goals, progress, now, plugin_channels=channels)
+            for goal_id, index, old, new in changes:
+                written += await status_changed(session, goal_id, index, old, new, plugin_channels=channels, now=now)
+        if written and dispatcher is not None:
+            dispatcher.wake()
         for goal_id, index, old, new in changes:
             fire(runtime.plugins.manager, "goalgraph_goal_status_changed", goal_id=goal_id, period_index=index,
                  old_status=old, new_status=new)

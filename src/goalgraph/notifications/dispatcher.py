@@ -117,12 +117,15 @@ class Dispatcher:
                 self._wake.clear()
 
     async def write_digests(self, now: datetime | None = None) -> int:
-        """Write this week's digests if they are due (notifications.produce.weekly_digests); returns the rows."""
-        from goalgraph.notifications.produce import weekly_digests
+        """The scheduled notifications: periods that just closed and, when due, this week's digests
+        (notifications.produce); returns the outbox rows written."""
+        from goalgraph.notifications.produce import periods_closed, weekly_digests
 
+        now = now or self.runtime.clock()
         async with self.runtime.sessions() as session, session.begin():
-            return await weekly_digests(session, self.runtime.registry, now or self.runtime.clock(),
-                                        plugin_channels=self.plugin_channels)
+            written = await periods_closed(session, self.runtime.registry, now, plugin_channels=self.plugin_channels)
+            return written + await weekly_digests(session, self.runtime.registry, now,
+                                                  plugin_channels=self.plugin_channels)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim one batch of due rows and deliver them concurrently; returns how many were claimed."""

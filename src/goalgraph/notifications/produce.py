@@ -98,3 +98,34 @@ async def weekly_digests(session: AsyncSession, registry: Any, now: datetime, *,
                                  plugin_channels=plugin_channels, event_key=f"digest:{user_id}:{year}-W{week:02d}",
                                  now=now)
     return written
+
+
+async def periods_closed(session: AsyncSession, registry: Any, now: datetime, *,
+                         plugin_channels: Sequence[str] = ()) -> int:
+    """The close of every period that ended in the last week (rules.CLOSED_IS_NEWS): time, not facts, closes
+    a period, so this runs on a schedule (the dispatcher, hourly); each close is announced once (keyed)."""
+    from datetime import timedelta
+
+    from sqlalchemy import or_, select
+
+    from goalgraph import clock
+    from goalgraph.organisation import get_organisation
+    from goalgraph.progress.service import compute_progress
+
+    org = await get_organisation(session)
+    today = clock.today(org, now)
+    since = today - timedelta(days=rules.CLOSED_IS_NEWS.days + 1)
+    goals = list((await session.scalars(select(Goal).where(
+        Goal.deleted_at.is_(None), Goal.start_date <= today, or_(Goal.end_date.is_(None), Goal.end_date >= since)))).all())
+    if not goals:
+        return 0
+    progress = await compute_progress(session, registry, goals, now, window=(since, today), organisation=org)
+    settings = await rules.settings_of(session, [g.id for g in goals])
+    written = 0
+    for goal in goals:
+        events = [e for e in rules.events_of(goal, settings[goal.id], progress[goal.id].periods, now)
+                  if e.kind == rules.CLOSED]
+        if events:
+            written += await emit(session, goal, events, settings=settings[goal.id], plugin_channels=plugin_channels,
+                                  now=now)
+    return written
