@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 from typing import Annotated
 
 import strawberry
@@ -55,14 +56,10 @@ class NotificationSettingsInput:
         changes = {k: v for k, v in vars(self).items() if v is not None}
         if "milestones" in changes:
             changes["milestones"] = tuple(changes["milestones"])
-        merged, problems = rules.checked(rules.NotificationSettings(**{**vars_of(current), **changes}))
+        merged, problems = rules.checked(replace(current, **changes))
         if problems:
             raise GoalInvalid(problems)
         return merged
-
-
-def vars_of(settings: rules.NotificationSettings) -> dict:
-    return {k: getattr(settings, k) for k in settings.__dataclass_fields__}
 
 
 @strawberry.type(description="A mute: notifications one user does not want.")

@@ -9,7 +9,7 @@ reached again within a period is announced once, whichever process noticed it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,7 +67,7 @@ def checked(settings: NotificationSettings, path: str = "notifications") -> tupl
     for m in milestones:
         if not 1 <= m <= 1000:
             problems.append(FactError(path=(path, "milestones"), message=f"{m}: a milestone is a percentage from 1 to 1000"))
-    return NotificationSettings(**{**asdict(settings), "milestones": tuple(milestones)}), problems
+    return replace(settings, milestones=tuple(milestones)), problems
 
 
 async def settings_of(session: AsyncSession, goal_ids: Iterable[int]) -> dict[int, NotificationSettings]:

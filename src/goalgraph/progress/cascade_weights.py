@@ -29,7 +29,7 @@ async def last_year_actuals(session: AsyncSession, registry: Registry, parent: G
         start, end = first.replace(year=first.year - 1), last.replace(year=last.year - 1)
     except ValueError:  # 29 February
         start, end = first.replace(year=first.year - 1, day=28), last.replace(year=last.year - 1, day=28)
-    interval = Interval(parent.interval) if parent.interval != "CUSTOM" else Interval.CUSTOM
+    interval = Interval(parent.interval)
     periods = periods_for(cal, interval, start, end, fiscal=parent.fiscal) if interval is not Interval.CUSTOM \
         else periods_for(cal, interval, start, end)
     queries = [GoalQuery(key=ext, goal_type=parent.goal_type, measure=parent.measure,
