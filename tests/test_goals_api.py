@@ -16,7 +16,7 @@ NOW = datetime(2026, 4, 15, 12, 0, tzinfo=timezone.utc)
 GOAL_FIELDS = """
   id title version locked lockedBy measure currency interval startDate endDate target
   goalType { key } assignee { kind user { id } team { id } } filters { key values }
-  periods { index label startDate endDate target actual ratio status facts isCurrent snapshotTakenAt
+  periods { index label startDate endDate target actual ratio status facts isCurrent snapshotTakenAt computedAt pending
             unconverted { currency facts } pace { expectedByNow projectedAtEnd } }
   summary { target actual ratio status }
 """
@@ -84,10 +84,14 @@ async def test_create_and_read_progress(seeded, gql) -> None:  # type: ignore[no
     assert [p["actual"] for p in periods] == ["0.0000", "1000.0000", "800.0000"]
     assert [p["status"] for p in periods] == ["MISSED", "EXCEEDED", "MISSED"]
     assert periods[1]["ratio"] == "1.1111"
-    assert all(p["snapshotTakenAt"] for p in periods), "closed periods are frozen on first read"
+    # A goal just created is measured for its first answer; the store keeps it from then on.
+    assert all(p["computedAt"] and not p["pending"] and p["snapshotTakenAt"] is None for p in periods)
     assert goal["summary"] == {"target": "2700.0000", "actual": "1800.0000", "ratio": "0.6667", "status": "MISSED"}
-    again = await gql("{ goal(id: \"%s\") { title periods { actual snapshotTakenAt } } }" % goal["id"])
+    await seeded.recompute.settled()
+    again = await gql("{ goal(id: \"%s\") { title periods { actual snapshotTakenAt pending } } }" % goal["id"])
     assert [p["actual"] for p in again["goal"]["periods"]] == ["0.0000", "1000.0000", "800.0000"]
+    assert all(p["snapshotTakenAt"] and not p["pending"] for p in again["goal"]["periods"]), \
+        "closed periods are frozen once stored"
 
 
 async def test_current_period_has_pace_and_open_goals_roll_forward(seeded, gql) -> None:  # type: ignore[no-untyped-def]

@@ -68,7 +68,7 @@ from goalgraph.ingest.readers import (
 from goalgraph.ingest.upsert import IngestSummary, Ingestor, Prepared, UpsertCounts
 from goalgraph.ingest.validate import PARSERS, Kind
 from goalgraph.live.broker import FactsChanged
-from goalgraph.live.changes import facts_committed
+from goalgraph.live.changes import FactEffect, facts_committed, mark_effect
 from goalgraph.runtime import open_runtime
 from goalgraph.settings import Settings
 
@@ -824,6 +824,9 @@ class _Announcer:
     async def before_commit(self, session: Any, summary: IngestSummary, *, final: bool = False) -> None:
         """Inside the transaction about to commit: announce the change when one is due (always when ``final``)."""
         self._announcing = False
+        if any(c.written for c in summary.counts.values()):
+            # The store learns in the batch's own transaction; coarse: a file's facts span most goals and days.
+            await mark_effect(session, FactEffect(None, None))
         written = any(c.written for part in (summary, self.pending) for c in part.counts.values())
         if written and (final or time.monotonic() - self.last_publish >= self.PUBLISH_EVERY):
             await self.runtime.broker.announce(session, FactsChanged(None))
@@ -839,7 +842,7 @@ class _Announcer:
             return
         self.committed_any = True
         self.unpublished = self.unpublished or not announced
-        facts_committed(self.runtime, summary, None)
+        facts_committed(self.runtime, summary)
 
     async def _publish(self) -> None:
         """A last announcement in a transaction of its own (the facts are stored whatever happens here)."""
