@@ -107,7 +107,7 @@ async def test_split_goals_share_the_batched_statement(seeded, gql) -> None:  # 
                                           endDate=None, targetForAll=None, splitBy="company_category",
                                           elementTargets=[{"element": "SMB", "target": "1"}]))
     if seeded.status_watch is not None:  # its checks of the new goals run statements of their own
-        await seeded.status_watch.settled()
+        await seeded.recompute.settled()
     statements: list[str] = []
     listener = lambda *a: statements.append(a[2])  # noqa: E731
     event.listen(seeded.engine.sync_engine, "before_cursor_execute", listener)

@@ -196,7 +196,7 @@ async def test_an_ingested_fact_announces_the_milestone_it_crosses(seeded, gql) 
     deal = {"id": "april-1", "title": "New", "value": "1", "currency": "EUR", "ownerId": "carl", "stageId": "lead",
             "addedAt": "2026-04-14T09:00:00+02:00"}
     assert (await gql(ingest, input={"deals": [deal]}))["ingestFacts"]["__typename"] == "IngestFactsResult"
-    await seeded.status_watch.settled()
+    await seeded.recompute.settled()
     await seeded.dispatcher.run_once(NOW)
     kinds = [n["kind"] for n in (await gql(NOTICES, as_user="carl"))["notifications"]["nodes"]]
     assert kinds == ["MILESTONE_REACHED"]  # 1 of 2: 50 %, not yet 100 %
