@@ -17,15 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
-from goalgraph import clock
+from goalgraph import clock, staleness
 from goalgraph.access.gate import load_gate
-from goalgraph.db.models import Goal
+from goalgraph.db.models import Goal, ProgressMark
 from goalgraph.live.broker import FactsChanged
 from goalgraph.organisation import get_organisation
 from goalgraph.progress.recompute import Round, recompute
@@ -132,6 +132,40 @@ class RecomputeWorker:
             if runtime.status_watch is not None:
                 runtime.status_watch.announce(changes, written)
             return done
+
+    async def rebuild(self, goal_ids: Iterable[int] | None, *, on_round: Callable[[Round, int], None] | None = None,
+                      timeout: float = 24 * 3600.0) -> Round:
+        """Recompute these goals' stored rows (None: every goal's), closed periods too, and wait until
+        nothing is stale; ``on_round(round, marks_left)`` after each round. Returns the totals."""
+        runtime = self.runtime
+        async with runtime.sessions() as session, session.begin():
+            if goal_ids is None:
+                await staleness.mark(session, None, thaw=True, now=runtime.clock())
+            else:
+                ids = sorted(set(goal_ids))
+                known = set((await session.scalars(select(Goal.id).where(Goal.id.in_(ids),
+                                                                        Goal.deleted_at.is_(None)))).all())
+                if unknown := [i for i in ids if i not in known]:
+                    raise LookupError(f"no goal with id {', '.join(map(str, unknown))}")
+                await staleness.mark(session, ids, thaw=True, now=runtime.clock())
+        total = Round()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            done = await self.round()
+            if done is not None:
+                total.marks += done.marks
+                total.rows += done.rows
+                total.changed |= done.changed
+            async with runtime.sessions() as session:
+                left = await session.scalar(select(func.count()).select_from(ProgressMark))
+            if on_round is not None and done is not None:
+                on_round(done, left or 0)
+            if not left:
+                return total
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the progress store did not settle")
+            if done is None:
+                await asyncio.sleep(0.2)  # another process holds the round: it does the work
 
     async def settled(self, timeout: float = 60.0) -> None:
         """Run rounds until no mark is left (tests, ``goalgraph recompute``, orderly shutdown)."""
