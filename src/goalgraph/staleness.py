@@ -59,6 +59,16 @@ async def mark(session: AsyncSession, goal_ids: Iterable[int] | None, spans: Seq
     return len(rows)
 
 
+async def mark_each(session: AsyncSession, spans_by_goal: dict[int, Sequence[Span]], *, thaw: bool = False,
+                    now: datetime) -> int:
+    """Mark each goal's own spans stale in one statement; returns marks written."""
+    rows = [{"goal_id": g, "first_day": a, "last_day": b, "thaw": thaw, "marked_at": now}
+            for g, spans in sorted(spans_by_goal.items()) for a, b in spans]
+    if rows:
+        await session.execute(ProgressMark.__table__.insert(), rows)
+    return len(rows)
+
+
 def spans_of_periods(periods: Iterable[Period], *, most: int = MAX_SPANS) -> list[Span]:
     """The periods' local days as at most ``most`` spans (adjacent periods merged)."""
     merged: list[list[date]] = []

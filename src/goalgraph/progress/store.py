@@ -20,6 +20,7 @@ off the local date its period is cut by.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.models import Goal, ProgressMark, StoredProgress
@@ -92,10 +93,32 @@ class Stored:
     pending: bool = False
 
     @classmethod
-    def of_row(cls, row: StoredProgress, pending: bool) -> "Stored":
-        return cls(actual=row.actual, facts=row.facts, unconverted=dict(row.unconverted or {}),
-                   elements={e: (Decimal(v["actual"]), int(v["facts"])) for e, v in (row.elements or {}).items()},
+    def of_row(cls, row: "Row", pending: bool) -> "Stored":
+        return cls(actual=row.actual, facts=row.facts, unconverted=_json(row.unconverted),
+                   elements={e: (Decimal(v["actual"]), int(v["facts"])) for e, v in _json(row.elements).items()},
                    computed_at=row.computed_at, frozen_at=row.frozen_at, pending=pending)
+
+
+def _json(value: str | dict[str, Any] | None) -> dict[str, Any]:
+    """A stored JSON object: text on SQLite (most are empty, and decoding thousands of "{}" adds up),
+    already decoded by asyncpg's codec on PostgreSQL."""
+    if value is None or value == "{}":
+        return {}
+    return value if isinstance(value, dict) else json.loads(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A stored row as a read needs it (plain values, JSON still text)."""
+
+    goal_id: int
+    period_start: date
+    actual: Decimal
+    facts: int
+    unconverted: str | dict[str, Any] | None
+    elements: str | dict[str, Any] | None
+    computed_at: datetime
+    frozen_at: datetime | None
 
 
 def elements_json(elements: Mapping[str, tuple[Decimal, int]]) -> dict[str, Any]:
@@ -103,7 +126,7 @@ def elements_json(elements: Mapping[str, tuple[Decimal, int]]) -> dict[str, Any]
     return {e: {"actual": str(v), "facts": n} for e, (v, n) in elements.items()}
 
 
-async def rows_of(session: AsyncSession, periods: Mapping[int, Sequence[Period]]) -> dict[tuple[int, date], StoredProgress]:
+async def rows_of(session: AsyncSession, periods: Mapping[int, Sequence[Period]]) -> dict[tuple[int, date], Row]:
     """The stored rows of these goals' periods (one statement)."""
     ids = [g for g, ps in periods.items() if ps]
     if not ids:
@@ -111,8 +134,11 @@ async def rows_of(session: AsyncSession, periods: Mapping[int, Sequence[Period]]
     first = min(p.start_date for g in ids for p in periods[g])
     last = max(p.start_date for g in ids for p in periods[g])
     s = StoredProgress
-    rows = await session.scalars(select(s).where(s.goal_id.in_(ids), s.period_start.between(first, last)))
-    return {(r.goal_id, r.period_start): r for r in rows}
+    rows = await session.execute(
+        select(s.goal_id, s.period_start, s.actual, s.facts, type_coerce(s.unconverted, String),
+               type_coerce(s.elements, String), s.computed_at, s.frozen_at)
+        .where(s.goal_id.in_(ids), s.period_start.between(first, last)))
+    return {(r[0], r[1]): Row(*r) for r in rows}
 
 
 @dataclass
@@ -137,7 +163,7 @@ async def read(session: AsyncSession, periods: Mapping[int, Sequence[Period]], *
     covers = await covers_of(session, periods)
     rows = await rows_of(session, periods)
     found = Found({}, defaultdict(list), defaultdict(list))
-    stale: list[tuple[int, Period, StoredProgress]] = []
+    stale: list[tuple[int, Period, Row]] = []
     for goal_id, goal_periods in periods.items():
         mine = [c for c in covers if c.goal_id is None or c.goal_id == goal_id]
         for period in goal_periods:
@@ -147,7 +173,7 @@ async def read(session: AsyncSession, periods: Mapping[int, Sequence[Period]], *
             if row is None:
                 found.missing[goal_id].append(period)
                 continue
-            pending = any(c.covers(goal_id, period, row.frozen_at is not None) for c in mine)
+            pending = bool(mine) and any(c.covers(goal_id, period, row.frozen_at is not None) for c in mine)
             if pending and goal_id not in lapsed:
                 stale.append((goal_id, period, row))
             found.stored[(goal_id, period.start_date)] = Stored.of_row(row, pending)
