@@ -222,7 +222,7 @@ async def test_store_follows_every_change(runtime: Runtime, calendar: dict, draf
     runtime.clock = lambda: NOW
     runtime.settings = dataclasses.replace(runtime.settings, snapshot_grace_hours=24.0 if freezing else 1e6)
     await runtime.recompute.stop()  # nothing left over from the last example runs while we reset
-    runtime.recompute._stopping = False
+    runtime.recompute.resume()
     async with runtime.sessions() as session, session.begin():
         for model in (ProgressMark, StoredProgress, GoalStatusMark, Goal, DealStageChange, Deal, ExchangeRate,
                       TeamMembership, Team, User, FeatureToggle, Organisation):

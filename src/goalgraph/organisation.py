@@ -90,6 +90,6 @@ async def update_organisation(session: AsyncSession, **changes: object) -> Organ
     row.updated_at = now
     if any(getattr(current, f) != getattr(merged, f) for f in CALENDAR_FIELDS):
         await staleness.forget(session, None)  # every period's bounds may have moved
-        await staleness.mark(session, None, thaw=True, now=now)
+        await staleness.mark(session, None, thaw=True)
     await session.flush()
     return OrganisationSettings(**{**merged.__dict__, "name": row.name, "updated_at": now})

@@ -19,7 +19,7 @@ from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import ExchangeRate
 from goalgraph.errors import FactError, IngestRejected
 from goalgraph.ingest.validate import FieldReader
-from goalgraph import clock, staleness
+from goalgraph import staleness
 
 
 def parse_rates(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -58,7 +58,7 @@ async def set_rates(session: AsyncSession, raw: Iterable[Mapping[str, Any]]) -> 
         return 0
     changed_from = await _first_changed_day(session, rates)
     if changed_from is not None:
-        await staleness.mark_money_from(session, changed_from, now=clock.now())
+        await staleness.mark_money_from(session, changed_from)
     table = ExchangeRate.__table__
     stmt = conflict_insert(session.bind.dialect.name, table)
     stmt = stmt.on_conflict_do_update(

@@ -66,7 +66,7 @@ class Runtime:
 
             try:
                 async with self.sessions() as session:
-                    state["store"] = await backlog(session, self.clock())
+                    state["store"] = await backlog(session, system_clock.now())
             except Exception as exc:  # noqa: BLE001 - an older schema: reported, not raised
                 state["store"] = {"error": f"{type(exc).__name__}: {exc}"}
         return state

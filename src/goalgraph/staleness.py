@@ -2,17 +2,19 @@
 
 Every write that can change an actual calls :func:`mark` (or progress.store.mark_facts for facts)
 in its own transaction; marks only insert rows, so writers never wait on the recompute worker.
-Coarse on purpose where precision costs more than a recompute; never missing a row.
+Coarse on purpose where precision costs more than a recompute; never missing a row. A mark's
+``marked_at`` is the wall clock's (the backlog's age on /healthz), whatever "now" a request uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph import clock
 from goalgraph.db.models import Goal, ProgressMark, StoredProgress
 from goalgraph.periods import Period
 
@@ -45,24 +47,23 @@ def spans_of(days: Iterable[date], *, most: int = MAX_SPANS) -> list[Span]:
 
 
 async def mark(session: AsyncSession, goal_ids: Iterable[int] | None, spans: Sequence[Span] = EVERYTHING, *,
-               thaw: bool = False, now: datetime) -> int:
+               thaw: bool = False) -> int:
     """Mark the rows of ``goal_ids`` (None: every goal) overlapping ``spans`` stale; returns marks written."""
     if not spans:
         return 0
     goals: list[int | None] = sorted(set(goal_ids)) if goal_ids is not None else [None]
     if len(goals) > MAX_GOALS_PER_MARK:
         goals = [None]
-    rows = [{"goal_id": g, "first_day": a, "last_day": b, "thaw": thaw, "marked_at": now}
+    rows = [{"goal_id": g, "first_day": a, "last_day": b, "thaw": thaw, "marked_at": clock.now()}
             for g in goals for a, b in spans]
     if rows:
         await session.execute(ProgressMark.__table__.insert(), rows)
     return len(rows)
 
 
-async def mark_each(session: AsyncSession, spans_by_goal: dict[int, Sequence[Span]], *, thaw: bool = False,
-                    now: datetime) -> int:
+async def mark_each(session: AsyncSession, spans_by_goal: dict[int, Sequence[Span]], *, thaw: bool = False) -> int:
     """Mark each goal's own spans stale in one statement; returns marks written."""
-    rows = [{"goal_id": g, "first_day": a, "last_day": b, "thaw": thaw, "marked_at": now}
+    rows = [{"goal_id": g, "first_day": a, "last_day": b, "thaw": thaw, "marked_at": clock.now()}
             for g, spans in sorted(spans_by_goal.items()) for a, b in spans]
     if rows:
         await session.execute(ProgressMark.__table__.insert(), rows)
@@ -91,8 +92,8 @@ async def forget(session: AsyncSession, goal_ids: Iterable[int] | None) -> None:
     await session.execute(query)
 
 
-async def mark_money_from(session: AsyncSession, first_day: date, *, now: datetime) -> int:
+async def mark_money_from(session: AsyncSession, first_day: date) -> int:
     """A rate valid from ``first_day`` was added or changed: money goals' rows from the day before on
     (a fact's date may be a day off its period's local days), frozen ones too."""
     ids = (await session.scalars(select(Goal.id).where(Goal.currency.is_not(None), Goal.deleted_at.is_(None)))).all()
-    return await mark(session, ids, [(first_day - _DAY, None)], thaw=True, now=now) if ids else 0
+    return await mark(session, ids, [(first_day - _DAY, None)], thaw=True) if ids else 0

@@ -17,6 +17,7 @@
 // Screenshots go to E2E_OUT (default e2e/out). Exit code 0 when every step passed.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -31,6 +32,9 @@ const adminToken = process.env.GOALGRAPH_ADMIN_TOKEN;
 const out = resolve(process.env.E2E_OUT ?? new URL("./out", import.meta.url).pathname);
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const STEP_TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS ?? 15000);
+// A command writing facts from another process (JSON array, the CSV file appended), e.g.
+// ["python", "-m", "goalgraph.cli", "import"]; run in E2E_WRITER_CWD with GOALGRAPH_DATABASE_URL=E2E_WRITER_DB.
+const writer = process.env.E2E_WRITER ? JSON.parse(process.env.E2E_WRITER) : null;
 
 if (!token) {
   console.error("GOALGRAPH_TOKEN is required (a viewer's bearer token)");
@@ -285,6 +289,38 @@ try {
     await shot("04-after-live-update");
   } else {
     step("GOALGRAPH_SERVICE_TOKEN not set: live update not checked");
+  }
+
+  // 6b. A fact written by another process (an import) is pending until a server's worker stores it:
+  // the period says "updating…" (the server recomputes nothing in the request: E2E runs it with
+  // GOALGRAPH_INLINE_RECOMPUTE_FACTS=0), then the new figure arrives by itself.
+  if (writer && serviceToken) {
+    const now = new Date();
+    const csv = resolve(out, "deals-pending.csv");
+    const iso = now.toISOString();
+    writeFileSync(csv, "id,title,value,currency,owner_id,stage_id,status,added_at,won_at,updated_at\n" +
+      `e2e-pending-${now.getTime()},E2E pending deal,5000,EUR,${process.env.E2E_DEAL_OWNER ?? "user-05"},stage-nb-contract,WON,${iso},${iso},${iso}\n`);
+    execFileSync(writer[0], [...writer.slice(1), "--no-progress", csv], {
+      cwd: process.env.E2E_WRITER_CWD, env: { ...process.env, GOALGRAPH_DATABASE_URL: process.env.E2E_WRITER_DB }, stdio: "pipe",
+    });
+    await page.reload();
+    await page.locator('[data-testid="goal-detail"]').waitFor();
+    await page.locator('[data-testid="updating"]').first().waitFor({ timeout: STEP_TIMEOUT });
+    step(`a deal imported by another process: the current period says "updating…"`);
+    await shot("04b-updating");
+    // A write through this server wakes its recompute worker: the imported deal is counted and pushed.
+    const wake = await fetch(new URL("/graphql", base), {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${serviceToken}` },
+      body: JSON.stringify({ query: `mutation($input: IngestFactsInput!) { ingestFacts(input: $input) { __typename } }`,
+        variables: { input: { deals: [{ id: `e2e-wake-${now.getTime()}`, title: "E2E wake", value: "1", currency: "EUR",
+          ownerId: process.env.E2E_DEAL_OWNER ?? "user-05", stageId: "stage-nb-contract", addedAt: iso, updatedAt: iso }] } } }),
+    });
+    if (!wake.ok) throw new Error(`ingest to wake the worker failed: ${wake.status}`);
+    await page.waitForFunction(() => !document.querySelector('[data-testid="updating"]'), null, { timeout: STEP_TIMEOUT });
+    step(`… and "updating…" went away when the stored figure was pushed`);
+  } else {
+    step("E2E_WRITER not set: the pending state not checked");
   }
 
   // 7. Lock and unlock a goal's targets.

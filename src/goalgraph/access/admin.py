@@ -48,7 +48,7 @@ async def set_feature_enabled(session: AsyncSession, settings: Settings, registr
     else:
         row.enabled, row.changed_at, row.changed_by = enabled, now, actor
     # The worker does not measure goals whose features lapsed: switched on again, they are measured anew.
-    await staleness.mark(session, None, now=now)
+    await staleness.mark(session, None)
     await session.flush()
 
 
@@ -63,7 +63,7 @@ async def install_licence(session: AsyncSession, settings: Settings, token: str,
         session.add(InstalledLicence(id=1, token=token.strip(), installed_at=now, installed_by=actor))
     else:
         row.token, row.installed_at, row.installed_by = token.strip(), now, actor
-    await staleness.mark(session, None, now=now)  # features it grants may have lapsed before
+    await staleness.mark(session, None)  # features it grants may have lapsed before
     await session.flush()
     return status
 

@@ -220,7 +220,7 @@ async def create_goal(session: AsyncSession, registry: Registry, draft: GoalDraf
     session.add(GoalRevision(goal_id=goal.id, version=goal.version, changed_at=now, changed_by=actor,
                              changes=_target_changes(None, draft)))
     await session.flush()
-    await staleness.mark(session, [goal.id], now=now)  # the worker stores its figures (reads compute them until then)
+    await staleness.mark(session, [goal.id])  # the worker stores its figures (reads compute them until then)
     return goal
 
 
@@ -270,7 +270,7 @@ async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | 
     if definition_changed:
         if any(getattr(old, f) != getattr(new, f) for f in ("interval", "start_date", "end_date", "fiscal")):
             await staleness.forget(session, [goal.id])  # its periods moved: the old rows mean nothing
-        await staleness.mark(session, [goal.id], thaw=True, now=now)
+        await staleness.mark(session, [goal.id], thaw=True)
     await session.flush()  # bumps the version
     if target_changes:
         session.add(GoalRevision(goal_id=goal.id, version=goal.version, changed_at=now, changed_by=actor,

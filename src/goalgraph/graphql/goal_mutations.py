@@ -346,7 +346,7 @@ class GoalMutations:
         viewer, gate = await info.context.viewer(), await info.context.gate()
         try:
             async with info.context.transaction() as session:
-                goal = await delete_goal(session, id, version, viewer=viewer, gate=gate, now=info.context.now)
+                goal = await delete_goal(session, id, version, viewer=viewer, gate=gate)
                 await announce_goal_change(info, session, await goal_followers(session, [goal.id]))
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem, id)
@@ -367,7 +367,7 @@ class GoalMutations:
                 raise GoalForbidden("only admins recompute closed periods")
             gate.require_change(goal)  # a lapsed goal keeps its frozen results
             spans = [(period_start, period_start)] if period_start is not None else staleness.EVERYTHING
-            await staleness.mark(session, [goal.id], spans, thaw=True, now=info.context.now)
+            await staleness.mark(session, [goal.id], spans, thaw=True)
             return goal
 
         return await _run(info, id, action)

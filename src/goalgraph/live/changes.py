@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph import clock
 from goalgraph.db.models import Activity, Deal, DealStageChange
 from goalgraph.events import fire
 from goalgraph.goals.audience import Audience, audience_of
@@ -81,9 +80,9 @@ async def stored_effect(session: AsyncSession, raw: Mapping[str, Sequence[Mappin
     return FactEffect(frozenset(owners), days)
 
 
-async def mark_effect(session: AsyncSession, effect: FactEffect, now: datetime | None = None) -> int:
+async def mark_effect(session: AsyncSession, effect: FactEffect) -> int:
     """Mark the stored progress the effect moves stale (in the batch's transaction)."""
-    return await mark_facts(session, effect.owners, effect.days, now=now or clock.now())
+    return await mark_facts(session, effect.owners, effect.days)
 
 
 async def goal_followers(session: AsyncSession, goal_ids: Iterable[int]) -> frozenset[int] | None:

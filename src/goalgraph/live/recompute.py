@@ -70,18 +70,26 @@ class RecomputeWorker:
             pass
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Stop; a round under way is cancelled (its transaction rolls back, its marks stay)."""
+        """Stop after the round under way (cancelled after ``timeout``: its transaction rolls back, its
+        marks stay); later wakes do not start the worker again until :meth:`resume`."""
         self._stopping = True
+        self._wake.set()
         task, self._task = self._task, None
         if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
-                await asyncio.wait_for(task, timeout)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), timeout)
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def resume(self) -> None:
+        """Allow the worker to run again after :meth:`stop` (it starts on the next wake)."""
+        self._stopping = False
 
     async def _loop(self) -> None:
-        poll = self.runtime.settings.recompute_poll_seconds
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 done = await self.round()
                 failures = 0
@@ -90,14 +98,18 @@ class RecomputeWorker:
             except Exception:  # noqa: BLE001 - a failed round leaves rows stale; try again later
                 failures += 1
                 log.exception("recomputing the progress store failed (attempt %d)", failures)
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                with contextlib.suppress(asyncio.TimeoutError):  # back off, but a stop ends the wait
+                    self._wake.clear()
+                    await asyncio.wait_for(self._wake.wait(), timeout=min(30.0, 0.5 * 2 ** min(failures, 6)))
                 continue
             if done is not None and done.busy:
                 await asyncio.sleep(0)  # more may be waiting: go on, letting requests run in between
                 continue
             self._wake.clear()
+            if self._stopping:
+                return
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.runtime.settings.recompute_poll_seconds)
             await asyncio.sleep(COALESCE_SECONDS)
 
     async def round(self, now: datetime | None = None) -> Round | None:
@@ -140,14 +152,14 @@ class RecomputeWorker:
         runtime = self.runtime
         async with runtime.sessions() as session, session.begin():
             if goal_ids is None:
-                await staleness.mark(session, None, thaw=True, now=runtime.clock())
+                await staleness.mark(session, None, thaw=True)
             else:
                 ids = sorted(set(goal_ids))
                 known = set((await session.scalars(select(Goal.id).where(Goal.id.in_(ids),
                                                                         Goal.deleted_at.is_(None)))).all())
                 if unknown := [i for i in ids if i not in known]:
                     raise LookupError(f"no goal with id {', '.join(map(str, unknown))}")
-                await staleness.mark(session, ids, thaw=True, now=runtime.clock())
+                await staleness.mark(session, ids, thaw=True)
         total = Round()
         deadline = asyncio.get_running_loop().time() + timeout
         while True:

@@ -176,8 +176,7 @@ async def compute_progress(
                     actual=measured.value, facts=measured.facts, unconverted=measured.unconverted,
                     elements={e: (a.value, a.facts) for e, a in measured.elements.items()}, computed_at=now)
     if fill_session is not None and found.missing:
-        await staleness.mark_each(fill_session, {g: staleness.spans_of_periods(ps) for g, ps in found.missing.items()},
-                                  now=now)
+        await staleness.mark_each(fill_session, {g: staleness.spans_of_periods(ps) for g, ps in found.missing.items()})
 
     result: dict[int, GoalProgress] = {}
     for goal in goals:

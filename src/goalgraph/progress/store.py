@@ -36,19 +36,19 @@ from goalgraph.goals.audience import Audience, counts_for
 from goalgraph.periods import Period
 from goalgraph.staleness import EVERYTHING, mark, spans_of
 
-async def mark_facts(session: AsyncSession, owners: Audience, days: Iterable[date] | None, *, now: datetime) -> int:
+async def mark_facts(session: AsyncSession, owners: Audience, days: Iterable[date] | None) -> int:
     """Facts of ``owners`` (None: anyone's, or references every goal may depend on) changed on ``days``
     (their timestamps before and after; None: any day): mark the goals they count for."""
     spans = EVERYTHING if days is None else spans_of(days)
     if not spans:
         return 0
     if owners is None:
-        return await mark(session, None, spans, now=now)
+        return await mark(session, None, spans)
     if not owners:
         return 0
     goal_ids = (await session.scalars(
         select(Goal.id).where(Goal.deleted_at.is_(None), counts_for(owners)))).all()
-    return await mark(session, goal_ids, spans, now=now) if goal_ids else 0
+    return await mark(session, goal_ids, spans) if goal_ids else 0
 
 
 @dataclass(frozen=True)

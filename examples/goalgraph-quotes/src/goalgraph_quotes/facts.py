@@ -120,5 +120,5 @@ async def upsert_quotes(
         raise QuoteError(errors)
     await session.flush()
     if touched_owners:
-        await mark_facts(session, frozenset(touched_owners), touched_days, now=datetime.now(timezone.utc))
+        await mark_facts(session, frozenset(touched_owners), touched_days)
     return counts
