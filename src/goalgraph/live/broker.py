@@ -31,17 +31,26 @@ MAX_USERS_IN_EVENT = 500
 
 @dataclass(frozen=True)
 class FactsChanged:
-    """Facts changed for these users (internal ids); ``users=None`` means anything may have changed."""
+    """Facts changed for these users (internal ids); ``users=None`` means anything may have changed.
+
+    ``notices``: users whose in-app notices changed (written or marked read); an event about notices
+    only has ``users=frozenset()`` (no facts changed, see :meth:`notices_of`).
+    """
 
     users: frozenset[int] | None = None
+    notices: frozenset[int] = frozenset()
 
     def to_json(self) -> str:
-        return json.dumps({"users": sorted(self.users) if self.users is not None else None})
+        data: dict[str, Any] = {"users": sorted(self.users) if self.users is not None else None}
+        if self.notices:
+            data["notices"] = sorted(self.notices)
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> "FactsChanged":
-        users = json.loads(text).get("users")
-        return cls(frozenset(users) if users is not None else None)
+        data = json.loads(text)
+        users = data.get("users")
+        return cls(frozenset(users) if users is not None else None, frozenset(data.get("notices") or ()))
 
     @classmethod
     def of(cls, users: Iterable[int] | None) -> "FactsChanged":
@@ -49,6 +58,11 @@ class FactsChanged:
             return cls(None)
         users = frozenset(users)
         return cls(users if len(users) <= MAX_USERS_IN_EVENT else None)
+
+    @classmethod
+    def notices_of(cls, users: Iterable[int]) -> "FactsChanged":
+        """The in-app notices of ``users`` changed, and no facts."""
+        return cls(frozenset(), frozenset(users))
 
 
 _PENDING = "goalgraph.live.pending"
@@ -132,6 +146,11 @@ class Broker:
                 sa_event.listen(sync, "after_commit", _deliver_pending)
                 sa_event.listen(sync, "after_rollback", _drop_pending)  # outermost only
         pending.append((self, event))
+
+    async def announce_notices(self, session: AsyncSession, users: Iterable[int]) -> None:
+        """Announce, in ``session``'s transaction, that the in-app notices of ``users`` changed (written or
+        marked read): the ``notifications`` subscription of each pushes the new unread count."""
+        await self.announce(session, FactsChanged.notices_of(users))
 
     async def publish(self, event: FactsChanged) -> None:
         """Announce a change outside any transaction (nothing to commit; e.g. tests, admin commands)."""

@@ -258,6 +258,8 @@ class Dispatcher:
             if result.rowcount == 1 and notice is not None:
                 stmt = conflict_insert(session.bind.dialect.name, Notice.__table__).on_conflict_do_nothing(
                     index_elements=["idempotency_key"])
-                await session.execute(stmt, [notice])
+                written = await session.execute(stmt, notice)
+                if written.rowcount != 0:  # a new notice: its recipient's bell (notifications_live) hears it on commit
+                    await self.runtime.broker.announce_notices(session, [notice["user_id"]])
         if outcome.status == "RETRY":
             log.info("notification %s attempt %s failed: %s", row_id, attempt, outcome.error)
