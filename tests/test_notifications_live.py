@@ -103,6 +103,22 @@ async def test_the_bell_ends_when_the_user_is_deactivated(settings, gql, tmp_pat
         await ws.close()
 
 
+async def test_the_bell_ends_when_the_token_expires(settings, gql, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from goalgraph.access.tokens import mint_token
+
+    await _seed(gql)
+    with server(settings, tmp_path) as port:
+        ws = await _bell(port, mint_token(settings, "anna", ttl=timedelta(seconds=2)))
+        assert (await _push(ws))["reason"] == "INITIAL"
+        await asyncio.sleep(2.5)
+        await _http(port, settings, CREATE, i=_goal("Anna's deals", "anna"))  # a notice for her: the push checks the token
+        error = await _ended_with(ws, "UNAUTHENTICATED")
+        assert "expired" in error["message"]
+        await ws.close()
+
+
 async def test_a_bad_first_is_refused(settings, gql, tmp_path) -> None:  # type: ignore[no-untyped-def]
     await _seed(gql)
     with server(settings, tmp_path) as port:
