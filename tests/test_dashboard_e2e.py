@@ -6,7 +6,9 @@ goals, open "Won revenue", click the current month's bar and see the deals behin
 drill-down by keyboard), export the chart as PNG; then a won deal ingested through GraphQL with a service
 token must move that bar (and the actual, and the deal count) without a reload, through the goalProgress
 subscription; a deal imported by another process (`goalgraph import`) shows the period as "updating…" until
-the server's recompute worker stored and pushed it. Then it locks and unlocks "Deals won — South", creates a goal with per-period targets in the
+the server's recompute worker stored and pushed it; a goal assigned to the viewer rings the bell in the header
+(the notifications subscription), its notice is listed unread first in the bell's panel and marked read there.
+Then it locks and unlocks "Deals won — South", creates a goal with per-period targets in the
 form (a non-numeric target is named beside its field first) and deletes it, sets a plan row with one cell
 and "Fill right", checks the phone viewport (390×844: no horizontal scrolling on any screen) and, as the
 demo admin, copies this year's plan into the next +10 %. axe-core runs on the goals list, a goal's chart
@@ -165,13 +167,18 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
         "read-only rows (no fields)",
         "Fill right saved 12 months",
         "+10 %: \"Copied",
+        "without a reload: ",
+        "listed unread (unread first)",
+        "marked read: the bell shows",
+        "all read: the bell shows no count",
     ):
         assert line in done.stdout, f"missing step {line!r}:\n{output}"
-    for screen in ("the goals list", "a goal's chart and drill-down", "the goal form", "the targets plan", "the leaderboard"):
+    for screen in ("the goals list", "a goal's chart and drill-down", "the goal form", "the targets plan", "the leaderboard",
+                   "the notifications panel"):
         assert f"axe on {screen}: 0 serious or critical violations" in done.stdout, output
     for screen in ("goals list", "goal with drill-down", "goal form", "targets plan"):
         assert f"phone {screen}: scrollWidth" in done.stdout, output
-    for shot in ("02-goals.png", "03-chart-and-deals.png", "04-after-live-update.png", "05-targets-plan.png",
+    for shot in ("02-goals.png", "03-chart-and-deals.png", "04-after-live-update.png", "04b-bell.png", "05-targets-plan.png",
                  "06-phone-goals.png", "07-phone-goal.png", "08-plan-copied.png"):
         assert (OUT / shot).stat().st_size > 10_000, f"screenshot {shot} missing or empty"
 

@@ -164,6 +164,50 @@ async def test_assignment_and_progress_reach_the_outbox_once(seeded, gql) -> Non
     assert sorted(kinds) == ["GOAL_ASSIGNED", "PACE_CHANGED"]
 
 
+async def test_events_announced_before_skip_their_recipients(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """The hot path: a progress check that finds only crossings the outbox already holds reads their keys
+    (one indexed query) and works out no recipients, writes nothing."""
+    from sqlalchemy import event
+
+    from goalgraph.db.models import OutboxMessage
+    from goalgraph.notifications.outbox import known_event_keys
+    from goalgraph.notifications.produce import progress_changed
+
+    made = (await gql(CREATE, input=goal_input(title="Carl adds", assignee={"kind": "USER", "id": "carl"},
+                                               startDate="2026-01-01", targetForAll="1")))["createGoal"]["goal"]
+    await seeded.recompute.settled()
+    async with seeded.sessions() as session, session.begin():  # forget what the status watch announced
+        await session.execute(OutboxMessage.__table__.delete().where(OutboxMessage.event_kind != "GOAL_ASSIGNED"))
+
+    async def check() -> tuple[int, list[str]]:
+        async with seeded.sessions() as session, session.begin():
+            goal = await session.get(Goal, int(made["id"]))
+            progress = await compute_progress(session, seeded.registry, [goal], NOW)
+            statements: list[str] = []
+            listener = lambda *a: statements.append(a[2])  # noqa: E731
+            event.listen(seeded.engine.sync_engine, "before_cursor_execute", listener)
+            try:
+                written = await progress_changed(session, [goal], progress, NOW)
+            finally:
+                event.remove(seeded.engine.sync_engine, "before_cursor_execute", listener)
+        return written, statements
+
+    written, first = await check()
+    assert written > 0
+    again, second = await check()
+    assert again == 0
+    # The goals' settings and the known keys: no recipients (followers, mutes, viewers), no endpoints, no insert.
+    assert len(second) == 2, second
+    assert not any("notification_outbox" in s and "INSERT" in s.upper() for s in second)
+    assert len(first) > len(second)
+    async with seeded.sessions() as session:
+        keys = set((await session.scalars(select(OutboxMessage.event_key).where(
+            OutboxMessage.goal_id == int(made["id"])))).all())
+        assert f"assigned:{made['id']}:USER:{(await _ids(seeded))['carl']}" in keys
+        assert await known_event_keys(session, [*keys, "milestone:never"]) == keys
+        assert await known_event_keys(session, ["x" * 300]) == set()  # long keys are stored hashed
+
+
 async def test_weekly_digest_once_per_user_and_week(seeded, gql) -> None:  # type: ignore[no-untyped-def]
     from datetime import datetime, timezone
 

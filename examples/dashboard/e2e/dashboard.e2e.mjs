@@ -8,11 +8,12 @@
 // "Won revenue"), clicks the bar of its current period and sees the deals behind it, exports the
 // chart as PNG; then, with GOALGRAPH_SERVICE_TOKEN, ingests a won deal through GraphQL and waits
 // for the bar, the actual and the deal list to change without a reload (the goalProgress
-// subscription). Then: locks and unlocks GOAL_TO_LOCK (default "Deals won — South"), creates a goal
+// subscription); a goal assigned to the viewer rings the bell (the notifications subscription) and
+// its notice is marked read in the panel. Then: locks and unlocks GOAL_TO_LOCK (default "Deals won — South"), creates a goal
 // with per-period targets through the form (after a non-numeric target is named beside its field),
 // deletes it, checks the targets plan's read-only rows, and — with GOALGRAPH_ADMIN_TOKEN — copies
 // last year's plan +10 %. axe-core runs on the goals list, the chart with its drill-down, the goal
-// form and the targets plan (0 serious or critical violations), the drill-down is opened by keyboard,
+// form, the notifications panel and the targets plan (0 serious or critical violations), the drill-down is opened by keyboard,
 // and every screen is checked at 390×844 for horizontal overflow.
 // Screenshots go to E2E_OUT (default e2e/out). Exit code 0 when every step passed.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -291,7 +292,56 @@ try {
     step("GOALGRAPH_SERVICE_TOKEN not set: live update not checked");
   }
 
-  // 6b. A fact written by another process (an import) is pending until a server's worker stores it:
+  // 6b. The bell: a goal assigned to the viewer rings it (the notifications subscription, no reload); the
+  //     panel lists the notice unread first; "Mark read" and "Mark all read" bring the count down.
+  if (serviceToken) {
+    await page.evaluate(() => { window.__noReload = true; });
+    const bell = page.locator('[data-testid="bell"]');
+    const unread = async () => Number(await bell.getAttribute("data-unread"));
+    await bell.click();
+    const bellPanel = page.locator('[data-testid="bell-panel"]');
+    await bellPanel.waitFor();
+    const bellTitle = `E2E bell ${new Date().toISOString().slice(11, 19)}`;
+    const created = await gql(serviceToken, `mutation($i: GoalInput!) { createGoal(input: $i) { __typename
+      ... on GoalSuccess { goal { id version } } } }`, { i: {
+      title: bellTitle, goalType: "DEALS_ADDED", measure: "COUNT", interval: "MONTHLY",
+      startDate: `${new Date().getUTCFullYear()}-01-01`, targetForAll: "5", assignee: { kind: "USER", id: process.env.E2E_DEAL_OWNER ?? "user-05" },
+    } });
+    if (created.data?.createGoal?.__typename !== "GoalSuccess") throw new Error(`createGoal failed: ${JSON.stringify(created)}`);
+    const createdAt = Date.now();
+    const notice = bellPanel.locator('[data-testid="notice"]', { hasText: bellTitle });
+    await notice.waitFor({ timeout: STEP_TIMEOUT });
+    if ((await notice.getAttribute("data-read")) !== "false") throw new Error("the new notice is not unread");
+    const ringing = await unread();
+    const badge = (await page.locator('[data-testid="bell-count"]').innerText()).trim();
+    if (ringing < 1 || badge !== (ringing > 99 ? "99+" : String(ringing))) throw new Error(`bell shows ${badge}, unread ${ringing}`);
+    const order = await bellPanel.locator('[data-testid="notice"]').evaluateAll((items) => items.map((i) => i.getAttribute("data-read")));
+    if (order.indexOf("true") !== -1 && order.lastIndexOf("false") > order.indexOf("true")) throw new Error(`read before unread: ${order}`);
+    if (await page.evaluate(() => window.__noReload !== true)) throw new Error("the page reloaded");
+    step(`bell rang in ${((Date.now() - createdAt) / 1000).toFixed(1)} s without a reload: ${ringing} unread, "${bellTitle}" listed unread (unread first)`);
+    await axe("the notifications panel");
+    await shot("04b-bell");
+    await notice.getByRole("button", { name: /^Mark read/ }).click();
+    await page.waitForFunction(
+      ({ title }) => [...document.querySelectorAll('[data-testid="notice"]')].some((n) => n.textContent.includes(title) && n.getAttribute("data-read") === "true"),
+      { title: bellTitle }, { timeout: STEP_TIMEOUT });
+    const afterOne = await unread();
+    if (afterOne >= ringing) throw new Error(`unread stayed ${afterOne} after marking one read`);
+    step(`marked read: the bell shows ${afterOne} unread (was ${ringing})`);
+    if (afterOne > 0) {
+      await bellPanel.getByRole("button", { name: "Mark all read" }).click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="bell"]')?.getAttribute("data-unread") === "0",
+        null, { timeout: STEP_TIMEOUT });
+    }
+    if (await page.locator('[data-testid="bell-count"]').count()) throw new Error("the bell still shows a count");
+    step("all read: the bell shows no count");
+    await page.keyboard.press("Escape");
+    await bellPanel.waitFor({ state: "detached" });
+    const goal = created.data.createGoal.goal;
+    await gql(serviceToken, "mutation($id: ID!, $v: Int!) { deleteGoal(id: $id, version: $v) { __typename } }", { id: goal.id, v: goal.version });
+  }
+
+  // 6c. A fact written by another process (an import) is pending until a server's worker stores it:
   // the period says "updating…" (the server recomputes nothing in the request: E2E runs it with
   // GOALGRAPH_INLINE_RECOMPUTE_FACTS=0), then the new figure arrives by itself.
   if (writer && serviceToken) {

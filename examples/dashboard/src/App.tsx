@@ -10,6 +10,7 @@ import { GoalDetail } from "./components/GoalDetail";
 import { GoalForm } from "./components/GoalForm";
 import { TargetsPlan } from "./components/TargetsPlan";
 import { Leaderboard } from "./components/Leaderboard";
+import { Bell } from "./components/Bell";
 import { href, useRoute } from "./router";
 import { setOrganisationFormat } from "./format";
 
@@ -83,7 +84,7 @@ const ROLE_LABEL: Record<string, string> = {
 };
 
 function Header({ viewer, page, onLogout }: { viewer: MeResult; page: string; onLogout: () => void }) {
-  const { state } = useLive();
+  const { state, token } = useLive();
   const name = viewer.me.user?.name ?? viewer.me.subject;
   return (
     <header className="topbar">
@@ -103,6 +104,7 @@ function Header({ viewer, page, onLogout }: { viewer: MeResult; page: string; on
             {state === "live" ? "Live" : state === "connecting" ? "Connecting…" : "Offline"}
           </span>
         )}
+        {viewer.me.user && <Bell token={token} />}
         <span className="who" data-testid="viewer-name">
           {name} <small>{ROLE_LABEL[viewer.me.access.role] ?? viewer.me.access.role}</small>
         </span>

@@ -204,7 +204,15 @@ def _page(rows: list[Any], kind: str, first: int, after: str | None, total: int,
         start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None))
 
 
-def _unread_count(user_id: int) -> Any:
+def notice_order() -> Any:
+    """The order of a user's notices (ascending): unread first, newest first within each."""
+    n = Notice
+    return case((n.read_at.is_(None), literal(0, BigInteger)), else_=literal(_READ_BIT, BigInteger)) + (
+        literal(_READ_BIT - 1, BigInteger) - n.id)
+
+
+def unread_count(user_id: int) -> Any:
+    """The statement counting a user's unread notices."""
     return select(func.count()).select_from(Notice).where(Notice.user_id == user_id, Notice.read_at.is_(None))
 
 
@@ -219,8 +227,7 @@ class NotificationQueries:
         if user_id is None:
             return _page([], "Notification", first, after, 0, lambda r: 0, Notification.of)
         n = Notice
-        key = case((n.read_at.is_(None), literal(0, BigInteger)), else_=literal(_READ_BIT, BigInteger)) + (
-            literal(_READ_BIT - 1, BigInteger) - n.id)
+        key = notice_order()
         query = select(n).where(n.user_id == user_id)
         if unread_only:
             query = query.where(n.read_at.is_(None))
@@ -241,7 +248,7 @@ class NotificationQueries:
         if user_id is None:
             return 0
         async with info.context.db() as session:
-            return int(await session.scalar(_unread_count(user_id)) or 0)
+            return int(await session.scalar(unread_count(user_id)) or 0)
 
     @strawberry.field(description="Registered webhook endpoints (admins only: FORBIDDEN for others).")
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpointType]:
@@ -297,7 +304,9 @@ class NotificationMutations:
             stmt = stmt.where(n.id.in_([i for i in (_int_id(x) for x in ids or []) if i is not None]))
         async with info.context.transaction() as session:
             marked = (await session.execute(stmt)).rowcount
-            unread = int(await session.scalar(_unread_count(user_id)) or 0)
+            unread = int(await session.scalar(unread_count(user_id)) or 0)
+            if marked:  # the viewer's other tabs and devices (the notifications subscription) hear it on commit
+                await info.context.runtime.broker.announce_notices(session, [user_id])
         return NotificationsMarkedRead(marked=marked, unread_count=unread)
 
     @strawberry.mutation(description="Register a webhook endpoint (admins only).")

@@ -25,10 +25,11 @@ from goalgraph.graphql.leaderboard_api import LeaderboardQueries
 from goalgraph.graphql.notification_prefs_api import NotificationPrefsMutations, NotificationPrefsQueries
 from goalgraph.graphql.mutations import FactMutations
 from goalgraph.graphql.notifications_api import NotificationMutations, NotificationQueries
+from goalgraph.graphql.notifications_live import NotificationSubscriptions
 from goalgraph.graphql.plan_api import PlanMutations, PlanQueries
 from goalgraph.graphql.queries import FactQueries
 from goalgraph.graphql.scalars import SCALAR_OVERRIDES, TextLiterals, check_operation_text
-from goalgraph.graphql.subscriptions import Subscription
+from goalgraph.graphql.subscriptions import ProgressSubscriptions
 from goalgraph.settings import Settings
 
 
@@ -41,6 +42,11 @@ class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries, NotificationPre
 @strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
 class Mutation(GoalMutations, PlanMutations, FactMutations, AdminMutations, NotificationPrefsMutations,
                HierarchyMutations, NotificationMutations):
+    pass
+
+
+@strawberry.type(description="Live updates.")
+class Subscription(ProgressSubscriptions, NotificationSubscriptions):
     pass
 
 

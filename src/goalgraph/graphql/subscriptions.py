@@ -71,8 +71,8 @@ def _touched(events: list[FactsChanged], users: dict[int, Audience]) -> set[int]
     return (moved(users, facts) if facts is None or facts else set()) | (recomputed & users.keys())
 
 
-@strawberry.type(description="Live updates.")
-class Subscription:
+@strawberry.type(description="Live progress of followed goals.")
+class ProgressSubscriptions:
     @strawberry.subscription(description="Follow goals: their current values first, then new values within about "
                                          "a second after facts that count for them are ingested or the goals "
                                          "change (batched). Each push is computed from the goals as they are then "

@@ -32,21 +32,29 @@ MAX_USERS_IN_EVENT = 500
 @dataclass(frozen=True)
 class FactsChanged:
     """Something subscribers see changed: for goals followed by these users' facts (internal ids;
-    ``users=None``: anything may have changed), and the stored figures of ``goals`` (the recompute
-    worker's announcement)."""
+    ``users=None``: anything may have changed), the stored figures of ``goals`` (the recompute
+    worker's announcement), and ``notices``: users whose in-app notices changed (written or marked
+    read). An event about goals or notices only has ``users=frozenset()`` (no facts changed).
+    """
 
     users: frozenset[int] | None = None
     goals: frozenset[int] = frozenset()
+    notices: frozenset[int] = frozenset()
 
     def to_json(self) -> str:
-        return json.dumps({"users": sorted(self.users) if self.users is not None else None,
-                           "goals": sorted(self.goals)})
+        data: dict[str, Any] = {"users": sorted(self.users) if self.users is not None else None}
+        if self.goals:
+            data["goals"] = sorted(self.goals)
+        if self.notices:
+            data["notices"] = sorted(self.notices)
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> "FactsChanged":
         data = json.loads(text)
         users = data.get("users")
-        return cls(frozenset(users) if users is not None else None, frozenset(data.get("goals") or ()))
+        return cls(frozenset(users) if users is not None else None, frozenset(data.get("goals") or ()),
+                   frozenset(data.get("notices") or ()))
 
     @classmethod
     def of_goals(cls, goals: Iterable[int]) -> "FactsChanged":
@@ -60,6 +68,11 @@ class FactsChanged:
             return cls(None)
         users = frozenset(users)
         return cls(users if len(users) <= MAX_USERS_IN_EVENT else None)
+
+    @classmethod
+    def notices_of(cls, users: Iterable[int]) -> "FactsChanged":
+        """The in-app notices of ``users`` changed, and no facts."""
+        return cls(frozenset(), notices=frozenset(users))
 
 
 _PENDING = "goalgraph.live.pending"
@@ -143,6 +156,11 @@ class Broker:
                 sa_event.listen(sync, "after_commit", _deliver_pending)
                 sa_event.listen(sync, "after_rollback", _drop_pending)  # outermost only
         pending.append((self, event))
+
+    async def announce_notices(self, session: AsyncSession, users: Iterable[int]) -> None:
+        """Announce, in ``session``'s transaction, that the in-app notices of ``users`` changed (written or
+        marked read): the ``notifications`` subscription of each pushes the new unread count."""
+        await self.announce(session, FactsChanged.notices_of(users))
 
     async def publish(self, event: FactsChanged) -> None:
         """Announce a change outside any transaction (nothing to commit; e.g. tests, admin commands)."""

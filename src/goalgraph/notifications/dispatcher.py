@@ -58,6 +58,18 @@ class Outcome:
     code: int | None = None
 
 
+@dataclass(frozen=True)
+class Ready:
+    """A claimed row read and checked, ready to send (no database needed any more)."""
+
+    channel: str
+    message: Message
+    endpoint: WebhookEndpoint | None
+    recipient: Recipient | None
+    user_id: int | None
+    goal_id: int | None
+
+
 #: How often a process looks whether the weekly digests are due.
 DIGEST_CHECK_SECONDS = 3600.0
 
@@ -128,11 +140,35 @@ class Dispatcher:
                                                   plugin_channels=self.plugin_channels)
 
     async def run_once(self, now: datetime | None = None) -> int:
-        """Claim one batch of due rows and deliver them concurrently; returns how many were claimed."""
+        """Claim one batch of due rows and deliver them concurrently; returns how many were claimed.
+
+        The batch is read in one session and its outcomes recorded in (at most) two transactions — first
+        what needs no send (in-app notices, skips), then the sends' (which happen outside any transaction):
+        a round holds one pooled connection at a time, not one per message.
+        """
         now = now or self.runtime.clock()
         claimed = await self.claim(now)
         if claimed:
-            await asyncio.gather(*(self._attempt(row_id, attempts, now) for row_id, attempts in claimed))
+            try:
+                ready = await self._prepare([row_id for row_id, _ in claimed], now)
+            except Exception as exc:  # noqa: BLE001 - recorded on the rows, retried
+                failed = Outcome("RETRY", error=f"{type(exc).__name__}: {exc}"[:1000])
+                ready = {row_id: failed for row_id, _ in claimed}
+            # In-app notices and skips need no send: recorded first, so a slow receiver never delays a bell.
+            at_once = [(r, a) for r, a in claimed if isinstance(ready[r], Outcome) or ready[r].channel == "IN_APP"]
+            later = [(r, a) for r, a in claimed if (r, a) not in at_once]
+            sends = asyncio.gather(*(self._attempt(ready[r], now) for r, _ in later))
+            try:
+                if at_once:
+                    await self._record([(r, a, *await self._attempt(ready[r], now)) for r, a in at_once])
+            except BaseException:  # cancelled (shutdown) or the database failed: the sends' rows stay claimed
+                sends.cancel()
+                with contextlib.suppress(BaseException):
+                    await sends
+                raise
+            results = await sends
+            if later:
+                await self._record([(r, a, *result) for (r, a), result in zip(later, results)])
         return len(claimed)
 
     async def claim(self, now: datetime, limit: int = BATCH) -> list[tuple[int, int]]:
@@ -161,29 +197,44 @@ class Dispatcher:
                     claimed.append((row_id, attempts + 1))
         return claimed
 
-    async def _attempt(self, row_id: int, attempt: int, now: datetime) -> None:
+    async def _attempt(self, ready: "Ready | Outcome", now: datetime) -> tuple[Outcome, dict | None]:
+        if isinstance(ready, Outcome):
+            return ready, None
         try:
-            outcome, notice = await self._deliver(row_id, now)
+            return await self._deliver(ready, now)
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried
-            outcome, notice = Outcome("RETRY", error=f"{type(exc).__name__}: {exc}"[:1000]), None
-        await self._record(row_id, attempt, outcome, notice, now)
+            return Outcome("RETRY", error=f"{type(exc).__name__}: {exc}"[:1000]), None
 
-    async def _deliver(self, row_id: int, now: datetime) -> tuple[Outcome, dict | None]:
-        settings = self.runtime.settings
+    async def _prepare(self, row_ids: list[int], now: datetime) -> dict[int, "Ready | Outcome"]:
+        """What each claimed row needs to be sent (read in one session), or why it is skipped."""
+        out: dict[int, Ready | Outcome] = {}
         async with self.runtime.sessions() as session:
-            row = await session.get(OutboxMessage, row_id)
-            if row is None:
-                return Outcome("SKIPPED", error="the message is gone"), None
-            message = render(row.idempotency_key, row.event_kind, row.created_at, row.payload)
-            endpoint = await session.get(WebhookEndpoint, row.endpoint_id) if row.endpoint_id else None
-            recipient: Recipient | None = None
-            if row.recipient_user_id is not None:
-                recipient, why = await self._recipient(session, row, now)
-                if recipient is None:
-                    return Outcome("SKIPPED", error=why), None
-            channel = row.channel
-            user_id = row.recipient_user_id
-            goal_id = row.goal_id
+            rows = {r.id: r for r in (await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.id.in_(row_ids)))).all()}
+            endpoint_ids = {r.endpoint_id for r in rows.values() if r.endpoint_id}
+            endpoints = {e.id: e for e in (await session.scalars(
+                select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids)))).all()} if endpoint_ids else {}
+            for row_id in row_ids:
+                row = rows.get(row_id)
+                if row is None:
+                    out[row_id] = Outcome("SKIPPED", error="the message is gone")
+                    continue
+                recipient: Recipient | None = None
+                if row.recipient_user_id is not None:
+                    recipient, why = await self._recipient(session, row, now)
+                    if recipient is None:
+                        out[row_id] = Outcome("SKIPPED", error=why)
+                        continue
+                out[row_id] = Ready(
+                    channel=row.channel, message=render(row.idempotency_key, row.event_kind, row.created_at, row.payload),
+                    endpoint=endpoints.get(row.endpoint_id) if row.endpoint_id else None, recipient=recipient,
+                    user_id=row.recipient_user_id, goal_id=row.goal_id)
+        return out
+
+    async def _deliver(self, ready: "Ready", now: datetime) -> tuple[Outcome, dict | None]:
+        settings = self.runtime.settings
+        channel, message, endpoint, recipient = ready.channel, ready.message, ready.endpoint, ready.recipient
+        user_id, goal_id = ready.user_id, ready.goal_id
         if channel == "WEBHOOK":
             if endpoint is None or not endpoint.active:
                 return Outcome("SKIPPED", error="the endpoint was removed or switched off"), None
@@ -239,25 +290,31 @@ class Dispatcher:
             self._http = httpx.AsyncClient(follow_redirects=False)
         return self._http
 
-    async def _record(self, row_id: int, attempt: int, outcome: Outcome, notice: dict | None, now: datetime) -> None:
-        """Store the outcome, unless the claim was lost meanwhile (lease expired, claimed again)."""
+    async def _record(self, results: list[tuple[int, int, Outcome, dict | None]]) -> None:
+        """Store the outcomes of a round in one transaction, each unless its claim was lost meanwhile
+        (lease expired, claimed again)."""
         settings = self.runtime.settings
         finished = self.runtime.clock()
         o = OutboxMessage
-        values: dict = {"locked_until": None, "last_error": outcome.error, "last_response_code": outcome.code}
-        if outcome.status in {"DELIVERED", "SKIPPED"}:
-            values.update(status=outcome.status, delivered_at=finished if outcome.status == "DELIVERED" else None)
-        elif attempt >= settings.notify_max_attempts:
-            values.update(status="FAILED")
-        else:
-            values.update(status="PENDING",
-                          next_attempt_at=finished + timedelta(seconds=backoff(settings.notify_backoff_seconds, attempt)))
         async with self.runtime.sessions() as session, session.begin():
-            result = await session.execute(
-                update(o).where(o.id == row_id, o.status == "SENDING", o.attempts == attempt).values(**values))
-            if result.rowcount == 1 and notice is not None:
-                stmt = conflict_insert(session.bind.dialect.name, Notice.__table__).on_conflict_do_nothing(
-                    index_elements=["idempotency_key"])
-                await session.execute(stmt, [notice])
-        if outcome.status == "RETRY":
-            log.info("notification %s attempt %s failed: %s", row_id, attempt, outcome.error)
+            for row_id, attempt, outcome, notice in results:
+                values: dict = {"locked_until": None, "last_error": outcome.error, "last_response_code": outcome.code}
+                if outcome.status in {"DELIVERED", "SKIPPED"}:
+                    values.update(status=outcome.status,
+                                  delivered_at=finished if outcome.status == "DELIVERED" else None)
+                elif attempt >= settings.notify_max_attempts:
+                    values.update(status="FAILED")
+                else:
+                    values.update(status="PENDING", next_attempt_at=finished + timedelta(
+                        seconds=backoff(settings.notify_backoff_seconds, attempt)))
+                result = await session.execute(
+                    update(o).where(o.id == row_id, o.status == "SENDING", o.attempts == attempt).values(**values))
+                if result.rowcount == 1 and notice is not None:
+                    stmt = conflict_insert(session.bind.dialect.name, Notice.__table__).on_conflict_do_nothing(
+                        index_elements=["idempotency_key"])
+                    written = await session.execute(stmt, notice)
+                    if written.rowcount != 0:  # a new notice: its recipient's bell (notifications_live) hears it
+                        await self.runtime.broker.announce_notices(session, [notice["user_id"]])
+        for row_id, attempt, outcome, _ in results:
+            if outcome.status == "RETRY":
+                log.info("notification %s attempt %s failed: %s", row_id, attempt, outcome.error)

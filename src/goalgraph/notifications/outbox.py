@@ -32,6 +32,26 @@ async def assignee_users(session: AsyncSession, goal: Goal) -> list[int]:
     return sorted((await audiences(session, [goal])).get(goal.id) or ())
 
 
+#: Longest event key stored as it is (longer ones are stored as their hash).
+MAX_EVENT_KEY = 255
+
+
+def _stored(event_key: str) -> str:
+    return event_key if len(event_key) <= MAX_EVENT_KEY else "sha256:" + hashlib.sha256(event_key.encode()).hexdigest()
+
+
+async def known_event_keys(session: AsyncSession, event_keys: Iterable[str]) -> set[str]:
+    """The keys among ``event_keys`` already in the outbox (one indexed query): enqueueing them again would
+    write nothing, so producers skip them before working out recipients."""
+    wanted = {_stored(k): k for k in event_keys}
+    found: set[str] = set()
+    stored = sorted(wanted)
+    for start in range(0, len(stored), 1000):
+        found |= set((await session.scalars(select(OutboxMessage.event_key).distinct().where(
+            OutboxMessage.event_key.in_(stored[start:start + 1000])))).all())
+    return {wanted[k] for k in found}
+
+
 def _key(event_key: str | None, channel: str, recipient: int | None) -> str:
     if event_key is None:
         return uuid.uuid4().hex
@@ -65,7 +85,8 @@ async def enqueue(
     stored = {"goal": {"id": str(goal.id), "title": goal.title} if goal is not None else None,
               "data": jsonable(payload)}
     base = {"event_kind": kind, "goal_id": goal.id if goal is not None else None, "payload": stored,
-            "status": "PENDING", "attempts": 0, "next_attempt_at": now, "created_at": now}
+            "status": "PENDING", "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "event_key": _stored(event_key) if event_key is not None else None}
     rows = []
     for user_id in users:
         for channel in (*USER_CHANNELS, *(f"plugin:{name}" for name in plugin_channels)):

@@ -14,14 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.models import Goal
 from goalgraph.notifications import rules
-from goalgraph.notifications.outbox import enqueue
+from goalgraph.notifications.outbox import enqueue, known_event_keys
 
 
 async def emit(session: AsyncSession, goal: Goal, events: Iterable[rules.Event], *, settings: rules.NotificationSettings,
-               plugin_channels: Sequence[str] = (), now: datetime | None = None) -> int:
-    """Write each event for its recipients; returns the outbox rows written (repeats of a key write none)."""
+               plugin_channels: Sequence[str] = (), now: datetime | None = None,
+               known: set[str] | None = None) -> int:
+    """Write each event for its recipients; returns the outbox rows written (repeats of a key write none).
+
+    Events whose key the outbox already holds (``known``, or looked up here) are skipped before their
+    recipients are worked out: a milestone stays reached for the rest of its period, so most events a
+    progress check finds were announced before.
+    """
+    events = list(events)
+    if known is None:
+        known = await known_event_keys(session, [e.key for e in events])
     written = 0
     for event in events:
+        if event.key in known:
+            continue
         who = await rules.recipients(session, goal, event.kind, settings)
         written += await enqueue(session, event.kind, goal, event.payload, who, plugin_channels=plugin_channels,
                                  event_key=event.key, now=now)
@@ -45,15 +56,15 @@ async def progress_changed(session: AsyncSession, goals: Sequence[Goal], progres
                            plugin_channels: Sequence[str] = ()) -> int:
     """Milestones, pace and closed periods of freshly measured goals (``progress``: goal id → GoalProgress)."""
     settings = await rules.settings_of(session, [g.id for g in goals])
+    found_events = {goal.id: rules.events_of(goal, settings[goal.id], progress[goal.id].periods, now)
+                    for goal in goals if goal.id in progress}
+    known = await known_event_keys(session, [e.key for events in found_events.values() for e in events])
     written = 0
     for goal in goals:
-        found = progress.get(goal.id)
-        if found is None:
-            continue
-        events = rules.events_of(goal, settings[goal.id], found.periods, now)
+        events = found_events.get(goal.id)
         if events:
             written += await emit(session, goal, events, settings=settings[goal.id], plugin_channels=plugin_channels,
-                                  now=now)
+                                  now=now, known=known)
     return written
 
 
@@ -121,11 +132,12 @@ async def periods_closed(session: AsyncSession, registry: Any, now: datetime, *,
         return 0
     progress = await compute_progress(session, registry, goals, now, window=(since, today), organisation=org)
     settings = await rules.settings_of(session, [g.id for g in goals])
+    found_events = {goal.id: [e for e in rules.events_of(goal, settings[goal.id], progress[goal.id].periods, now)
+                              if e.kind == rules.CLOSED] for goal in goals}
+    known = await known_event_keys(session, [e.key for events in found_events.values() for e in events])
     written = 0
     for goal in goals:
-        events = [e for e in rules.events_of(goal, settings[goal.id], progress[goal.id].periods, now)
-                  if e.kind == rules.CLOSED]
-        if events:
-            written += await emit(session, goal, events, settings=settings[goal.id], plugin_channels=plugin_channels,
-                                  now=now)
+        if found_events[goal.id]:
+            written += await emit(session, goal, found_events[goal.id], settings=settings[goal.id],
+                                  plugin_channels=plugin_channels, now=now, known=known)
     return written

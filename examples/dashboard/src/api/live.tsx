@@ -34,7 +34,7 @@ const LiveContext = createContext<LiveContextValue | null>(null);
  * rejects (close 4004, "Message is missing the 'type' property"). This WebSocket hands graphql-ws
  * every frame as text, whichever way it arrived.
  */
-class TextFrameWebSocket extends WebSocket {
+export class TextFrameWebSocket extends WebSocket {
   constructor(url: string | URL, protocols?: string | string[]) {
     super(url, protocols);
     this.binaryType = "arraybuffer";
@@ -54,7 +54,7 @@ class TextFrameWebSocket extends WebSocket {
   }
 }
 
-function socketUrl(): string {
+export function socketUrl(): string {
   const url = new URL("/graphql", window.location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   return url.toString();

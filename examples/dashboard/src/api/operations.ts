@@ -258,3 +258,35 @@ export const LeaderboardQuery = graphql(`
     }
   }
 `);
+
+export const NotificationFields = graphql(`
+  fragment NotificationFields on Notification {
+    id
+    kind
+    title
+    body
+    goalId
+    read
+    createdAt
+  }
+`);
+
+export const NotificationsSubscription = graphql(`
+  subscription Notifications($first: Int!) {
+    notifications(first: $first) {
+      unreadCount
+      reason
+      notifications { ...NotificationFields }
+    }
+  }
+`);
+
+export const MarkNotificationsReadMutation = graphql(`
+  mutation MarkNotificationsRead($ids: [ID!], $all: Boolean!) {
+    markNotificationsRead(ids: $ids, all: $all) {
+      __typename
+      ... on NotificationsMarkedRead { marked unreadCount }
+      ... on ValidationError { message }
+    }
+  }
+`);

@@ -40,6 +40,8 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The event it announces (``enqueue``'s ``event_key``; null for unkeyed events): producers skip known ones.
+    event_key: Mapped[str | None] = mapped_column(String(255), index=True)
     #: WEBHOOK, EMAIL, IN_APP, or ``plugin:<name>`` for a plugin's channel.
     channel: Mapped[str] = mapped_column(String(80))
     event_kind: Mapped[str] = mapped_column(String(32))
