@@ -346,7 +346,7 @@ class GoalMutations:
         viewer, gate = await info.context.viewer(), await info.context.gate()
         try:
             async with info.context.transaction() as session:
-                goal = await delete_goal(session, id, version, viewer=viewer, gate=gate)
+                goal = await delete_goal(session, id, version, viewer=viewer, gate=gate, now=info.context.now)
                 await announce_goal_change(info, session, await goal_followers(session, [goal.id]))
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem, id)
