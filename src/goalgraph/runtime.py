@@ -92,7 +92,7 @@ async def open_runtime(
         runtime = Runtime(settings=settings, engine=engine, sessions=create_session_factory(engine), plugins=plugins,
                           broker=broker)
         runtime.status_watch = StatusWatch(runtime)
-        runtime.recompute = RecomputeWorker(runtime)
+        runtime.recompute = RecomputeWorker(runtime, autostart=listen)
         runtime.dispatcher = Dispatcher(runtime)
         try:
             yield runtime

@@ -43,8 +43,11 @@ COALESCE_SECONDS = 0.05
 class RecomputeWorker:
     """Runs rounds when woken (a local change committed) or every poll interval, until stopped."""
 
-    def __init__(self, runtime: "Runtime") -> None:
+    def __init__(self, runtime: "Runtime", *, autostart: bool = True) -> None:
+        """``autostart=False``: a wake does not start the worker (commands that only write, such as
+        ``goalgraph import``: their marks wait for a server's worker)."""
         self.runtime = runtime
+        self._autostart = autostart
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -65,7 +68,8 @@ class RecomputeWorker:
         try:
             self._check.update(check)
             self._wake.set()
-            self.start()
+            if self._autostart or self._task is not None:
+                self.start()
         except RuntimeError:  # no running loop (a synchronous caller): the next poll finds the marks
             pass
 
