@@ -235,6 +235,11 @@ class _PgPlan:
     converters: tuple[tuple[str, Any], ...]
     #: The kind the table holds (for the batch's effect).
     kind: Kind | None = None
+    #: Every foreign key the statement writes, checked for the whole batch at once (see
+    #: Ingestor._check_references): (record indexes, parameter indexes) per referenced table, and the
+    #: statement locking the referenced rows, which switches the per-row checks off when all exist.
+    references: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
+    lock_sql: str | None = None
 
 
 _PG_PLANS: dict[tuple[str, tuple[str, ...], bool], _PgPlan] = {}
@@ -324,7 +329,36 @@ def _build_pg_plan(table: Table, columns: tuple[str, ...], deal_history: bool) -
             f" LEAST({first}, (SELECT min(entered_at) FROM hist)), GREATEST({last}, (SELECT max(entered_at) FROM hist))"
         )
     converters = tuple((c.name, conv) for c in cols if (conv := _pg_converter(c)) is not None)
-    return _PgPlan(staging, create, sql, all_columns, converters, kind)
+    references, lock_sql = _pg_references(table, cols, deal_history)
+    return _PgPlan(staging, create, sql, all_columns, converters, kind, references, lock_sql)
+
+
+def _pg_references(table: Table, cols: list[Column[Any]], deal_history: bool,
+                   ) -> tuple[tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], str | None]:
+    """The referenced tables of a plan's statement, where their ids are, and the statement that locks
+    them ``FOR KEY SHARE`` (what each row's foreign-key trigger would do) and — only if every one
+    exists — turns the triggers off for the rest of the transaction (``session_replication_role``;
+    :meth:`Ingestor._pg_copy_run` turns them on again after the statement)."""
+    where: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    for i, column in enumerate(cols):
+        for fk in column.foreign_keys:
+            where.setdefault((fk.column.table.name, fk.column.name), ([], []))[0].append(i)
+    if deal_history:
+        # The history rows take the deal's owner, stage and pipeline (checked above), the stage-history
+        # parameters' stages ($2) and pipelines ($3), and the deal written by the same statement.
+        where.setdefault(("stages", "id"), ([], []))[1].append(1)
+        where.setdefault(("pipelines", "id"), ([], []))[1].append(2)
+        history = DealStageChange.__table__
+        covered = {t for t, _ in where} | {table.name}
+        assert {fk.column.table.name for fk in history.foreign_keys} <= covered
+    if not where:
+        return (), None
+    ctes = ", ".join(f"r{n} AS (SELECT 1 FROM {_q(t)} WHERE {_q(c)} = ANY(${n + 1}::int4[]) ORDER BY {_q(c)}"
+                     " FOR KEY SHARE)" for n, (t, c) in enumerate(where))
+    found = " AND ".join(f"(SELECT count(*) FROM r{n}) = ${len(where) + n + 1}::int8" for n in range(len(where)))
+    lock_sql = (f"WITH {ctes} SELECT CASE WHEN {found} THEN"
+                " set_config('session_replication_role', 'replica', true) = 'replica' ELSE false END")
+    return tuple((tuple(i), tuple(p)) for i, p in where.values()), lock_sql
 
 
 @dataclass
@@ -366,6 +400,8 @@ class IdCaches:
         self.generation = 0
         #: PostgreSQL: whether batches go through COPY + one statement (needs the TEMP privilege).
         self.copy_path = copy_path
+        #: PostgreSQL: whether the role may set session_replication_role (see _pg_references).
+        self.batch_references: bool | None = None
 
 
 class Ingestor:
@@ -510,6 +546,33 @@ class Ingestor:
                 await raw.fetchval("SELECT has_database_privilege(current_database(), 'TEMPORARY')"))
         return self._copy_path
 
+    async def _check_references(self, raw: Any, plan: _PgPlan, records: list[tuple[Any, ...]],
+                                params: Sequence[list[Any]]) -> bool:
+        """Check the batch's foreign keys at once, instead of a trigger per row and key: lock every
+        referenced row ``FOR KEY SHARE`` (as each trigger would) and, when all of them exist, switch
+        the triggers off until the statement has run. True when they are off. Needs the right to set
+        ``session_replication_role`` (a superuser, or PostgreSQL 15's ``GRANT SET ON PARAMETER``);
+        without it, or when a reference is missing, the triggers check (and report) as usual."""
+        if plan.lock_sql is None or not records:
+            return False
+        if self.caches.batch_references is None:
+            allowed = await raw.fetchval("SELECT current_setting('is_superuser') = 'on'")
+            if not allowed and raw.get_server_version() >= (15, 0):
+                allowed = await raw.fetchval("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+            self.caches.batch_references = bool(allowed)
+        if not self.caches.batch_references:
+            return False
+        keys: list[list[int]] = []
+        for indexes, param_indexes in plan.references:
+            ids: set[int] = set()
+            for i in indexes:
+                ids.update(r[i] for r in records)
+            for p in param_indexes:
+                ids.update(params[p])
+            ids.discard(None)  # type: ignore[arg-type]
+            keys.append(sorted(ids))
+        return bool(await raw.fetchval(plan.lock_sql, *keys, *(len(k) for k in keys)))
+
     async def _asyncpg(self) -> Any:
         """The asyncpg connection under the session, inside the session's transaction."""
         conn = await self.session.connection()
@@ -540,7 +603,10 @@ class Ingestor:
                                             schema_name="pg_temp")
             if self.on_statement is not None:
                 self.on_statement()
+            unchecked = await self._check_references(raw, plan, records, params)
             written, created, recorded, owners, first, last = await raw.fetchrow(plan.sql, *params)
+            if unchecked:
+                await raw.execute("SET LOCAL session_replication_role = origin")
         except Exception as exc:  # asyncpg's errors, surfaced like the portable path's
             if isinstance(exc, DBAPIError):
                 raise
