@@ -738,3 +738,36 @@ async def test_batches_over_two_connections_commit_in_order_and_hand_over_their_
     assert (await run(settings, more, all_or_nothing=True))[0] == EXIT_OK
     assert [(e.kinds, e.owners, e.first, e.last, final) for _, e, final in seen] == [
         ({Kind.DEAL}, {ids["u2"]}, at(T1), at(T1), True)]
+
+
+async def test_foreign_keys_checked_per_batch_still_refuse_a_missing_reference(
+    settings: Settings, runtime: Any, tmp_path: Path
+) -> None:
+    """PostgreSQL as a role that may set session_replication_role: a batch's references are locked
+    and checked at once and the per-row triggers are off only for its statement; a reference the
+    caches know but that no longer exists leaves the triggers on, so the row is refused as before."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the COPY path is PostgreSQL's")
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    assert (await run(settings, write_ndjson(tmp_path / "refs.ndjson", REFS)))[0] == EXIT_OK
+
+    def parsed(id_: str, owner: str) -> list[Any]:
+        raw = {k: v for k, v in deal(id_, owner_id=owner).items() if k != "kind"}
+        return [((1,), validate.parse_deal(raw, (1,), [], RECEIVED))]
+
+    async with runtime.sessions() as session:
+        ingestor = Ingestor(session, lenient=True)
+        counts, _, errors = await ingestor.apply(Kind.DEAL, parsed("d1", "u1"))
+        assert (counts.created, errors) == (1, [])
+        assert ingestor.caches.batch_references is True  # the test database's role is a superuser
+        assert (await session.execute(text("SHOW session_replication_role"))).scalar() == "origin"
+        await ingestor._resolve(Kind.USER, {"u2"})  # u2 now cached
+        await session.commit()
+        async with runtime.sessions() as other, other.begin():
+            await other.execute(text("DELETE FROM users WHERE external_id = 'u2'"))
+        with pytest.raises(DBAPIError, match="foreign key"):
+            await ingestor.apply(Kind.DEAL, parsed("d2", "u2"))
+        await session.rollback()
+        assert (await session.execute(text("SELECT count(*) FROM deals"))).scalar() == 1
