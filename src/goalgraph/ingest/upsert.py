@@ -606,7 +606,7 @@ class Ingestor:
             unchecked = await self._check_references(raw, plan, records, params)
             written, created, recorded, owners, first, last = await raw.fetchrow(plan.sql, *params)
             if unchecked:
-                await raw.execute("SET LOCAL session_replication_role = origin")
+                await raw.execute("SET LOCAL session_replication_role TO DEFAULT")
         except Exception as exc:  # asyncpg's errors, surfaced like the portable path's
             if isinstance(exc, DBAPIError):
                 raise
