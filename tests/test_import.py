@@ -730,6 +730,8 @@ async def test_batches_over_two_connections_commit_in_order_and_hand_over_their_
     effects = [(e.owners, e.first, e.last) for _, e in deal_batches]
     assert effects[0] == ({ids["u1"]}, at(T0), at(T0))
     assert effects[2] == ({ids["u1"], ids["u2"]}, at(T0), at(T2))  # d1 before (u1, T0) and after (u2, T1–T2)
+    marked = bulk.store_effect(deal_batches[2][1])  # what the progress store is told
+    assert marked.owners == {ids["u1"], ids["u2"]} and marked.days == {at(t).date() for t in (T0, T1, T2)}
     users = next(e for _, e, _ in seen if Kind.USER in e.kinds)
     assert users.owners is None  # not a fact with an owner: any user may be affected
 

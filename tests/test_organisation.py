@@ -68,8 +68,14 @@ async def _setup(runtime, gql, deals: list[dict], **goal: object) -> str:  # typ
     return created["createGoal"]["goal"]["id"]
 
 
+async def _read(gql, goal_id: str) -> dict:  # type: ignore[no-untyped-def]
+    """The goal's periods once the progress store has caught up with every change."""
+    await gql.runtime.recompute.settled()
+    return (await gql(PERIODS, id=goal_id))["goal"]
+
+
 async def _periods(gql, goal_id: str) -> tuple[list[tuple[str, str, str]], str]:  # type: ignore[no-untyped-def]
-    goal = (await gql(PERIODS, id=goal_id))["goal"]
+    goal = await _read(gql, goal_id)
     assert all(p["snapshotTakenAt"] for p in goal["periods"]), "closed periods are frozen"
     return [(p["startDate"], p["endDate"], p["actual"]) for p in goal["periods"]], goal["summary"]["actual"]
 
@@ -96,10 +102,10 @@ async def test_time_zone_and_week_start_changes_drop_frozen_results(runtime, gql
     assert (await _periods(gql, goal_id))[0] == [("2026-05-25", "2026-05-30", "0"), ("2026-05-31", "2026-06-06", "1"),
                                                  ("2026-06-07", "2026-06-07", "0")]
     # A change that moves no bounds keeps them.
-    before = (await gql(PERIODS, id=goal_id))["goal"]["periods"]
+    before = (await _read(gql, goal_id))["periods"]
     runtime.clock = lambda: LATER.replace(day=16)
     await gql(UPDATE, input={"name": "Renamed", "weekStart": "SUNDAY"})
-    assert (await gql(PERIODS, id=goal_id))["goal"]["periods"] == before
+    assert (await _read(gql, goal_id))["periods"] == before
 
 
 async def test_rate_change_drops_frozen_money_results_from_its_day(runtime, gql) -> None:  # type: ignore[no-untyped-def]
@@ -110,15 +116,15 @@ async def test_rate_change_drops_frozen_money_results_from_its_day(runtime, gql)
     count = await _setup(runtime, gql, [], interval="MONTHLY", startDate="2025-01-01", endDate="2025-03-31")
     sek = {"currency": "SEK", "quoteCurrency": "EUR", "validFrom": "2025-01-01"}
     assert (await gql(RATES, r=[{**sek, "rate": "0.1"}]))["setExchangeRates"]["__typename"] == "SetExchangeRatesSuccess"
-    first = (await gql(PERIODS, id=goal_id))["goal"]["periods"]
+    first = (await _read(gql, goal_id))["periods"]
     assert [p["actual"] for p in first] == ["100.0000", "100.0000", "100.0000"]
-    counted = (await gql(PERIODS, id=count))["goal"]["periods"]
+    counted = (await _read(gql, count))["periods"]
     runtime.clock = lambda: LATER.replace(day=16)
     await gql(RATES, r=[{**sek, "rate": "0.1"}])  # unchanged: nothing moves, nothing dropped
-    assert (await gql(PERIODS, id=goal_id))["goal"]["periods"] == first
+    assert (await _read(gql, goal_id))["periods"] == first
     await gql(RATES, r=[{**sek, "rate": "0.2", "validFrom": "2025-03-01"}])
-    after = (await gql(PERIODS, id=goal_id))["goal"]["periods"]
+    after = (await _read(gql, goal_id))["periods"]
     assert [p["actual"] for p in after] == ["100.0000", "100.0000", "200.0000"]
     assert after[0] == first[0], "January ended before the new rate: still frozen"
     assert after[2]["snapshotTakenAt"] != first[2]["snapshotTakenAt"]
-    assert (await gql(PERIODS, id=count))["goal"]["periods"] == counted, "counts do not depend on rates"
+    assert (await _read(gql, count))["periods"] == counted, "counts do not depend on rates"

@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         async with open_runtime(settings) as opened:
             app.state.runtime = opened
             opened.dispatcher.start()  # notifications: one dispatcher per server process
+            opened.recompute.start()  # the progress store: one round at a time across processes
             yield
 
     async def healthz(request: Request) -> Response:

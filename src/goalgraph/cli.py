@@ -358,6 +358,41 @@ def plugins_() -> None:
         sys.exit(1)
 
 
+@main.command(epilog="Run it after restoring a backup or to check the store; servers keep it fresh on their own.")
+@click.option("--goal", "goal_ids", multiple=True, type=int, metavar="ID", help="Only this goal (repeatable).")
+@click.option("--all", "everything", is_flag=True, help="Every goal, closed (frozen) periods too.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@_DEMO_OPTION
+def recompute(goal_ids: tuple[int, ...], everything: bool, progress: bool | None, demo: bool) -> None:
+    """Rebuild the progress store by hand: the goals given with --goal, or --all."""
+    import time
+
+    from goalgraph.runtime import open_runtime
+
+    if bool(goal_ids) == everything:
+        raise click.UsageError("give --goal ID (one or more) or --all")
+    settings = _command_settings("recompute", demo)
+    show = sys.stderr.isatty() if progress is None else progress
+
+    async def run() -> tuple[int, int, float]:
+        started = time.monotonic()
+        async with open_runtime(settings, listen=False) as rt:
+            with click.progressbar(length=1, label="recomputing", file=sys.stderr if show else open(os.devnull, "w"),
+                                   show_pos=False) as bar:
+                def step(done, left: int) -> None:  # type: ignore[no-untyped-def]
+                    bar.length = max(bar.length, bar.pos + done.marks + left)
+                    bar.update(done.marks)
+
+                total = await rt.recompute.rebuild(None if everything else goal_ids, on_round=step)
+        return total.rows, len(total.changed), time.monotonic() - started
+
+    try:
+        rows, changed, seconds = asyncio.run(run())
+    except LookupError as exc:
+        _fail("recompute", str(exc))
+    click.echo(f"recomputed {rows:,} stored periods in {seconds:.1f} s; {changed:,} goals' figures changed")
+
+
 @main.command("export-schema")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")

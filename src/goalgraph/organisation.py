@@ -7,12 +7,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph import clock
+from goalgraph import clock, staleness
 from goalgraph.currencies import is_currency
 from goalgraph.db.models import Organisation
 from goalgraph.errors import FactError, IngestRejected
 from goalgraph.inputs import InputRefused, check_time_zone
-from goalgraph.snapshots import forget_all
 
 ORGANISATION_ID = 1
 #: Settings that move period bounds: changing any drops every frozen result (goalgraph.snapshots).
@@ -90,6 +89,7 @@ async def update_organisation(session: AsyncSession, **changes: object) -> Organ
     row.fiscal_year_start_month = merged.fiscal_year_start_month
     row.updated_at = now
     if any(getattr(current, f) != getattr(merged, f) for f in CALENDAR_FIELDS):
-        await forget_all(session)
+        await staleness.forget(session, None)  # every period's bounds may have moved
+        await staleness.mark(session, None, thaw=True, now=now)
     await session.flush()
     return OrganisationSettings(**{**merged.__dict__, "name": row.name, "updated_at": now})

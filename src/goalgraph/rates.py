@@ -1,7 +1,8 @@
 """Dated exchange rates: stored per currency pair, upserted by (currency, quote, valid from).
 
-Adding or changing a rate drops, in the same transaction, the frozen results of money goals whose
-periods reach its first day (goalgraph.snapshots); re-sending a stored rate unchanged drops nothing.
+Adding or changing a rate marks, in the same transaction, the stored results of money goals from
+its first day on stale, frozen ones too (goalgraph.staleness); re-sending a stored rate unchanged
+marks nothing.
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.dialect import conflict_insert
-from goalgraph.currencies import is_currency
 from goalgraph.db.models import ExchangeRate
 from goalgraph.errors import FactError, IngestRejected
 from goalgraph.ingest.validate import FieldReader
-from goalgraph.organisation import get_organisation
-from goalgraph.periods import Calendar
-from goalgraph.snapshots import forget_money_from
+from goalgraph import clock, staleness
 
 
 def parse_rates(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -60,9 +58,7 @@ async def set_rates(session: AsyncSession, raw: Iterable[Mapping[str, Any]]) -> 
         return 0
     changed_from = await _first_changed_day(session, rates)
     if changed_from is not None:
-        org = await get_organisation(session)
-        cal = Calendar(org.time_zone, org.week_start, org.fiscal_year_start_month)
-        await forget_money_from(session, cal, changed_from)
+        await staleness.mark_money_from(session, changed_from, now=clock.now())
     table = ExchangeRate.__table__
     stmt = conflict_insert(session.bind.dialect.name, table)
     stmt = stmt.on_conflict_do_update(

@@ -18,6 +18,7 @@ from goalgraph import clock as system_clock
 from goalgraph.db.migrate import upgrade
 from goalgraph.db.session import create_engine, create_session_factory
 from goalgraph.live.broker import Broker, create_broker
+from goalgraph.live.recompute import RecomputeWorker
 from goalgraph.live.status_watch import StatusWatch
 from goalgraph.notifications.dispatcher import Dispatcher
 from goalgraph.plugins import Plugins, load_plugins
@@ -35,8 +36,10 @@ class Runtime:
     plugins: Plugins
     #: Fact-change events for live subscriptions.
     broker: Broker = field(default_factory=Broker)
-    #: Notices status changes after local ingests (see goalgraph.live.status_watch).
+    #: Checks period statuses for the recompute worker (see goalgraph.live.status_watch).
     status_watch: Any = None
+    #: Keeps the progress store fresh (goalgraph.live.recompute); starts on the first local change.
+    recompute: Any = None
     #: Delivers notifications from the outbox (goalgraph.notifications.dispatcher); the app starts it.
     dispatcher: Any = None
     #: The current instant (goalgraph.clock.now); tests replace it to pin "now" (and so "today").
@@ -57,7 +60,16 @@ class Runtime:
             revision = await current_revision(self.engine)
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             return {"ok": False, "dialect": self.engine.dialect.name, "error": f"{type(exc).__name__}: {exc}"}
-        return {"ok": True, "dialect": self.engine.dialect.name, "revision": revision}
+        state: dict[str, object] = {"ok": True, "dialect": self.engine.dialect.name, "revision": revision}
+        if revision is not None:
+            from goalgraph.progress.store import backlog
+
+            try:
+                async with self.sessions() as session:
+                    state["store"] = await backlog(session, self.clock())
+            except Exception as exc:  # noqa: BLE001 - an older schema: reported, not raised
+                state["store"] = {"error": f"{type(exc).__name__}: {exc}"}
+        return state
 
 
 @asynccontextmanager
@@ -80,12 +92,13 @@ async def open_runtime(
         runtime = Runtime(settings=settings, engine=engine, sessions=create_session_factory(engine), plugins=plugins,
                           broker=broker)
         runtime.status_watch = StatusWatch(runtime)
+        runtime.recompute = RecomputeWorker(runtime)
         runtime.dispatcher = Dispatcher(runtime)
         try:
             yield runtime
         finally:
+            await runtime.recompute.stop()
             await runtime.dispatcher.stop()
-            await runtime.status_watch.stop()
             await broker.stop()
     finally:
         await engine.dispose()

@@ -94,8 +94,13 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     #: Most facts accepted in one ingest mutation.
     max_batch_size: int = 5000
-    #: Hours after a period ends before its result is frozen as a snapshot.
+    #: Hours after a period ends before its stored result is frozen (later facts no longer move it).
     snapshot_grace_hours: float = 24.0
+    #: Seconds between the recompute worker's looks for stale marks written by other processes.
+    recompute_poll_seconds: float = 1.0
+    #: A read recomputes stale stored rows itself when they counted at most this many facts together
+    #: (and are at most 64 periods); otherwise it serves their last value, flagged pending. 0: never.
+    inline_recompute_facts: int = 20_000
     #: Require a bearer token on every GraphQL operation (off only for local experiments).
     auth: bool = True
     #: HS256 secret for tokens; for a SQLite file without one, a secret file beside it is used.
@@ -164,6 +169,8 @@ class Settings:
             max_batch_size=int(_number(env, "GOALGRAPH_MAX_BATCH_SIZE", 5000)),
             max_body_bytes=int(_number(env, "GOALGRAPH_MAX_BODY_BYTES", 8 * 1024 * 1024)),
             snapshot_grace_hours=_number(env, "GOALGRAPH_SNAPSHOT_GRACE_HOURS", 24.0, float, minimum=0),
+            recompute_poll_seconds=_number(env, "GOALGRAPH_RECOMPUTE_POLL_SECONDS", 1.0, float, minimum=0.01),
+            inline_recompute_facts=int(_number(env, "GOALGRAPH_INLINE_RECOMPUTE_FACTS", 20000, minimum=0)),
             echo_sql=_flag(env.get("GOALGRAPH_ECHO_SQL")),
             auth=_flag(env.get("GOALGRAPH_AUTH"), default=True),
             dashboard_dir=env.get("GOALGRAPH_DASHBOARD_DIR") or None,

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from goalgraph import staleness
 from goalgraph.access.gate import LicenceRequired, licence_status
 from goalgraph.access.licence import LicenceStatus, shipped_public_key, verify_licence
 from goalgraph.db.models import FeatureToggle, InstalledLicence, User
@@ -46,6 +47,8 @@ async def set_feature_enabled(session: AsyncSession, settings: Settings, registr
         session.add(FeatureToggle(feature=key, enabled=enabled, changed_at=now, changed_by=actor))
     else:
         row.enabled, row.changed_at, row.changed_by = enabled, now, actor
+    # The worker does not measure goals whose features lapsed: switched on again, they are measured anew.
+    await staleness.mark(session, None, now=now)
     await session.flush()
 
 
@@ -60,6 +63,7 @@ async def install_licence(session: AsyncSession, settings: Settings, token: str,
         session.add(InstalledLicence(id=1, token=token.strip(), installed_at=now, installed_by=actor))
     else:
         row.token, row.installed_at, row.installed_by = token.strip(), now, actor
+    await staleness.mark(session, None, now=now)  # features it grants may have lapsed before
     await session.flush()
     return status
 

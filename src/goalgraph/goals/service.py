@@ -34,7 +34,7 @@ from goalgraph.inputs import parse_internal_id
 from goalgraph.organisation import get_organisation
 from goalgraph.goals.schedule import calendar_of
 from goalgraph.registry import Registry
-from goalgraph.snapshots import forget_goal
+from goalgraph import staleness
 
 #: Fields whose change alters which facts count or how periods fall: closed-period snapshots are dropped.
 DEFINITION_FIELDS = ("goal_type", "assignee_kind", "assignee_id", "measure", "interval", "start_date", "end_date",
@@ -220,6 +220,7 @@ async def create_goal(session: AsyncSession, registry: Registry, draft: GoalDraf
     session.add(GoalRevision(goal_id=goal.id, version=goal.version, changed_at=now, changed_by=actor,
                              changes=_target_changes(None, draft)))
     await session.flush()
+    await staleness.mark(session, [goal.id], now=now)  # the worker stores its figures (reads compute them until then)
     return goal
 
 
@@ -267,7 +268,9 @@ async def update_goal(session: AsyncSession, registry: Registry, goal_id: str | 
     _touch(goal, now)
     await _write_targets(session, goal.id, new)
     if definition_changed:
-        await forget_goal(session, goal.id)
+        if any(getattr(old, f) != getattr(new, f) for f in ("interval", "start_date", "end_date", "fiscal")):
+            await staleness.forget(session, [goal.id])  # its periods moved: the old rows mean nothing
+        await staleness.mark(session, [goal.id], thaw=True, now=now)
     await session.flush()  # bumps the version
     if target_changes:
         session.add(GoalRevision(goal_id=goal.id, version=goal.version, changed_at=now, changed_by=actor,

@@ -35,7 +35,7 @@ from goalgraph.graphql.notification_prefs_api import NotificationSettingsInput
 from goalgraph.db.models import Goal
 from goalgraph.notifications import produce, rules
 from goalgraph.live.changes import goal_followers
-from goalgraph.progress.service import forget_snapshot
+from goalgraph import staleness
 
 
 @strawberry.input(description="Who a goal is for: a user or team by CRM id, or the company (no id).")
@@ -250,11 +250,12 @@ async def announce_goal_change(info: Info, session: Any, users: frozenset[int] |
     return event
 
 
-def after_goal_change(info: Info, event: FactsChanged) -> None:
-    """After the commit: let the status watch look at the changed goals (schedules work, never raises)."""
-    watch = info.context.runtime.status_watch
-    if watch is not None:
-        watch.notify(event)
+def after_goal_change(info: Info, goal_id: int) -> None:
+    """After the commit: the recompute worker stores the goal's figures (when its definition changed)
+    and checks its statuses (a new target may reach it); schedules work, never raises."""
+    worker = info.context.runtime.recompute
+    if worker is not None:
+        worker.wake(check=[goal_id])
 
 
 async def _stale(info: Info, goal_id: Any, version: int | None) -> Any:
@@ -276,7 +277,7 @@ async def _run(info: Info, goal_id: object, action: Any, version: int | None = N
             assigned = (prior.assignee_kind, prior.assignee_user_id or prior.assignee_team_id) if prior else None
             goal = await action(session)
             followers = union(before, await goal_followers(session, [goal.id]))
-            event = await announce_goal_change(info, session, followers)
+            await announce_goal_change(info, session, followers)
             dispatcher = info.context.runtime.dispatcher
             await produce.goal_assigned(session, goal, before=assigned, now=info.context.now,
                                         plugin_channels=dispatcher.plugin_channels if dispatcher is not None else ())
@@ -284,7 +285,7 @@ async def _run(info: Info, goal_id: object, action: Any, version: int | None = N
         return problem_error(problem, goal_id)
     except StaleDataError:
         return await _stale(info, goal_id, version)
-    after_goal_change(info, event)
+    after_goal_change(info, goal.id)
     if info.context.runtime.dispatcher is not None:
         info.context.runtime.dispatcher.wake()
     loaders = info.context.loaders
@@ -346,16 +347,17 @@ class GoalMutations:
         try:
             async with info.context.transaction() as session:
                 goal = await delete_goal(session, id, version, viewer=viewer, gate=gate, now=info.context.now)
-                event = await announce_goal_change(info, session, await goal_followers(session, [goal.id]))
+                await announce_goal_change(info, session, await goal_followers(session, [goal.id]))
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem, id)
         except StaleDataError:
             return await _stale(info, id, version)
-        after_goal_change(info, event)  # its subscribers learn it is gone (NOT_FOUND)
+        after_goal_change(info, goal.id)  # its subscribers learn it is gone (NOT_FOUND)
         return DeleteGoalSuccess(id=strawberry.ID(str(goal.id)))
 
-    @strawberry.mutation(description="Measure a closed period again on purpose (drops its frozen snapshot; "
-                                     "all closed periods when periodStart is left out).")
+    @strawberry.mutation(description="Measure a closed period again on purpose (thaws its frozen result; "
+                                     "every period when periodStart is left out). The new figures follow "
+                                     "within moments; until then the periods say pending.")
     async def recompute_goal_period(self, info: Info, id: strawberry.ID, period_start: date | None = None) -> GoalPayload:
         viewer, gate = await info.context.viewer(), await info.context.gate()
 
@@ -364,7 +366,8 @@ class GoalMutations:
             if not policy.can_manage(viewer):
                 raise GoalForbidden("only admins recompute closed periods")
             gate.require_change(goal)  # a lapsed goal keeps its frozen results
-            await forget_snapshot(session, goal.id, period_start)
+            spans = [(period_start, period_start)] if period_start is not None else staleness.EVERYTHING
+            await staleness.mark(session, [goal.id], spans, thaw=True, now=info.context.now)
             return goal
 
         return await _run(info, id, action)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from goalgraph.organisation import get_organisation
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.periods import MAX_PERIODS, Period, TooManyPeriods
 from goalgraph.progress import engine
-from goalgraph.progress.service import GoalProgress, compute_progress, query_of
+from goalgraph.progress.service import INLINE_PAIRS, GoalProgress, compute_progress, query_of
 
 if TYPE_CHECKING:
     from goalgraph.graphql.context import Context
@@ -132,7 +132,7 @@ class Loaders:
         windows: dict[tuple[date | None, date | None], list[int]] = defaultdict(list)
         for goal_id, first, last in keys:
             windows[(first, last)].append(goal_id)
-        grace = timedelta(hours=runtime.settings.snapshot_grace_hours)
+        inline_facts = runtime.settings.inline_recompute_facts
         gate = await ctx.gate()
         lapsed = frozenset(g.id for g in goals.values() if gate.lapsed(g))
         organisation = await ctx.organisation()  # read once per request, before the session is taken below
@@ -141,11 +141,15 @@ class Loaders:
             rows = [goals[i] for i in dict.fromkeys(ids)]
 
             async def compute(rows=rows, window=window):  # type: ignore[no-untyped-def]
-                async with ctx.db() as session, runtime.sessions() as snapshots:
-                    computed = await compute_progress(session, runtime.registry, rows, ctx.now, window=window,
-                                                      snapshot_grace=grace, snapshot_session=snapshots,
-                                                      lapsed=lapsed, organisation=organisation)
-                    await snapshots.commit()
+                async with ctx.db() as session, runtime.sessions() as fill:
+                    computed = await compute_progress(
+                        session, runtime.registry, rows, ctx.now, window=window, fill_session=fill, lapsed=lapsed,
+                        organisation=organisation, inline_facts=inline_facts,
+                        inline_pairs=INLINE_PAIRS if inline_facts else 0)
+                    if fill.in_transaction():  # rows the store lacked: the worker stores them
+                        await fill.commit()
+                        if runtime.recompute is not None:
+                            runtime.recompute.wake()
                 return computed
 
             try:

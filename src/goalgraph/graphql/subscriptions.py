@@ -65,7 +65,10 @@ async def _followed(info: Info, ids: list[strawberry.ID]) -> tuple[list[Goal], d
 
 
 def _touched(events: list[FactsChanged], users: dict[int, Audience]) -> set[int]:
-    return moved(users, union(*(e.users for e in events)))
+    """The followed goals an event moves: through whose facts count for them, or their stored figures."""
+    recomputed = frozenset().union(*(e.goals for e in events))
+    facts = union(*(e.users for e in events))
+    return (moved(users, facts) if facts is None or facts else set()) | (recomputed & users.keys())
 
 
 @strawberry.type(description="Live updates.")

@@ -15,7 +15,8 @@ from goalgraph.db.retry import is_disconnect, retrying
 from goalgraph.errors import FactError, IngestRejected, Path
 from goalgraph.ingest.upsert import IngestSummary, Ingestor
 from goalgraph.ingest.validate import PARSERS, Kind
-from goalgraph.live.changes import facts_changed, facts_committed, previous_owners
+from goalgraph.live.broker import FactsChanged
+from goalgraph.live.changes import facts_committed, mark_effect, stored_effect, touches_everyone
 
 if TYPE_CHECKING:
     from goalgraph.runtime import Runtime
@@ -58,7 +59,8 @@ async def ingest_batch(
     *,
     received_at: datetime | None = None,
 ) -> IngestSummary:
-    """Validate and upsert a batch inside the caller's transaction.
+    """Validate and upsert a batch inside the caller's transaction, marking the stored progress it
+    moves stale in the same transaction (its facts' owners and days, before and after).
 
     Raises :class:`IngestRejected` listing every problem; the caller rolls back, so a
     rejected batch writes nothing.
@@ -66,6 +68,7 @@ async def ingest_batch(
     parsed, errors = parse_batch(raw, received_at or clock.now())
     if errors:
         raise IngestRejected(errors)
+    before = await stored_effect(session, raw)
     ingestor = Ingestor(session)
     summary = IngestSummary()
     for kind in Kind:
@@ -75,6 +78,8 @@ async def ingest_batch(
         errors.extend(kind_errors)
     if errors:
         raise IngestRejected(errors)
+    if any(c.written for c in summary.counts.values()):
+        await mark_effect(session, before | await stored_effect(session, raw))
     return summary
 
 
@@ -91,25 +96,24 @@ async def apply_batch(runtime: "Runtime", raw: Mapping[str, Sequence[Mapping[str
     received_at = received_at or clock.now()
     pg = runtime.engine.dialect.name == "postgresql"
 
-    async def attempt() -> tuple[IngestSummary, Any]:
+    async def attempt() -> IngestSummary:
         xid: int | None = None
         try:
             async with runtime.sessions() as session, session.begin():
-                before = await previous_owners(session, raw)
                 summary = await ingest_batch(session, raw, received_at=received_at)
-                change = await facts_changed(session, raw, before)
-                await runtime.broker.announce(session, change)
+                if touches_everyone(raw):  # who may see what changed: every subscriber checks again now
+                    await runtime.broker.announce(session, FactsChanged(None))
                 if pg:
                     xid = await session.scalar(text("SELECT txid_current()"))
         except Exception as exc:
             # The connection died while committing: ask the database whether the commit happened.
             if xid is not None and is_disconnect(exc) and await _committed(runtime.engine, xid):
-                return summary, change
+                return summary
             raise
-        return summary, change
+        return summary
 
-    summary, change = await retrying(attempt, what="ingestFacts", disconnects=True)
-    facts_committed(runtime, summary, change)
+    summary = await retrying(attempt, what="ingestFacts", disconnects=True)
+    facts_committed(runtime, summary)
     return summary
 
 

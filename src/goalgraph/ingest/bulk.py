@@ -32,7 +32,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,7 +69,7 @@ from goalgraph.ingest.readers import (
 from goalgraph.ingest.upsert import BatchEffect, IngestSummary, Ingestor, Prepared, UpsertCounts
 from goalgraph.ingest.validate import PARSERS, Kind
 from goalgraph.live.broker import FactsChanged
-from goalgraph.live.changes import facts_committed
+from goalgraph.live.changes import FactEffect, facts_committed, mark_effect
 from goalgraph.runtime import open_runtime
 from goalgraph.settings import Settings
 
@@ -86,6 +86,8 @@ READ_AHEAD = 1
 #: PostgreSQL, one transaction per batch: connections writing batches at the same time (commits stay
 #: in file order). One PostgreSQL backend is the bottleneck of a large import, so two share its work.
 WRITERS = 2
+#: A batch whose timestamps span more days than this marks every day stale (listing them costs more).
+MAX_MARKED_DAYS = 400
 #: Kinds whose batch may be written while the batch before it is: their references point only at kinds
 #: of earlier batches, which are committed before a batch of another kind starts.
 CONCURRENT_KINDS = frozenset({Kind.DEAL, Kind.ACTIVITY})
@@ -904,6 +906,18 @@ async def _apply(chunk: _Chunk, ingestor: Ingestor,
     return errors, summary
 
 
+def store_effect(effect: BatchEffect) -> FactEffect:
+    """The progress store's view of what a batch touched: its owners (None: anyone's) and the UTC days
+    from its earliest to its latest timestamp (None: any day, when that span is long or unknown)."""
+    owners = None if effect.owners is None else frozenset(effect.owners)
+    days: set[Any] | None = None
+    if owners is not None and effect.first is not None and effect.last is not None:
+        first, last = (moment.astimezone(timezone.utc).date() for moment in (effect.first, effect.last))
+        if (last - first).days <= MAX_MARKED_DAYS:
+            days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
+    return FactEffect(owners, days)
+
+
 class _Announcer:
     """Tell the rest of goalgraph as the ``ingestFacts`` mutation does: the ``goalgraph_facts_ingested``
     hook for each committed transaction (:func:`~goalgraph.live.changes.facts_committed`), a
@@ -941,6 +955,9 @@ class _Announcer:
         before has committed, so that work never waits for locks held by a batch on the other
         connection.
         """
+        if effect.written:
+            # The store learns in the batch's own transaction: the owners and days the batch touched.
+            await mark_effect(session, store_effect(effect))
         written = any(c.written for part in (summary, self.pending) for c in part.counts.values())
         if written and (final or time.monotonic() - self.last_publish >= self.PUBLISH_EVERY):
             await self.runtime.broker.announce(session, FactsChanged(None))
@@ -956,7 +973,7 @@ class _Announcer:
             return
         self.committed_any = True
         self.unpublished = self.unpublished or not announced
-        facts_committed(self.runtime, summary, None)
+        facts_committed(self.runtime, summary)
 
     async def _publish(self) -> None:
         """A last announcement in a transaction of its own (the facts are stored whatever happens here)."""

@@ -24,11 +24,11 @@ import hashlib
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Enum, Table, delete, select, text
+from sqlalchemy import Column, Date, Enum, Table, delete, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -111,8 +111,9 @@ class BatchEffect:
     ``first``/``last`` cover every deal and activity *written* (created or updated; an ignored
     older version changed nothing), with their values both before and after the change: the internal
     ids of the users they are credited to, and the earliest and latest of their timestamps (deals:
-    ``added_at``, ``won_at``, ``lost_at`` and the stage history's ``entered_at``; activities:
-    ``added_at``, ``due_at``, ``done_at``). ``owners`` is None when it is not known (a user, team,
+    ``added_at``, ``won_at``, ``lost_at``, ``expected_close_date`` (as UTC midnight),
+    ``source_updated_at`` and the stage history's ``entered_at``; activities: ``added_at``, ``due_at``,
+    ``done_at``, ``source_updated_at``). ``owners`` is None when it is not known (a user, team,
     pipeline or stage was written: treat every user as affected).
     """
 
@@ -145,9 +146,14 @@ class BatchEffect:
 
 #: The columns a written fact's effect is read from: its owner and its timestamps (see BatchEffect).
 EFFECT_COLUMNS: dict[Kind, tuple[str, tuple[str, ...]]] = {
-    Kind.DEAL: ("owner_id", ("added_at", "won_at", "lost_at")),
-    Kind.ACTIVITY: ("owner_id", ("added_at", "due_at", "done_at")),
+    Kind.DEAL: ("owner_id", ("added_at", "won_at", "lost_at", "expected_close_date", "source_updated_at")),
+    Kind.ACTIVITY: ("owner_id", ("added_at", "due_at", "done_at", "source_updated_at")),
 }
+
+
+def _moment(value: date | datetime) -> datetime:
+    """A timestamp, or a date as UTC midnight."""
+    return value if isinstance(value, datetime) else datetime.combine(value, time(), timezone.utc)
 
 
 def _effect_of(rows: Iterable[dict[str, Any] | tuple[Any, ...]], owner: Any, times: Sequence[Any],
@@ -157,7 +163,7 @@ def _effect_of(rows: Iterable[dict[str, Any] | tuple[Any, ...]], owner: Any, tim
     moments: list[datetime] = []
     for row in rows:
         owners.add(row[owner])
-        moments.extend(v for k in times if (v := row[k]) is not None)
+        moments.extend(_moment(v) for k in times if (v := row[k]) is not None)
     return owners, (min(moments) if moments else None), (max(moments) if moments else None)
 
 
@@ -295,7 +301,8 @@ def _build_pg_plan(table: Table, columns: tuple[str, ...], deal_history: bool) -
     )
     if effect is not None:
         def span(alias: str) -> str:
-            moments = ", ".join(f"{alias}.{_q(c)}" for c in effect[1])
+            moments = ", ".join(f"({alias}.{_q(c)}::timestamp AT TIME ZONE 'UTC')"
+                                if isinstance(table.c[c].type, Date) else f"{alias}.{_q(c)}" for c in effect[1])
             return f"{alias}.{_q(effect[0])}, LEAST({moments}), GREATEST({moments})"
         sql += (f", e(o, t0, t1) AS (SELECT {span('up')} FROM up UNION ALL SELECT {span('prev')}"
                 " FROM prev JOIN up ON prev.external_id = up.external_id)\n")

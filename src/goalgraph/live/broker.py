@@ -31,17 +31,28 @@ MAX_USERS_IN_EVENT = 500
 
 @dataclass(frozen=True)
 class FactsChanged:
-    """Facts changed for these users (internal ids); ``users=None`` means anything may have changed."""
+    """Something subscribers see changed: for goals followed by these users' facts (internal ids;
+    ``users=None``: anything may have changed), and the stored figures of ``goals`` (the recompute
+    worker's announcement)."""
 
     users: frozenset[int] | None = None
+    goals: frozenset[int] = frozenset()
 
     def to_json(self) -> str:
-        return json.dumps({"users": sorted(self.users) if self.users is not None else None})
+        return json.dumps({"users": sorted(self.users) if self.users is not None else None,
+                           "goals": sorted(self.goals)})
 
     @classmethod
     def from_json(cls, text: str) -> "FactsChanged":
-        users = json.loads(text).get("users")
-        return cls(frozenset(users) if users is not None else None)
+        data = json.loads(text)
+        users = data.get("users")
+        return cls(frozenset(users) if users is not None else None, frozenset(data.get("goals") or ()))
+
+    @classmethod
+    def of_goals(cls, goals: Iterable[int]) -> "FactsChanged":
+        """The stored figures of these goals changed (and nothing else); "everything" beyond the payload limit."""
+        goals = frozenset(goals)
+        return cls(frozenset(), goals) if len(goals) <= MAX_USERS_IN_EVENT else cls(None)
 
     @classmethod
     def of(cls, users: Iterable[int] | None) -> "FactsChanged":

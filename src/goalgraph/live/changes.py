@@ -1,50 +1,89 @@
-"""A batch of facts changed: which users' facts it touches (so only their followers' goals are
-recomputed), and what this process does once it committed."""
+"""A batch of facts changed: which stored progress it moves (marked in the batch's transaction), and
+what this process does once it committed."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph.db.models import Activity, Deal, User
+from goalgraph import clock
+from goalgraph.db.models import Activity, Deal, DealStageChange
 from goalgraph.events import fire
-from goalgraph.goals.audience import audience_of
-from goalgraph.live.broker import FactsChanged
+from goalgraph.goals.audience import Audience, audience_of
+from goalgraph.progress.store import mark_facts
 
 if TYPE_CHECKING:
     from goalgraph.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-#: Kinds whose change can move any goal (memberships, stage probabilities …).
-_EVERYONE = ("users", "teams", "pipelines", "stages")
+#: Kinds whose change can move any goal (memberships, activation, stage probabilities …).
+EVERYONE_KINDS = ("users", "teams", "pipelines", "stages")
+#: Per fact model, the columns whose days place it in periods (every timestamp a goal type may use).
+_DAY_COLUMNS = {
+    Deal: (Deal.added_at, Deal.won_at, Deal.lost_at, Deal.expected_close_date, Deal.source_updated_at),
+    Activity: (Activity.added_at, Activity.due_at, Activity.done_at, Activity.source_updated_at),
+}
+_CHUNK = 5000
 
 
-async def previous_owners(session: AsyncSession, raw: Mapping[str, Sequence[Mapping[str, Any]] | None]) -> set[int]:
-    """Owners of the batch's deals and activities as stored *before* it is applied."""
+@dataclass
+class FactEffect:
+    """Whose facts a batch touches (None: anyone's) and on which days (None: any)."""
+
+    owners: Audience = field(default_factory=frozenset)
+    days: set[date] | None = field(default_factory=set)
+
+    def __or__(self, other: "FactEffect") -> "FactEffect":
+        owners = None if self.owners is None or other.owners is None else self.owners | other.owners
+        days = None if self.days is None or other.days is None else self.days | other.days
+        return FactEffect(owners, days)
+
+
+def _day(value: date | datetime | None) -> date | None:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).date()
+    return value
+
+
+def touches_everyone(raw: Mapping[str, Sequence[Mapping[str, Any]] | None]) -> bool:
+    """Whether the batch changes references every goal may depend on (users, teams, pipelines, stages)."""
+    return any(raw.get(key) for key in EVERYONE_KINDS)
+
+
+async def stored_effect(session: AsyncSession, raw: Mapping[str, Sequence[Mapping[str, Any]] | None]) -> FactEffect:
+    """Owners and days of the batch's deals and activities as stored now (call before and after applying)."""
+    if touches_everyone(raw):
+        return FactEffect(None, None)
     owners: set[int] = set()
+    days: set[date] = set()
     for key, model in (("deals", Deal), ("activities", Activity)):
         ids = [str(item["id"]) for item in raw.get(key) or () if item.get("id") is not None]
-        for start in range(0, len(ids), 5000):
-            owners |= set((await session.scalars(
-                select(model.owner_id).where(model.external_id.in_(ids[start:start + 5000]))
-            )).all())
-    return owners
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            for owner, *stamps in await session.execute(
+                    select(model.owner_id, *_DAY_COLUMNS[model]).where(model.external_id.in_(chunk))):
+                owners.add(owner)
+                days.update(d for d in map(_day, stamps) if d is not None)
+            if model is Deal:  # stage history: "progressed" goals count when a stage was entered
+                change = DealStageChange
+                for owner, entered in await session.execute(
+                        select(change.owner_id, change.entered_at).join(Deal, Deal.id == change.deal_id)
+                        .where(Deal.external_id.in_(chunk))):
+                    owners.add(owner)
+                    days.add(_day(entered))  # type: ignore[arg-type]
+    return FactEffect(frozenset(owners), days)
 
 
-async def facts_changed(session: AsyncSession, raw: Mapping[str, Sequence[Mapping[str, Any]] | None],
-                        before: set[int]) -> FactsChanged:
-    """The event for an applied batch: its deals' and activities' owners, before and after."""
-    if any(raw.get(key) for key in _EVERYONE):
-        return FactsChanged(None)
-    refs = {str(item["owner_id"]) for key in ("deals", "activities") for item in raw.get(key) or ()
-            if item.get("owner_id") is not None}
-    now = set((await session.scalars(select(User.id).where(User.external_id.in_(refs))))) if refs else set()
-    return FactsChanged.of(before | now)
+async def mark_effect(session: AsyncSession, effect: FactEffect, now: datetime | None = None) -> int:
+    """Mark the stored progress the effect moves stale (in the batch's transaction)."""
+    return await mark_facts(session, effect.owners, effect.days, now=now or clock.now())
 
 
 async def goal_followers(session: AsyncSession, goal_ids: Iterable[int]) -> frozenset[int] | None:
@@ -56,15 +95,16 @@ async def goal_followers(session: AsyncSession, goal_ids: Iterable[int]) -> froz
     return await audience_of(session, goal_ids)
 
 
-def facts_committed(runtime: "Runtime", summary: Any, change: FactsChanged | None) -> None:
-    """After a batch of facts committed (ingest mutation and bulk import alike): fire
-    ``goalgraph_facts_ingested`` and, for a change, let the status watch check the goals it moves.
+def facts_committed(runtime: "Runtime", summary: Any) -> None:
+    """After a batch of facts committed (ingest mutation and bulk import alike): wake the recompute
+    worker (which pushes subscribers and checks statuses) and fire ``goalgraph_facts_ingested``.
 
     Both only schedule work and never raise: the batch is stored, its answer must say so.
     """
     try:
-        if change is not None and runtime.status_watch is not None:
-            runtime.status_watch.notify(change)
+        worker = getattr(runtime, "recompute", None)
+        if worker is not None:
+            worker.wake()
         fire(runtime.plugins.manager, "goalgraph_facts_ingested", counts=summary.as_dict())
     except Exception:  # noqa: BLE001
         log.exception("after-commit announcements of a batch failed (the batch is stored)")

@@ -1,29 +1,28 @@
 """Notice period status changes (achieved, exceeded, missed …) and fire goalgraph_goal_status_changed.
 
-Runs in the process that ingested the facts (so each change is announced once, whatever the
-number of server processes), in the background, coalescing bursts: after a batch commits, the
-current periods of the goals whose facts changed are measured (batched, like any dashboard) and
-compared with the last status seen, kept in ``goal_status_marks``.
+The recompute worker calls :meth:`StatusWatch.check_in` inside the round that changed the goals'
+stored figures, so each change is detected once, whatever the number of server processes, and its
+status marks and notifications commit with the figures. The current periods of those goals are
+read from the store (just written) and compared with the last status seen, in ``goal_status_marks``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph import clock
 from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import Goal, GoalStatusMark
 from goalgraph.events import fire
-from goalgraph.goals.audience import counts_for, union
+from goalgraph.goals.audience import counts_for
 from goalgraph.notifications import produce
 from goalgraph.notifications.listeners import status_changed
-from goalgraph.live.broker import FactsChanged
 from goalgraph.access.gate import load_gate
 from goalgraph.organisation import get_organisation
 from goalgraph.progress.service import compute_progress
@@ -32,74 +31,46 @@ if TYPE_CHECKING:
     from goalgraph.runtime import Runtime
 
 log = logging.getLogger(__name__)
-COALESCE_SECONDS = 0.5
+#: (goal id, period index, old status, new status)
+Change = tuple[int, int, str, str]
 
 
 class StatusWatch:
-    """Coalesces local fact changes and checks the affected goals' current statuses."""
+    """Compares current statuses with the marks; records and announces the changes."""
 
     def __init__(self, runtime: "Runtime") -> None:
         self.runtime = runtime
-        self._queue: asyncio.Queue[FactsChanged] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self._checking = False
-        self._coalescing = False
 
-    def notify(self, event: FactsChanged) -> None:
-        """Called after a local ingest committed; returns at once."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        self._queue.put_nowait(event)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                events = [await asyncio.wait_for(self._queue.get(), timeout=30)]
-            except asyncio.TimeoutError:
-                return  # idle: the next notify starts a new task
-            self._coalescing = True
-            try:
-                await asyncio.sleep(COALESCE_SECONDS)
-            finally:
-                self._coalescing = False
-            while not self._queue.empty():
-                events.append(self._queue.get_nowait())
-            users = union(*(e.users for e in events))
-            self._checking = True
-            try:
-                await self.check(users)
-            except Exception:  # noqa: BLE001 - a failed check must not stop later ones
-                log.exception("checking goal statuses failed")
-            finally:
-                self._checking = False
-
-    async def settled(self, timeout: float = 30) -> None:
-        """Wait until every change notified so far has been checked (tests, orderly shutdown)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not self._queue.empty() or self._coalescing or self._checking:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError("the status watch did not settle")
-            await asyncio.sleep(0.02)
-
-    async def check(self, users: frozenset[int] | None, now: datetime | None = None) -> list[tuple[int, str, str, str]]:
-        """Compare current statuses with the marks; record and announce changes. Returns them."""
+    async def check(self, users: frozenset[int] | None, now: datetime | None = None) -> list[Change]:
+        """Check every current goal that facts of ``users`` (None: anyone's) move, in a transaction
+        of its own (``goalgraph import``'s last step, tests). Returns the changes."""
         runtime = self.runtime
         now = now or runtime.clock()
-        async with runtime.sessions() as session:
-            today = clock.today(await get_organisation(session), now)
-            query = select(Goal).where(Goal.deleted_at.is_(None), Goal.start_date <= today,
-                                       or_(Goal.end_date.is_(None), Goal.end_date >= today))
+        async with runtime.sessions() as session, session.begin():
+            query = select(Goal).where(Goal.deleted_at.is_(None))
             if users is not None:
                 query = query.where(counts_for(users))
             goals = list((await session.scalars(query)).all())
-            if not goals:
-                return []
-            gate = await load_gate(session, runtime.settings, runtime.registry, today)
-            progress = await compute_progress(session, runtime.registry, goals, now, window=(today, today),
-                                              lapsed=frozenset(g.id for g in goals if gate.lapsed(g)))
-            marks = {(m.goal_id, m.period_start): m.status for m in await session.scalars(
-                select(GoalStatusMark).where(GoalStatusMark.goal_id.in_([g.id for g in goals])))}
-        changes = []
+            changes, written = await self.check_in(session, goals, now)
+        self.announce(changes, written)
+        return changes
+
+    async def check_in(self, session: AsyncSession, goals: Sequence[Goal], now: datetime) -> tuple[list[Change], int]:
+        """Inside the caller's transaction: the current periods of ``goals`` against their marks; writes
+        the new marks and what contributors hear (milestones, pace, status changes, once per crossing).
+        Returns the status changes and how many notifications were written (for :meth:`announce`)."""
+        runtime = self.runtime
+        today = clock.today(await get_organisation(session), now)
+        goals = [g for g in goals if g.deleted_at is None and g.start_date <= today
+                 and (g.end_date is None or g.end_date >= today)]
+        if not goals:
+            return [], 0
+        gate = await load_gate(session, runtime.settings, runtime.registry, today)
+        progress = await compute_progress(session, runtime.registry, goals, now, window=(today, today),
+                                          lapsed=frozenset(g.id for g in goals if gate.lapsed(g)))
+        marks = {(m.goal_id, m.period_start): m.status for m in await session.scalars(
+            select(GoalStatusMark).where(GoalStatusMark.goal_id.in_([g.id for g in goals])))}
+        changes: list[Change] = []
         rows = []
         for goal_id, goal_progress in progress.items():
             for period in goal_progress.periods:
@@ -113,26 +84,24 @@ class StatusWatch:
                     changes.append((goal_id, period.period.index, old, new))
         dispatcher = runtime.dispatcher
         channels = dispatcher.plugin_channels if dispatcher is not None else []
-        async with runtime.sessions() as session, session.begin():
-            if rows:
-                table = GoalStatusMark.__table__
-                stmt = conflict_insert(session.bind.dialect.name, table)
-                await session.execute(stmt.on_conflict_do_update(
-                    index_elements=[table.c.goal_id, table.c.period_start],
-                    set_={"status": stmt.excluded.status, "changed_at": stmt.excluded.changed_at}), rows)
-            # What contributors hear (milestones, pace, status changes) commits with the marks, once per crossing.
-            written = await produce.progress_changed(session, goals, progress, now, plugin_channels=channels)
-            for goal_id, index, old, new in changes:
-                written += await status_changed(session, goal_id, index, old, new, plugin_channels=channels, now=now)
-        if written and dispatcher is not None:
-            dispatcher.wake()
+        if rows:
+            table = GoalStatusMark.__table__
+            stmt = conflict_insert(session.bind.dialect.name, table)
+            await session.execute(stmt.on_conflict_do_update(
+                index_elements=[table.c.goal_id, table.c.period_start],
+                set_={"status": stmt.excluded.status, "changed_at": stmt.excluded.changed_at}), rows)
+        written = await produce.progress_changed(session, goals, progress, now, plugin_channels=channels)
         for goal_id, index, old, new in changes:
-            fire(runtime.plugins.manager, "goalgraph_goal_status_changed", goal_id=goal_id, period_index=index,
-                 old_status=old, new_status=new)
-        return changes
+            written += await status_changed(session, goal_id, index, old, new, plugin_channels=channels, now=now)
+        return changes, written
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def announce(self, changes: Sequence[Change], written: int) -> None:
+        """After the commit: wake the dispatcher for new notifications, fire the status hook (never raises)."""
+        try:
+            if written and self.runtime.dispatcher is not None:
+                self.runtime.dispatcher.wake()
+            for goal_id, index, old, new in changes:
+                fire(self.runtime.plugins.manager, "goalgraph_goal_status_changed", goal_id=goal_id,
+                     period_index=index, old_status=old, new_status=new)
+        except Exception:  # noqa: BLE001 - the change is committed; announcing it must not undo that
+            log.exception("announcing status changes failed")

@@ -1,30 +1,34 @@
-"""Progress of stored goals: periods, targets, live actuals from the engine, frozen snapshots.
+"""Progress of stored goals: periods, targets and actuals read from the progress store.
 
 For any number of goals this runs a constant number of statements: organisation settings,
-target overrides, snapshots, the engine (one per goal type, plus rates) and, when periods
-closed since the last read, one insert of their snapshots.
+target overrides, the store's marks and rows and, for rows missing or cheaply stale, the engine
+(one statement per goal type, plus rates).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph.db.dialect import conflict_insert
-from goalgraph.db.models import ExchangeRate, Goal, PeriodSnapshot
+from goalgraph.db.models import Goal
 from goalgraph.goals.schedule import calendar_of, goal_periods, period_target
 from goalgraph.goals.service import element_targets_of, overrides_of
 from goalgraph.organisation import OrganisationSettings, get_organisation
 from goalgraph.periods import Period
+from goalgraph import staleness
+from goalgraph.progress import store
 from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals, shape_amount
 from goalgraph.progress.status import HIGHER, Pace, Rules, Status, pace, ratio, status
 from goalgraph.registry import Registry
-from goalgraph.snapshots import forget_goal
+
+#: Stale rows recomputed within a read at most: this many (goal, period) pairs …
+INLINE_PAIRS = 64
+#: … counting at most this many facts together (their stored count estimates the cost).
+INLINE_FACTS = 20_000
 
 
 @dataclass
@@ -53,6 +57,10 @@ class PeriodProgress:
     status: Status
     pace: Pace | None
     snapshot_taken_at: datetime | None = None
+    #: When the actual was computed (the store's row, or now when computed for this read).
+    computed_at: datetime | None = None
+    #: Newer changes are not in the actual yet: the store will have them within moments.
+    pending: bool = False
     elements: list[ElementProgress] = field(default_factory=list)
 
 
@@ -126,26 +134,6 @@ def _elements(targets: dict[str, Decimal], measured: dict[str, tuple[Decimal, in
     return out
 
 
-async def _snapshots(session: AsyncSession, goal_ids: list[int]) -> dict[tuple[int, date], PeriodSnapshot]:
-    if not goal_ids:
-        return {}
-    rows = await session.scalars(select(PeriodSnapshot).where(PeriodSnapshot.goal_id.in_(goal_ids)))
-    return {(s.goal_id, s.period_start): s for s in rows}
-
-
-async def _rates_in_force(session: AsyncSession) -> list[tuple]:
-    """Every stored rate: what money snapshots depend on besides facts and the calendar."""
-    rows = await session.execute(select(ExchangeRate.currency, ExchangeRate.quote_currency, ExchangeRate.valid_from,
-                                        ExchangeRate.rate).order_by(ExchangeRate.id))
-    return [tuple(r) for r in rows]
-
-
-async def _save_snapshots(session: AsyncSession, rows: list[dict]) -> None:
-    table = PeriodSnapshot.__table__
-    await session.execute(conflict_insert(session.bind.dialect.name, table).on_conflict_do_nothing(index_elements=[table.c.goal_id, table.c.period_start]),
-                          rows)
-
-
 async def compute_progress(
     session: AsyncSession,
     registry: Registry,
@@ -153,19 +141,19 @@ async def compute_progress(
     now: datetime,
     *,
     window: tuple[date | None, date | None] = (None, None),
-    snapshot_grace: timedelta = timedelta(hours=24),
-    snapshot_session: AsyncSession | None = None,
+    fill_session: AsyncSession | None = None,
     lapsed: frozenset[int] = frozenset(),
     organisation: OrganisationSettings | None = None,
+    inline_pairs: int = INLINE_PAIRS,
+    inline_facts: int = INLINE_FACTS,
 ) -> dict[int, GoalProgress]:
-    """Progress of every goal; ``window`` limits the periods (paging an open-ended goal's history).
+    """Progress of every goal from the progress store; ``window`` limits the periods (paging history).
 
-    Goals in ``lapsed`` (their licence features are missing, see access.gate) are not measured:
-    only their frozen periods are returned.
-
-    Periods that ended more than ``snapshot_grace`` ago are frozen: read from their snapshot,
-    or measured once and saved through ``snapshot_session`` (committed by the caller) — unless the
-    calendar or the rates changed while measuring (then the next read freezes them).
+    Rows the store lacks are computed here (a goal just created answers with its figures) and, with
+    ``fill_session`` (committed by the caller), marked so the worker stores them. Stale rows are
+    recomputed here when cheap (see :func:`goalgraph.progress.store.read`), else served with their
+    last value and ``pending``. Goals in ``lapsed`` (their licence features are missing, see
+    access.gate) are not measured: only their frozen periods are returned.
     ``organisation``: the settings the caller already read (else they are read here).
     """
     org = organisation or await get_organisation(session)
@@ -175,57 +163,40 @@ async def compute_progress(
     overrides = await overrides_of(session, ids)
     split_ids = [g.id for g in goals if g.split_by]
     element_targets = await element_targets_of(session, split_ids) if split_ids else {}
-    frozen = await _snapshots(session, ids)
-    for goal_id in lapsed & periods.keys():
-        periods[goal_id] = [p for p in periods[goal_id] if (goal_id, p.start_date) in frozen]
-    # Only periods without a snapshot are measured.
-    live = [query_of(g, [p for p in periods[g.id] if (g.id, p.start_date) not in frozen], registry) for g in goals]
-    live = [q for q in live if q.periods]
-    # A calendar or rate change committed while we measure must not be frozen over: compare the
-    # inputs before measuring with those at saving time, and save nothing if they moved.
-    freezing = snapshot_session is not None and any(
-        p.end + snapshot_grace <= now for q in live for p in q.periods)
-    rates_before = await _rates_in_force(session) if freezing else None
-    actuals = await compute_actuals(session, registry, live) if live else {}
-    if freezing:
-        assert snapshot_session is not None
-        freezing = (calendar_of(await get_organisation(snapshot_session)) == cal
-                    and await _rates_in_force(snapshot_session) == rates_before)
+    found = await store.read(session, periods, lapsed=lapsed, inline_pairs=inline_pairs, inline_facts=inline_facts)
+    by_id = {g.id: g for g in goals}
+    todo = {g: [*found.missing.get(g, ()), *found.stale.get(g, ())] for g in ids}
+    live = [query_of(by_id[g], ps, registry) for g, ps in todo.items() if ps]
+    if live:
+        actuals = await compute_actuals(session, registry, live)
+        for q in live:
+            for period in q.periods:
+                measured = actuals[(q.key, period.index)]
+                found.stored[(q.key, period.start_date)] = store.Stored(
+                    actual=measured.value, facts=measured.facts, unconverted=measured.unconverted,
+                    elements={e: (a.value, a.facts) for e, a in measured.elements.items()}, computed_at=now)
+    if fill_session is not None and found.missing:
+        await staleness.mark_each(fill_session, {g: staleness.spans_of_periods(ps) for g, ps in found.missing.items()},
+                                  now=now)
 
     result: dict[int, GoalProgress] = {}
-    to_save: list[dict] = []
     for goal in goals:
         rules = rules_of(registry, goal)
         progress = GoalProgress(goal.id, rules=rules)
         money = is_money(registry, goal)
         for period in periods[goal.id]:
+            got = found.stored.get((goal.id, period.start_date))
+            if got is None:  # a lapsed goal's period that was never frozen: not measured
+                continue
             target = shape_amount(period_target(goal, period, overrides.get(goal.id, {})), money)
-            snap = frozen.get((goal.id, period.start_date))
-            if snap is not None:
-                actual = shape_amount(snap.actual, money)
-                facts, unconverted, taken = snap.facts, dict(snap.unconverted), snap.taken_at
-                by_element = {e: (Decimal(v["actual"]), v["facts"]) for e, v in (snap.elements or {}).items()}
-            else:
-                measured = actuals[(goal.id, period.index)]
-                actual, facts, unconverted, taken = measured.value, measured.facts, measured.unconverted, None
-                by_element = {e: (a.value, a.facts) for e, a in measured.elements.items()}
-                if freezing and period.end + snapshot_grace <= now:
-                    to_save.append({"goal_id": goal.id, "period_start": period.start_date, "actual": actual,
-                                    "facts": facts, "unconverted": unconverted, "taken_at": now,
-                                    "elements": {e: {"actual": str(v), "facts": n} for e, (v, n) in by_element.items()}})
-                    taken = now
+            actual = shape_amount(got.actual, money)
             progress.periods.append(PeriodProgress(
-                goal_id=goal.id, period=period, target=target, actual=actual, facts=facts, unconverted=unconverted,
-                ratio=ratio(actual, target), status=status(actual, target, period, now, rules),
-                pace=pace(actual, target, period, now, rules), snapshot_taken_at=taken,
-                elements=_elements(element_targets.get(goal.id, {}), by_element, period, now, money, rules) if goal.split_by else [],
+                goal_id=goal.id, period=period, target=target, actual=actual, facts=got.facts,
+                unconverted=got.unconverted, ratio=ratio(actual, target),
+                status=status(actual, target, period, now, rules), pace=pace(actual, target, period, now, rules),
+                snapshot_taken_at=got.frozen_at, computed_at=got.computed_at, pending=got.pending,
+                elements=_elements(element_targets.get(goal.id, {}), got.elements, period, now, money, rules)
+                if goal.split_by else [],
             ))
         result[goal.id] = progress
-    if to_save and snapshot_session is not None:
-        await _save_snapshots(snapshot_session, to_save)
     return result
-
-
-async def forget_snapshot(session: AsyncSession, goal_id: int, period_start: date | None) -> int:
-    """Drop a goal's snapshot (one period, or all when ``period_start`` is None) so it is measured again."""
-    return await forget_goal(session, goal_id, period_start)

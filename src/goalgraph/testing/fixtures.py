@@ -78,11 +78,12 @@ GQL = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
-def gql_raw(client: httpx.AsyncClient, settings: Settings) -> Callable[..., Awaitable[dict[str, Any]]]:
+def gql_raw(client: httpx.AsyncClient, settings: Settings, runtime: Runtime) -> Callable[..., Awaitable[dict[str, Any]]]:
     """POST a GraphQL operation; returns the whole JSON response (data and errors).
 
     Sent with a service token unless ``as_user="<CRM id>"`` (a user's token) or ``token=…`` is given
-    (``token=None`` sends no Authorization header).
+    (``token=None`` sends no Authorization header). ``gql_raw.runtime`` is the app's runtime
+    (``await gql.runtime.recompute.settled()`` waits until the progress store is fresh).
     """
 
     async def run(query: str, variables: dict[str, Any] | None = None, *, as_user: str | None = None,
@@ -94,6 +95,7 @@ def gql_raw(client: httpx.AsyncClient, settings: Settings) -> Callable[..., Awai
                                      headers=headers)
         return response.json()
 
+    run.runtime = runtime  # type: ignore[attr-defined]
     return run
 
 
@@ -106,6 +108,7 @@ def gql(gql_raw: Callable[..., Awaitable[dict[str, Any]]]) -> GQL:
         assert "errors" not in body, body["errors"]
         return body["data"]
 
+    run.runtime = gql_raw.runtime  # type: ignore[attr-defined]
     return run
 
 

@@ -15,6 +15,8 @@ export const PeriodFields = graphql(`
     facts
     isCurrent
     snapshotTakenAt
+    computedAt
+    pending
     pace { elapsed expectedByNow projectedAtEnd status }
     elements { element target actual ratio status }
     unconverted { currency facts }

@@ -10,7 +10,7 @@ import { LockIcon } from "./Icons";
 import { useNarrow, usePhone } from "./useNarrow";
 import { Contributions } from "./Contributions";
 import { PeriodChart, type PeriodChartHandle } from "./PeriodChart";
-import { ProgressBar, StatusBadge, PaceBadge } from "./Progress";
+import { ProgressBar, StatusBadge, PaceBadge, Updating } from "./Progress";
 
 const INTERVAL: Record<string, string> = { WEEKLY: "weekly", MONTHLY: "monthly", QUARTERLY: "quarterly", YEARLY: "yearly", CUSTOM: "one range" };
 
@@ -87,6 +87,7 @@ export function GoalDetail({ id }: { id: string }) {
           <div className="card stat" data-testid="current-period">
             <span className="stat-label">Now · {periodLabel(current.label)}</span>
             <span className="stat-value" data-testid="current-actual">{amount(current.actual, goal.currency)}</span>
+            <Updating pending={current.pending} />
             <span className="muted">of {amount(current.target, goal.currency)} · {percentOf(current.ratio, current.target)}</span>
             <ProgressBar ratio={current.ratio} status={current.status} expected={current.pace?.elapsed ?? null} />
             <StatusBadge status={current.status} />
@@ -146,7 +147,7 @@ export function GoalDetail({ id }: { id: string }) {
                     >
                       <td className="period-name">{periodLabel(p.label)}{p.isCurrent ? " · now" : ""}</td>
                       <td>{amount(p.target, goal.currency, phone)}</td>
-                      <td data-testid="period-actual">{amount(p.actual, goal.currency, phone)}</td>
+                      <td data-testid="period-actual">{amount(p.actual, goal.currency, phone)}<Updating pending={p.pending} /></td>
                       <td>{percentOf(p.ratio, p.target)}</td>
                       <td><StatusBadge status={p.status} /></td>
                     </tr>

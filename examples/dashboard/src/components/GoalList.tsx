@@ -7,7 +7,7 @@ import type { AssigneeKind, GoalCardFieldsFragment, GoalOrder, Timeframe } from 
 import { amount, assigneeName, num, percent, periodLabel } from "../format";
 import { LockIcon } from "./Icons";
 import { href } from "../router";
-import { ProgressBar, StatusBadge, PaceBadge } from "./Progress";
+import { ProgressBar, StatusBadge, PaceBadge, Updating } from "./Progress";
 
 type TimeframeChoice = Timeframe | "ALL";
 type KindChoice = AssigneeKind | "ALL";
@@ -128,6 +128,7 @@ function GoalCard({ goal }: { goal: GoalCardFieldsFragment }) {
       </p>
       <div className="figures">
         <span className="actual" data-testid="goal-actual">{amount(shown.actual, goal.currency)}</span>
+        <Updating pending={period?.pending} />
         {num(shown.target) > 0 ? (
           <>
             <span className="muted"> of {amount(shown.target, goal.currency)}</span>

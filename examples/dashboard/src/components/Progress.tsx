@@ -42,3 +42,13 @@ export function ProgressBar({ ratio, status, expected }: { ratio: string | null 
     </div>
   );
 }
+
+/** Shown while the server is still storing newer figures for a period (`pending`): the value is its last one. */
+export function Updating({ pending }: { pending: boolean | null | undefined }) {
+  if (!pending) return null;
+  return (
+    <span className="updating" role="status" data-testid="updating" title="Newer facts are being counted; the figure updates by itself">
+      updating…
+    </span>
+  );
+}

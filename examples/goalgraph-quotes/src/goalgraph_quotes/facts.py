@@ -20,7 +20,7 @@ out of order). A batch with any bad row raises
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from goalgraph.db.models import Deal, User
 from goalgraph.errors import FactError, IngestRejected
 from goalgraph.ingest.validate import FieldReader
+from goalgraph.progress.store import mark_facts
 from goalgraph_quotes.models import Quote, QuoteStatus
 
 #: What the upsert raises for a bad batch (goalgraph's own error type, so callers handle one).
@@ -80,6 +81,9 @@ async def upsert_quotes(
     existing = {q.external_id: q for q in await session.scalars(select(Quote).where(Quote.external_id.in_(wanted)))}
 
     counts = {"created": 0, "updated": 0, "ignored": 0}
+    # What the change moves, before and after, for the progress store (marked in this transaction).
+    touched_owners: set[int] = set()
+    touched_days: set[date] = set()
     for i, rec in parsed:
         owner_id = user_ids.get(rec["owner"])
         if owner_id is None:
@@ -94,6 +98,14 @@ async def upsert_quotes(
             "sent_at": rec["sent_at"], "status": rec["status"], "source_updated_at": rec["source_updated_at"],
         }
         quote = existing.get(rec["external_id"])
+        if quote is not None and rec["source_updated_at"] >= quote.source_updated_at:
+            touched_owners.add(quote.owner_id)
+            if quote.sent_at is not None:
+                touched_days.add(quote.sent_at.astimezone(timezone.utc).date())
+        if quote is None or rec["source_updated_at"] >= quote.source_updated_at:
+            touched_owners.add(owner_id)  # type: ignore[arg-type]
+            if rec["sent_at"] is not None:
+                touched_days.add(rec["sent_at"].astimezone(timezone.utc).date())
         if quote is None:
             quote = existing[rec["external_id"]] = Quote(external_id=rec["external_id"], **values)
             session.add(quote)
@@ -107,4 +119,6 @@ async def upsert_quotes(
     if errors:
         raise QuoteError(errors)
     await session.flush()
+    if touched_owners:
+        await mark_facts(session, frozenset(touched_owners), touched_days, now=datetime.now(timezone.utc))
     return counts

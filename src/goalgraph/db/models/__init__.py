@@ -25,15 +25,15 @@ from goalgraph.db.models.goals import (
     GoalPeriodTarget,
     GoalRevision,
     GoalStatusMark,
-    PeriodSnapshot,
 )
+from goalgraph.db.models.progress import ProgressMark, StoredProgress
 from goalgraph.db.models.notifications import Notice, OutboxMessage, WebhookEndpoint
 
 __all__ = [
     "EXTERNAL_ID_LENGTH", "Activity", "Deal", "DealStageChange", "DealStatus", "DimensionElement", "ExchangeRate",
     "FeatureToggle", "Goal", "GoalFollower", "GoalNotificationSettings", "InstalledLicence", "GoalElementTarget",
     "NotificationMute",
-    "GoalPeriodTarget", "GoalRevision", "GoalStatusMark", "Organisation", "PeriodSnapshot", "Pipeline", "RevokedToken", "SeatAssignment", "ServiceSubject", "Stage", "Team",
+    "GoalPeriodTarget", "GoalRevision", "GoalStatusMark", "Organisation", "Pipeline", "ProgressMark", "StoredProgress", "RevokedToken", "SeatAssignment", "ServiceSubject", "Stage", "Team",
     "TokenCutoff",
     "TeamMembership", "User",
     "Notice", "OutboxMessage", "WebhookEndpoint",

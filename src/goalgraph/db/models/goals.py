@@ -1,4 +1,4 @@
-"""Goals, their per-period targets, target revisions and frozen results of closed periods."""
+"""Goals, their per-period targets and target revisions (their results: models.progress)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from goalgraph.db.base import Base
@@ -88,24 +88,6 @@ class GoalRevision(Base):
     changed_by: Mapped[str | None] = mapped_column(String(128))
     #: [{"field": "target" | "period 2026-03-01" | …, "old": "10", "new": "12"}]
     changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-
-
-class PeriodSnapshot(Base):
-    """The frozen result of a closed period: later fact changes no longer move it."""
-
-    __tablename__ = "period_snapshots"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
-    period_start: Mapped[date] = mapped_column(Date)
-    actual: Mapped[Decimal] = mapped_column(Money())
-    facts: Mapped[int] = mapped_column(Integer)
-    unconverted: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
-    #: Split goals: {element: {"actual": "12.5", "facts": 3}}.
-    elements: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    __table_args__ = (UniqueConstraint("goal_id", "period_start"),)
 
 
 class GoalElementTarget(Base):

@@ -143,6 +143,13 @@ class GoalPeriod:
                                                         "EXCEEDED.")
     facts: int = strawberry.field(description="How many facts the actual is made of (facts left out for want of "
                                               "an exchange rate are counted only under unconverted).")
+    computed_at: datetime | None = strawberry.field(
+        description="When the actual was computed (the progress store's row, or this request's time when it "
+                    "was measured for the answer).")
+    pending: bool = strawberry.field(
+        description="True when newer changes (facts, rates, the goal's definition) are not in the actual yet: "
+                    "the store is recomputing it and the new value follows within moments (a goalProgress "
+                    "subscription pushes it). Show it as \"updating…\".")
 
     @classmethod
     def of(cls, p: PeriodProgress, goal: models.Goal) -> "GoalPeriod":
@@ -150,7 +157,8 @@ class GoalPeriod:
         period = p.period
         return cls(p=p, goal=goal, index=period.index, label=period.label, start=period.start, end=period.end,
                    start_date=period.start_date, end_date=period.end_date, target=p.target, actual=p.actual,
-                   ratio=p.ratio, status=_PERIOD_STATUS[p.status], facts=p.facts)
+                   ratio=p.ratio, status=_PERIOD_STATUS[p.status], facts=p.facts, computed_at=p.computed_at,
+                   pending=p.pending)
 
     @strawberry.field(description="Facts that count for the period but are left out of a money actual (and of facts) "
                                   "because no exchange rate was known on their local date, per currency.")
@@ -173,7 +181,8 @@ class GoalPeriod:
         return [ElementProgress(element=e.element, target=e.target, actual=e.actual, facts=e.facts, ratio=e.ratio,
                                 status=PeriodStatus(e.status.value) if e.status else None) for e in self.p.elements]
 
-    @strawberry.field(description="When the result was frozen (closed periods); null while live.")
+    @strawberry.field(description="When the result was frozen (a period closed longer than the grace time ago: "
+                                  "later facts no longer move it); null while live.")
     def snapshot_taken_at(self) -> datetime | None:
         return self.p.snapshot_taken_at
 
