@@ -304,10 +304,11 @@ class BackendWatch(threading.Thread):
                 rows = await conn.fetch(
                     "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE $1",
                     "%goalgraph_in_deals%")
-                for row in rows:
-                    cpu = backend_cpu(row["pid"])
+                # A backend once seen is sampled until it ends, whatever statement it is running then.
+                for pid in {row["pid"] for row in rows} | set(self.cpu):
+                    cpu = backend_cpu(pid)
                     if cpu is not None:
-                        self.cpu[row["pid"]] = cpu
+                        self.cpu[pid] = cpu
                 await asyncio.sleep(0.25)
         finally:
             await conn.close()

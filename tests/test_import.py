@@ -683,3 +683,93 @@ async def test_a_batch_prepared_before_a_stage_moved_uses_the_stage_as_it_is_now
     assert (await gql(query, id="d1"))["deal"] == {"pipeline": {"id": "p1"}, "stage": {"id": "s1"}}
     for id_ in ("d3", "d4"):
         assert (await gql(query, id=id_))["deal"] == {"pipeline": {"id": "p2"}, "stage": {"id": "s1"}}
+
+
+async def test_batches_over_two_connections_commit_in_order_and_hand_over_their_effect(
+    settings: Settings, gql: GQL, runtime: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL, deal batches sharing no id with the batch being written go over a second
+    connection at the same time (SQLite: one connection); a fact in two batches is written by one after
+    the other, so the newer version wins and the later line wins a tie; and the one in-transaction hook
+    (before_commit) gets each batch's effect: the owners before and after, the span of old and new
+    timestamps (stage history included)."""
+    from sqlalchemy import select
+
+    from goalgraph.db.models import User
+
+    seen: list[tuple[int, Any, bool]] = []
+    real = bulk._Announcer.before_commit
+
+    async def spy(self: Any, session: Any, summary: Any, effect: Any, *, final: bool = False) -> bool:
+        seen.append((id(session), effect, final))
+        return await real(self, session, summary, effect, final=final)
+
+    monkeypatch.setattr(bulk._Announcer, "before_commit", spy)
+    path = write_ndjson(tmp_path / "facts.ndjson", [
+        *REFS,
+        deal("d1"), deal("d2"),                                                   # batch 1
+        deal("d3"), deal("d4"),                                                   # batch 2: beside batch 1
+        deal("d1", owner_id="u2", stage_id="s2", status="WON", won_at=T2, updated_at=T1), deal("d5"),  # shares d1
+        deal("d5", value="5"), deal("d6"),                                        # d5 again, same time: later wins
+    ])
+    code, out, err = await run(settings, path, capsys=capsys, batch_size=2)
+    assert code == EXIT_OK, out + err
+    assert table(out)["deal"] == (8, 6, 2, 0, 0)
+    assert "stage changes recorded: 7" in out  # six new deals + d1 moving to s2
+    d1 = (await gql(DEAL_QUERY, id="d1"))["deal"]
+    assert d1["owner"]["id"] == "u2" and [h["stage"]["id"] for h in d1["stageHistory"]] == ["s1", "s2"]
+    assert (await gql(DEAL_QUERY, id="d5"))["deal"]["value"]["amount"] == "5.0000"
+
+    async with runtime.sessions() as session:
+        ids = dict((await session.execute(select(User.external_id, User.id))).all())
+    deal_batches = [(sid, e) for sid, e, _ in seen if Kind.DEAL in e.kinds]
+    assert len(deal_batches) == 4
+    assert len({sid for sid, _ in deal_batches}) == (2 if settings.database_url.startswith("postgresql") else 1)
+    at = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    effects = [(e.owners, e.first, e.last) for _, e in deal_batches]
+    assert effects[0] == ({ids["u1"]}, at(T0), at(T0))
+    assert effects[2] == ({ids["u1"], ids["u2"]}, at(T0), at(T2))  # d1 before (u1, T0) and after (u2, T1–T2)
+    marked = bulk.store_effect(deal_batches[2][1])  # what the progress store is told
+    assert marked.owners == {ids["u1"], ids["u2"]} and marked.days == {at(t).date() for t in (T0, T1, T2)}
+    users = next(e for _, e, _ in seen if Kind.USER in e.kinds)
+    assert users.owners is None  # not a fact with an owner: any user may be affected
+
+    seen.clear()
+    more = write_ndjson(tmp_path / "more.ndjson", [deal("d7", owner_id="u2", added_at=T1, updated_at=T1)])
+    assert (await run(settings, more, all_or_nothing=True))[0] == EXIT_OK
+    assert [(e.kinds, e.owners, e.first, e.last, final) for _, e, final in seen] == [
+        ({Kind.DEAL}, {ids["u2"]}, at(T1), at(T1), True)]
+
+
+async def test_foreign_keys_checked_per_batch_still_refuse_a_missing_reference(
+    settings: Settings, runtime: Any, tmp_path: Path
+) -> None:
+    """PostgreSQL as a role that may set session_replication_role: a batch's references are locked
+    and checked at once and the per-row triggers are off only for its statement; a reference the
+    caches know but that no longer exists leaves the triggers on, so the row is refused as before."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the COPY path is PostgreSQL's")
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    assert (await run(settings, write_ndjson(tmp_path / "refs.ndjson", REFS)))[0] == EXIT_OK
+
+    def parsed(id_: str, owner: str) -> list[Any]:
+        raw = {k: v for k, v in deal(id_, owner_id=owner).items() if k != "kind"}
+        return [((1,), validate.parse_deal(raw, (1,), [], RECEIVED))]
+
+    async with runtime.sessions() as session:
+        ingestor = Ingestor(session, lenient=True)
+        counts, _, errors = await ingestor.apply(Kind.DEAL, parsed("d1", "u1"))
+        assert (counts.created, errors) == (1, [])
+        assert ingestor.caches.batch_references is True  # the test database's role is a superuser
+        assert (await session.execute(text("SHOW session_replication_role"))).scalar() == "origin"
+        await ingestor._resolve(Kind.USER, {"u2"})  # u2 now cached
+        await session.commit()
+        async with runtime.sessions() as other, other.begin():
+            await other.execute(text("DELETE FROM users WHERE external_id = 'u2'"))
+        with pytest.raises(DBAPIError, match="foreign key"):
+            await ingestor.apply(Kind.DEAL, parsed("d2", "u2"))
+        await session.rollback()
+        assert (await session.execute(text("SELECT count(*) FROM deals"))).scalar() == 1

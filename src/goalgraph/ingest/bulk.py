@@ -28,10 +28,11 @@ import queue
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -65,7 +66,7 @@ from goalgraph.ingest.readers import (
     open_source,
     parse_kind_option,
 )
-from goalgraph.ingest.upsert import IngestSummary, Ingestor, Prepared, UpsertCounts
+from goalgraph.ingest.upsert import BatchEffect, IngestSummary, Ingestor, Prepared, UpsertCounts
 from goalgraph.ingest.validate import PARSERS, Kind
 from goalgraph.live.broker import FactsChanged
 from goalgraph.live.changes import FactEffect, facts_committed, mark_effect
@@ -82,6 +83,14 @@ MAX_SHOWN = 50
 MAX_BATCH_SIZE = 100_000
 #: Batches read ahead of the one being written (bounds memory).
 READ_AHEAD = 1
+#: PostgreSQL, one transaction per batch: connections writing batches at the same time (commits stay
+#: in file order). One PostgreSQL backend is the bottleneck of a large import, so two share its work.
+WRITERS = 2
+#: A batch whose timestamps span more days than this marks every day stale (listing them costs more).
+MAX_MARKED_DAYS = 400
+#: Kinds whose batch may be written while the batch before it is: their references point only at kinds
+#: of earlier batches, which are committed before a batch of another kind starts.
+CONCURRENT_KINDS = frozenset({Kind.DEAL, Kind.ACTIVITY})
 
 
 # -- what a run counts --------------------------------------------------------------------------
@@ -169,6 +178,9 @@ class _Chunk:
     first_line: int | None = None
     last_line: int | None = None
     position: int = 0
+    #: The external ids of the records, for a kind in CONCURRENT_KINDS (two batches written at the same
+    #: time must not share one).
+    ids: frozenset[str] | None = None
 
     @property
     def has_records(self) -> bool:
@@ -212,6 +224,8 @@ class _Reader(threading.Thread):
         return False
 
     def _put(self, item: _Chunk | _Stop) -> bool:
+        if isinstance(item, _Chunk) and item.kind in CONCURRENT_KINDS:
+            item.ids = frozenset(rec["external_id"] for _, rec in item.records)
         if self.ingestor is not None and isinstance(item, _Chunk) and item.kind is not None and item.records:
             prepared = self.ingestor.prepare(item.kind, item.records)
             if prepared is not None:
@@ -621,11 +635,17 @@ async def _run(
     received_at: datetime,
 ) -> None:
     announcer = _Announcer(runtime, reporter)
-    async with runtime.sessions() as session:
+    async with AsyncExitStack() as stack:
+        session = await stack.enter_async_context(runtime.sessions())
         ingestor = Ingestor(session, lenient=True)
+        writers = [_Writer(session, ingestor)]
+        if per_batch and session.bind.dialect.name == "postgresql":
+            for _ in range(WRITERS - 1):
+                other = await stack.enter_async_context(runtime.sessions())
+                writers.append(_Writer(other, Ingestor(other, lenient=True, caches=ingestor.caches)))
         try:
             for file_report in report.files:
-                ok = await _import_file(file_report, report, session, ingestor, per_batch=per_batch,
+                ok = await _import_file(file_report, report, writers, per_batch=per_batch,
                                         batch_size=batch_size, rejects=rejects, reporter=reporter,
                                         received_at=received_at, announcer=announcer)
                 if not ok:
@@ -635,10 +655,11 @@ async def _run(
                 await session.rollback()
                 announcer.discard()
             else:
-                await announcer.before_commit(session, IngestSummary(), final=True)
+                announced = await announcer.before_commit(session, IngestSummary(), ingestor.take_effect(),
+                                                          final=True)
                 await session.commit()
                 report.committed = True
-                await announcer.committed()
+                await announcer.committed(announced)
         except SQLAlchemyError as exc:
             report.fatal = f"database error while finishing: {_db_message(exc)}"
             report.exit_code = EXIT_DATABASE
@@ -663,11 +684,45 @@ def _db_message(exc: BaseException) -> str:
     return f"{type(orig or exc).__name__}: {text[0] if text else ''}"
 
 
+@dataclass
+class _Writer:
+    """A connection (session) batches are written over, with its Ingestor (they share the id caches)."""
+
+    session: Any
+    ingestor: Ingestor
+
+
+class _Abandoned(Exception):
+    """The batch before this one failed: this one was rolled back, never committed."""
+
+
+class _Batch:
+    """A chunk being written (and, in batch mode, committed) by a task on one writer.
+
+    Its commit waits for the batch before it (``previous``) to have committed, and is abandoned if
+    that one failed: commits happen in file order, so "committed through line N" stays exact."""
+
+    def __init__(self, chunk: _Chunk, writer: _Writer) -> None:
+        self.chunk = chunk
+        self.writer = writer
+        self.committed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.task: asyncio.Task[tuple[list[FactError], IngestSummary]] | None = None
+
+    def done(self, ok: bool) -> None:
+        if not self.committed.done():
+            self.committed.set_result(ok)
+
+    def may_overlap(self, chunk: _Chunk) -> bool:
+        """Whether ``chunk`` may be written while this batch is: the same concurrent kind, no id in common
+        (so neither waits for the other's row locks, and each sees the rows as the file order has them)."""
+        return (chunk.kind is self.chunk.kind and chunk.ids is not None and self.chunk.ids is not None
+                and chunk.ids.isdisjoint(self.chunk.ids))
+
+
 async def _import_file(
     file_report: FileReport,
     report: ImportReport,
-    session: Any,
-    ingestor: Ingestor,
+    writers: list[_Writer],
     *,
     per_batch: bool,
     batch_size: int,
@@ -679,18 +734,60 @@ async def _import_file(
     """Read, validate and apply one file. False when the run must stop.
 
     The reader thread parses and validates the next chunk and makes it ready for its statement
-    (:meth:`Ingestor.prepare`) while the event loop writes the current one."""
+    (:meth:`Ingestor.prepare`) while the event loop writes the current one. With several writers
+    (PostgreSQL, batch mode) a deal or activity batch that shares no id with the batch being written
+    is written at the same time over the other connection; its commit follows the earlier one's."""
     source = file_report.source
-    task = reporter.add_file(source)
+    task_id = reporter.add_file(source)
     started = time.perf_counter()
-    reader = _Reader(source, batch_size, rejects is not None, received_at, ingestor)
+    reader = _Reader(source, batch_size, rejects is not None, received_at, writers[0].ingestor)
     reader.start()
+    inflight: deque[_Batch] = deque()
+
+    async def finish(batch: _Batch) -> bool:
+        """Wait for the oldest batch and account for it; False (reported) when it failed."""
+        chunk = batch.chunk
+        assert batch.task is not None
+        try:
+            ref_errors, summary = await batch.task
+        except (SQLAlchemyError, OSError, RetriesExhausted, _Abandoned) as exc:
+            await _safe_rollback(batch.writer.session)
+            batch.writer.ingestor.forget()
+            announcer.discard()
+            lines = f"lines {chunk.first_line:,}–{chunk.last_line:,}" if chunk.first_line else "the last batch"
+            message = f"database error in {source.name} {lines}: {_db_message(exc)}"
+            file_report.stopped = message
+            report.fatal = message
+            report.exit_code = EXIT_DATABASE
+            reporter.message(message)
+            return False
+        for kind, counts in summary.counts.items():
+            if counts.created or counts.updated or counts.ignored or counts.rejected:
+                report.tally(kind).add_counts(counts)
+        report.stage_changes += summary.stage_changes
+        if not (per_batch and chunk.has_records):
+            announcer.add(summary)  # committed with the run (or never: dry run)
+        _account(chunk, ref_errors, file_report, report, rejects, reporter)
+        if per_batch and chunk.last_line is not None:
+            file_report.committed_through = chunk.last_line
+        reporter.advance(task_id, chunk.position, file_report.rows, started)
+        return True
+
+    async def finish_all() -> bool:
+        while inflight:
+            if not await finish(inflight.popleft()):
+                return False
+        return True
+
     try:
         while True:
-            item = reader.next_item()
+            # Waiting in a thread while batches are being written, so their tasks keep running.
+            item = await asyncio.to_thread(reader.next_item) if inflight else reader.next_item()
             if item is None:  # pragma: no cover - the reader stops only when this loop has ended
                 return False
             if isinstance(item, _Stop):
+                if not await finish_all():
+                    return False
                 if item.error is None:
                     file_report.done = True
                     return True
@@ -703,45 +800,53 @@ async def _import_file(
                     return False
                 raise item.error
             chunk = item
-            prepared = chunk.prepared
-            chunk.prepared = {}
-            turn = _Turn(reader)
-            ingestor.on_statement = turn.give
-            try:
-                if per_batch and chunk.has_records:
-                    ref_errors, summary = await retrying(
-                        lambda: _apply_and_commit(chunk, session, ingestor, announcer, prepared),
-                        what=f"import {source.name}", disconnects=True)
-                else:
-                    ref_errors, summary = await _apply(chunk, ingestor, prepared)
-            except (SQLAlchemyError, OSError, RetriesExhausted) as exc:
-                await _safe_rollback(session)
-                ingestor.forget()
-                announcer.discard()
-                lines = f"lines {chunk.first_line:,}–{chunk.last_line:,}" if chunk.first_line else "the last batch"
-                message = f"database error in {source.name} {lines}: {_db_message(exc)}"
-                file_report.stopped = message
-                report.fatal = message
-                report.exit_code = EXIT_DATABASE
-                reporter.message(message)
+            if not all(b.may_overlap(chunk) for b in inflight) and not await finish_all():
                 return False
-            finally:
-                ingestor.on_statement = None
-            turn.give()
-            for kind, counts in summary.counts.items():
-                if counts.created or counts.updated or counts.ignored or counts.rejected:
-                    report.tally(kind).add_counts(counts)
-            report.stage_changes += summary.stage_changes
-            announcer.add(summary)
-            if per_batch and chunk.has_records:
-                await announcer.committed()
-            _account(chunk, ref_errors, file_report, report, rejects, reporter)
-            if per_batch and chunk.last_line is not None:
-                file_report.committed_through = chunk.last_line
-            reporter.advance(task, chunk.position, file_report.rows, started)
+            while len(inflight) >= len(writers):
+                if not await finish(inflight.popleft()):
+                    return False
+            busy = {id(b.writer) for b in inflight}
+            writer = next(w for w in writers if id(w) not in busy)
+            batch = _Batch(chunk, writer)
+            batch.task = asyncio.create_task(_write_batch(
+                batch, inflight[-1] if inflight else None, reader, per_batch=per_batch, announcer=announcer,
+                what=f"import {source.name}"))
+            inflight.append(batch)
     finally:
+        pending = [b.task for b in inflight if b.task is not None]
+        for b in inflight:
+            b.done(False)  # a batch still waiting to commit gives up
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         reader.stop()
         reader.join(timeout=5)
+
+
+async def _write_batch(batch: _Batch, previous: _Batch | None, reader: _Reader, *, per_batch: bool,
+                       announcer: "_Announcer", what: str) -> tuple[list[FactError], IngestSummary]:
+    """Write one batch on its writer; in batch mode commit it (retried as a whole) after ``previous``."""
+    chunk, ingestor = batch.chunk, batch.writer.ingestor
+    prepared = chunk.prepared
+    chunk.prepared = {}
+    turn = _Turn(reader)
+    ingestor.on_statement = turn.give
+    try:
+        if per_batch and chunk.has_records:
+            result = await retrying(
+                lambda: _apply_and_commit(chunk, batch.writer, announcer, prepared, previous),
+                what=what, disconnects=True)
+        else:
+            result = await _apply(chunk, ingestor, prepared)
+            if previous is not None and not await asyncio.shield(previous.committed):
+                raise _Abandoned("the batch before it failed")
+    except BaseException:
+        batch.done(False)
+        raise
+    finally:
+        ingestor.on_statement = None
+        turn.give()
+    batch.done(True)
+    return result
 
 
 class _Turn:
@@ -758,18 +863,26 @@ class _Turn:
             self.reader.go_on()
 
 
-async def _apply_and_commit(chunk: _Chunk, session: Any, ingestor: Ingestor, announcer: "_Announcer",
-                            prepared: dict[Kind, Prepared]) -> tuple[list[FactError], IngestSummary]:
-    """One batch as one transaction (retried as a whole by the caller): write, announce when due, commit."""
+async def _apply_and_commit(chunk: _Chunk, writer: _Writer, announcer: "_Announcer",
+                            prepared: dict[Kind, Prepared],
+                            previous: _Batch | None) -> tuple[list[FactError], IngestSummary]:
+    """One batch as one transaction (retried as a whole by the caller): write; once the batch before it
+    has committed, announce (:meth:`_Announcer.before_commit`, the one hook inside the transaction)
+    and commit."""
+    session, ingestor = writer.session, writer.ingestor
     try:
+        ingestor.take_effect()  # nothing left over from a rolled-back attempt
         ref_errors, summary = await _apply(chunk, ingestor, prepared)
-        await announcer.before_commit(session, summary)
+        if previous is not None and not await asyncio.shield(previous.committed):
+            raise _Abandoned("the batch before it failed")
+        announced = await announcer.before_commit(session, summary, ingestor.take_effect())
         await session.commit()
     except BaseException:
         await _safe_rollback(session)
         ingestor.forget()  # ids cached during the rolled-back attempt may not exist
-        announcer.rolled_back()
         raise
+    announcer.add(summary)
+    await announcer.committed(announced)
     return ref_errors, summary
 
 
@@ -793,6 +906,18 @@ async def _apply(chunk: _Chunk, ingestor: Ingestor,
     return errors, summary
 
 
+def store_effect(effect: BatchEffect) -> FactEffect:
+    """The progress store's view of what a batch touched: its owners (None: anyone's) and the UTC days
+    from its earliest to its latest timestamp (None: any day, when that span is long or unknown)."""
+    owners = None if effect.owners is None else frozenset(effect.owners)
+    days: set[Any] | None = None
+    if owners is not None and effect.first is not None and effect.last is not None:
+        first, last = (moment.astimezone(timezone.utc).date() for moment in (effect.first, effect.last))
+        if (last - first).days <= MAX_MARKED_DAYS:
+            days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
+    return FactEffect(owners, days)
+
+
 class _Announcer:
     """Tell the rest of goalgraph as the ``ingestFacts`` mutation does: the ``goalgraph_facts_ingested``
     hook for each committed transaction (:func:`~goalgraph.live.changes.facts_committed`), a
@@ -809,32 +934,38 @@ class _Announcer:
         self.committed_any = False
         self.unpublished = False
         self.last_publish = time.monotonic()
-        self._announcing = False
 
     def add(self, summary: IngestSummary) -> None:
         self.pending.add(summary)
 
     def discard(self) -> None:
         self.pending = IngestSummary()
-        self._announcing = False
 
-    def rolled_back(self) -> None:
-        self._announcing = False
+    async def before_commit(self, session: Any, summary: IngestSummary, effect: BatchEffect, *,
+                            final: bool = False) -> bool:
+        """Inside the transaction about to commit — called exactly once per committed transaction of an
+        import, on whichever connection wrote it: announce the change when one is due (always when
+        ``final``). True when it announced (pass it to :meth:`committed`).
 
-    async def before_commit(self, session: Any, summary: IngestSummary, *, final: bool = False) -> None:
-        """Inside the transaction about to commit: announce the change when one is due (always when ``final``)."""
-        self._announcing = False
-        if any(c.written for c in summary.counts.values()):
-            # The store learns in the batch's own transaction; coarse: a file's facts span most goals and days.
-            await mark_effect(session, FactEffect(None, None))
+        ``summary`` counts what the transaction did (empty for the ``final`` one, whose batches were
+        added before); ``effect`` is what its writes touched (:class:`~goalgraph.ingest.upsert.BatchEffect`:
+        kinds written, the internal ids of the users credited before and after, the earliest and
+        latest timestamp, old and new values): work that must commit with the facts — marking what
+        they change stale — belongs here. Calls come one at a time, in commit order, after the batch
+        before has committed, so that work never waits for locks held by a batch on the other
+        connection.
+        """
+        if effect.written:
+            # The store learns in the batch's own transaction: the owners and days the batch touched.
+            await mark_effect(session, store_effect(effect))
         written = any(c.written for part in (summary, self.pending) for c in part.counts.values())
         if written and (final or time.monotonic() - self.last_publish >= self.PUBLISH_EVERY):
             await self.runtime.broker.announce(session, FactsChanged(None))
-            self._announcing = True
+            return True
+        return False
 
-    async def committed(self) -> None:
+    async def committed(self, announced: bool) -> None:
         summary, self.pending = self.pending, IngestSummary()
-        announced, self._announcing = self._announcing, False
         if announced:
             self.last_publish = time.monotonic()
             self.unpublished = False

@@ -24,11 +24,11 @@ import hashlib
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Enum, Table, delete, select, text
+from sqlalchemy import Column, Date, Enum, Table, delete, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -100,6 +100,71 @@ class IngestSummary:
         for kind, counts in other.counts.items():
             self.counts[kind].add(counts)
         self.stage_changes += other.stage_changes
+
+
+@dataclass
+class BatchEffect:
+    """What the facts written in one transaction touched, for work that must happen in that same
+    transaction (the progress store marks the rows they affect stale).
+
+    Collected by :class:`Ingestor` as it writes (:meth:`Ingestor.take_effect`). ``owners`` and
+    ``first``/``last`` cover every deal and activity *written* (created or updated; an ignored
+    older version changed nothing), with their values both before and after the change: the internal
+    ids of the users they are credited to, and the earliest and latest of their timestamps (deals:
+    ``added_at``, ``won_at``, ``lost_at``, ``expected_close_date`` (as UTC midnight),
+    ``source_updated_at`` and the stage history's ``entered_at``; activities: ``added_at``, ``due_at``,
+    ``done_at``, ``source_updated_at``). ``owners`` is None when it is not known (a user, team,
+    pipeline or stage was written: treat every user as affected).
+    """
+
+    #: Kinds with at least one row created or updated.
+    kinds: set[Kind] = field(default_factory=set)
+    owners: set[int] | None = field(default_factory=set)
+    first: datetime | None = None
+    last: datetime | None = None
+
+    @property
+    def written(self) -> bool:
+        return bool(self.kinds)
+
+    def add(self, kind: Kind, owners: Iterable[int] | None, first: datetime | None, last: datetime | None) -> None:
+        """Record ``kind`` rows written, credited to ``owners`` (None: unknown), timestamps in [first, last]."""
+        self.kinds.add(kind)
+        if owners is None:
+            self.owners = None
+        elif self.owners is not None:
+            self.owners.update(owners)
+        if first is not None and (self.first is None or first < self.first):
+            self.first = first
+        if last is not None and (self.last is None or last > self.last):
+            self.last = last
+
+    def merge(self, other: "BatchEffect") -> None:
+        for kind in other.kinds:
+            self.add(kind, other.owners, other.first, other.last)
+
+
+#: The columns a written fact's effect is read from: its owner and its timestamps (see BatchEffect).
+EFFECT_COLUMNS: dict[Kind, tuple[str, tuple[str, ...]]] = {
+    Kind.DEAL: ("owner_id", ("added_at", "won_at", "lost_at", "expected_close_date", "source_updated_at")),
+    Kind.ACTIVITY: ("owner_id", ("added_at", "due_at", "done_at", "source_updated_at")),
+}
+
+
+def _moment(value: date | datetime) -> datetime:
+    """A timestamp, or a date as UTC midnight."""
+    return value if isinstance(value, datetime) else datetime.combine(value, time(), timezone.utc)
+
+
+def _effect_of(rows: Iterable[dict[str, Any] | tuple[Any, ...]], owner: Any, times: Sequence[Any],
+               ) -> tuple[set[int], datetime | None, datetime | None]:
+    """(owners, first, last) of rows, reading ``owner`` and ``times`` with the given keys or indexes."""
+    owners: set[int] = set()
+    moments: list[datetime] = []
+    for row in rows:
+        owners.add(row[owner])
+        moments.extend(_moment(v) for k in times if (v := row[k]) is not None)
+    return owners, (min(moments) if moments else None), (max(moments) if moments else None)
 
 
 def _dedupe(records: Sequence[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
@@ -174,6 +239,13 @@ class _PgPlan:
     sql: str
     columns: tuple[str, ...]
     converters: tuple[tuple[str, Any], ...]
+    #: The kind the table holds (for the batch's effect).
+    kind: Kind | None = None
+    #: Every foreign key the statement writes, checked for the whole batch at once (see
+    #: Ingestor._check_references): (record indexes, parameter indexes) per referenced table, and the
+    #: statement locking the referenced rows, which switches the per-row checks off when all exist.
+    references: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
+    lock_sql: str | None = None
 
 
 _PG_PLANS: dict[tuple[str, tuple[str, ...], bool], _PgPlan] = {}
@@ -194,7 +266,8 @@ def _build_pg_plan(table: Table, columns: tuple[str, ...], deal_history: bool) -
     ``prev`` reads the target as it was before the statement (every part of one statement sees
     the same snapshot), so it tells created from updated and, for deals, the stage before.
     ``up`` writes only rows at least as new as the stored version. The statement returns
-    (written, created, stage changes recorded).
+    (written, created, stage changes recorded, owners, first, last): the last three are the
+    :class:`BatchEffect` of the rows written (old and new values), NULL for kinds without owners.
     """
     cols = [table.c[c] for c in columns]
     all_columns = (*columns, "stage_entered_at") if deal_history else columns
@@ -208,9 +281,15 @@ def _build_pg_plan(table: Table, columns: tuple[str, ...], deal_history: bool) -
     name = _q(table.name)
     select_list = ", ".join(f"i.{_q(c.name)}::json" if _is_json(c) else f"i.{_q(c.name)}" for c in cols)
     updates = ", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in columns if c != "external_id")
-    prev_cols = "t.external_id" + (", t.stage_id" if deal_history else "")
-    returning = f"{name}.external_id" + (f", {name}.id, {name}.pipeline_id, {name}.stage_id, {name}.owner_id"
-                                          if deal_history else "")
+    kind = next((k for k, m in MODELS.items() if m.__table__ is table), None)
+    effect = EFFECT_COLUMNS.get(kind) if kind is not None else None  # type: ignore[arg-type]
+    effect_cols = [effect[0], *effect[1]] if effect is not None else []
+    prev_cols = ", ".join(["t.external_id", *(["t.stage_id"] if deal_history else []),
+                           *(f"t.{_q(c)}" for c in effect_cols)])
+    returning = ", ".join([f"{name}.external_id",
+                           *([f"{name}.id", f"{name}.pipeline_id", f"{name}.stage_id"] if deal_history else []),
+                           *(f"{name}.{_q(c)}" for c in effect_cols if not (deal_history and c == "owner_id")),
+                           *([f"{name}.owner_id"] if deal_history else [])])
     sql = (
         f"WITH i AS MATERIALIZED (SELECT * FROM pg_temp.{_q(staging)}),\n"
         f"prev AS MATERIALIZED (SELECT {prev_cols} FROM {name} t JOIN i ON t.external_id = i.external_id),\n"
@@ -220,9 +299,21 @@ def _build_pg_plan(table: Table, columns: tuple[str, ...], deal_history: bool) -
         f"  WHERE {name}.source_updated_at <= EXCLUDED.source_updated_at\n"
         f"  RETURNING {returning})\n"
     )
+    if effect is not None:
+        def span(alias: str) -> str:
+            moments = ", ".join(f"({alias}.{_q(c)}::timestamp AT TIME ZONE 'UTC')"
+                                if isinstance(table.c[c].type, Date) else f"{alias}.{_q(c)}" for c in effect[1])
+            return f"{alias}.{_q(effect[0])}, LEAST({moments}), GREATEST({moments})"
+        sql += (f", e(o, t0, t1) AS (SELECT {span('up')} FROM up UNION ALL SELECT {span('prev')}"
+                " FROM prev JOIN up ON prev.external_id = up.external_id)\n")
+        owners = "(SELECT array_agg(DISTINCT e.o) FROM e)"
+        first, last = "(SELECT min(e.t0) FROM e)", "(SELECT max(e.t1) FROM e)"
+    else:
+        owners, first, last = "NULL::int4[]", "NULL::timestamptz", "NULL::timestamptz"
+    created = ("(SELECT count(*) FROM up LEFT JOIN prev ON prev.external_id = up.external_id"
+               " WHERE prev.external_id IS NULL)")
     if not deal_history:
-        sql += ("SELECT count(*), count(*) FILTER (WHERE prev.external_id IS NULL), 0"
-                " FROM up LEFT JOIN prev ON prev.external_id = up.external_id")
+        sql += f"SELECT (SELECT count(*) FROM up), {created}, 0, {owners}, {first}, {last}"
     else:
         sql += (
             ", h AS (SELECT * FROM unnest($1::text[], $2::int4[], $3::int4[], $4::timestamptz[])"
@@ -240,14 +331,41 @@ def _build_pg_plan(table: Table, columns: tuple[str, ...], deal_history: bool) -
             " entered_at)\n"
             "  ORDER BY c.deal_id, c.stage_id, c.entered_at\n"
             "  ON CONFLICT (deal_id, stage_id, entered_at) DO NOTHING\n"
-            "  RETURNING 1)\n"
-            "SELECT (SELECT count(*) FROM up),"
-            " (SELECT count(*) FROM up LEFT JOIN prev ON prev.external_id = up.external_id"
-            " WHERE prev.external_id IS NULL),"
-            " (SELECT count(*) FROM hist)"
+            "  RETURNING entered_at)\n"
+            f"SELECT (SELECT count(*) FROM up), {created}, (SELECT count(*) FROM hist), {owners},"
+            f" LEAST({first}, (SELECT min(entered_at) FROM hist)), GREATEST({last}, (SELECT max(entered_at) FROM hist))"
         )
     converters = tuple((c.name, conv) for c in cols if (conv := _pg_converter(c)) is not None)
-    return _PgPlan(staging, create, sql, all_columns, converters)
+    references, lock_sql = _pg_references(table, cols, deal_history)
+    return _PgPlan(staging, create, sql, all_columns, converters, kind, references, lock_sql)
+
+
+def _pg_references(table: Table, cols: list[Column[Any]], deal_history: bool,
+                   ) -> tuple[tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], str | None]:
+    """The referenced tables of a plan's statement, where their ids are, and the statement that locks
+    them ``FOR KEY SHARE`` (what each row's foreign-key trigger would do) and — only if every one
+    exists — turns the triggers off for the rest of the transaction (``session_replication_role``;
+    :meth:`Ingestor._pg_copy_run` turns them on again after the statement)."""
+    where: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    for i, column in enumerate(cols):
+        for fk in column.foreign_keys:
+            where.setdefault((fk.column.table.name, fk.column.name), ([], []))[0].append(i)
+    if deal_history:
+        # The history rows take the deal's owner, stage and pipeline (checked above), the stage-history
+        # parameters' stages ($2) and pipelines ($3), and the deal written by the same statement.
+        where.setdefault(("stages", "id"), ([], []))[1].append(1)
+        where.setdefault(("pipelines", "id"), ([], []))[1].append(2)
+        history = DealStageChange.__table__
+        covered = {t for t, _ in where} | {table.name}
+        assert {fk.column.table.name for fk in history.foreign_keys} <= covered
+    if not where:
+        return (), None
+    ctes = ", ".join(f"r{n} AS (SELECT 1 FROM {_q(t)} WHERE {_q(c)} = ANY(${n + 1}::int4[]) ORDER BY {_q(c)}"
+                     " FOR KEY SHARE)" for n, (t, c) in enumerate(where))
+    found = " AND ".join(f"(SELECT count(*) FROM r{n}) = ${len(where) + n + 1}::int8" for n in range(len(where)))
+    lock_sql = (f"WITH {ctes} SELECT CASE WHEN {found} THEN"
+                " set_config('session_replication_role', 'replica', true) = 'replica' ELSE false END")
+    return tuple((tuple(i), tuple(p)) for i, p in where.values()), lock_sql
 
 
 @dataclass
@@ -279,30 +397,72 @@ def _DEAL_PLAN() -> _PgPlan:  # noqa: N802 - reads as the constant it caches
     return plan
 
 
+class IdCaches:
+    """External id → internal id caches an :class:`Ingestor` fills as it resolves references, which
+    several Ingestors (one per connection of a bulk import) can share."""
+
+    def __init__(self, copy_path: bool | None) -> None:
+        self.ids: dict[Kind, dict[str, Any]] = {k: {} for k in Kind}
+        #: Changes whenever a cache does, so a batch prepared from the caches knows it is still valid.
+        self.generation = 0
+        #: PostgreSQL: whether batches go through COPY + one statement (needs the TEMP privilege).
+        self.copy_path = copy_path
+        #: PostgreSQL: whether the role may set session_replication_role (see _pg_references).
+        self.batch_references: bool | None = None
+
+
 class Ingestor:
     """Applies batches of validated records within one session (one transaction).
 
     Lookups of referenced ids are cached for the Ingestor's life, so a bulk import
-    resolves each owner or stage once.
+    resolves each owner or stage once; pass another Ingestor's :attr:`caches` to share them
+    (Ingestors on other connections: ids seen by one are not looked up again by another).
+    What the writes touched accumulates in :attr:`effect` until :meth:`take_effect`.
     """
 
-    def __init__(self, session: AsyncSession, *, lenient: bool = False) -> None:
+    def __init__(self, session: AsyncSession, *, lenient: bool = False, caches: IdCaches | None = None) -> None:
         self.session = session
         self.lenient = lenient
         self.dialect = session.bind.dialect.name
-        self._ids: dict[Kind, dict[str, Any]] = {k: {} for k in Kind}
-        #: Changes whenever a cache does, so a batch prepared from the caches knows it is still valid.
-        self._generation = 0
+        self.caches = caches or IdCaches(None if self.dialect == "postgresql" else False)
         #: Called just before each upsert statement is sent (a bulk import's reader starts its next chunk).
         self.on_statement: Callable[[], None] | None = None
-        #: PostgreSQL: whether batches go through COPY + one statement (needs the TEMP privilege).
-        self._copy_path: bool | None = None if self.dialect == "postgresql" else False
+        #: What the rows written since the last :meth:`take_effect` touched.
+        self.effect = BatchEffect()
+
+    @property
+    def _ids(self) -> dict[Kind, dict[str, Any]]:
+        return self.caches.ids
+
+    @property
+    def _generation(self) -> int:
+        return self.caches.generation
+
+    @_generation.setter
+    def _generation(self, value: int) -> None:
+        self.caches.generation = value
+
+    @property
+    def _copy_path(self) -> bool | None:
+        return self.caches.copy_path
+
+    @_copy_path.setter
+    def _copy_path(self, value: bool | None) -> None:
+        self.caches.copy_path = value
+
+    def take_effect(self) -> BatchEffect:
+        """What the rows written since the last call touched (call it once per transaction, before
+        its commit; start each transaction with a call, too, after a rollback)."""
+        effect, self.effect = self.effect, BatchEffect()
+        return effect
 
     def forget(self) -> None:
         """Drop cached ids (after a rollback: ids created by the undone transaction do not exist)."""
-        for cache in self._ids.values():
-            cache.clear()
+        # New dicts rather than cleared ones: a write on another connection sharing the caches may be
+        # using the ones it resolved (they stay complete for it).
+        self.caches.ids = {k: {} for k in Kind}
         self._generation += 1
+        self.effect = BatchEffect()
 
     # -- helpers -------------------------------------------------------------
     def _insert(self, table: Table):  # type: ignore[no-untyped-def]
@@ -312,7 +472,7 @@ class Ingestor:
         """external id → internal id (or a row of ``(id, *cols)``) for known refs."""
         cache = self._ids[kind]
         if len(cache) > CACHE_LIMIT:
-            cache.clear()
+            cache = self._ids[kind] = {}  # a new dict: see forget
             self._generation += 1
         missing = {r for r in refs if r is not None and r not in cache}
         if missing:
@@ -355,7 +515,7 @@ class Ingestor:
         ids = {ext: id_ for ext, id_ in result}
         cache = self._ids[kind]
         if len(cache) > CACHE_LIMIT:
-            cache.clear()
+            cache = self._ids[kind] = {}  # a new dict: see forget
         cache.update(ids)
         self._generation += 1
         return ids
@@ -393,6 +553,33 @@ class Ingestor:
                 await raw.fetchval("SELECT has_database_privilege(current_database(), 'TEMPORARY')"))
         return self._copy_path
 
+    async def _check_references(self, raw: Any, plan: _PgPlan, records: list[tuple[Any, ...]],
+                                params: Sequence[list[Any]]) -> bool:
+        """Check the batch's foreign keys at once, instead of a trigger per row and key: lock every
+        referenced row ``FOR KEY SHARE`` (as each trigger would) and, when all of them exist, switch
+        the triggers off until the statement has run. True when they are off. Needs the right to set
+        ``session_replication_role`` (a superuser, or PostgreSQL 15's ``GRANT SET ON PARAMETER``);
+        without it, or when a reference is missing, the triggers check (and report) as usual."""
+        if plan.lock_sql is None or not records:
+            return False
+        if self.caches.batch_references is None:
+            allowed = await raw.fetchval("SELECT current_setting('is_superuser') = 'on'")
+            if not allowed and raw.get_server_version() >= (15, 0):
+                allowed = await raw.fetchval("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+            self.caches.batch_references = bool(allowed)
+        if not self.caches.batch_references:
+            return False
+        keys: list[list[int]] = []
+        for indexes, param_indexes in plan.references:
+            ids: set[int] = set()
+            for i in indexes:
+                ids.update(r[i] for r in records)
+            for p in param_indexes:
+                ids.update(params[p])
+            ids.discard(None)  # type: ignore[arg-type]
+            keys.append(sorted(ids))
+        return bool(await raw.fetchval(plan.lock_sql, *keys, *(len(k) for k in keys)))
+
     async def _asyncpg(self) -> Any:
         """The asyncpg connection under the session, inside the session's transaction."""
         conn = await self.session.connection()
@@ -423,7 +610,10 @@ class Ingestor:
                                             schema_name="pg_temp")
             if self.on_statement is not None:
                 self.on_statement()
-            written, created, recorded = await raw.fetchrow(plan.sql, *params)
+            unchecked = await self._check_references(raw, plan, records, params)
+            written, created, recorded, owners, first, last = await raw.fetchrow(plan.sql, *params)
+            if unchecked:
+                await raw.execute("SET LOCAL session_replication_role TO DEFAULT")
         except Exception as exc:  # asyncpg's errors, surfaced like the portable path's
             if isinstance(exc, DBAPIError):
                 raise
@@ -436,6 +626,8 @@ class Ingestor:
                 # ("another operation is in progress"), so close it for the pool to replace.
                 raw.terminate()
             raise DBAPIError(plan.sql, None, exc, connection_invalidated=broken) from exc
+        if written and plan.kind is not None:
+            self.effect.add(plan.kind, owners if plan.kind in EFFECT_COLUMNS else None, first, last)
         return written, created, recorded
 
     async def _pg_upsert(self, kind: Kind, columns: Sequence[str], rows: list[dict[str, Any]]) -> UpsertCounts:
@@ -446,15 +638,16 @@ class Ingestor:
         return UpsertCounts(created=created, updated=written - created, ignored=len(rows) - written)
 
     def _prepare_deals(self, records: Sequence[tuple[tuple[str | int, ...], dict[str, Any]]], *,
-                       speculative: bool) -> Prepared | None:
+                       speculative: bool, resolved: tuple[dict[str, Any], ...] | None = None) -> Prepared | None:
         """Deals in the PostgreSQL statement's COPY layout, from the id caches alone.
 
         ``speculative``: a reference not in the caches may only be not looked up yet, so give up
         (None) instead of rejecting the row. Otherwise the references were resolved first and a
         missing one is the row's error. Also returns None when the caches change meanwhile (another
-        thread: see :meth:`prepare`)."""
+        thread: see :meth:`prepare`). ``resolved``: the (users, stages, pipelines) caches as the
+        references were looked up in (another connection sharing the caches may have dropped them since)."""
         generation = self._generation
-        users, stages, pipelines = self._ids[Kind.USER], self._ids[Kind.STAGE], self._ids[Kind.PIPELINE]
+        users, stages, pipelines = resolved or (self._ids[Kind.USER], self._ids[Kind.STAGE], self._ids[Kind.PIPELINE])
         errors: list[FactError] = []
         newest: dict[str, dict[str, Any]] = {}
         valid = 0
@@ -573,10 +766,39 @@ class Ingestor:
             counts = await self._pg_upsert(kind, names, [{c: rec[c] for c in names} for _, rec in unique])
             counts.ignored += len(records) - len(unique)
             return counts, 0, []
-        keep, counts = await self._classify(kind, list(enumerate(r for _, r in records)))
+        keep, counts = await self._classify(kind, list(enumerate(r for _, r in records)), *self._effect_columns(kind))
         rows = [{c: rec[c] for c in ("external_id", *columns, "source_updated_at")} for _, rec, _ in keep]
-        await self._write(kind, rows, [*columns, "source_updated_at"])
+        ids = await self._write(kind, rows, [*columns, "source_updated_at"])
+        self._note_written(kind, ids, rows, [stored for _, _, stored in keep], 2)
         return counts, 0, []
+
+    def _effect_columns(self, kind: Kind) -> list[Any]:
+        """The stored columns the portable path reads for a kind's effect (owner, then timestamps)."""
+        if kind not in EFFECT_COLUMNS:
+            return []
+        owner, times = EFFECT_COLUMNS[kind]
+        model = MODELS[kind]
+        return [getattr(model, c) for c in (owner, *times)]
+
+    def _note_written(self, kind: Kind, ids: dict[str, Any], rows: list[dict[str, Any]],
+                      stored: list[tuple[Any, ...] | None], offset: int, moments: Iterable[datetime] = ()) -> None:
+        """Add the portable path's writes to :attr:`effect`: ``rows`` (new values) that ``ids`` says were
+        written, with their ``stored`` rows (the owner and timestamps from index ``offset`` on)."""
+        if not ids:
+            return
+        if kind not in EFFECT_COLUMNS:
+            self.effect.add(kind, None, None, None)
+            return
+        owner, times = EFFECT_COLUMNS[kind]
+        written = [(row, old) for row, old in zip(rows, stored) if row["external_id"] in ids]
+        width = len(times) + 1
+        olds = [old[offset:offset + width] for _, old in written if old is not None]
+        owners, first, last = _effect_of([row for row, _ in written], owner, times)
+        old_owners, old_first, old_last = _effect_of(olds, 0, range(1, width))
+        moments = list(moments)
+        self.effect.add(kind, owners | old_owners, min([m for m in (first, old_first, *moments) if m is not None],
+                                                       default=None),
+                        max([m for m in (last, old_last, *moments) if m is not None], default=None))
 
     async def _users(self, records):  # type: ignore[no-untyped-def]
         return await self._simple(Kind.USER, records, ("name", "email", "active"))
@@ -606,6 +828,7 @@ class Ingestor:
             Kind.TEAM, [{c: rec[c] for c in ("external_id", "name", "source_updated_at")} for _, rec, _ in keep],
             ["name", "source_updated_at"],
         )
+        self._note_written(Kind.TEAM, ids, [], [], 0)
         if ids:
             await self.session.execute(delete(TeamMembership).where(TeamMembership.team_id.in_(list(ids.values()))))
             members = sorted((
@@ -633,7 +856,7 @@ class Ingestor:
             Kind.STAGE, [(None, r) for r in valid], ("pipeline_id", "name", "position", "probability")
         )
         counts.rejected = len(records) - len(valid)
-        self._ids[Kind.STAGE].clear()  # cached (id, pipeline) pairs may have moved
+        self._ids[Kind.STAGE] = {}  # cached (id, pipeline) pairs may have moved
         self._generation += 1
         return counts, 0, errors
 
@@ -643,7 +866,7 @@ class Ingestor:
         stages = await self._resolve(Kind.STAGE, stage_refs, Stage.pipeline_id)
         pipelines = await self._resolve(Kind.PIPELINE, {r["pipeline_ref"] for _, r in records if r["pipeline_ref"]})
         if await self._use_copy_path():
-            prepared = self._prepare_deals(records, speculative=False)
+            prepared = self._prepare_deals(records, speculative=False, resolved=(users, stages, pipelines))
             assert prepared is not None  # only another thread changes the caches meanwhile, and none does here
             return await self._run_prepared(prepared)
         errors: list[FactError] = []
@@ -655,7 +878,8 @@ class Ingestor:
                 valid.append(rec)
         if errors and not self.lenient:
             return UpsertCounts(), 0, errors
-        keep, counts = await self._classify(Kind.DEAL, list(enumerate(valid)), Deal.stage_id)
+        keep, counts = await self._classify(Kind.DEAL, list(enumerate(valid)), Deal.stage_id,
+                                            *self._effect_columns(Kind.DEAL))
         counts.rejected = len(records) - len(valid)
         rows = [_deal_row(rec, users, stages) for _, rec, _ in keep]
         ids = await self._write(Kind.DEAL, rows, [*DEAL_COLUMNS, "source_updated_at"])
@@ -673,6 +897,8 @@ class Ingestor:
                 sid, pid = stages[ref]
                 history.append({"deal_id": deal_id, "pipeline_id": pid, "stage_id": sid, "owner_id": owner,
                                  "entered_at": entered})
+        self._note_written(Kind.DEAL, ids, rows, [stored for _, _, stored in keep], 3,
+                           (h["entered_at"] for h in history))
         recorded = 0
         history.sort(key=lambda h: (h["deal_id"], h["stage_id"], h["entered_at"]))  # one lock order
         if history:
