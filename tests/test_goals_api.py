@@ -221,6 +221,7 @@ async def test_drill_down_lists_the_deals_behind_a_period(seeded, gql) -> None: 
 
 async def test_closed_periods_are_frozen_until_recomputed(seeded, gql) -> None:  # type: ignore[no-untyped-def]
     gid = (await create(gql, goalType="DEALS_ADDED", measure="COUNT", currency=None))["goal"]["id"]
+    await seeded.recompute.settled()  # the store has frozen the closed periods
     late = {"deals": [{"id": "late", "title": "Late", "value": "1", "currency": "EUR", "ownerId": "alice",
                        "stageId": "lead", "addedAt": "2026-01-20T10:00:00Z"}]}
     assert (await gql(INGEST, input=late))["ingestFacts"]["__typename"] == "IngestFactsResult"
@@ -228,7 +229,9 @@ async def test_closed_periods_are_frozen_until_recomputed(seeded, gql) -> None: 
     assert [p["actual"] for p in (await gql(query))["goal"]["periods"]] == ["2", "2", "0"]
     recomputed = await gql('mutation { recomputeGoalPeriod(id: "%s", periodStart: "2026-01-01") { __typename } }' % gid)
     assert recomputed["recomputeGoalPeriod"]["__typename"] == "GoalSuccess"
-    assert [p["actual"] for p in (await gql(query))["goal"]["periods"]] == ["3", "2", "0"]
+    assert [p["actual"] for p in (await gql(query))["goal"]["periods"]] == ["3", "2", "0"]  # measured in the read
+    await seeded.recompute.settled()
+    assert [p["actual"] for p in (await gql(query))["goal"]["periods"]] == ["3", "2", "0"]  # stored, frozen again
 
 
 async def test_team_goal_shows_members_targets(seeded, gql) -> None:  # type: ignore[no-untyped-def]

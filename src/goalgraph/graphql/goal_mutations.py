@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -250,12 +252,13 @@ async def announce_goal_change(info: Info, session: Any, users: frozenset[int] |
     return event
 
 
-def after_goal_change(info: Info, goal_id: int) -> None:
-    """After the commit: the recompute worker stores the goal's figures (when its definition changed)
-    and checks its statuses (a new target may reach it); schedules work, never raises."""
+def after_goal_change(info: Info, goal_ids: Iterable[int] | None) -> None:
+    """After the commit: the recompute worker stores the goals' figures (when their definitions
+    changed) and checks their statuses (a new target may reach them; None: every goal's, after a
+    change to many goals' targets); schedules work, never raises."""
     worker = info.context.runtime.recompute
     if worker is not None:
-        worker.wake(check=[goal_id])
+        worker.wake(check=goal_ids)
 
 
 async def _stale(info: Info, goal_id: Any, version: int | None) -> Any:
@@ -285,7 +288,7 @@ async def _run(info: Info, goal_id: object, action: Any, version: int | None = N
         return problem_error(problem, goal_id)
     except StaleDataError:
         return await _stale(info, goal_id, version)
-    after_goal_change(info, goal.id)
+    after_goal_change(info, [goal.id])
     if info.context.runtime.dispatcher is not None:
         info.context.runtime.dispatcher.wake()
     loaders = info.context.loaders
@@ -352,7 +355,7 @@ class GoalMutations:
             return problem_error(problem, id)
         except StaleDataError:
             return await _stale(info, id, version)
-        after_goal_change(info, goal.id)  # its subscribers learn it is gone (NOT_FOUND)
+        after_goal_change(info, [goal.id])  # its subscribers learn it is gone (NOT_FOUND)
         return DeleteGoalSuccess(id=strawberry.ID(str(goal.id)))
 
     @strawberry.mutation(description="Measure a closed period again on purpose (thaws its frozen result; "

@@ -119,10 +119,10 @@ class HierarchyMutations:
                     session, ctx.runtime.registry, parent.id, level=level.value, split=split,
                     shares={str(s.assignee_id): s.share for s in shares or []}, viewer=viewer, gate=gate, now=ctx.now,
                     last_year=last_year)
-                event = await announce_goal_change(info, session, None)
+                await announce_goal_change(info, session, None)
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem, id)
-        after_goal_change(info, event)
+        after_goal_change(info, [parent.id, *(c.id for c in children)])
         loaders = ctx.loaders
         for child in children:
             loaders.goal.prime(child.id, child, force=True)

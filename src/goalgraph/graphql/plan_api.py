@@ -165,10 +165,10 @@ class PlanMutations:
                 changed = await plans.set_plan_targets(session, info.context.runtime.registry, key.key(), cells_,
                                                        viewer=viewer, gate=gate, now=info.context.now)
                 # Many goals' targets: every subscriber is pushed when this commits.
-                event = await announce_goal_change(info, session, None)
+                await announce_goal_change(info, session, None)
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
-        after_goal_change(info, event)
+        after_goal_change(info, None)
         return PlanSaved(goals_changed=changed)
 
     @strawberry.mutation(description="Set many targets from a CSV file's text (as targetsPlanCsv writes it): all or "
@@ -182,7 +182,7 @@ class PlanMutations:
                                                                 viewer=viewer, gate=gate, now=info.context.now)
                 if dry_run:
                     raise _DryRun(cells, changed)
-                event = await announce_goal_change(info, session, None)
+                await announce_goal_change(info, session, None)
         except _DryRun as checked:
             return TargetsImported(cells=checked.cells, goals_changed=checked.changed, dry_run=True)
         except targets_files.TargetsFileRejected as rejected:
@@ -190,7 +190,7 @@ class PlanMutations:
                 TargetsFileError(line=e.line, column=e.column, message=e.message) for e in rejected.errors])
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
-        after_goal_change(info, event)
+        after_goal_change(info, None)
         return TargetsImported(cells=cells, goals_changed=changed, dry_run=False)
 
     @strawberry.mutation(description="Start another year's plan as a copy of this one, scaled (110 = +10 %).")
@@ -202,10 +202,10 @@ class PlanMutations:
                 changed = await plans.copy_plan(session, info.context.runtime.registry, key.key(), to_year,
                                                 scale_percent, viewer=viewer, gate=gate, now=info.context.now)
                 # Many goals' targets: every subscriber is pushed when this commits.
-                event = await announce_goal_change(info, session, None)
+                await announce_goal_change(info, session, None)
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
-        after_goal_change(info, event)
+        after_goal_change(info, None)
         return PlanSaved(goals_changed=changed)
 
 

@@ -54,6 +54,7 @@ class RecomputeWorker:
         self._stopping = False
         #: Goals whose statuses the next round checks even if their figures stay (a target changed).
         self._check: set[int] = set()
+        self._check_all = False
 
     def start(self) -> None:
         """Run in the background (idempotent)."""
@@ -62,11 +63,14 @@ class RecomputeWorker:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
-    def wake(self, check: Iterable[int] = ()) -> None:
+    def wake(self, check: Iterable[int] | None = ()) -> None:
         """A change was committed here: run a round soon (starts the worker when needed; never raises);
-        the round checks the statuses of the goals in ``check`` too."""
+        the round checks the statuses of the goals in ``check`` too (None: of every goal)."""
         try:
-            self._check.update(check)
+            if check is None:
+                self._check_all = True
+            else:
+                self._check.update(check)
             self._wake.set()
             if self._autostart or self._task is not None:
                 self.start()
@@ -133,10 +137,13 @@ class RecomputeWorker:
                 done = await recompute(session, runtime.registry, now, grace=grace,
                                        lapsed=lambda g: bool(gate.lapsed(g)))
                 check, self._check = self._check, set()
+                check_all, self._check_all = self._check_all, False
                 try:
                     goals = [g for g in done.goals if g.id in done.changed]
                     extra = check - {g.id for g in goals}
-                    if extra:
+                    if check_all:
+                        goals = list((await session.scalars(select(Goal).where(Goal.deleted_at.is_(None)))).all())
+                    elif extra:
                         goals += (await session.scalars(select(Goal).where(Goal.id.in_(sorted(extra))))).all()
                     if goals and runtime.status_watch is not None:
                         changes, written = await runtime.status_watch.check_in(session, goals, now)
@@ -144,6 +151,7 @@ class RecomputeWorker:
                         await runtime.broker.announce(session, FactsChanged.of_goals(done.changed))
                 except BaseException:
                     self._check |= check  # checked next round
+                    self._check_all |= check_all
                     raise
             if runtime.status_watch is not None:
                 runtime.status_watch.announce(changes, written)
