@@ -353,9 +353,19 @@ try {
     execFileSync(writer[0], [...writer.slice(1), "--no-progress", csv], {
       cwd: process.env.E2E_WRITER_CWD, env: { ...process.env, GOALGRAPH_DATABASE_URL: process.env.E2E_WRITER_DB }, stdio: "pipe",
     });
-    await page.reload();
+    // Open the goal again once the SPA's cached copy is stale (10 s), so it reads it afresh
+    // (a reload would sign out).
+    await page.goto(`${base}#/goals`);
+    await page.waitForTimeout(10_500);
+    await cards.filter({ hasText: goalTitle }).first().click();
     await page.locator('[data-testid="goal-detail"]').waitFor();
-    await page.locator('[data-testid="updating"]').first().waitFor({ timeout: STEP_TIMEOUT });
+    try {
+      await page.locator('[data-testid="updating"]').first().waitFor({ timeout: STEP_TIMEOUT });
+    } catch (error) {
+      const health = await (await fetch(new URL("/healthz", base))).json();
+      await shot("04c-not-updating");
+      throw new Error(`no "updating…" shown (store backlog ${JSON.stringify(health.database?.store)}): ${error.message}`);
+    }
     step(`a deal imported by another process: the current period says "updating…"`);
     await shot("04b-updating");
     // A write through this server wakes its recompute worker: the imported deal is counted and pushed.
