@@ -86,14 +86,15 @@ async def test_an_ingest_reaches_subscribers_through_the_worker(runtime, gql) ->
 async def test_one_round_at_a_time_across_processes(runtime, gql) -> None:  # type: ignore[no-untyped-def]
     if runtime.engine.dialect.name != "postgresql":
         pytest.skip("the advisory lock is PostgreSQL's; SQLite runs one server process")
-    from goalgraph.live.recompute import LOCK_KEY
+    from goalgraph.live.recompute import lock_key
     from sqlalchemy import text
 
     await _setup(runtime, gql)
+    key = lock_key(runtime.settings.database_schema)
     async with runtime.engine.connect() as other:  # another process's round holds the lock
-        await other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
+        await other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
         assert await runtime.recompute.round() is None
-        await other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+        await other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
     assert (await runtime.recompute.round()) is not None
 
 

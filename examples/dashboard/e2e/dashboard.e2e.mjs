@@ -345,6 +345,13 @@ try {
   // the period says "updating…" (the server recomputes nothing in the request: E2E runs it with
   // GOALGRAPH_INLINE_RECOMPUTE_FACTS=0), then the new figure arrives by itself.
   if (writer && serviceToken) {
+    // First let the server's worker finish what earlier steps gave it (a round under way would take the import's marks too).
+    const backlog = async () => (await (await fetch(new URL("/healthz", base))).json()).database?.store?.staleMarks;
+    for (const started = Date.now(); (await backlog()) !== 0;) {
+      if (Date.now() - started > STEP_TIMEOUT) throw new Error("the store's backlog did not drain");
+      await page.waitForTimeout(200);
+    }
+    await page.waitForTimeout(500);
     const now = new Date();
     const csv = resolve(out, "deals-pending.csv");
     const iso = now.toISOString();

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -34,8 +35,15 @@ if TYPE_CHECKING:
     from goalgraph.runtime import Runtime
 
 log = logging.getLogger(__name__)
-#: pg_try_advisory_xact_lock key of the recompute round ("goalgraph store").
+#: pg_try_advisory_xact_lock key of the recompute round ("goalgraph store"), per database schema.
 LOCK_KEY = 0x676F616C_73746F72 & 0x7FFFFFFFFFFFFFFF
+
+
+def lock_key(schema: str | None) -> int:
+    """The round's advisory lock for one schema: deployments sharing a database never wait on each other."""
+    if not schema:
+        return LOCK_KEY
+    return int.from_bytes(hashlib.blake2b(schema.encode(), digest_size=8).digest(), "big") & 0x7FFFFFFFFFFFFFFF
 #: Events arriving within this window are taken by one round (coalescing bursts of ingests).
 COALESCE_SECONDS = 0.05
 
@@ -129,7 +137,8 @@ class RecomputeWorker:
             written = 0
             async with runtime.sessions() as session, session.begin():
                 if session.bind.dialect.name == "postgresql":
-                    if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY}):
+                    key = lock_key(runtime.settings.database_schema)
+                    if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}):
                         return None
                 today = clock.today(await get_organisation(session), now)
                 gate = await load_gate(session, runtime.settings, runtime.registry, today)
