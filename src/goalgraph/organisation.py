@@ -14,7 +14,7 @@ from goalgraph.errors import FactError, IngestRejected
 from goalgraph.inputs import InputRefused, check_time_zone
 
 ORGANISATION_ID = 1
-#: Settings that move period bounds: changing any drops every frozen result (goalgraph.snapshots).
+#: Settings that move period bounds: changing any drops every stored result and marks every goal (goalgraph.staleness).
 CALENDAR_FIELDS = ("time_zone", "week_start", "fiscal_year_start_month")
 
 
@@ -66,8 +66,8 @@ def _validate(values: OrganisationSettings) -> list[FactError]:
 async def update_organisation(session: AsyncSession, **changes: object) -> OrganisationSettings:
     """Apply the given changes (None values are left alone); raises IngestRejected when invalid.
 
-    A change of the calendar (time zone, week start, fiscal-year start) drops every closed-period
-    snapshot in the same transaction: they were measured on the old period bounds.
+    A change of the calendar (time zone, week start, fiscal-year start) drops every stored result and
+    marks every goal in the same transaction: they were measured on the old period bounds.
     """
     current = await get_organisation(session)
     given = {k: v for k, v in changes.items() if v is not None}

@@ -36,7 +36,7 @@ from goalgraph.goals.schedule import calendar_of
 from goalgraph.registry import Registry
 from goalgraph import staleness
 
-#: Fields whose change alters which facts count or how periods fall: closed-period snapshots are dropped.
+#: Fields whose change alters which facts count or how periods fall: the goal's stored results are marked (thawed).
 DEFINITION_FIELDS = ("goal_type", "assignee_kind", "assignee_id", "measure", "interval", "start_date", "end_date",
                      "fiscal", "currency", "filters", "split_by")
 

@@ -5,7 +5,7 @@
   A closed period's row is *frozen* once the period ended more than the grace time ago: later
   fact changes no longer move it (what the closed-period snapshots were).
 * **Marks** (:class:`~goalgraph.db.models.ProgressMark`): every change that can move an actual
-  writes marks in its own transaction (:func:`mark`, :func:`mark_facts`); a row covered by a mark
+  writes marks in its own transaction (:mod:`goalgraph.staleness`, and :func:`mark_facts` here for facts); a row covered by a mark
   is stale. Marks never update rows, so writers never wait on the worker and never deadlock with it.
 * **The worker** (progress.recompute, run by live.recompute) takes marks, recomputes the covered
   rows with the engine, writes them and deletes the marks it took, in one transaction.
