@@ -26,12 +26,12 @@ SUBSCRIBE = """subscription($ids: [ID!]!) { goalProgress(goalIds: $ids) { reason
 
 
 @contextmanager
-def server(settings, tmp_path):  # type: ignore[no-untyped-def]
-    """A real `goalgraph serve` process on the test database."""
+def server(settings, tmp_path, **extra: str):  # type: ignore[no-untyped-def]
+    """A real `goalgraph serve` process on the test database (``extra``: more environment)."""
     port = _free_port()
     env = {**os.environ, "GOALGRAPH_DATABASE_URL": settings.database_url, "GOALGRAPH_JWT_SECRET": settings.jwt_secret,
            "GOALGRAPH_LICENCE": settings.licence, "GOALGRAPH_LICENCE_PUBLIC_KEY": settings.licence_public_key,
-           "GOALGRAPH_MIGRATE_ON_START": "0"}
+           "GOALGRAPH_MIGRATE_ON_START": "0", **extra}
     if settings.database_schema:
         env["GOALGRAPH_DATABASE_SCHEMA"] = settings.database_schema
     log = open(tmp_path / f"server-{port}.log", "w")
@@ -121,6 +121,25 @@ async def test_followed_goal_is_pushed_and_access_is_checked(settings, gql, tmp_
         message = json.loads(await asyncio.wait_for(hidden.recv(), timeout=10))
         assert message["type"] in {"error", "next"} and "no goal with id" in json.dumps(message)
         await hidden.close()
+
+
+async def test_first_push_reads_afresh_after_another_processes_write(settings, gql, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A subscription's first push is its own read: a fact another process wrote without an announcement
+    here (SQLite has no NOTIFY; the server's worker polls rarely here) is in it, not a result an earlier
+    subscriber computed (the dashboard's "updating…" step failed on this)."""
+    goal_id = await _seed(gql)
+    with server(settings, tmp_path, GOALGRAPH_RECOMPUTE_POLL_SECONDS="600") as port:
+        first = await _subscribe(port, user_token(settings, "anna"), goal_id)
+        reason, goals = await _next_goals(first)
+        assert reason == "INITIAL" and goals[0]["currentPeriod"]["facts"] == 1
+        await first.close()
+        # Another process (this test's own runtime) writes a deal of Anna's.
+        assert (await gql(INGEST, input={"deals": [_deal("d-elsewhere", "anna")]}))["ingestFacts"]["__typename"] \
+            == "IngestFactsResult"
+        again = await _subscribe(port, user_token(settings, "anna"), goal_id)
+        reason, goals = await _next_goals(again)
+        assert reason == "INITIAL" and goals[0]["currentPeriod"]["facts"] == 2, goals
+        await again.close()
 
 
 @pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])

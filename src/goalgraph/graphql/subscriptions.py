@@ -87,7 +87,9 @@ class ProgressSubscriptions:
             goals, users = await _followed(info, goal_ids)
             for goal in goals:
                 ctx.loaders.goal.prime(goal.id, goal)
-            ctx.share_progress = True
+            # The first push is this subscriber's own read, never one shared within the broker's generation:
+            # a change another process made without an announcement here (an import on SQLite) would not
+            # have moved the generation, and a shared result from before it would be served as fresh.
             yield GoalProgressUpdate(goals=[GoalNode(row=g) for g in goals], reason="INITIAL", at=ctx.now)
             while True:
                 await ctx.close()  # an idle subscriber holds no database connection
