@@ -8,7 +8,18 @@ from sqlalchemy import Select, select
 
 from goalgraph.db.models import Activity
 from goalgraph.hookspecs import hookimpl
-from goalgraph.registry import COUNT, Category, FactKind, FactQuery, FilterSpec, GoalTemplate, GoalType, fold_case
+from goalgraph.registry import (
+    COUNT,
+    Category,
+    FactField,
+    FactKind,
+    FactQuery,
+    FieldType,
+    FilterSpec,
+    GoalTemplate,
+    GoalType,
+    fold_case,
+)
 
 __version__ = "0.1.0"
 
@@ -16,6 +27,24 @@ ACTIVITY_TYPES = FilterSpec(
     "activity_types", "Activity types", column="activity_type", normalise=fold_case,
     description="Only activities of these types, e.g. call, meeting (all types when left out; "
                 "matched whatever their case, as activity types are stored trimmed and lower-case).",
+)
+
+#: Activities as a fact kind, written by the core itself (``builtin``); see docs/facts.md.
+ACTIVITY = FactKind(
+    key=FactKind.ACTIVITY, label="Activity", plural="activities", model=Activity, builtin=True,
+    description="A call, meeting, e-mail or task of a user, optionally about a deal; done when done_at is set.",
+    fields=(
+        FactField("type", "Type", required=True, max_length=64, description="Stored trimmed and lower-case."),
+        FactField("subject", "Subject", max_length=300),
+        FactField("owner_id", "Owner", FieldType.REFERENCE, required=True, references="user"),
+        FactField("deal_id", "Deal", FieldType.REFERENCE, references="deal"),
+        FactField("added_at", "Added at", FieldType.TIMESTAMP, required=True),
+        FactField("due_at", "Due at", FieldType.TIMESTAMP),
+        FactField("done_at", "Done at", FieldType.TIMESTAMP),
+        FactField("attributes", "Custom attributes", FieldType.ATTRIBUTES),
+    ),
+    timestamps=("added_at", "due_at", "done_at"),
+    title="subject", time="added_at",
 )
 
 
@@ -37,6 +66,11 @@ def activities_added(_: FactQuery) -> Select:
 def activities_completed(_: FactQuery) -> Select:
     """Completed activities, placed by when they were done."""
     return select(*_columns(Activity.done_at)).where(Activity.done_at.is_not(None))
+
+
+@hookimpl
+def goalgraph_register_fact_kinds() -> list[FactKind]:
+    return [ACTIVITY]
 
 
 @hookimpl

@@ -9,13 +9,51 @@ from sqlalchemy import Select, select, type_coerce
 from goalgraph.db.models import Deal, DealStageChange, DealStatus, Pipeline, Stage
 from goalgraph.db.types import Money
 from goalgraph.hookspecs import hookimpl
-from goalgraph.registry import COUNT, Category, FactKind, FactQuery, FilterKind, FilterSpec, GoalTemplate, GoalType, Measure
+from goalgraph.registry import (
+    COUNT,
+    Category,
+    FactField,
+    FactKind,
+    FactQuery,
+    FieldType,
+    FilterKind,
+    FilterSpec,
+    GoalTemplate,
+    GoalType,
+    Measure,
+)
 
 __version__ = "0.1.0"
 
 VALUE = Measure("VALUE", "Deal value", column="value", money=True)
 GROSS_PROFIT = Measure("GROSS_PROFIT", "Gross profit", column="gross_profit", money=True)
 DEAL_MEASURES = (COUNT, VALUE, GROSS_PROFIT)
+
+#: Deals as a fact kind. The core writes them itself (``builtin``: stage history, the bulk COPY path);
+#: the declaration describes them to the API (``factKinds``), drill-down and stale marks. docs/facts.md
+#: has every field's rules.
+DEAL = FactKind(
+    key=FactKind.DEAL, label="Deal", plural="deals", model=Deal, builtin=True,
+    description="A deal (opportunity) in a pipeline, with its value, owner, stage and status.",
+    fields=(
+        FactField("title", "Title", required=True, max_length=300),
+        FactField("value", "Value", FieldType.DECIMAL, required=True),
+        FactField("currency", "Currency", FieldType.CURRENCY, required=True),
+        FactField("cost", "Cost", FieldType.DECIMAL, description="Cost of the deal; gross profit = value − cost."),
+        FactField("owner_id", "Owner", FieldType.REFERENCE, required=True, references="user"),
+        FactField("pipeline_id", "Pipeline", FieldType.REFERENCE, references="pipeline",
+                  description="Defaults to the stage's pipeline."),
+        FactField("stage_id", "Stage", FieldType.REFERENCE, required=True, references="stage"),
+        FactField("status", "Status", FieldType.CHOICE, choices=tuple(s.value for s in DealStatus)),
+        FactField("added_at", "Added at", FieldType.TIMESTAMP, required=True),
+        FactField("won_at", "Won at", FieldType.TIMESTAMP, description="Required when status is WON."),
+        FactField("lost_at", "Lost at", FieldType.TIMESTAMP, description="Required when status is LOST."),
+        FactField("expected_close_date", "Expected close date", FieldType.DATE),
+        FactField("attributes", "Custom attributes", FieldType.ATTRIBUTES),
+    ),
+    timestamps=("added_at", "won_at", "lost_at", "expected_close_date"),
+    title="title", amount="value", currency="currency", time="added_at",
+)
 
 PIPELINES = FilterSpec(
     "pipelines", "Pipelines", column="pipeline_id", kind=FilterKind.REFERENCE, model=Pipeline,
@@ -69,6 +107,11 @@ def deals_progressed(_: FactQuery) -> Select:
         change.stage_id.label("stage_id"),
         Deal.attributes.label("attributes"),
     ).join(Deal, Deal.id == change.deal_id)
+
+
+@hookimpl
+def goalgraph_register_fact_kinds() -> list[FactKind]:
+    return [DEAL]
 
 
 @hookimpl

@@ -14,7 +14,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from goalgraph.notifications.messages import Message, Recipient
-    from goalgraph.registry import Dimension, Feature, GoalTemplate, GoalType
+    from goalgraph.registry import Dimension, FactKind, Feature, GoalTemplate, GoalType
 
 PROJECT = "goalgraph"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -28,6 +28,17 @@ def goalgraph_register_goal_types() -> Sequence["GoalType"]:
     Called once at start-up, synchronously, while the registry is built. Return a list
     (possibly empty) of :class:`goalgraph.registry.GoalType`. A key already registered by
     another plugin stops start-up with an error naming both plugins.
+    """
+
+
+@hookspec
+def goalgraph_register_fact_kinds() -> Sequence["FactKind"]:
+    """Return the kinds of fact this plugin owns (tickets, quotes …).
+
+    Called once at start-up, synchronously. Return a list of :class:`goalgraph.registry.FactKind`;
+    the model is the plugin's own table, created by its own migrations
+    (``goalgraph_register_migrations``). The core then ingests, imports, marks, announces, filters
+    and shows facts of the kind; goal types name it in ``fact_kind``.
     """
 
 

@@ -38,6 +38,7 @@ class PluginInfo:
     features: list[str] = field(default_factory=list)
     dimensions: list[str] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
+    fact_kinds: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +90,7 @@ def _collect(pm: pluggy.PluginManager, name: str, plugin: Any, registry: Registr
         ("goalgraph_register_features", registry.add_feature, info.features),
         ("goalgraph_register_dimensions", registry.add_dimension, info.dimensions),
         ("goalgraph_register_goal_templates", registry.add_template, info.templates),
+        ("goalgraph_register_fact_kinds", registry.add_fact_kind, info.fact_kinds),
     )
     for hook_name, add, keys in calls:
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
@@ -133,7 +135,8 @@ def load_plugins(
         info = PluginInfo(name=name, version=version, module=module)
         staged = Registry(
             goal_types=dict(registry.goal_types), features=dict(registry.features),
-            dimensions=dict(registry.dimensions), templates=dict(registry.templates), owners=dict(registry.owners),
+            dimensions=dict(registry.dimensions), templates=dict(registry.templates),
+            fact_kinds=dict(registry.fact_kinds), owners=dict(registry.owners),
         )
         try:
             _collect(pm, name, plugin, staged, info)

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Select
 
@@ -38,12 +38,108 @@ class Category(str, enum.Enum):
     CUSTOM = "CUSTOM"
 
 
-class FactKind(str, enum.Enum):
-    """Which table a fact source's ``fact_id`` points into (for drill-down)."""
+class FieldType(str, enum.Enum):
+    """How a fact kind's field is written and validated (goalgraph.ingest.kinds reads them)."""
 
-    DEAL = "DEAL"
-    ACTIVITY = "ACTIVITY"
-    CUSTOM = "CUSTOM"
+    TEXT = "TEXT"
+    INTEGER = "INTEGER"
+    DECIMAL = "DECIMAL"
+    BOOLEAN = "BOOLEAN"
+    #: An instant with a time-zone offset (stored in UTC).
+    TIMESTAMP = "TIMESTAMP"
+    DATE = "DATE"
+    #: An ISO 4217 code.
+    CURRENCY = "CURRENCY"
+    #: One of ``choices`` (upper-cased on input).
+    CHOICE = "CHOICE"
+    #: The CRM id of a stored thing (``references``); stored as its internal id.
+    REFERENCE = "REFERENCE"
+    #: Custom attributes (a flat JSON object), for dimensions.
+    ATTRIBUTES = "ATTRIBUTES"
+
+
+#: What a REFERENCE field may point to besides other fact kinds (by their keys).
+CORE_REFERENCES = ("user", "team", "pipeline", "stage")
+
+
+@dataclass(frozen=True)
+class FactField:
+    """One field of a fact kind: its input key, type, rules and the model column holding it."""
+
+    key: str
+    label: str
+    type: FieldType = FieldType.TEXT
+    required: bool = False
+    #: The model attribute (default: ``key``). A REFERENCE column holds the internal id.
+    column: str | None = None
+    #: CHOICE: the allowed values (upper case).
+    choices: tuple[str, ...] = ()
+    #: REFERENCE: ``user``, ``team``, ``pipeline``, ``stage`` or a fact kind's key (``deal`` …).
+    references: str | None = None
+    #: TEXT: the longest value accepted.
+    max_length: int = 200
+    #: Written when the field is left out (None: null, or the CHOICE's first value when required).
+    default: Any = None
+    description: str = ""
+
+    @property
+    def attr(self) -> str:
+        """The model attribute the field is stored in."""
+        return self.column or self.key
+
+
+@dataclass(frozen=True)
+class FactKind:
+    """A kind of fact a plugin owns: its table, how a record is read and written, and how it is shown.
+
+    Every fact kind gets ingest over GraphQL (``ingestFacts(input: {facts: …})``), bulk import
+    (``goalgraph import``, NDJSON lines carrying ``"kind"`` or CSV files naming it), access filtering
+    by its credited user, drill-down, stale marks of the progress store, live pushes and
+    ``goalgraph_facts_ingested`` from the core's one pipeline (goalgraph.ingest). The model must have
+    ``id`` (primary key), ``external_id`` (unique) and ``source_updated_at``; a record is matched on
+    ``external_id``, and a version whose ``version`` field is older than the stored one is ignored.
+
+    ``DEAL``, ``ACTIVITY`` and ``CUSTOM`` name the first-party kinds for goal types' ``fact_kind``
+    (CUSTOM, i.e. None: the goal type's facts have no fact kind, so drill-down lists amounts only).
+    """
+
+    DEAL: ClassVar[str] = "deal"
+    ACTIVITY: ClassVar[str] = "activity"
+    CUSTOM: ClassVar[None] = None
+
+    key: str
+    label: str
+    #: The batch key (``ingestFacts``, error paths): ``tickets``.
+    plural: str
+    #: The plugin's SQLAlchemy model (its own table and Alembic branch).
+    model: Any
+    fields: tuple[FactField, ...]
+    #: The field holding the credited user (a REFERENCE to ``user``): who the fact counts for.
+    owner: str = "owner_id"
+    #: The fields that can place a fact in a period (every timestamp or date a goal type may use).
+    timestamps: tuple[str, ...] = ()
+    #: The input key of the CRM's id.
+    external_id: str = "id"
+    #: The input field whose value decides staleness (stored in ``source_updated_at``); the time
+    #: received when left out.
+    version: str = "updated_at"
+    #: How a drill-down shows one: the fields holding a title, an amount (with ``currency``) and a time.
+    title: str | None = None
+    amount: str | None = None
+    currency: str | None = None
+    time: str | None = None
+    description: str = ""
+    #: Licence feature needed to write facts of this kind (None: always).
+    feature: str | None = None
+    #: Cross-field checks of one clean record: ``(field key, message)`` problems.
+    check: Callable[[Mapping[str, Any]], Sequence[tuple[str, str]]] | None = None
+    #: More column values computed from one clean record (e.g. hours to close), written with it.
+    derive: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+    #: The core writes it with its own specialised path (deals, activities: stage history, COPY).
+    builtin: bool = False
+
+    def field(self, key: str) -> FactField | None:
+        return next((f for f in self.fields if f.key == key), None)
 
 
 @dataclass(frozen=True)
@@ -156,7 +252,9 @@ class GoalType:
     category: Category
     description: str
     source: FactSource
-    fact_kind: FactKind
+    #: The fact kind (its key) whose ids the source's ``fact_id`` holds, for drill-down; None (FactKind.CUSTOM):
+    #: facts of no registered kind (drill-down lists amounts and times only).
+    fact_kind: str | None
     measures: tuple[Measure, ...] = (COUNT,)
     filters: tuple[FilterSpec, ...] = ()
     per_period_targets: bool = True
@@ -220,7 +318,8 @@ class Dimension:
     key: str
     label: str
     attribute: str
-    applies_to: tuple[FactKind, ...] = (FactKind.DEAL,)
+    #: Fact kinds (keys) whose attributes hold it.
+    applies_to: tuple[str, ...] = (FactKind.DEAL,)
     #: Registered elements; admins may add more over GraphQL (``setDimensionElements``).
     elements: tuple[str, ...] = ()
     #: Licence feature needed to filter or split by it.
@@ -269,6 +368,7 @@ class Registry:
     features: dict[str, Feature] = field(default_factory=dict)
     dimensions: dict[str, Dimension] = field(default_factory=dict)
     templates: dict[str, GoalTemplate] = field(default_factory=dict)
+    fact_kinds: dict[str, FactKind] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def _add(self, table: dict[str, Any], what: str, item: Any, plugin: str) -> None:
@@ -303,6 +403,20 @@ class Registry:
                             "expected GoalTemplate")
         self._add(self.templates, "goal template", item, plugin)
 
+    def add_fact_kind(self, item: FactKind, plugin: str) -> None:
+        if not isinstance(item, FactKind):
+            raise TypeError(f"plugin {plugin!r} returned {item!r} from goalgraph_register_fact_kinds; expected FactKind")
+        clash = next((k for k in self.fact_kinds.values() if k.plural == item.plural), None)
+        if clash is not None:
+            raise DuplicateKeyError(f"fact kind {item.key!r} (plugin {plugin!r}) uses the batch key {item.plural!r} of "
+                                    f"fact kind {clash.key!r} (plugin {self.owners[('fact kind', clash.key)]!r})")
+        self._add(self.fact_kinds, "fact kind", item, plugin)
+
+    def fact_kind_by_name(self, text: str) -> FactKind | None:
+        """A fact kind by its key or batch key, any case (``ticket``, ``tickets``, ``Ticket``)."""
+        name = text.strip().lower()
+        return self.fact_kinds.get(name) or next((k for k in self.fact_kinds.values() if k.plural == name), None)
+
     def filters_for(self, goal_type: GoalType) -> tuple[FilterSpec, ...]:
         """Every filter a goal type accepts: its own plus the dimensions that apply to its facts."""
         if not goal_type.dimensions:
@@ -311,7 +425,10 @@ class Registry:
         return (*goal_type.filters, *extra)
 
     def check(self) -> None:
-        """Cross-checks after registration: features named exist; dimension keys clash with no filter."""
+        """Cross-checks after registration: features and fact kinds named exist, fact kinds are well formed,
+        dimension keys clash with no filter, and every goal type's source has the columns the contract needs."""
+        for kind in self.fact_kinds.values():
+            _check_fact_kind(kind, self.owners[("fact kind", kind.key)], self)
         for dimension in self.dimensions.values():
             if dimension.feature is not None and dimension.feature not in self.features:
                 raise ValueError(f"dimension {dimension.key!r} needs feature {dimension.feature!r}, which no plugin registers")
@@ -332,9 +449,91 @@ class Registry:
                 raise ValueError(f"goal template {template.key!r} (plugin {owner!r}): goal type {goal_type.key} has no "
                                  f"filter {unknown[0]!r}")
         for goal_type in self.goal_types.values():
+            owner = self.owners[("goal type", goal_type.key)]
+            if goal_type.fact_kind is not None and goal_type.fact_kind not in self.fact_kinds:
+                raise ValueError(f"goal type {goal_type.key!r} (plugin {owner!r}) names fact kind {goal_type.fact_kind!r}, "
+                                 "which no plugin registers")
             if goal_type.feature is not None and goal_type.feature not in self.features:
                 owner = self.owners[("goal type", goal_type.key)]
                 raise ValueError(
                     f"goal type {goal_type.key!r} (plugin {owner!r}) needs feature {goal_type.feature!r}, "
                     "which no plugin registers"
                 )
+        for goal_type in self.goal_types.values():
+            check_source(goal_type, self.owners[("goal type", goal_type.key)])
+
+
+def _check_fact_kind(kind: FactKind, plugin: str, registry: Registry) -> None:
+    """A fact kind's declaration is consistent with itself and its model; fails naming the plugin and field."""
+    where = f"fact kind {kind.key!r} (plugin {plugin!r})"
+    columns = set(getattr(getattr(kind.model, "__table__", None), "columns", {}).keys())
+    for needed in ("id", "external_id", "source_updated_at"):
+        if needed not in columns:
+            raise ValueError(f"{where}: its model has no column {needed!r}")
+    keys = [f.key for f in kind.fields]
+    if len(set(keys)) != len(keys) or kind.external_id in keys or kind.version in keys:
+        raise ValueError(f"{where}: field keys must be unique and differ from {kind.external_id!r} and {kind.version!r}")
+    for spec in kind.fields:
+        if spec.attr not in columns:
+            raise ValueError(f"{where}: field {spec.key!r} has no column {spec.attr!r} in table {kind.model.__tablename__}")
+        if spec.type is FieldType.CHOICE and not spec.choices:
+            raise ValueError(f"{where}: field {spec.key!r} is a CHOICE without choices")
+        if spec.type is FieldType.REFERENCE:
+            target = spec.references
+            if target not in CORE_REFERENCES and target not in registry.fact_kinds:
+                raise ValueError(f"{where}: field {spec.key!r} references {target!r}, which is neither one of "
+                                 f"{', '.join(CORE_REFERENCES)} nor a registered fact kind")
+    owner = kind.field(kind.owner)
+    if owner is None or owner.type is not FieldType.REFERENCE or owner.references != "user":
+        raise ValueError(f"{where}: owner {kind.owner!r} must be a REFERENCE field to user")
+    for name in (*kind.timestamps, kind.title, kind.amount, kind.currency, kind.time):
+        if name is not None and kind.field(name) is None:
+            raise ValueError(f"{where}: names field {name!r}, which it does not declare")
+    for name in kind.timestamps:
+        if kind.field(name).type not in (FieldType.TIMESTAMP, FieldType.DATE):  # type: ignore[union-attr]
+            raise ValueError(f"{where}: timestamp {name!r} is neither a TIMESTAMP nor a DATE field")
+
+
+def source_columns(goal_type: GoalType) -> dict[str, Any]:
+    """The labelled columns of a goal type's source (label → column), built without the database."""
+    query = goal_type.source(FactQuery(goal_type.key))
+    return {c.key: c for c in query.selected_columns}
+
+
+def check_source(goal_type: GoalType, plugin: str) -> None:
+    """The source provides every label the contract needs, with a plausible type; fails naming the column."""
+    from sqlalchemy import Date, DateTime, Numeric, Integer, Float  # local: registry stays importable cheaply
+
+    where = f"goal type {goal_type.key!r} (plugin {plugin!r})"
+    try:
+        columns = source_columns(goal_type)
+    except Exception as exc:  # noqa: BLE001 - a broken source must name its goal type
+        raise ValueError(f"{where}: its source failed to build: {exc}") from exc
+    needed = [FACT_ID, USER_ID]
+    needed += [m.column for m in goal_type.measures if m.column is not None]
+    needed += [f.column for f in goal_type.filters]
+    if any(m.money for m in goal_type.measures):
+        needed.append(CURRENCY)
+    if goal_type.dimensions:
+        needed.append(ATTRIBUTES)
+    for label in needed:
+        if label not in columns:
+            raise ValueError(f"{where}: its source has no column labelled {label!r} "
+                             f"(it has {', '.join(columns) or 'none'})")
+    if OCCURRED_AT not in columns and OCCURRED_ON not in columns:
+        raise ValueError(f"{where}: its source needs a column labelled {OCCURRED_AT!r} or {OCCURRED_ON!r}")
+
+    def typed(label: str, *types: type, what: str) -> None:
+        column = columns.get(label)
+        kind = getattr(column, "type", None)
+        if column is None or kind is None or type(kind).__name__ == "NullType":
+            return
+        impl = getattr(kind, "impl_instance", None) or getattr(kind, "impl", None)  # TypeDecorators (Money, UTCDateTime)
+        if not isinstance(kind, types) and not isinstance(impl, types):
+            raise ValueError(f"{where}: source column {label!r} is {kind!r}; {what} is needed")
+
+    typed(OCCURRED_AT, DateTime, what="a timestamp")
+    typed(OCCURRED_ON, Date, what="a date")
+    for measure in goal_type.measures:
+        if measure.column is not None:
+            typed(measure.column, Numeric, Integer, Float, what="a number")

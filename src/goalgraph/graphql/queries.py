@@ -113,7 +113,7 @@ class FactQueries:
             d = registry.dimensions[key]
             added = [e for e in custom.get(key, []) if e not in d.elements]
             out.append(DimensionInfo(key=d.key, label=d.label, attribute=d.attribute,
-                                     applies_to=[k.value for k in d.applies_to], elements=[*d.elements, *added],
+                                     applies_to=[k.upper() for k in d.applies_to], elements=[*d.elements, *added],
                                      custom_elements=added, feature=d.feature,
                                      plugin=registry.owners[("dimension", key)]))
         return out

@@ -209,9 +209,9 @@ class GoalPeriod:
         has_next = len(rows) > first
         rows = rows[:first]
         ids = [r.fact_id for r in rows]
-        if kind is FactKind.DEAL:
+        if kind == FactKind.DEAL:
             facts = await info.context.loaders.deal.load_many(ids)
-        elif kind is FactKind.ACTIVITY:
+        elif kind == FactKind.ACTIVITY:
             facts = await info.context.loaders.activity.load_many(ids)
         else:
             facts = [None] * len(rows)
@@ -228,8 +228,8 @@ class GoalPeriod:
             occurred = row.occurred.isoformat() if row.occurred is not None else None
             node = Contribution(
                 amount=row.amount, original_amount=original, occurred_at=occurred, element=row.element,
-                deal=DealType(row=fact) if kind is FactKind.DEAL and fact is not None else None,
-                activity=ActivityType(row=fact) if kind is FactKind.ACTIVITY and fact is not None else None,
+                deal=DealType(row=fact) if kind == FactKind.DEAL and fact is not None else None,
+                activity=ActivityType(row=fact) if kind == FactKind.ACTIVITY and fact is not None else None,
             )
             edges.append(Edge(cursor=encode_cursor("Fact", row.key), node=node))  # the row's own key, not the deal
         return Connection(
