@@ -58,12 +58,30 @@ class PlanRow:
     member_targets: list[Decimal | None] | None = strawberry.field(
         description="Team rows: sum of the members' targets per period (a guideline); null for other rows."
     )
+    key: str = strawberry.field(description="The row's key: COMPANY, TEAM:<team id> or USER:<user id>.")
+    parent_key: str | None = strawberry.field(
+        description="The key of the row this one sits under (the company over teams and users in no team, a team "
+                    "over its members); null for a top row. A user in several teams names the first (see childKeys).")
+    depth: int = strawberry.field(description="0 for a top row, 1 under it, 2 under that (company → team → user).")
+    child_keys: list[str] = strawberry.field(
+        description="The keys of the rows under this one, in row order (a user in several teams is under each).")
+    has_children: bool = strawberry.field(description="Some rows sit under this one (it can be expanded).")
+    children_targets: list[Decimal | None] | None = strawberry.field(
+        description="Rows with children: the children's targets summed per period (null where none has one); "
+                    "null for rows without children.")
+    children_actuals: list[Decimal] | None = strawberry.field(
+        description="Rows with children: the children's actuals summed per period; null for rows without children.")
+    target_mismatch: list[bool] = strawberry.field(
+        description="Per period: this row's target differs from its children's sum (a guideline: they need not "
+                    "match); false where either is missing.")
 
 
 @strawberry.type(description="The targets plan: company, teams and users × periods.")
 class TargetsPlan:
     periods: list[PlanPeriod] = strawberry.field(description="Columns.")
-    rows: list[PlanRow] = strawberry.field(description="Company first, then teams, then active users.")
+    rows: list[PlanRow] = strawberry.field(
+        description="Company first, then teams, then active users (those the viewer may see); parentKey, depth and "
+                    "childKeys place them in the hierarchy company → team → user.")
 
 
 @strawberry.input(description="One cell of the plan.")
@@ -146,7 +164,12 @@ class PlanQueries:
                                     team=TeamType(row=row.team) if row.team else None)
             rows.append(PlanRow(assignee=assignee, goal=GoalNode(row=row.goal) if row.goal else None,
                                 targets=row.targets, actuals=row.actuals,
-                                member_targets=row.member_sums if row.team is not None else None))
+                                member_targets=row.member_sums if row.team is not None else None,
+                                key=row.key, parent_key=row.parent_key, depth=row.depth, child_keys=row.child_keys,
+                                has_children=bool(row.child_keys),
+                                children_targets=row.children_targets if row.child_keys else None,
+                                children_actuals=row.children_actuals if row.child_keys else None,
+                                target_mismatch=row.mismatch))
         return TargetsPlan(
             periods=[PlanPeriod(index=p.index, label=p.label, start_date=p.start_date, end_date=p.end_date)
                      for p in plan.periods],
