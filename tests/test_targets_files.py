@@ -95,3 +95,22 @@ async def test_a_bad_plan_key_is_refused_by_name(seeded, gql) -> None:  # type: 
                        ({**KEY, "interval": "CUSTOM"}, "interval")):
         answer = (await gql(IMPORT, {"key": key, "csv": "kind,id,name\n", "dry": True}))["importTargetsPlan"]
         assert answer["__typename"] == "ValidationError", answer
+
+
+CHANGES = """mutation($key: PlanKeyInput!, $csv: String!, $dry: Boolean!) { importTargetsPlan(key: $key, csv: $csv, dryRun: $dry) {
+  __typename ... on TargetsImported { dryRun changes { key name periodStart periodLabel before after } } } }"""
+
+
+async def test_an_import_says_which_targets_it_changes(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """A dry run lists what would change (before → after); cells equal to the target set are not listed."""
+    first = "kind,id,name,2026-01-01,2026-04-01\nUSER,alice,alice,10,12\nCOMPANY,,Company,40,\n"
+    checked = (await gql(CHANGES, {"key": KEY, "csv": first, "dry": True}))["importTargetsPlan"]
+    assert checked["dryRun"] is True
+    assert [(c["key"], c["name"], c["periodLabel"], c["before"], c["after"]) for c in checked["changes"]] == [
+        ("USER:alice", "alice", "2026-Q1", None, "10"), ("USER:alice", "alice", "2026-Q2", None, "12"),
+        ("COMPANY", "Company", "2026-Q1", None, "40")]
+    await gql(CHANGES, {"key": KEY, "csv": first, "dry": False})
+    second = "kind,id,name,2026-01-01,2026-04-01\nUSER,alice,alice,10,15\n"
+    changes = (await gql(CHANGES, {"key": KEY, "csv": second, "dry": True}))["importTargetsPlan"]["changes"]
+    assert changes == [{"key": "USER:alice", "name": "alice", "periodStart": "2026-04-01", "periodLabel": "2026-Q2",
+                        "before": "12", "after": "15"}]

@@ -126,6 +126,43 @@ def parse_csv(text: str, period_starts: list[date]) -> list[PlanCell]:
     return cells
 
 
+@dataclass(frozen=True)
+class TargetChange:
+    """A target a file changes: the plan row (its key and name), the period, the target before and after."""
+
+    key: str
+    name: str
+    period_start: date
+    period_label: str
+    before: Decimal | None
+    after: Decimal
+
+
+async def changes_of(session: AsyncSession, registry: Registry, key: PlanKey, text: str,
+                     viewer: Viewer) -> list[TargetChange]:
+    """The cells of a file that differ from the plan as the viewer sees it, in file order (nothing is written).
+
+    TargetsFileRejected for a bad file, as :func:`import_csv`; cells of rows the viewer does not see are
+    left out here (writing them is refused).
+    """
+    plan = await load_plan(session, registry, key, viewer)
+    cells = parse_csv(text, [p.start_date for p in plan.periods])
+    rows = {(r.kind, (r.user or r.team).external_id if r.kind != "COMPANY" else None): r  # type: ignore[union-attr]
+            for r in plan.rows}
+    column = {p.start_date: i for i, p in enumerate(plan.periods)}
+    out = []
+    for cell in cells:
+        row = rows.get((cell.assignee_kind, cell.assignee_id))
+        if row is None:
+            continue
+        i = column[cell.period_start]
+        before = row.targets[i]
+        if before is None or before != cell.target:
+            name = row.user.name if row.user else row.team.name if row.team else "Company"
+            out.append(TargetChange(row.key, name, cell.period_start, plan.periods[i].label, before, cell.target))
+    return out
+
+
 async def import_csv(session: AsyncSession, registry: Registry, key: PlanKey, text: str, *, viewer: Viewer,
                      gate: Gate, now: datetime) -> tuple[int, int]:
     """Set the file's targets in the caller's transaction; returns (cells read, plan goals created or changed).

@@ -102,11 +102,24 @@ PlanPayload = Annotated[
 ]
 
 
+@strawberry.type(description="A target a file changes (or would change, with dryRun).")
+class PlanTargetChange:
+    key: str = strawberry.field(description="The plan row's key (PlanRow.key): COMPANY, TEAM:<id> or USER:<id>.")
+    name: str = strawberry.field(description="The row's name.")
+    period_start: date = strawberry.field(description="The period's first day (the file's column).")
+    period_label: str = strawberry.field(description="The period's label.")
+    before: Decimal | None = strawberry.field(description="The target before; null where none was set.")
+    after: Decimal = strawberry.field(description="The target from the file.")
+
+
 @strawberry.type(description="What a targets file set (or would set, with dryRun).")
 class TargetsImported:
     cells: int = strawberry.field(description="Targets read from the file (empty cells leave targets as they are).")
     goals_changed: int = strawberry.field(description="Plan goals created or changed.")
     dry_run: bool = strawberry.field(description="True when nothing was saved (checked only).")
+    changes: list[PlanTargetChange] = strawberry.field(
+        description="The file's targets that differ from the plan before the import, in file order (cells equal to "
+                    "the target already set are not listed).")
 
 
 @strawberry.type(description="One problem of a targets file, by line and column.")
@@ -201,20 +214,24 @@ class PlanMutations:
         viewer, gate = await info.context.viewer(), await info.context.gate()
         try:
             async with info.context.transaction() as session:
-                cells, changed = await targets_files.import_csv(session, info.context.runtime.registry, key.key(), csv,
+                registry = info.context.runtime.registry
+                changes = [PlanTargetChange(key=c.key, name=c.name, period_start=c.period_start, period_label=c.period_label,
+                                        before=c.before, after=c.after)
+                           for c in await targets_files.changes_of(session, registry, key.key(), csv, viewer)]
+                cells, changed = await targets_files.import_csv(session, registry, key.key(), csv,
                                                                 viewer=viewer, gate=gate, now=info.context.now)
                 if dry_run:
                     raise _DryRun(cells, changed)
                 await announce_goal_change(info, session, None)
         except _DryRun as checked:
-            return TargetsImported(cells=checked.cells, goals_changed=checked.changed, dry_run=True)
+            return TargetsImported(cells=checked.cells, goals_changed=checked.changed, dry_run=True, changes=changes)
         except targets_files.TargetsFileRejected as rejected:
             return TargetsFileRejectedError(code=ErrorCode.VALIDATION, message=str(rejected), errors=[
                 TargetsFileError(line=e.line, column=e.column, message=e.message) for e in rejected.errors])
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
         after_goal_change(info, None)
-        return TargetsImported(cells=cells, goals_changed=changed, dry_run=False)
+        return TargetsImported(cells=cells, goals_changed=changed, dry_run=False, changes=changes)
 
     @strawberry.mutation(description="Start another year's plan as a copy of this one, scaled (110 = +10 %).")
     async def copy_targets_plan(self, info: Info, key: PlanKeyInput, to_year: int,
