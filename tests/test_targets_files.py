@@ -114,3 +114,20 @@ async def test_an_import_says_which_targets_it_changes(seeded, gql) -> None:  # 
     changes = (await gql(CHANGES, {"key": KEY, "csv": second, "dry": True}))["importTargetsPlan"]["changes"]
     assert changes == [{"key": "USER:alice", "name": "alice", "periodStart": "2026-04-01", "periodLabel": "2026-Q2",
                         "before": "12", "after": "15"}]
+
+
+async def test_a_file_uploaded_again_writes_only_what_was_edited(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """A team leader without the statistics rights sees the team's row but may change only their own: their
+    downloaded file, with only their own cell edited, is accepted (unchanged cells are not written)."""
+    await gql(IMPORT, {"key": KEY, "csv": "kind,id,name,2026-01-01\nTEAM,north,,9\nUSER,bob,,4\nUSER,alice,,2\n", "dry": False})
+    text = (await gql(EXPORT, {"key": KEY}, as_user="alice"))["targetsPlanCsv"]
+    assert [line.split(",")[:2] for line in text.splitlines()[1:]] == [["TEAM", "north"], ["USER", "alice"], ["USER", "bob"]]
+    same = (await gql(CHANGES, {"key": KEY, "csv": text, "dry": False}, as_user="alice"))["importTargetsPlan"]
+    assert same == {"__typename": "TargetsImported", "dryRun": False, "changes": []}
+    edited = text.replace("USER,alice,alice,2,", "USER,alice,alice,3,")
+    saved = (await gql(CHANGES, {"key": KEY, "csv": edited, "dry": False}, as_user="alice"))["importTargetsPlan"]
+    assert [(c["key"], c["before"], c["after"]) for c in saved["changes"]] == [("USER:alice", "2", "3")]
+    assert (await _targets(gql))["alice"] == ["3", "0", "0", "0"]
+    team = edited.replace("TEAM,north,North,9,", "TEAM,north,North,10,")
+    refused = (await gql(IMPORT, {"key": KEY, "csv": team, "dry": False}, as_user="alice"))["importTargetsPlan"]
+    assert refused == {"__typename": "ForbiddenError", "message": "you may not set targets for this team"}

@@ -208,18 +208,19 @@ class PlanMutations:
         return PlanSaved(goals_changed=changed)
 
     @strawberry.mutation(description="Set many targets from a CSV file's text (as targetsPlanCsv writes it): all or "
-                                     "nothing; every problem named by line and column; dryRun checks without saving.")
+                                     "nothing; every problem named by line and column; cells equal to the target set are not written; "
+                                     "dryRun checks without saving.")
     async def import_targets_plan(self, info: Info, key: PlanKeyInput, csv: str,
                                   dry_run: bool = False) -> TargetsImportPayload:
         viewer, gate = await info.context.viewer(), await info.context.gate()
         try:
             async with info.context.transaction() as session:
-                registry = info.context.runtime.registry
-                changes = [PlanTargetChange(key=c.key, name=c.name, period_start=c.period_start, period_label=c.period_label,
-                                        before=c.before, after=c.after)
-                           for c in await targets_files.changes_of(session, registry, key.key(), csv, viewer)]
-                cells, changed = await targets_files.import_csv(session, registry, key.key(), csv,
-                                                                viewer=viewer, gate=gate, now=info.context.now)
+                done = await targets_files.import_file(session, info.context.runtime.registry, key.key(), csv,
+                                                       viewer=viewer, gate=gate, now=info.context.now)
+                cells, changed = done.cells, done.goals_changed
+                changes = [PlanTargetChange(key=c.key, name=c.name, period_start=c.period_start,
+                                            period_label=c.period_label, before=c.before, after=c.after)
+                           for c in done.changes]
                 if dry_run:
                     raise _DryRun(cells, changed)
                 await announce_goal_change(info, session, None)
