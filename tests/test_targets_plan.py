@@ -175,6 +175,12 @@ async def test_rows_form_the_hierarchy_with_childrens_sums(seeded, gql) -> None:
     assert rows["TEAM:south"]["childrenTargets"] == ["4", "0", "0", "0"]
     assert rows["TEAM:south"]["targetMismatch"] == [False] * 4, "no own target: nothing to compare"
 
+    # Alice leads North (without the company statistics): her team is a top row, its members under it.
+    led = (await gql(TREE, key=KEY, as_user="alice"))["targetsPlan"]["rows"]
+    assert [(r["key"], r["parentKey"], r["depth"], r["childKeys"]) for r in led] == [
+        ("TEAM:north", None, 0, ["USER:alice", "USER:bob"]), ("USER:alice", "TEAM:north", 1, []),
+        ("USER:bob", "TEAM:north", 1, [])]
+
     # Bob sees only his own row: it is a top row.
     mine = (await gql(TREE, key=KEY, as_user="bob"))["targetsPlan"]["rows"]
     assert [(r["key"], r["parentKey"], r["depth"], r["childKeys"]) for r in mine] == [("USER:bob", None, 0, [])]
