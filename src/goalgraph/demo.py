@@ -694,9 +694,10 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
                 goal = await create_goal(session, runtime.registry, draft, viewer=SYSTEM, gate=gate, now=now)
                 if draft.title == f"Won revenue {_local_day(now).year}":
                     revenue = goal
-            # A hierarchy: the company's revenue goal broken down evenly into one goal per team (its
-            # children; the targets plan's team rows for won revenue).
-            await cascade(session, runtime.registry, revenue.id, level="TEAMS", split=Split.EVEN, shares=None,
+            # A hierarchy: the company's revenue goal broken down into one goal per team (its children;
+            # the targets plan's team rows for won revenue), by shares.
+            await cascade(session, runtime.registry, revenue.id, level="TEAMS", split=Split.SHARES,
+                          shares={"team-north": Decimal(40), "team-south": Decimal(35), "team-enterprise": Decimal(25)},
                           viewer=SYSTEM, gate=gate, now=now)
         loaded = time.perf_counter()
         async with runtime.sessions() as session:
