@@ -38,6 +38,7 @@ from goalgraph.access.gate import licence_status, unrestricted
 from goalgraph.access.seats import set_seat
 from goalgraph.access.viewer import SYSTEM
 from goalgraph.db.models import Activity, Deal, Pipeline, Team, User
+from goalgraph.goals.hierarchy import Split, cascade
 from goalgraph.goals.service import create_goal
 from goalgraph.goals.validation import GoalDraft
 from goalgraph.ingest.batch import BATCH_KEYS, ingest_batch
@@ -690,7 +691,14 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
                     await set_seat(session, licence, user["id"], True, actor="demo", now=now)
             gate = unrestricted(runtime.registry)
             for draft in _demo_goals(now):
-                await create_goal(session, runtime.registry, draft, viewer=SYSTEM, gate=gate, now=now)
+                goal = await create_goal(session, runtime.registry, draft, viewer=SYSTEM, gate=gate, now=now)
+                if draft.title == f"Won revenue {_local_day(now).year}":
+                    revenue = goal
+            # A hierarchy: the company's revenue goal broken down into one goal per team (its children;
+            # the targets plan's team rows for won revenue), by shares.
+            await cascade(session, runtime.registry, revenue.id, level="TEAMS", split=Split.SHARES,
+                          shares={"team-north": Decimal(40), "team-south": Decimal(35), "team-enterprise": Decimal(25)},
+                          viewer=SYSTEM, gate=gate, now=now)
         loaded = time.perf_counter()
         async with runtime.sessions() as session:
             counts = await _counts(session)
