@@ -27,6 +27,10 @@ OCCURRED_ON = "occurred_on"
 CURRENCY = "currency"
 #: Optional: the fact's custom attributes (JSON); needed for dimension filters and splits.
 ATTRIBUTES = "attributes"
+#: Optional: the goal a fact belongs to (values entered by hand for one goal). A source providing it is
+#: goal-scoped: a fact counts only for the goal with this id, whoever the goal's assignee is, and the
+#: source needs no ``user_id``.
+GOAL_ID = "goal_id"
 
 
 class Category(str, enum.Enum):
@@ -70,10 +74,17 @@ class Measure:
     #: The actual is the mean of ``column`` over the facts counted (converted first for money), not
     #: their sum: computed from the same batched sums and counts. Averages are levels (see ``cumulative``).
     average: bool = False
+    #: The actual is ``column`` of the period's latest fact (by its placement, then the greater
+    #: ``fact_id``: the one entered later), not a sum. A level, like averages; never money.
+    last: bool = False
 
     def __post_init__(self) -> None:
-        if self.average and self.column is None:
-            raise ValueError(f"measure {self.key!r}: an average needs a column")
+        if (self.average or self.last) and self.column is None:
+            raise ValueError(f"measure {self.key!r}: an average or last value needs a column")
+        if self.last and (self.money or self.average):
+            raise ValueError(f"measure {self.key!r}: a last value is neither money nor an average")
+        if self.last and self.cumulative:
+            object.__setattr__(self, "cumulative", False)  # the latest value does not grow with time
         if self.average and self.cumulative:
             object.__setattr__(self, "cumulative", False)  # a mean does not grow with time
 
@@ -164,6 +175,9 @@ class GoalType:
     feature: str | None = None
     #: The source has an ``attributes`` column: custom dimensions can filter and split it.
     dimensions: bool = False
+    #: Its actuals are values entered by hand for each goal (goalgraph.goals.entries: ``addGoalEntry``);
+    #: its source is goal-scoped (``goal_id``).
+    manual: bool = False
 
     def measure(self, key: str) -> Measure | None:
         return next((m for m in self.measures if m.key == key), None)
