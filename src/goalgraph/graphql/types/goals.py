@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -22,6 +22,9 @@ from goalgraph.progress.engine import shape_amount
 from goalgraph.progress.summary import summary_status
 from goalgraph.progress.service import GoalProgress, PeriodProgress, is_money
 from goalgraph.registry import FactKind
+
+if TYPE_CHECKING:
+    from goalgraph.graphql.entries_api import GoalEntryNode
 
 
 @strawberry.enum(description="How a goal's time is cut into periods.")
