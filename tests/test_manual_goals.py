@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from factsets import BASE, INGEST
+from factsets import BASE, INGEST, T0, T1, T2, deal
+from goalgraph.hookspecs import hookimpl
+from goalgraph.registry import Category, FactKind, GoalType, Measure
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)
 CREATE = """mutation($i: GoalInput!) { createGoal(input: $i) { __typename ... on GoalSuccess { goal { id version } }
@@ -196,3 +198,41 @@ async def test_entries_history_and_drill_down(org, gql) -> None:  # type: ignore
     assert [n["entry"]["note"] for n in period["contributions"]["nodes"]] == ["survey 2", "recount"] or \
         sorted(n["entry"]["note"] for n in period["contributions"]["nodes"]) == ["recount", "survey 2"]
     assert {n["amount"] for n in period["contributions"]["nodes"]} == {"33.0000", "38.0000"}
+
+
+class _LatestDeal:
+    """A goal type with a LAST measure over user-credited facts: the value of the latest deal added."""
+
+    @staticmethod
+    def source(_):  # type: ignore[no-untyped-def]
+        from sqlalchemy import select
+
+        from goalgraph.db.models import Deal
+
+        return select(Deal.id.label("fact_id"), Deal.owner_id.label("user_id"), Deal.added_at.label("occurred_at"),
+                      Deal.value.label("value"))
+
+    @hookimpl
+    def goalgraph_register_goal_types(self):  # type: ignore[no-untyped-def]
+        return [GoalType(key="LATEST_DEAL", label="Latest deal", category=Category.DEAL, fact_kind=FactKind.DEAL,
+                         description="The value of the latest deal added.", source=self.source,
+                         measures=(Measure("LAST", "Latest value", column="value", last=True),))]
+
+
+async def test_last_values_of_user_team_and_company_goals_in_one_batch(register_plugin) -> None:  # type: ignore[no-untyped-def]
+    """The engine's LAST over user-credited facts: per user, through a team's members, rolled up for the
+    company — one batch, the latest fact by time and, at the same instant, by the greater fact id."""
+    app = await register_plugin(_LatestDeal())
+    app.runtime.clock = lambda: NOW
+    deals = [deal("d1", ownerId="u1", value="100", addedAt=T0), deal("d2", ownerId="u2", value="200", addedAt=T1),
+             deal("d4", ownerId="u2", value="300", addedAt=T1), deal("d3", ownerId="u3", value="50", addedAt=T2),
+             deal("d5", ownerId="u1", value="70", addedAt="2026-02-03T09:00:00+00:00")]
+    assert (await app.gql(INGEST, input={**BASE, "deals": deals}))["ingestFacts"]["__typename"] == "IngestFactsResult"
+    for who in ({"kind": "USER", "id": "u1"}, {"kind": "TEAM", "id": "t1"}, {"kind": "COMPANY"}):
+        made = (await app.gql(CREATE, i=manual("LAST", goalType="LATEST_DEAL", assignee=who)))["createGoal"]
+        assert made["__typename"] == "GoalSuccess", made
+    await app.runtime.recompute.settled()
+    listed = (await app.gql("""{ goals(first: 10) { nodes { assignee { kind }
+        periods { label actual facts } } } }"""))["goals"]["nodes"]
+    got = {g["assignee"]["kind"]: [(p["actual"], p["facts"]) for p in g["periods"][:2]] for g in listed}
+    assert got == {"USER": [("100", 1), ("70", 1)], "TEAM": [("300", 3), ("70", 1)], "COMPANY": [("50", 4), ("70", 1)]}
