@@ -236,3 +236,19 @@ async def test_last_values_of_user_team_and_company_goals_in_one_batch(register_
         periods { label actual facts } } } }"""))["goals"]["nodes"]
     got = {g["assignee"]["kind"]: [(p["actual"], p["facts"]) for p in g["periods"][:2]] for g in listed}
     assert got == {"USER": [("100", 1), ("70", 1)], "TEAM": [("300", 3), ("70", 1)], "COMPANY": [("50", 4), ("70", 1)]}
+
+
+async def test_two_corrections_of_one_entry_at_once_keep_one_current_value(org, gql) -> None:  # type: ignore[no-untyped-def]
+    """The goal is locked before the entry is read again: the second correction finds it corrected."""
+    import asyncio
+
+    goal = await _goal(gql, "SUM")
+    entry = (await _add(gql, goal, "2026-03-02", "5"))["entry"]["id"]
+    both = await asyncio.gather(gql(CORRECT, e=entry, v="6"), gql(CORRECT, e=entry, v="7"))
+    kinds = sorted(b["correctGoalEntry"]["__typename"] for b in both)
+    assert kinds == ["GoalEntrySuccess", "NotFoundError"], both
+    winner = next(b["correctGoalEntry"]["entry"]["value"] for b in both
+                  if b["correctGoalEntry"]["__typename"] == "GoalEntrySuccess")
+    assert (await _actuals(gql, goal))["2026-03"] == winner
+    current = await gql("query($id: ID!) { goal(id: $id) { entries(history: false) { totalCount } } }", id=goal)
+    assert current["goal"]["entries"]["totalCount"] == 1

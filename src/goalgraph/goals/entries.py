@@ -87,12 +87,23 @@ async def _writable_goal(session: AsyncSession, registry: Registry, goal_id: str
     return goal
 
 
-async def _current_entry(session: AsyncSession, entry_id: str | int) -> GoalEntry:
+async def _entry_for_write(session: AsyncSession, registry: Registry, entry_id: str | int, viewer: Viewer,
+                           gate: Gate) -> tuple[GoalEntry, Goal]:
+    """A current entry and its goal as :func:`_writable_goal` checks it, read after the goal is locked (two
+    corrections of one entry at once: the second finds it corrected). An invisible goal's entry does not exist."""
     number = parse_internal_id(entry_id)
-    entry = await session.get(GoalEntry, number) if number is not None else None
+    goal_id = await session.scalar(select(GoalEntry.goal_id).where(GoalEntry.id == number)) if number else None
+    if goal_id is None:
+        raise EntryNotFound(entry_id)
+    try:
+        goal = await _writable_goal(session, registry, goal_id, viewer, gate)
+    except GoalNotFound:
+        raise EntryNotFound(entry_id) from None
+    entry = await session.scalar(select(GoalEntry).where(GoalEntry.id == number)
+                                 .execution_options(populate_existing=True))
     if entry is None or entry.superseded_at is not None or entry.deleted_at is not None:
         raise EntryNotFound(entry_id)
-    return entry
+    return entry, goal
 
 
 async def _mark(session: AsyncSession, goal: Goal, days: list[date]) -> None:
@@ -124,8 +135,7 @@ async def add_entry(session: AsyncSession, registry: Registry, goal_id: str | in
 async def correct_entry(session: AsyncSession, registry: Registry, entry_id: str | int, value: Decimal,
                         note: str | None, on: date | None, *, viewer: Viewer, gate: Gate, now: datetime) -> GoalEntry:
     """Replace an entry's value (and note, and day when given): the old row stays as history."""
-    entry = await _current_entry(session, entry_id)
-    goal = await _writable_goal_of(session, registry, entry, viewer, gate, entry_id)
+    entry, goal = await _entry_for_write(session, registry, entry_id, viewer, gate)
     note = _note(note)
     errors = _problems(goal, on, value, note)
     if errors:
@@ -144,21 +154,11 @@ async def correct_entry(session: AsyncSession, registry: Registry, entry_id: str
 async def delete_entry(session: AsyncSession, registry: Registry, entry_id: str | int, *, viewer: Viewer, gate: Gate,
                        now: datetime) -> GoalEntry:
     """Retire an entry: it stops counting and stays in the history as deleted."""
-    entry = await _current_entry(session, entry_id)
-    goal = await _writable_goal_of(session, registry, entry, viewer, gate, entry_id)
+    entry, goal = await _entry_for_write(session, registry, entry_id, viewer, gate)
     entry.deleted_at, entry.deleted_by = now, viewer.subject
     await session.flush()
     await _mark(session, goal, [entry.occurred_on])
     return entry
-
-
-async def _writable_goal_of(session: AsyncSession, registry: Registry, entry: GoalEntry, viewer: Viewer, gate: Gate,
-                            entry_id: object) -> Goal:
-    """The entry's goal as :func:`_writable_goal` checks it; an invisible goal's entry does not exist."""
-    try:
-        return await _writable_goal(session, registry, entry.goal_id, viewer, gate)
-    except GoalNotFound:
-        raise EntryNotFound(entry_id) from None
 
 
 @dataclass(frozen=True)
