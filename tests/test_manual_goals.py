@@ -4,9 +4,10 @@ who may enter values, the progress store's freshness, drill-down and bad input."
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
+from sqlalchemy import select
 
 from factsets import BASE, INGEST, T0, T1, T2, deal
 from goalgraph.hookspecs import hookimpl
@@ -252,3 +253,87 @@ async def test_two_corrections_of_one_entry_at_once_keep_one_current_value(org, 
     assert (await _actuals(gql, goal))["2026-03"] == winner
     current = await gql("query($id: ID!) { goal(id: $id) { entries(history: false) { totalCount } } }", id=goal)
     assert current["goal"]["entries"]["totalCount"] == 1
+
+
+# --- The engine against a plain-Python reference, on random entries -------------------------------------
+
+from decimal import Decimal  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from sqlalchemy import delete, event, insert  # noqa: E402
+
+from goalgraph.db.models import Goal, GoalEntry  # noqa: E402
+from goalgraph.periods import Calendar, Interval, periods_for  # noqa: E402
+from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals  # noqa: E402
+
+_CAL = Calendar("Europe/Oslo", 0, 1)
+_MONTHS = periods_for(_CAL, Interval.MONTHLY, date(2026, 1, 1), date(2026, 3, 31))
+_WEEKS = periods_for(_CAL, Interval.WEEKLY, date(2026, 1, 5), date(2026, 2, 22))
+#: (goal index, day offset from 2025-12-25, value, correction of an earlier row (index or None), retired, deleted)
+#: Days often shared (one day's several entries: the last is the one entered last), sometimes outside the periods.
+_DAYS = st.one_of(st.integers(0, 110), st.sampled_from([7, 20, 21, 38, 45, 59]))
+_ROWS = st.lists(st.tuples(st.integers(0, 2), _DAYS, st.integers(-100, 100),
+                           st.one_of(st.none(), st.integers(0, 30)), st.booleans(), st.booleans()), max_size=40)
+
+
+def _expected(rows: list[dict], goal_id: int, measure: str, periods) -> dict[int, Decimal]:  # type: ignore[no-untyped-def]
+    """Per period index: the sum, the mean or the value of the latest (day, first version's id) current entry."""
+    out = {}
+    for p in periods:
+        mine = [r for r in rows if r["goal_id"] == goal_id and r["superseded_at"] is None and r["deleted_at"] is None
+                and p.start_date <= r["occurred_on"] <= p.end_date]
+        values = [Decimal(r["value"]) for r in mine]
+        if measure == "SUM":
+            out[p.index] = sum(values, Decimal(0))
+        elif measure == "AVERAGE":
+            out[p.index] = (sum(values, Decimal(0)) / len(values)).quantize(Decimal("0.0001")) if values else Decimal(0)
+        else:
+            latest = max(mine, key=lambda r: (r["occurred_on"], r["origin_id"] or r["id"]), default=None)
+            out[p.index] = Decimal(latest["value"]) if latest else Decimal(0)
+    return out
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(drawn=_ROWS)
+async def test_sum_last_and_average_match_a_reference_in_one_statement(runtime, drawn) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(delete(GoalEntry))
+        goal_ids = list((await session.scalars(select(Goal.id).order_by(Goal.id))).all())
+        if not goal_ids:
+            for i in range(3):
+                session.add(Goal(title=f"g{i}", goal_type="MANUAL", assignee_kind="COMPANY", filters={}, measure="SUM",
+                                 interval="MONTHLY", start_date=date(2026, 1, 1), target=Decimal(1),
+                                 created_at=NOW, updated_at=NOW))
+            await session.flush()
+            goal_ids = list((await session.scalars(select(Goal.id).order_by(Goal.id))).all())
+        rows = []
+        for n, (g, offset, value, corrects, retired, deleted) in enumerate(drawn):
+            origin = None
+            if corrects is not None and corrects < n:
+                earlier = rows[corrects]
+                origin = earlier["origin_id"] or earlier["id"]
+            rows.append({"id": 1000 + n, "goal_id": goal_ids[g], "occurred_on": date(2025, 12, 25) + timedelta(days=offset),
+                         "value": Decimal(value), "entered_by": "test", "entered_at": NOW, "origin_id": origin,
+                         "superseded_at": NOW if retired else None, "deleted_at": NOW if deleted and not retired else None})
+        if rows:
+            await session.execute(insert(GoalEntry), rows)
+    queries = [GoalQuery(key=(g, m, len(ps)), goal_type="MANUAL", measure=m, goal_id=g, periods=ps,
+                         assignee=Assignee(AssigneeKind.USER, 1) if g == goal_ids[1] else Assignee(AssigneeKind.COMPANY))
+               for g in goal_ids for m in ("SUM", "LAST", "AVERAGE") for ps in (_MONTHS, _WEEKS)]
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        async with runtime.sessions() as session:
+            actuals = await compute_actuals(session, runtime.registry, queries)
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", listener)
+    assert len(statements) == 1, "one statement for every manual goal, measure and period"
+    for q in queries:
+        want = _expected(rows, q.goal_id, q.measure, q.periods)
+        got = {p.index: actuals[(q.key, p.index)].value for p in q.periods}
+        assert got == want, (q.key, [(r["goal_id"], r["occurred_on"], r["value"]) for r in rows])
