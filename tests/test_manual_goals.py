@@ -3,14 +3,21 @@ who may enter values, the progress store's freshness, drill-down and bad input."
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, event, insert, select
 
 from factsets import BASE, INGEST, T0, T1, T2, deal
+from goalgraph.db.models import Goal, GoalEntry
 from goalgraph.hookspecs import hookimpl
+from goalgraph.periods import Calendar, Interval, periods_for
+from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals
 from goalgraph.registry import Category, FactKind, GoalType, Measure
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)
@@ -241,8 +248,6 @@ async def test_last_values_of_user_team_and_company_goals_in_one_batch(register_
 
 async def test_two_corrections_of_one_entry_at_once_keep_one_current_value(org, gql) -> None:  # type: ignore[no-untyped-def]
     """The goal is locked before the entry is read again: the second correction finds it corrected."""
-    import asyncio
-
     goal = await _goal(gql, "SUM")
     entry = (await _add(gql, goal, "2026-03-02", "5"))["entry"]["id"]
     both = await asyncio.gather(gql(CORRECT, e=entry, v="6"), gql(CORRECT, e=entry, v="7"))
@@ -256,16 +261,6 @@ async def test_two_corrections_of_one_entry_at_once_keep_one_current_value(org, 
 
 
 # --- The engine against a plain-Python reference, on random entries -------------------------------------
-
-from decimal import Decimal  # noqa: E402
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from sqlalchemy import delete, event, insert  # noqa: E402
-
-from goalgraph.db.models import Goal, GoalEntry  # noqa: E402
-from goalgraph.periods import Calendar, Interval, periods_for  # noqa: E402
-from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals  # noqa: E402
 
 _CAL = Calendar("Europe/Oslo", 0, 1)
 _MONTHS = periods_for(_CAL, Interval.MONTHLY, date(2026, 1, 1), date(2026, 3, 31))
@@ -298,8 +293,6 @@ def _expected(rows: list[dict], goal_id: int, measure: str, periods) -> dict[int
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(drawn=_ROWS)
 async def test_sum_last_and_average_match_a_reference_in_one_statement(runtime, drawn) -> None:  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
     async with runtime.sessions() as session, session.begin():
         await session.execute(delete(GoalEntry))
         goal_ids = list((await session.scalars(select(Goal.id).order_by(Goal.id))).all())
