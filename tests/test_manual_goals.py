@@ -330,3 +330,35 @@ async def test_sum_last_and_average_match_a_reference_in_one_statement(runtime, 
         want = _expected(rows, q.goal_id, q.measure, q.periods)
         got = {p.index: actuals[(q.key, p.index)].value for p in q.periods}
         assert got == want, (q.key, [(r["goal_id"], r["occurred_on"], r["value"]) for r in rows])
+
+
+async def test_an_entered_value_is_pushed_to_the_goals_subscribers(settings, gql, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A real server process: anna follows her manual goal; the value she enters there is pushed to her."""
+    import httpx
+
+    from goalgraph.testing.credentials import user_token
+    from test_live import _next_goals, _subscribe, server
+
+    assert (await gql(INGEST, input={"users": [{"id": "anna", "name": "Anna"}]}))["ingestFacts"]["__typename"] \
+        == "IngestFactsResult"
+    today = datetime.now(timezone.utc).date()
+    goal = await _goal(gql, "SUM", assignee={"kind": "USER", "id": "anna"}, startDate=f"{today.year}-01-01",
+                       endDate=f"{today.year}-12-31")
+    await gql.runtime.recompute.settled()
+    with server(settings, tmp_path) as port:
+        ws = await _subscribe(port, user_token(settings, "anna"), goal)
+        reason, goals = await _next_goals(ws)
+        assert reason == "INITIAL" and goals[0]["currentPeriod"]["actual"] == "0"
+        async with httpx.AsyncClient() as client:
+            body = (await client.post(f"http://127.0.0.1:{port}/graphql", headers={
+                "authorization": f"Bearer {user_token(settings, 'anna')}"}, json={
+                "query": ADD, "variables": {"g": goal, "on": today.isoformat(), "v": "3", "note": "booked"}})).json()
+        assert body["data"]["addGoalEntry"]["__typename"] == "GoalEntrySuccess", body
+        actual = None
+        for _ in range(3):  # the change's own push, then the stored figure's
+            _, goals = await _next_goals(ws)
+            actual = goals[0]["currentPeriod"]["actual"]
+            if actual == "3":
+                break
+        assert actual == "3"
+        await ws.close()

@@ -158,8 +158,9 @@ class GoalType:
     ``fact_id`` (the fact a drill-down shows, in ``fact_kind``'s table), optionally ``fact_key``
     (the row's own key when ``fact_id`` repeats), ``user_id`` (the credited user), ``occurred_at``
     (the instant placing the fact in a period) and/or ``occurred_on`` (a local date), ``currency``
-    when any measure is money, each measure's ``column`` and each filter's ``column``. The core does the
-    bucketing, assignee resolution, filtering, conversion and aggregation.
+    when any measure is money, each measure's ``column`` and each filter's ``column``; a goal-scoped
+    source has ``goal_id`` instead of ``user_id``. The core does the bucketing, assignee resolution,
+    filtering, conversion and aggregation.
     """
 
     key: str
