@@ -158,6 +158,8 @@ async def test_bad_input_is_refused_with_the_field_named(org, gql, gql_raw) -> N
     assert wrong["fieldErrors"][0]["code"] == "NOT_MANUAL" and "DEALS_ADDED" in wrong["message"]
     fine = await _add(gql, goal, "2026-03-01", "1.00001")
     assert fine["__typename"] == "ValidationError" and fine["fieldErrors"][0]["path"] == ["value"]
+    future = await _add(gql, goal, "2026-03-21", "1")  # "now" is 2026-03-20
+    assert future["__typename"] == "ValidationError" and "in the future" in future["fieldErrors"][0]["message"]
     long = await _add(gql, goal, "2026-03-01", "1", note="x" * 501)
     assert long["__typename"] == "ValidationError" and long["fieldErrors"][0]["path"] == ["note"]
     bad_day = await gql_raw(ADD, {"g": goal, "on": "2026-02-30", "v": "1"})

@@ -676,15 +676,15 @@ async def _demo_entries(session: AsyncSession, runtime: Any, goals: list[Any], g
                 entries.append(await add_entry(session, runtime.registry, goal.id, day.replace(day=min(today.day, 15))
                                                if day.month == today.month and day.year == today.year else
                                                day.replace(day=15), value, f"Survey, {rng.randint(80, 140)} responses",
-                                               viewer=viewer, gate=gate, now=now))
+                                               viewer=viewer, gate=gate, now=now, today=today))
                 day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
             else:
                 entries.append(await add_entry(session, runtime.registry, goal.id, day, Decimal(rng.randint(1, 3)),
-                                               None, viewer=viewer, gate=gate, now=now))
+                                               None, viewer=viewer, gate=gate, now=now, today=today))
                 day += timedelta(days=rng.randint(3, 6))
         if goal.measure == "LAST" and entries:
             await correct_entry(session, runtime.registry, entries[-1].id, entries[-1].value + 1, "Recounted: late responses",
-                                None, viewer=viewer, gate=gate, now=now)
+                                None, viewer=viewer, gate=gate, now=now, today=today)
 
 
 async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime | None = None) -> str:

@@ -58,12 +58,15 @@ def entry_facts(_: FactQuery) -> Select:
     ).where(e.superseded_at.is_(None), e.deleted_at.is_(None))
 
 
-def _problems(goal: Goal, on: date | None, value: Decimal | None, note: str | None) -> list[FactError]:
+def _problems(goal: Goal, on: date | None, value: Decimal | None, note: str | None, today: date) -> list[FactError]:
     errors = []
     if on is not None and on < goal.start_date:
         errors.append(FactError(("on",), f"{on.isoformat()} is before the goal's start ({goal.start_date.isoformat()})"))
     if on is not None and goal.end_date is not None and on > goal.end_date:
         errors.append(FactError(("on",), f"{on.isoformat()} is after the goal's end ({goal.end_date.isoformat()})"))
+    if on is not None and on > today:
+        errors.append(FactError(("on",), f"{on.isoformat()} is in the future (today is {today.isoformat()}): enter "
+                                         "values for days that have come"))
     if value is not None and abs(value) >= VALUE_LIMIT:
         errors.append(FactError(("value",), f"must be smaller than {VALUE_LIMIT:,} in magnitude"))
     if value is not None and value != value.quantize(Decimal("0.0001")):
@@ -117,11 +120,12 @@ def _note(note: str | None) -> str | None:
 
 
 async def add_entry(session: AsyncSession, registry: Registry, goal_id: str | int, on: date, value: Decimal,
-                    note: str | None, *, viewer: Viewer, gate: Gate, now: datetime) -> GoalEntry:
-    """Enter a value for a goal's day; GoalProblem (NOT_FOUND, FORBIDDEN, VALIDATION) when refused."""
+                    note: str | None, *, viewer: Viewer, gate: Gate, now: datetime, today: date) -> GoalEntry:
+    """Enter a value for a goal's day (up to ``today``, the organisation's); GoalProblem (NOT_FOUND,
+    FORBIDDEN, VALIDATION) when refused."""
     goal = await _writable_goal(session, registry, goal_id, viewer, gate)
     note = _note(note)
-    errors = _problems(goal, on, value, note)
+    errors = _problems(goal, on, value, note, today)
     if errors:
         raise GoalInvalid(errors)
     entry = GoalEntry(goal_id=goal.id, occurred_on=on, value=value, note=note, entered_by_user_id=viewer.user_id,
@@ -133,11 +137,12 @@ async def add_entry(session: AsyncSession, registry: Registry, goal_id: str | in
 
 
 async def correct_entry(session: AsyncSession, registry: Registry, entry_id: str | int, value: Decimal,
-                        note: str | None, on: date | None, *, viewer: Viewer, gate: Gate, now: datetime) -> GoalEntry:
+                        note: str | None, on: date | None, *, viewer: Viewer, gate: Gate, now: datetime,
+                        today: date) -> GoalEntry:
     """Replace an entry's value (and note, and day when given): the old row stays as history."""
     entry, goal = await _entry_for_write(session, registry, entry_id, viewer, gate)
     note = _note(note)
-    errors = _problems(goal, on, value, note)
+    errors = _problems(goal, on, value, note, today)
     if errors:
         raise GoalInvalid(errors)
     new = GoalEntry(goal_id=goal.id, occurred_on=on or entry.occurred_on, value=value, note=note,

@@ -124,23 +124,23 @@ async def _write(info: Info, given_id: object, action: Any) -> Any:
 
 @strawberry.type(description="Manual goal mutations.")
 class EntryMutations:
-    @strawberry.mutation(description="Enter a value for a manual goal's day (the assignee, or whoever may change "
-                                     "the goal). The goal's periods show it at once or within moments (pending).")
+    @strawberry.mutation(description="Enter a value for a manual goal's day, up to today (the assignee, or whoever "
+                                     "may change the goal). The goal's periods show it at once or within moments (pending).")
     async def add_goal_entry(self, info: Info, goal_id: strawberry.ID, on: date, value: Decimal,
                              note: str | None = None) -> GoalEntryPayload:
         ctx = info.context
-        viewer, gate = await ctx.viewer(), await ctx.gate()
+        viewer, gate, today = await ctx.viewer(), await ctx.gate(), await ctx.today()
         return await _write(info, goal_id, lambda s: entries.add_entry(
-            s, ctx.runtime.registry, goal_id, on, value, note, viewer=viewer, gate=gate, now=ctx.now))
+            s, ctx.runtime.registry, goal_id, on, value, note, viewer=viewer, gate=gate, now=ctx.now, today=today))
 
     @strawberry.mutation(description="Correct an entry: a new entry replaces it (new value and note; the day "
                                      "stays unless `on` is given) and the old one stays as history.")
     async def correct_goal_entry(self, info: Info, entry_id: strawberry.ID, value: Decimal, note: str | None = None,
                                  on: date | None = None) -> GoalEntryPayload:
         ctx = info.context
-        viewer, gate = await ctx.viewer(), await ctx.gate()
+        viewer, gate, today = await ctx.viewer(), await ctx.gate(), await ctx.today()
         return await _write(info, entry_id, lambda s: entries.correct_entry(
-            s, ctx.runtime.registry, entry_id, value, note, on, viewer=viewer, gate=gate, now=ctx.now))
+            s, ctx.runtime.registry, entry_id, value, note, on, viewer=viewer, gate=gate, now=ctx.now, today=today))
 
     @strawberry.mutation(description="Delete an entry: it stops counting and stays in the history as deleted.")
     async def delete_goal_entry(self, info: Info, entry_id: strawberry.ID) -> GoalEntryPayload:

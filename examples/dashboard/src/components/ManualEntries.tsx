@@ -84,7 +84,7 @@ export function ManualEntries({ goal }: { goal: Goal }) {
         <form className="entry-form" onSubmit={add} data-testid="entry-form" aria-label="Enter a value">
           <label className="field">
             <span className="label">Day</span>
-            <input type="date" value={on} min={goal.startDate} max={goal.endDate ?? undefined} required
+            <input type="date" value={on} min={goal.startDate} max={goal.endDate && goal.endDate < today() ? goal.endDate : today()} required
                    onChange={(e) => setOn(e.target.value)} data-testid="entry-on" />
           </label>
           <label className="field">
