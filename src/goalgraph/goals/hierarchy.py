@@ -1,7 +1,7 @@
 """Goal hierarchies: company → team → user goals that break one target down.
 
-A child measures what its parent measures — same goal type, measure, filters, currency, interval and
-fiscal alignment — for a part of its assignee: a team (or a user) under a company goal, a member under
+A child measures what its parent measures — same goal type, measure, filters, currency, interval,
+fiscal alignment and direction — for a part of its assignee: a team (or a user) under a company goal, a member under
 a team goal. The targets need not add up (SuperOffice: "they need not be the sum of each other"): a
 parent shows the sum of its children beside its own and flags a mismatch, as a guideline.
 
@@ -52,7 +52,8 @@ async def check_parent(session: AsyncSession, draft: GoalDraft, assignee: object
             ancestor = await session.get(Goal, ancestor.parent_id) if ancestor.parent_id else None
     for name, mine, theirs in (("goal type", draft.goal_type, parent.goal_type), ("measure", draft.measure, parent.measure),
                                ("currency", draft.currency, parent.currency), ("interval", draft.interval, parent.interval),
-                               ("fiscal alignment", draft.fiscal, parent.fiscal)):
+                               ("fiscal alignment", draft.fiscal, parent.fiscal),
+                               ("direction", draft.direction, parent.direction)):
         if mine != theirs:
             raise _refuse(f"the parent's {name} is {theirs}, this goal's {mine}: a child measures what its parent measures")
     if {k: sorted(v) for k, v in draft.filters.items() if v} != {k: sorted(v) for k, v in (parent.filters or {}).items() if v}:
