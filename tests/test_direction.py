@@ -189,3 +189,21 @@ async def test_an_average_summarises_as_the_mean_over_its_facts(seeded, gql) -> 
     assert goal["summary"] == {"target": "250.0000", "actual": "250.0000", "ratio": "1.0000", "status": "IN_PROGRESS"}
     past = await gql('{ goal(id: "%s") { summary(to: "2026-03-31") { actual status } } }' % goal["id"])
     assert past["goal"]["summary"] == {"actual": "400.0000", "status": "MISSED"}
+
+
+async def test_a_cap_has_no_milestones_but_its_pace_is_told(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    from goalgraph.db.models import Goal
+    from goalgraph.notifications import rules
+    from goalgraph.progress.service import compute_progress
+
+    await ingest(seeded, deals_won(4))  # 4 of 3: 133 %
+    ids = [(await gql(CREATE, input=april(direction=d)))["createGoal"]["goal"]["id"]
+           for d in ("LOWER_IS_BETTER", "HIGHER_IS_BETTER")]
+    async with seeded.sessions() as session:
+        goals = [await session.get(Goal, int(i)) for i in ids]
+        progress = await compute_progress(session, seeded.registry, goals, NOW)
+    settings = rules.NotificationSettings()
+    kinds = [sorted({(e.kind, e.payload.get("pace")) for e in rules.events_of(
+        g, settings, progress[g.id].periods, NOW, progress[g.id].rules.lower_is_better)}) for g in goals]
+    assert kinds[0] == [(rules.PACE, "AT_RISK")]  # the broken cap: no "100 % reached"
+    assert kinds[1] == [(rules.MILESTONE, None)]  # the quota: its milestones, on track
