@@ -123,7 +123,16 @@ async def test_changing_the_direction_is_a_recorded_definition_change(seeded, gq
     assert locked["lockGoal"]["__typename"] == "GoalSuccess"
     flip = (await gql(UPDATE, id=goal["id"], version=4, input={"direction": "HIGHER_IS_BETTER"}))["updateGoal"]
     assert flip["__typename"] == "LockedError", flip
+    # The status watch saw what the new direction turned: the period's last status is MISSED.
     await seeded.recompute.settled()
+    from sqlalchemy import select
+
+    from goalgraph.db.models import GoalStatusMark
+
+    async with seeded.sessions() as session:
+        marks = (await session.scalars(select(GoalStatusMark.status).where(
+            GoalStatusMark.goal_id == int(goal["id"])))).all()
+    assert marks == ["MISSED"]
 
 
 async def test_an_unknown_direction_is_refused_clearly(seeded, gql_raw) -> None:  # type: ignore[no-untyped-def]
