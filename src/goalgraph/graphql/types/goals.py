@@ -187,7 +187,8 @@ class GoalPeriod:
         return self.p.snapshot_taken_at
 
     @strawberry.field(description="Team goals: the sum of the members' own targets for the same goal type, "
-                                  "measure and period — a read-only guideline; null when no member has one.")
+                                  "measure, direction and period (an average: their mean) — a read-only guideline; "
+                                  "null when no member has one.")
     async def members_target(self, info: Info) -> Decimal | None:
         if self.goal.assignee_kind != "TEAM":
             return None
