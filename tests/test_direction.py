@@ -216,3 +216,17 @@ async def test_a_cap_has_no_milestones_but_its_pace_is_told(seeded, gql) -> None
         g, settings, progress[g.id].periods, NOW, progress[g.id].rules.lower_is_better)}) for g in goals]
     assert kinds[0] == [(rules.PACE, "AT_RISK")]  # the broken cap: no "100 % reached"
     assert kinds[1] == [(rules.MILESTONE, None)]  # the quota: its milestones, on track
+
+
+async def test_cascaded_children_take_their_parents_direction(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    cascade = """mutation($id: ID!) { cascadeGoal(id: $id, split: EVEN, level: USERS) {
+      __typename ... on CascadeSuccess { children { direction target } } } }"""
+    parent = (await gql(CREATE, input=april(targetForAll="4", direction="LOWER_IS_BETTER")))["createGoal"]["goal"]
+    done = (await gql(cascade, id=parent["id"]))["cascadeGoal"]
+    assert done["__typename"] == "CascadeSuccess"
+    assert {(c["direction"], c["target"]) for c in done["children"]} == {("LOWER_IS_BETTER", "2")}
+    flipped = (await gql(UPDATE, id=parent["id"], version=parent["version"],
+                         input={"direction": "HIGHER_IS_BETTER"}))["updateGoal"]
+    assert flipped["__typename"] == "GoalSuccess"
+    again = (await gql(cascade, id=parent["id"]))["cascadeGoal"]
+    assert {c["direction"] for c in again["children"]} == {"HIGHER_IS_BETTER"}

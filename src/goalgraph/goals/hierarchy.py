@@ -136,7 +136,8 @@ async def cascade(session: AsyncSession, registry: object, parent_id: str | int,
                   shares: Mapping[str, Decimal] | None, viewer: Viewer, gate: Gate, now: datetime,
                   last_year: Mapping[str, Decimal] | None = None) -> list[Goal]:
     """Create or update the children of a goal for every team or member, in the caller's transaction (all or
-    nothing); returns them. Existing children of the same assignee are updated (their version moves on).
+    nothing); returns them. Existing children of the same assignee are updated (their version moves on) and
+    take the parent's direction.
 
     ``last_year``: for Split.LAST_YEAR, each part's actual a year earlier by CRM id
     (goalgraph.progress.cascade_weights computes them; all zero splits evenly)."""
@@ -181,6 +182,7 @@ async def cascade(session: AsyncSession, registry: object, parent_id: str | int,
                                          viewer=viewer, gate=gate, now=now))
         else:
             out.append(await update_goal(session, registry, found.id, found.version,  # type: ignore[arg-type]
-                                         {"target": targets[ext], "period_targets": periods}, viewer=viewer, gate=gate,
+                                         {"target": targets[ext], "period_targets": periods,
+                                          "direction": draft.direction}, viewer=viewer, gate=gate,
                                          now=now))
     return out
