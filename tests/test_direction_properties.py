@@ -1,6 +1,7 @@
 """Property test: directions and averages, through the store and the engine, against a plain-Python reference.
 
-Hypothesis draws won (and open) deals of two users in EUR over the first half of 2026 and 1–4 goals —
+Hypothesis draws an organisation time zone and week start, won (and open) deals of two users in EUR
+over the first half of 2026 and 1–4 goals —
 DEALS_WON COUNT or VALUE, or the mean deal value (an AVERAGE measure registered for the test), each
 higher- or lower-is-better, weekly or monthly, for the company or a user, with a target (0 now and
 then) — and a moment "now" around them. Each goal's periods from
@@ -26,6 +27,7 @@ from sqlalchemy import delete, select
 
 from goalgraph.db.models import Deal, DealStageChange, Goal, Pipeline, ProgressMark, Stage, StoredProgress, User
 from goalgraph.ingest.batch import ingest_batch
+from goalgraph.organisation import OrganisationSettings
 from goalgraph.progress.service import compute_progress
 from goalgraph.progress.summary import summary_status
 from goalgraph.registry import Measure
@@ -131,9 +133,10 @@ def _register_average(runtime: Runtime) -> None:
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(deals=st.lists(DEAL, max_size=25), goals=st.lists(GOAL, min_size=1, max_size=4),
-       now_offset=st.integers(-10 * 86400, HALF_YEAR + 40 * 86400))
+       now_offset=st.integers(-10 * 86400, HALF_YEAR + 40 * 86400),
+       zone=st.sampled_from(("UTC", "Europe/Oslo", "America/New_York", "Pacific/Auckland")), week_start=st.integers(0, 6))
 async def test_directions_and_averages_match_the_reference(runtime: Runtime, deals: list, goals: list,
-                                                           now_offset: int) -> None:
+                                                           now_offset: int, zone: str, week_start: int) -> None:
     _register_average(runtime)
     now = START + timedelta(seconds=now_offset)
     batch_deals = []
@@ -167,7 +170,8 @@ async def test_directions_and_averages_match_the_reference(runtime: Runtime, dea
                 direction="LOWER_IS_BETTER" if g["lower"] else "HIGHER_IS_BETTER", created_at=START, updated_at=START))
         session.add_all(rows)
     async with runtime.sessions() as session:
-        progress = await compute_progress(session, runtime.registry, rows, now)
+        progress = await compute_progress(session, runtime.registry, rows, now,
+                                          organisation=OrganisationSettings(time_zone=zone, week_start=week_start))
 
     won_deals = [(user_ids[USERS[o]], Decimal(c) / 100, START + timedelta(seconds=at)) for o, c, at, w in deals if w]
     problems: list[str] = []
