@@ -54,7 +54,8 @@ GOAL = st.fixed_dictionaries({
 
 
 def q(value: Decimal) -> Decimal:
-    return value.quantize(Q, rounding=ROUND_HALF_UP)
+    """To 4 places, half to even: how amounts, means and ratios are rounded (projections round half up)."""
+    return value.quantize(Q)
 
 
 # --------------------------------------------------------------------------

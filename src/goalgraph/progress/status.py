@@ -75,7 +75,7 @@ def combined(parts: Sequence[tuple[Decimal, Decimal, int]], rules: Rules = HIGHE
     facts = sum(n for _, _, n in parts)
     actual = sum((a * n for _, a, n in parts), Decimal(0)) / facts if facts else Decimal(0)
     target = sum((t for t, _, _ in parts), Decimal(0)) / len(parts)
-    return target.quantize(_Q, rounding=ROUND_HALF_UP), actual.quantize(_Q, rounding=ROUND_HALF_UP)
+    return target.quantize(_Q), actual.quantize(_Q)  # half to even, as the engine's amounts and ratios
 
 
 class Status(str, enum.Enum):
