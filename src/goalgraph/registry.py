@@ -152,6 +152,21 @@ class FactKind:
         return self.key
 
 
+class Direction(str, enum.Enum):
+    """Which way a goal's actual is better: up (a quota) or down (a cap, a resolution time)."""
+
+    HIGHER_IS_BETTER = "HIGHER_IS_BETTER"
+    LOWER_IS_BETTER = "LOWER_IS_BETTER"
+
+
+class Aggregation(str, enum.Enum):
+    """How a measure combines the facts counted: the sum of a column, their number, or the column's mean."""
+
+    SUM = "SUM"
+    COUNT = "COUNT"
+    AVERAGE = "AVERAGE"
+
+
 @dataclass(frozen=True)
 class Measure:
     """How a goal measures the facts it counts.
@@ -159,8 +174,9 @@ class Measure:
     ``column`` is the label of the amount column in the fact source (None: count facts).
     ``money`` amounts are converted to the goal's currency. ``scale`` multiplies the summed
     column (e.g. 0.01 when the source sums value × probability in whole percent), so the
-    database can keep exact integers. ``lower_is_better`` and ``cumulative`` steer status and
-    pace (goalgraph.progress.status.Rules).
+    database can keep exact integers. ``lower_is_better`` is the default direction of goals that
+    use it (a goal may set its own: ``Goal.direction``); ``cumulative`` and ``average`` steer status,
+    pace and summaries (goalgraph.progress.status.Rules).
     """
 
     key: str
@@ -168,7 +184,8 @@ class Measure:
     column: str | None = None
     money: bool = False
     scale: Decimal = Decimal(1)
-    #: Lower actuals are better (a cap, a resolution time): status and pace read the other way.
+    #: Lower actuals are better (a cap, a resolution time) for goals that do not say otherwise:
+    #: their default direction (:attr:`default_direction`).
     lower_is_better: bool = False
     #: The actual accumulates over the period (counts, sums); False for a level that is already an
     #: estimate of the period's end (a forecast), which pace does not extrapolate.
@@ -189,6 +206,18 @@ class Measure:
             object.__setattr__(self, "cumulative", False)  # the latest value does not grow with time
         if self.average and self.cumulative:
             object.__setattr__(self, "cumulative", False)  # a mean does not grow with time
+
+    @property
+    def default_direction(self) -> Direction:
+        """The direction a goal using this measure gets when its input leaves it out."""
+        return Direction.LOWER_IS_BETTER if self.lower_is_better else Direction.HIGHER_IS_BETTER
+
+    @property
+    def aggregation(self) -> Aggregation:
+        """SUM of ``column``, COUNT of facts, or AVERAGE of ``column``."""
+        if self.average:
+            return Aggregation.AVERAGE
+        return Aggregation.COUNT if self.column is None else Aggregation.SUM
 
 
 COUNT = Measure("COUNT", "Number")

@@ -434,11 +434,16 @@ try {
   await form.locator('[data-testid="notify-settings"] input[name="notifyMilestones"]').fill("25, 75, 100");
   await form.locator('[data-testid="notify-settings"] input[name="notifyPace"]').uncheck();
   step("notification settings in the goal form: milestones 25, 75, 100; pace alerts off");
+  const preselected = await form.locator('[data-testid="direction"]').inputValue();
+  if (preselected !== "HIGHER_IS_BETTER") throw new Error(`direction not preselected from the measure: ${preselected}`);
+  await form.locator('[data-testid="direction"]').selectOption("LOWER_IS_BETTER");
+  step(`direction preselected ${preselected} (the measure's default), changed to LOWER_IS_BETTER`);
   const periodInputs = form.locator('[data-testid="period-targets"] input');
   const periodCount = await periodInputs.count();
   await periodInputs.last().fill("25000");
   await form.getByRole("button", { name: "Create goal" }).click();
   await page.locator(`[data-testid="goal-detail"] h1:has-text("${newTitle}")`).waitFor();
+  await page.locator('[data-testid="direction-note"]').waitFor();
   const targets = await page.locator('[data-testid="period-row"] td:nth-child(2)').allInnerTexts();
   if (targets.length !== periodCount || !targets[targets.length - 1].endsWith("25,000") || !targets[0].endsWith("10,000")) {
     throw new Error(`per-period targets not as entered: ${targets.join(", ")}`);

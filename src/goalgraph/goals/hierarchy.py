@@ -1,7 +1,7 @@
 """Goal hierarchies: company → team → user goals that break one target down.
 
-A child measures what its parent measures — same goal type, measure, filters, currency, interval and
-fiscal alignment — for a part of its assignee: a team (or a user) under a company goal, a member under
+A child measures what its parent measures — same goal type, measure, filters, currency, interval,
+fiscal alignment and direction — for a part of its assignee: a team (or a user) under a company goal, a member under
 a team goal. The targets need not add up (SuperOffice: "they need not be the sum of each other"): a
 parent shows the sum of its children beside its own and flags a mismatch, as a guideline.
 
@@ -52,7 +52,8 @@ async def check_parent(session: AsyncSession, draft: GoalDraft, assignee: object
             ancestor = await session.get(Goal, ancestor.parent_id) if ancestor.parent_id else None
     for name, mine, theirs in (("goal type", draft.goal_type, parent.goal_type), ("measure", draft.measure, parent.measure),
                                ("currency", draft.currency, parent.currency), ("interval", draft.interval, parent.interval),
-                               ("fiscal alignment", draft.fiscal, parent.fiscal)):
+                               ("fiscal alignment", draft.fiscal, parent.fiscal),
+                               ("direction", draft.direction, parent.direction)):
         if mine != theirs:
             raise _refuse(f"the parent's {name} is {theirs}, this goal's {mine}: a child measures what its parent measures")
     if {k: sorted(v) for k, v in draft.filters.items() if v} != {k: sorted(v) for k, v in (parent.filters or {}).items() if v}:
@@ -161,7 +162,8 @@ async def cascade(session: AsyncSession, registry: object, parent_id: str | int,
                   shares: Mapping[str, Decimal] | None, viewer: Viewer, gate: Gate, now: datetime,
                   last_year: Mapping[str, Decimal] | None = None) -> list[Goal]:
     """Create or update the children of a goal for every team or member, in the caller's transaction (all or
-    nothing); returns them. Existing children of the same assignee are updated (their version moves on).
+    nothing); returns them. Existing children of the same assignee are updated (their version moves on) and
+    take the parent's direction.
 
     ``last_year``: for Split.LAST_YEAR, each part's actual a year earlier by CRM id
     (goalgraph.progress.cascade_weights computes them; all zero splits evenly)."""
@@ -206,6 +208,7 @@ async def cascade(session: AsyncSession, registry: object, parent_id: str | int,
                                          viewer=viewer, gate=gate, now=now))
         else:
             out.append(await update_goal(session, registry, found.id, found.version,  # type: ignore[arg-type]
-                                         {"target": targets[ext], "period_targets": periods}, viewer=viewer, gate=gate,
+                                         {"target": targets[ext], "period_targets": periods,
+                                          "direction": draft.direction}, viewer=viewer, gate=gate,
                                          now=now))
     return out

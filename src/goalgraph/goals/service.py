@@ -39,6 +39,9 @@ from goalgraph import staleness
 #: Fields whose change alters which facts count or how periods fall: the goal's stored results are marked (thawed).
 DEFINITION_FIELDS = ("goal_type", "assignee_kind", "assignee_id", "measure", "interval", "start_date", "end_date",
                      "fiscal", "currency", "filters", "split_by")
+#: ``direction`` is part of the definition too but moves no actual: the store keeps actuals only (status,
+#: ratio and pace are computed from them at each read), so nothing is marked; the mutation wakes the status
+#: watch (graphql.goal_mutations.after_goal_change), which announces what the change turned.
 
 
 def parse_goal_id(goal_id: str | int) -> int:
@@ -50,10 +53,10 @@ def parse_goal_id(goal_id: str | int) -> int:
 
 
 def same_measure(a: Goal, b: Goal) -> bool:
-    """Two goals measure the same thing the same way — goal type, measure, interval, fiscal year and
-    currency — so one's targets may be summed beside the other's (a team's members' targets)."""
-    return (a.goal_type, a.measure, a.interval, a.fiscal, a.currency) == (
-        b.goal_type, b.measure, b.interval, b.fiscal, b.currency)
+    """Two goals measure the same thing the same way — goal type, measure, interval, fiscal year,
+    currency and direction — so one's targets may be summed beside the other's (a team's members' targets)."""
+    return (a.goal_type, a.measure, a.interval, a.fiscal, a.currency, a.direction) == (
+        b.goal_type, b.measure, b.interval, b.fiscal, b.currency, b.direction)
 
 
 async def get_goal(session: AsyncSession, goal_id: str | int, viewer: Viewer, *, for_update: bool = False) -> Goal:
@@ -122,7 +125,7 @@ async def draft_of(session: AsyncSession, goal: Goal) -> GoalDraft:
         fiscal=goal.fiscal, currency=goal.currency, filters={k: list(v) for k, v in (goal.filters or {}).items()},
         target=goal.target, stretch_target=goal.stretch_target, period_targets=dict(overrides),
         split_by=goal.split_by, element_targets=dict((await element_targets_of(session, [goal.id])).get(goal.id, {})),
-        parent_id=goal.parent_id,
+        parent_id=goal.parent_id, direction=goal.direction,
     )
 
 
@@ -160,7 +163,10 @@ def _money(value: Decimal | None) -> str | None:
 
 
 def _target_changes(old: GoalDraft | None, new: GoalDraft) -> list[dict[str, Any]]:
+    """What revisions record: the targets and the direction (which turns "at least" into "at most")."""
     changes: list[dict[str, Any]] = []
+    if old is not None and old.direction != new.direction:
+        changes.append({"field": "direction", "old": old.direction, "new": new.direction})
     for name in ("target", "stretch_target"):
         before = None if old is None else getattr(old, name)
         after = getattr(new, name)
@@ -196,6 +202,7 @@ def _apply(goal: Goal, draft: GoalDraft, assignee: Any) -> None:
     goal.stretch_target = draft.stretch_target
     goal.split_by = draft.split_by
     goal.parent_id = draft.parent_id
+    goal.direction = draft.direction or "HIGHER_IS_BETTER"
 
 
 async def _write_targets(session: AsyncSession, goal_id: int, draft: GoalDraft) -> None:

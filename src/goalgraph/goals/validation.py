@@ -15,7 +15,7 @@ from goalgraph.db.models import Team, User
 from goalgraph.errors import FactError
 from goalgraph.inputs import amount_problem
 from goalgraph.periods import Calendar, Interval, periods_for
-from goalgraph.registry import FilterKind, GoalType, Registry
+from goalgraph.registry import Direction, FilterKind, GoalType, Registry
 
 ASSIGNEE_KINDS = ("USER", "TEAM", "COMPANY")
 EARLIEST, LATEST = date(1970, 1, 1), date(2099, 12, 31)
@@ -45,6 +45,8 @@ class GoalDraft:
     element_targets: dict[str, Decimal] = field(default_factory=dict)
     #: The parent goal's id (a goal hierarchy: goals/hierarchy.py), or None.
     parent_id: int | None = None
+    #: HIGHER_IS_BETTER or LOWER_IS_BETTER (goalgraph.registry.Direction); None: the measure's default.
+    direction: str | None = None
 
 
 @dataclass
@@ -61,7 +63,8 @@ async def validate_draft(
 
     Normalises in place: currency defaults to the organisation's for money measures and is
     cleared for the others; filter values take the form the facts they match are stored in
-    (:meth:`FilterSpec.normalised`); the target defaults from the per-period targets.
+    (:meth:`FilterSpec.normalised`); the target defaults from the per-period targets; the
+    direction defaults to the measure's (:attr:`Measure.default_direction`).
     """
     errors: list[FactError] = []
 
@@ -77,6 +80,8 @@ async def validate_draft(
              "UNKNOWN_REFERENCE")
     else:
         measure = goal_type.measure(draft.measure)
+        if measure is not None and draft.direction is None:
+            draft.direction = measure.default_direction.value
         if measure is None:
             fail("measure", f"goal type {goal_type.key} does not measure {draft.measure!r} "
                             f"(accepted: {', '.join(m.key for m in goal_type.measures)})")
@@ -97,6 +102,8 @@ async def validate_draft(
         await _check_filter_references(session, goal_type, draft.filters, errors)
         await _check_dimensions(session, registry, goal_type, draft, errors)
 
+    if draft.direction is not None and draft.direction not in Direction.__members__:
+        fail("direction", f"{draft.direction!r} is not one of {', '.join(Direction.__members__)}")
     assignee = await _resolve_assignee(session, draft, fail)
     periods_ok = _check_schedule(draft, cal, fail)
     _check_targets(draft, goal_type, cal, periods_ok, fail)

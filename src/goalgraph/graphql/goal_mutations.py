@@ -28,6 +28,7 @@ from goalgraph.graphql.errors import (
     NotFoundError,
     ValidationError,
 )
+from goalgraph.graphql.types.goal_types import GoalDirection
 from goalgraph.graphql.types.goals import AssigneeKind, GoalNode, Interval
 from goalgraph.errors import FactError
 from goalgraph.live.broker import FactsChanged
@@ -91,7 +92,10 @@ class GoalInput:
         default=None, description="What contributors are told (defaults: assignment, 50 % and 100 %, pace, close).")
     parent_id: strawberry.ID | None = strawberry.field(
         default=None, description="The goal this one breaks down (company → team → user; same type, measure, "
-                                  "filters, currency and interval).")
+                                  "filters, currency, interval and direction).")
+    direction: GoalDirection | None = strawberry.field(
+        default=None, description="Which way the actual is better; leave out for the measure's default "
+                                  "(goalTypes { measures { defaultDirection } }).")
 
 
 @strawberry.input(description="Changes to a goal; fields left out stay as they are.")
@@ -118,6 +122,9 @@ class GoalUpdateInput:
     element_targets: list[ElementTargetInput] | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces the per-element targets."
     )
+    direction: GoalDirection | None = strawberry.field(
+        default=strawberry.UNSET, description="Which way the actual is better (recorded in the revisions; refused "
+                                              "while the targets are locked). Changing the measure keeps it.")
 
 
 @strawberry.type(description="The goal as stored after the change.")
@@ -197,7 +204,7 @@ def _draft(input: GoalInput) -> GoalDraft:
         filters=_filters(input.filters), target=input.target_for_all, stretch_target=input.stretch_target,
         period_targets=_period_targets(input.period_targets), split_by=input.split_by,
         element_targets=_element_targets(input.element_targets),
-        parent_id=_parent(input.parent_id),
+        parent_id=_parent(input.parent_id), direction=None if input.direction is None else input.direction.value,
     )
 
 
@@ -222,6 +229,10 @@ def _changes(input: GoalUpdateInput) -> dict[str, Any]:
             if value is None:
                 raise GoalInvalid([FactError(("interval",), "cannot be null", "REQUIRED")])
             changes["interval"] = value.value
+        elif name == "direction":
+            if value is None:
+                raise GoalInvalid([FactError(("direction",), "cannot be null", "REQUIRED")])
+            changes["direction"] = value.value
         elif name == "filters":
             changes["filters"] = _filters(value)
         elif name == "period_targets":

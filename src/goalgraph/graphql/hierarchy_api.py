@@ -23,17 +23,21 @@ from goalgraph.graphql.types.goals import GoalNode
 from goalgraph.progress.cascade_weights import last_year_actuals
 from goalgraph.progress.engine import shape_amount
 from goalgraph.progress.service import is_money
+from goalgraph.progress.status import combined
 
 
 @strawberry.type(description="One period of a parent goal beside the sum of its children.")
 class HierarchyPeriod:
     start_date: date = strawberry.field(description="First day of the period.")
     target: Decimal = strawberry.field(description="The parent's own target.")
-    children_target: Decimal = strawberry.field(description="The sum of the children's targets.")
+    children_target: Decimal = strawberry.field(description="The sum of the children's targets (an average: "
+                                                            "their mean).")
     actual: Decimal = strawberry.field(description="The parent's own actual.")
-    children_actual: Decimal = strawberry.field(description="The sum of the children's actuals.")
+    children_actual: Decimal = strawberry.field(description="The sum of the children's actuals (an average: their "
+                                                            "means weighted by their facts).")
     target_mismatch: bool = strawberry.field(description="The parent's target differs from its children's sum "
-                                                         "(a guideline: they need not match).")
+                                                         "(an average: their mean; a guideline: they need not "
+                                                         "match).")
 
 
 @strawberry.type(description="A goal's place in a hierarchy: its children and their sums per period.")
@@ -51,14 +55,13 @@ async def hierarchy_of(info: Info, goal: Goal) -> GoalHierarchy | None:
     loaders = info.context.loaders
     own, *theirs = await loaders.progress.load_many([(goal.id, None, None), *((c.id, None, None) for c in children)])
     money = is_money(info.context.runtime.registry, goal)
-    sums: dict[date, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    parts: dict[date, list[tuple[Decimal, Decimal, int]]] = defaultdict(list)
     for progress in theirs:
         for p in progress.periods:
-            sums[p.period.start_date][0] += p.target
-            sums[p.period.start_date][1] += p.actual
+            parts[p.period.start_date].append((p.target, p.actual, p.facts))
     periods = []
     for p in own.periods:
-        target, actual = sums.get(p.period.start_date, [Decimal(0), Decimal(0)])
+        target, actual = combined(parts.get(p.period.start_date, []), own.rules)
         periods.append(HierarchyPeriod(start_date=p.period.start_date, target=p.target,
                                        children_target=shape_amount(target, money), actual=p.actual,
                                        children_actual=shape_amount(actual, money),

@@ -14,12 +14,14 @@ from goalgraph.access.gate import LicenceRequired
 from goalgraph.access.viewer import Viewer
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.goal_mutations import GoalFilterInput, _filters
+from goalgraph.graphql.types.goal_types import GoalDirection
 from goalgraph.graphql.types.goals import Interval
 from goalgraph.goals.schedule import calendar_of
 from goalgraph.periods import Interval as PeriodInterval
 from goalgraph.periods import local_midnight
 from goalgraph.progress import leaderboard as board
 from goalgraph.progress.engine import EngineError, shape_amount
+from goalgraph.registry import Direction
 
 LeaderboardRank = strawberry.enum(board.RankBy, name="LeaderboardRank", description=(
     "ACTUAL ranks every active user (or team) by their actual; ATTAINMENT ranks the user (or team) goals "
@@ -45,7 +47,9 @@ class Leaderboard:
     label: str = strawberry.field(description="The period, e.g. 2026-04.")
     start_date: date = strawberry.field(description="First day of the period.")
     end_date: date = strawberry.field(description="Last day of the period.")
-    lower_is_better: bool = strawberry.field(description="The measure ranks the lowest first.")
+    lower_is_better: bool = strawberry.field(description="The board ranks the lowest first (direction LOWER_IS_BETTER).")
+    direction: GoalDirection = strawberry.field(description="The direction ranked by: the one asked for, else the "
+                                                            "measure's default.")
     entrants: int = strawberry.field(description="How many were ranked (also those the viewer may not see).")
     entries: list[LeaderboardEntry] = strawberry.field(
         description="The entries the viewer may see, best first: everyone for admins, services and holders of both "
@@ -62,7 +66,8 @@ def _visible(viewer: Viewer, entry: board.Entry) -> bool:
 @strawberry.type(description="Leaderboard queries.")
 class LeaderboardQueries:
     @strawberry.field(description="Users or teams ranked for a goal type and measure over the period of `interval` "
-                                  "containing `on` (default today), ordered by the measure's direction.")
+                                  "containing `on` (default today), best first by `direction` (default the measure's); "
+                                  "ATTAINMENT ranks the goals of that direction only.")
     async def leaderboard(
         self, info: Info,
         goal_type: Annotated[str, strawberry.argument(description="Goal type key (see goalTypes).")],
@@ -76,6 +81,9 @@ class LeaderboardQueries:
             description="Money measures: the currency to rank in (default the organisation's).")] = None,
         filters: Annotated[list[GoalFilterInput] | None, strawberry.argument(
             description="ACTUAL: the goal type's filters, as on goals.")] = None,
+        direction: Annotated[GoalDirection | None, strawberry.argument(
+            description="Which way is better (default the measure's defaultDirection); ATTAINMENT ranks the goals "
+                        "of this direction.")] = None,
     ) -> Leaderboard:
         ctx = info.context
         viewer, gate = await ctx.viewer(), await ctx.gate()
@@ -104,7 +112,8 @@ class LeaderboardQueries:
                 result = await board.leaderboard(
                     session, registry, org, ctx.now, goal_type=goal_type, measure=measure,
                     interval=PeriodInterval(interval.value), on=moment, rank_by=rank_by, entrants=entrants,
-                    currency=currency, filters=wanted)
+                    currency=currency, filters=wanted,
+                    direction=None if direction is None else Direction(direction.value))
             except (board.LeaderboardError, EngineError) as bad:
                 raise query_error(str(bad), ErrorCode.BAD_USER_INPUT) from None
         money = kind.measure(measure).money  # type: ignore[union-attr]
@@ -112,7 +121,8 @@ class LeaderboardQueries:
         mine = {viewer.user_id} if viewer.user_id else set()
         return Leaderboard(
             label=result.period.label, start_date=result.period.start_date, end_date=result.period.end_date,
-            lower_is_better=kind.measure(measure).lower_is_better, entrants=len(result.entries),  # type: ignore[union-attr]
+            lower_is_better=result.direction is Direction.LOWER_IS_BETTER,
+            direction=GoalDirection(result.direction.value), entrants=len(result.entries),
             entries=[LeaderboardEntry(
                 rank=e.rank, user_id=strawberry.ID(e.external_id) if e.user_id else None,
                 team_id=strawberry.ID(e.external_id) if e.team_id else None, name=e.name,

@@ -30,7 +30,8 @@ from goalgraph.organisation import get_organisation
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.periods import MAX_PERIODS, Period, TooManyPeriods
 from goalgraph.progress import engine
-from goalgraph.progress.service import INLINE_PAIRS, GoalProgress, compute_progress, query_of
+from goalgraph.progress.service import INLINE_PAIRS, GoalProgress, compute_progress, query_of, rules_of
+from goalgraph.progress.status import combined
 
 if TYPE_CHECKING:
     from goalgraph.graphql.context import Context
@@ -206,7 +207,8 @@ class Loaders:
         return [found.get(i, []) for i in ids]
 
     async def _member_targets(self, ids: Sequence[int]) -> list[dict[date, Decimal]]:
-        """For team goals: per period start, the sum of members' own goals' targets (same type, measure, interval)."""
+        """For team goals: per period start, the sum of members' own goals' targets (same type, measure, interval,
+        direction); for an average, their mean (goalgraph.progress.status.combined)."""
         ctx = self._ctx
         team_goals = [g for g in await self.goal.load_many(list(ids)) if g is not None and g.assignee_team_id]
         if not team_goals:
@@ -223,13 +225,15 @@ class Loaders:
         cal = calendar_of(org)
         out: dict[int, dict[date, Decimal]] = {}
         for team_goal in team_goals:
-            sums: dict[date, Decimal] = defaultdict(Decimal)
+            parts: dict[date, list[tuple[Decimal, Decimal, int]]] = defaultdict(list)
             for team_id, user_goal in rows:
                 if team_id != team_goal.assignee_team_id or not same_measure(user_goal, team_goal):
                     continue
                 for period in goal_periods(user_goal, cal, ctx.now):
-                    sums[period.start_date] += period_target(user_goal, period, overrides.get(user_goal.id, {}))
-            out[team_goal.id] = dict(sums)
+                    target = period_target(user_goal, period, overrides.get(user_goal.id, {}))
+                    parts[period.start_date].append((target, Decimal(0), 0))
+            rules_ = rules_of(ctx.runtime.registry, team_goal)
+            out[team_goal.id] = {day: combined(found, rules_)[0] for day, found in parts.items()}
         return [out.get(i, {}) for i in ids]
 
     async def contributions(self, goal: Goal, period: Period, limit: int, after: int | None):  # type: ignore[no-untyped-def]

@@ -56,7 +56,8 @@ async def progress_changed(session: AsyncSession, goals: Sequence[Goal], progres
                            plugin_channels: Sequence[str] = ()) -> int:
     """Milestones, pace and closed periods of freshly measured goals (``progress``: goal id → GoalProgress)."""
     settings = await rules.settings_of(session, [g.id for g in goals])
-    found_events = {goal.id: rules.events_of(goal, settings[goal.id], progress[goal.id].periods, now)
+    found_events = {goal.id: rules.events_of(goal, settings[goal.id], progress[goal.id].periods, now,
+                                             progress[goal.id].rules.lower_is_better)
                     for goal in goals if goal.id in progress}
     known = await known_event_keys(session, [e.key for events in found_events.values() for e in events])
     written = 0
@@ -132,7 +133,8 @@ async def periods_closed(session: AsyncSession, registry: Any, now: datetime, *,
         return 0
     progress = await compute_progress(session, registry, goals, now, window=(since, today), organisation=org)
     settings = await rules.settings_of(session, [g.id for g in goals])
-    found_events = {goal.id: [e for e in rules.events_of(goal, settings[goal.id], progress[goal.id].periods, now)
+    found_events = {goal.id: [e for e in rules.events_of(goal, settings[goal.id], progress[goal.id].periods, now,
+                                                         progress[goal.id].rules.lower_is_better)
                               if e.kind == rules.CLOSED] for goal in goals}
     known = await known_event_keys(session, [e.key for events in found_events.values() for e in events])
     written = 0

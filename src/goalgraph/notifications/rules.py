@@ -154,15 +154,20 @@ def _figures(period: Any) -> dict[str, Any]:
             "ratio": None if period.ratio is None else str(period.ratio)}
 
 
-def events_of(goal: Goal, settings: NotificationSettings, periods: Sequence[Any], now: datetime) -> list[Event]:
+def events_of(goal: Goal, settings: NotificationSettings, periods: Sequence[Any], now: datetime,
+              lower_is_better: bool = False) -> list[Event]:
     """The events a goal's measured periods (goalgraph.progress.service.PeriodProgress) give rise to now:
     each milestone its current period has reached, its pace once BEHIND or AT_RISK, and the close of
-    a period that ended while the goal existed. Keys make each crossing one event, however often this is asked."""
+    a period that ended while the goal existed. Keys make each crossing one event, however often this is asked.
+
+    ``lower_is_better`` (the goal's direction, from its progress' rules): a cap has no milestones — using
+    50 % of it is no achievement, and breaking it is told by its pace (AT_RISK) and its close (MISSED).
+    Pace and close follow the direction already (their statuses do)."""
     out: list[Event] = []
     for p in periods:
         start = p.period.start_date.isoformat()
         if p.period.start <= now < p.period.end:
-            if settings.milestones and p.ratio is not None:
+            if settings.milestones and p.ratio is not None and not lower_is_better:
                 for m in settings.milestones:
                     if p.ratio * 100 >= m:
                         out.append(Event(MILESTONE, goal.id, f"milestone:{goal.id}:{start}:{m}",

@@ -5,7 +5,9 @@ same placement, filters and conversion as goals. Ranked *by attainment*: the use
 that goal type and measure running in the period, by actual ÷ target of that period (goals with a
 zero target have no attainment and come last).
 
-Order follows the measure's direction (lower-is-better measures rank the lowest first). Ties share
+Order follows the board's direction (:func:`goalgraph.progress.status.rules_for`): the one asked for,
+else the measure's default; lower-is-better boards rank the lowest first. By attainment, only goals of
+that direction run (a cap's 80 % and a quota's 80 % are not the same feat). Ties share
 a rank and the next rank skips ("1, 2, 2, 4": competition ranking); within a tie entries are listed
 by name. Ranks are computed over every entrant before the viewer's sight is applied, so a viewer who
 sees only themselves still sees their true rank.
@@ -28,7 +30,8 @@ from goalgraph.organisation import OrganisationSettings
 from goalgraph.periods import Interval, Period, period_containing, periods_for
 from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals
 from goalgraph.progress.service import compute_progress
-from goalgraph.registry import Registry
+from goalgraph.progress.status import rules_for
+from goalgraph.registry import Direction, Registry
 
 
 class RankBy(str, enum.Enum):
@@ -61,6 +64,7 @@ class Entry:
 class Board:
     period: Period
     entries: list[Entry]
+    direction: Direction = Direction.HIGHER_IS_BETTER
 
 
 class LeaderboardError(ValueError):
@@ -84,14 +88,18 @@ def ranked(items: Sequence[tuple[Decimal | None, str, dict]], lower_is_better: b
 
 async def leaderboard(session: AsyncSession, registry: Registry, org: OrganisationSettings, now: datetime, *,
                       goal_type: str, measure: str, interval: Interval, on: datetime, rank_by: RankBy,
-                      entrants: Entrants, currency: str | None, filters: Mapping[str, Sequence[str]]) -> Board:
-    """The ranked board (every entrant; the caller applies what the viewer may see)."""
+                      entrants: Entrants, currency: str | None, filters: Mapping[str, Sequence[str]],
+                      direction: Direction | None = None) -> Board:
+    """The ranked board (every entrant; the caller applies what the viewer may see); ``direction``: None for
+    the measure's default."""
     kind = registry.goal_types.get(goal_type)
     if kind is None:
         raise LeaderboardError(f"goalType: unknown goal type {goal_type!r}")
     m = kind.measure(measure)
     if m is None:
         raise LeaderboardError(f"measure: goal type {goal_type} has no measure {measure!r}")
+    lower = rules_for(m, direction).lower_is_better
+    chosen = Direction.LOWER_IS_BETTER if lower else Direction.HIGHER_IS_BETTER
     currency = (currency or org.default_currency) if m.money else None
     cal = calendar_of(org)
     start, end = period_containing(cal, interval, on)
@@ -108,12 +116,12 @@ async def leaderboard(session: AsyncSession, registry: Registry, org: Organisati
         actuals = await compute_actuals(session, registry, queries) if queries else {}
         items = [(actuals[(i, period.index)].value, name, {"id": i, "external_id": ext, "name": name,
                   "actual": actuals[(i, period.index)].value}) for i, ext, name in who]
-        rows = ranked(items, m.lower_is_better)
-        return Board(period, [_entry(rank, d, entrants) for rank, d in rows])
+        rows = ranked(items, lower)
+        return Board(period, [_entry(rank, d, entrants) for rank, d in rows], chosen)
 
     goals = list((await session.scalars(select(Goal).where(
         Goal.deleted_at.is_(None), Goal.goal_type == goal_type, Goal.measure == measure,
-        Goal.assignee_kind == assignee.value, Goal.start_date <= period.end_date,
+        Goal.assignee_kind == assignee.value, Goal.direction == chosen.value, Goal.start_date <= period.end_date,
         (Goal.end_date.is_(None)) | (Goal.end_date >= period.start_date),
         *( [Goal.currency == currency] if currency else [])).order_by(Goal.id))).all())
     progress = await compute_progress(session, registry, goals, now, window=(period.start_date, period.end_date),
@@ -129,7 +137,7 @@ async def leaderboard(session: AsyncSession, registry: Registry, org: Organisati
         ext, name = names.get(owner, ("", ""))
         items.append((p.ratio, name, {"id": owner, "external_id": ext, "name": name, "actual": p.actual, "target": p.target,
                                       "ratio": p.ratio, "goal_id": goal.id}))
-    return Board(period, [_entry(rank, d, entrants) for rank, d in ranked(items, m.lower_is_better)])
+    return Board(period, [_entry(rank, d, entrants) for rank, d in ranked(items, lower)], chosen)
 
 
 async def _names(session: AsyncSession, goals: Sequence[Goal], entrants: Entrants) -> dict[int, tuple[str, str]]:

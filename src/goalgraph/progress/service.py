@@ -22,7 +22,7 @@ from goalgraph.periods import Period
 from goalgraph import staleness
 from goalgraph.progress import store
 from goalgraph.progress.engine import Assignee, AssigneeKind, GoalQuery, compute_actuals, shape_amount
-from goalgraph.progress.status import HIGHER, Pace, Rules, Status, pace, ratio, status
+from goalgraph.progress.status import HIGHER, Pace, Rules, Status, combined, pace, ratio, rules_for, status
 from goalgraph.registry import Registry
 
 #: Stale rows recomputed within a read at most: this many (goal, period) pairs …
@@ -70,7 +70,7 @@ class GoalProgress:
 
     goal_id: int
     periods: list[PeriodProgress] = field(default_factory=list)
-    #: How the goal's measure reads (direction, accumulation): for summaries over the periods.
+    #: How the goal reads (its direction, its measure's aggregation): for summaries over the periods.
     rules: Rules = HIGHER
 
     @property
@@ -78,12 +78,18 @@ class GoalProgress:
         return next((p for p in self.periods if p.pace is not None), None)
 
     @property
+    def totals(self) -> tuple[Decimal, Decimal]:
+        """(target, actual) over the periods: sums, or for an average the fact-weighted mean
+        (:func:`goalgraph.progress.status.combined`)."""
+        return combined([(p.target, p.actual, p.facts) for p in self.periods], self.rules)
+
+    @property
     def total_target(self) -> Decimal:
-        return sum((p.target for p in self.periods), Decimal(0))
+        return self.totals[0]
 
     @property
     def total_actual(self) -> Decimal:
-        return sum((p.actual for p in self.periods), Decimal(0))
+        return self.totals[1]
 
 
 def is_money(registry: Registry, goal: Goal) -> bool:
@@ -94,13 +100,11 @@ def is_money(registry: Registry, goal: Goal) -> bool:
 
 
 def rules_of(registry: Registry, goal: Goal) -> Rules:
-    """How the goal's measure reads for status and pace (direction, accumulation, whole numbers)."""
+    """How the goal reads for status, pace and summaries: the goal's own direction and its measure's
+    aggregation (accumulation, averages, whole numbers) — see :func:`goalgraph.progress.status.rules_for`."""
     goal_type = registry.goal_types.get(goal.goal_type)
     measure = goal_type.measure(goal.measure) if goal_type is not None else None
-    if measure is None:
-        return HIGHER
-    return Rules(lower_is_better=measure.lower_is_better, cumulative=measure.cumulative,
-                 whole=measure.column is None)
+    return rules_for(measure, goal.direction)
 
 
 def assignee_of(goal: Goal) -> Assignee:
@@ -192,7 +196,7 @@ async def compute_progress(
             progress.periods.append(PeriodProgress(
                 goal_id=goal.id, period=period, target=target, actual=actual, facts=got.facts,
                 unconverted=got.unconverted, ratio=ratio(actual, target),
-                status=status(actual, target, period, now, rules), pace=pace(actual, target, period, now, rules),
+                status=status(actual, target, period, now, rules), pace=pace(actual, target, period, now, rules, got.facts),
                 snapshot_taken_at=got.frozen_at, computed_at=got.computed_at, pending=got.pending,
                 elements=_elements(element_targets.get(goal.id, {}), got.elements, period, now, money, rules)
                 if goal.split_by else [],

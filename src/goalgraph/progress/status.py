@@ -1,4 +1,11 @@
-"""Status and pace of a period: the rules in one place (documented in docs/goals.md, "Status and pace")."""
+"""Status and pace of a period: the rules in one place (documented in docs/goals.md, "Status and pace").
+
+How a goal reads comes from two things: its **direction** (the goal's own, ``Goal.direction``;
+higher or lower is better) and its measure's **aggregation** (a sum or count accumulates over the
+period; an average, or a forecast, is a level). :func:`rules_for` turns them into :class:`Rules`;
+every reader of the direction (status, pace, summaries, hierarchy sums, leaderboards,
+notifications) goes through it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from goalgraph.periods import Period, elapsed_fraction
+from goalgraph.registry import Direction, Measure
 
 _Q = Decimal("0.0001")
 
@@ -23,18 +31,51 @@ FULL_CONFIDENCE_AT = Decimal("0.5")
 
 @dataclass(frozen=True)
 class Rules:
-    """How a measure reads: which way is better, and whether its actual accumulates over the period."""
+    """How a goal reads: which way is better, and whether its actual accumulates over the period."""
 
     #: Lower actuals are better (a cap, a resolution time): reached at or below the target.
     lower_is_better: bool = False
     #: The actual grows as the period passes (counts, sums). False for a level read at any time
-    #: (a forecast): its projection is the actual itself.
+    #: (a forecast, an average): its projection is the actual itself.
     cumulative: bool = True
     #: Projections are whole numbers (counts).
     whole: bool = False
+    #: The actual is a mean of the facts counted: over several periods (a summary, a hierarchy's
+    #: children) it combines as the mean weighted by their facts, not as a sum (:func:`combined`).
+    average: bool = False
 
 
 HIGHER = Rules()
+
+
+def rules_for(measure: Measure | None, direction: Direction | str | None = None) -> Rules:
+    """The rules of a goal measured by ``measure`` with ``direction`` (None: the measure's default).
+
+    The one place that turns a direction and an aggregation into rules: status, pace, summaries,
+    leaderboards and notifications read them from here.
+    """
+    if measure is None:
+        return HIGHER if direction is None else Rules(lower_is_better=Direction(direction) is Direction.LOWER_IS_BETTER)
+    chosen = measure.default_direction if direction is None else Direction(direction)
+    return Rules(lower_is_better=chosen is Direction.LOWER_IS_BETTER, cumulative=measure.cumulative,
+                 whole=measure.column is None, average=measure.average)
+
+
+def combined(parts: Sequence[tuple[Decimal, Decimal, int]], rules: Rules = HIGHER) -> tuple[Decimal, Decimal]:
+    """(target, actual) of several (target, actual, facts) taken together — periods of a span, children of a goal.
+
+    Sums and counts add up. An average does not: the actual is the parts' means weighted by their
+    facts (the mean over all their facts; 0 without any), the target the mean of the parts' targets
+    (each is a level to hold), both to 4 places. None of it depends on the direction.
+    """
+    if not rules.average:
+        return (sum((t for t, _, _ in parts), Decimal(0)), sum((a for _, a, _ in parts), Decimal(0)))
+    if not parts:
+        return Decimal(0), Decimal(0)
+    facts = sum(n for _, _, n in parts)
+    actual = sum((a * n for _, a, n in parts), Decimal(0)) / facts if facts else Decimal(0)
+    target = sum((t for t, _, _ in parts), Decimal(0)) / len(parts)
+    return target.quantize(_Q), actual.quantize(_Q)  # half to even, as the engine's amounts and ratios
 
 
 class Status(str, enum.Enum):
@@ -136,16 +177,21 @@ def _judge(actual: Decimal, projected: Decimal, target: Decimal, rules: Rules) -
     return PaceStatus.BEHIND if projected >= target * AT_RISK_SHARE else PaceStatus.AT_RISK
 
 
-def pace(actual: Decimal, target: Decimal, period: Period, now: datetime, rules: Rules = HIGHER) -> Pace | None:
+def pace(actual: Decimal, target: Decimal, period: Period, now: datetime, rules: Rules = HIGHER,
+         facts: int | None = None) -> Pace | None:
     """Pace of a period that is under way; None before it starts or after it ends.
 
-    ``expected_by_now`` is target × share elapsed (the target itself for a non-cumulative measure).
+    ``expected_by_now`` is target × share elapsed (the target itself for a level — an average, a
+    forecast: there is no "so far" of a mean, only where it stands).
     ``projected``: for a cumulative measure, the actual plus the remaining share of the period at a
     blend of the pace observed so far (actual / elapsed) and the planned pace (the target), the
     observed one weighing elapsed / :data:`FULL_CONFIDENCE_AT` (fully from half-way on) — so on the
     first day one early deal does not project thirty, and nothing done yet projects nearly the plan;
-    for a level (non-cumulative) measure the actual itself. Whole numbers for counts. ``status``
-    compares the projection with the target (:data:`ON_TRACK_SHARE`, :data:`AT_RISK_SHARE`).
+    for a level (non-cumulative) measure the actual itself, not extrapolated. Whole numbers for
+    counts. ``status`` compares the projection with the target (:data:`ON_TRACK_SHARE`,
+    :data:`AT_RISK_SHARE`); lower-is-better mirrors it (the projection within the target / 0.9 is
+    ON_TRACK, within target / 0.7 BEHIND) and a cumulative cap already broken is AT_RISK.
+    An average over no facts yet (``facts`` 0) has no level to judge: it projects the target, ON_TRACK.
     """
     if not period.start <= now < period.end:
         return None
@@ -156,6 +202,8 @@ def pace(actual: Decimal, target: Decimal, period: Period, now: datetime, rules:
         confidence = min(Decimal(1), share / FULL_CONFIDENCE_AT)
         observed = actual / share if share > 0 else target
         projected = actual + (1 - share) * (confidence * observed + (1 - confidence) * target)
+    elif rules.average and facts == 0:
+        expected, projected = target, target  # nothing measured yet: no evidence against the plan
     else:
         expected, projected = target, actual
     quantum = Decimal(1) if rules.whole else _Q

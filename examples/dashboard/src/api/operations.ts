@@ -38,6 +38,7 @@ export const GoalCardFields = graphql(`
     locked
     version
     splitBy
+    direction
     goalType { key label category }
     assignee { kind user { id name } team { id name } }
     viewerCan { edit delete lock enterValues }
@@ -115,7 +116,7 @@ export const FormDataQuery = graphql(`
       label
       category
       description
-      measures { key label money }
+      measures { key label money aggregation defaultDirection }
       filters { key label kind required multiple choices description dimension }
       perPeriodTargets
       feature

@@ -67,6 +67,7 @@ export function GoalDetail({ id }: { id: string }) {
             {goal.endDate ? ` to ${date(goal.endDate)}` : " (open-ended)"}
             {goal.fiscal ? " · fiscal" : ""}
             {goal.splitBy ? ` · split by ${goal.splitBy.replace(/_/g, " ")}` : ""}
+            {goal.direction === "LOWER_IS_BETTER" && <span data-testid="direction-note"> · lower is better</span>}
             {goal.locked && <span data-testid="locked-note"> · <LockIcon /> targets locked</span>}
           </p>
         </div>

@@ -7,6 +7,7 @@ import { execute, GraphQLRequestError } from "../api/client";
 import { CreateGoalMutation, FormDataQuery, GoalQuery, MeQuery as MeDocument, UpdateGoalMutation } from "../api/operations";
 import type {
   AssigneeKind,
+  GoalDirection,
   GoalFormDataQuery,
   GoalInput,
   GoalPayloadFieldsFragment,
@@ -29,6 +30,9 @@ interface State {
   title: string;
   goalType: string;
   measure: string;
+  /** Preselected from the measure's defaultDirection until the user picks one (`directionChosen`). */
+  direction: GoalDirection;
+  directionChosen: boolean;
   currency: string;
   assigneeKind: AssigneeKind;
   assigneeId: string;
@@ -52,6 +56,16 @@ const DEFAULT_NOTIFY = { assigned: true, milestones: "50, 100", pace: true, peri
 /** "50, 100 %" → [50, 100]; anything that is not a whole number is sent as is for the server to name. */
 function milestones(text: string): number[] {
   return text.split(/[,;\s%]+/).filter((t) => t !== "").map((t) => (/^\d+$/.test(t) ? Number(t) : Number.NaN));
+}
+
+const DIRECTIONS: { value: GoalDirection; label: string }[] = [
+  { value: "HIGHER_IS_BETTER", label: "Higher is better (reach at least the target)" },
+  { value: "LOWER_IS_BETTER", label: "Lower is better (stay at or below the target)" },
+];
+
+/** The direction a measure preselects (docs/goals.md, "Direction"). */
+function defaultDirection(type: GoalTypeInfo | undefined, measure: string): GoalDirection {
+  return type?.measures.find((m) => m.key === measure)?.defaultDirection ?? "HIGHER_IS_BETTER";
 }
 
 const INTERVALS: { value: Interval; label: string }[] = [
@@ -81,6 +95,8 @@ function emptyState(data: FormData, me: MeQuery | undefined): State {
     title: "",
     goalType: type?.key ?? "",
     measure: type?.measures[0]?.key ?? "",
+    direction: defaultDirection(type, type?.measures[0]?.key ?? ""),
+    directionChosen: false,
     currency: data.organisation.defaultCurrency,
     assigneeKind: userId ? "USER" : "COMPANY",
     assigneeId: userId ?? "",
@@ -103,6 +119,8 @@ function goalState(goal: Goal, data: FormData): State {
     title: goal.title,
     goalType: goal.goalType.key,
     measure: goal.measure,
+    direction: goal.direction,
+    directionChosen: true,
     currency: goal.currency ?? data.organisation.defaultCurrency,
     assigneeKind: goal.assignee.kind,
     assigneeId: goal.assignee.user?.id ?? goal.assignee.team?.id ?? "",
@@ -126,6 +144,11 @@ function goalState(goal: Goal, data: FormData): State {
   };
 }
 
+/** The state with another measure: its default direction follows unless the user chose one. */
+function withMeasure(s: State, type: GoalTypeInfo | undefined, measure: string): State {
+  return { ...s, measure, direction: s.directionChosen ? s.direction : defaultDirection(type, measure) };
+}
+
 /** A typed amount as the exact decimal the API takes ("1,100,000" → "1100000"); bad text is sent as is. */
 function decimal(text: string): string | null {
   const parsed = parseAmount(text);
@@ -144,6 +167,7 @@ function toInput(s: State, type: GoalTypeInfo | undefined): GoalInput {
     title: s.title.trim(),
     goalType: s.goalType,
     measure: s.measure,
+    direction: s.direction,
     assignee: s.assigneeKind === "COMPANY" ? { kind: "COMPANY" } : { kind: s.assigneeKind, id: s.assigneeId || null },
     interval: s.interval,
     startDate: s.startDate,
@@ -189,7 +213,7 @@ type Outcome = { kind: "ok" } | { kind: "error"; message: string; fields: FieldP
 
 const FIELD_LABEL: Record<string, string> = {
   title: "Title", goalType: "Goal type", measure: "Measure", currency: "Currency", assignee: "For", filters: "Filters",
-  interval: "Periods", startDate: "Start", endDate: "End", targetForAll: "Target per period", stretchTarget: "Stretch target",
+  direction: "Direction", interval: "Periods", startDate: "Start", endDate: "End", targetForAll: "Target per period", stretchTarget: "Stretch target",
   periodTargets: "Targets per period", splitBy: "Split by", elementTargets: "Target per element",
 };
 
@@ -290,9 +314,8 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
   function chooseType(key: string) {
     const next = data.goalTypes.find((t) => t.key === key);
     setS((old) => ({
-      ...old,
+      ...withMeasure(old, next, next?.measures.some((m) => m.key === old.measure) ? old.measure : next?.measures[0]?.key ?? ""),
       goalType: key,
-      measure: next?.measures.some((m) => m.key === old.measure) ? old.measure : next?.measures[0]?.key ?? "",
       filters: Object.fromEntries(Object.entries(old.filters).filter(([k]) => next?.filters.some((f) => f.key === k))),
     }));
   }
@@ -304,10 +327,9 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
     const next = data.goalTypes.find((x) => x.key === t.goalType);
     const notify = (t.notifications ?? {}) as Partial<{ milestones: number[]; pace: boolean; periodClosed: boolean; assigned: boolean; teamLeaders: boolean }>;
     setS((old) => ({
-      ...old,
+      ...withMeasure(old, next, t.measure),
       title: t.title.replace(/\s*[–-]?\s*\{assignee\}/, "").replace(/\s*\{period\}/, "").trim() || t.label,
       goalType: t.goalType,
-      measure: t.measure,
       interval: t.interval as Interval,
       assigneeKind: t.assigneeKind as AssigneeKind,
       assigneeId: t.assigneeKind === old.assigneeKind ? old.assigneeId : t.assigneeKind === "USER" ? me?.me.user?.id ?? "" : "",
@@ -421,8 +443,15 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
               </select>
             </Field>
             <Field label="Measure" errors={errorsAt("measure")}>
-              <select value={s.measure} onChange={(e) => set("measure", e.target.value)} name="measure">
+              <select value={s.measure} onChange={(e) => setS((old) => withMeasure(old, type, e.target.value))} name="measure">
                 {type?.measures.map((m) => <option key={m.key} value={m.key}>{m.label}</option>)}
+              </select>
+            </Field>
+            <Field label="Direction" errors={errorsAt("direction")}
+              hint={measure?.aggregation === "AVERAGE" ? "An average: judged as a level, not projected." : null}>
+              <select value={s.direction} name="direction" data-testid="direction"
+                onChange={(e) => setS((old) => ({ ...old, direction: e.target.value as GoalDirection, directionChosen: true }))}>
+                {DIRECTIONS.map((d) => <option key={d.value} value={d.value}>{d.label}</option>)}
               </select>
             </Field>
             {measure?.money && (

@@ -124,6 +124,7 @@ function GoalCard({ goal }: { goal: GoalCardFieldsFragment }) {
       </div>
       <p className="meta">
         {assigneeName(goal.assignee)} · {goal.goalType.label} · {goal.measure.toLowerCase().replace(/_/g, " ")}
+        {goal.direction === "LOWER_IS_BETTER" && <span data-testid="direction"> · lower is better</span>}
         {goal.locked && <span className="lock" data-testid="locked"> · <LockIcon /> locked</span>}
       </p>
       <div className="figures">

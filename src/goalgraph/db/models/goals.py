@@ -37,6 +37,8 @@ class Goal(Base):
     #: The target of every period without an override ("apply to all").
     target: Mapped[Decimal] = mapped_column(Money())
     stretch_target: Mapped[Decimal | None] = mapped_column(Money())
+    #: HIGHER_IS_BETTER or LOWER_IS_BETTER (goalgraph.registry.Direction): which way the actual is better.
+    direction: Mapped[str] = mapped_column(String(16), default="HIGHER_IS_BETTER", server_default="HIGHER_IS_BETTER")
     #: Dimension key the goal is split by (separate targets per element), if any.
     split_by: Mapped[str | None] = mapped_column(String(64))
     #: The goal this one breaks down (company → team → user; same type, measure, filters, currency, interval).
@@ -52,6 +54,7 @@ class Goal(Base):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         CheckConstraint("target >= 0", name="target_non_negative"),
+        CheckConstraint("direction IN ('HIGHER_IS_BETTER', 'LOWER_IS_BETTER')", name="direction_known"),
         CheckConstraint(
             "(assignee_kind = 'USER' AND assignee_user_id IS NOT NULL AND assignee_team_id IS NULL) OR "
             "(assignee_kind = 'TEAM' AND assignee_team_id IS NOT NULL AND assignee_user_id IS NULL) OR "

@@ -23,14 +23,48 @@ class FilterValueKind(enum.Enum):
     TEXT = "TEXT"
 
 
+@strawberry.enum(description="Which way a goal's actual is better. Status, ratio, pace, summaries, leaderboards "
+                             "and notifications follow it (see docs/goals.md, \"Direction\").")
+class GoalDirection(enum.Enum):
+    HIGHER_IS_BETTER = strawberry.enum_value(
+        "HIGHER_IS_BETTER", description="A quota: reached at or above the target (won deals, revenue, calls).")
+    LOWER_IS_BETTER = strawberry.enum_value(
+        "LOWER_IS_BETTER", description="A cap: reached at or below the target (response times, churn, discounts "
+                                       "given); a sum above its cap is missed at once.")
+
+
+@strawberry.enum(description="How a measure combines the facts a goal counts.")
+class MeasureAggregation(enum.Enum):
+    SUM = strawberry.enum_value("SUM", description="The sum of an amount (value, gross profit): grows as the "
+                                                   "period passes.")
+    COUNT = strawberry.enum_value("COUNT", description="The number of facts: grows as the period passes.")
+    AVERAGE = strawberry.enum_value("AVERAGE", description="The mean of an amount over the facts: a level, not "
+                                                           "extrapolated by pace; over several periods the mean "
+                                                           "weighted by their facts.")
+
+
 @strawberry.type(description="A way a goal type can measure its facts.")
 class MeasureInfo:
     key: str = strawberry.field(description="Measure key, e.g. COUNT, VALUE, GROSS_PROFIT, WEIGHTED_VALUE.")
     label: str = strawberry.field(description="Human label.")
     money: bool = strawberry.field(description="True for money measures: goals need a currency.")
-    lower_is_better: bool = strawberry.field(default=False, description="Lower actuals are better (caps, resolution "
-                                                                        "times): status, pace and leaderboards read "
-                                                                        "the other way.")
+    lower_is_better: bool = strawberry.field(default=False, description="The default direction is LOWER_IS_BETTER "
+                                                                        "(caps, resolution times); same as "
+                                                                        "defaultDirection.")
+    default_direction: GoalDirection = strawberry.field(
+        default=GoalDirection.HIGHER_IS_BETTER,
+        description="The direction a goal with this measure gets when its input leaves it out (to preselect it).")
+    aggregation: MeasureAggregation = strawberry.field(
+        default=MeasureAggregation.SUM, description="SUM, COUNT or AVERAGE of the facts counted.")
+    cumulative: bool = strawberry.field(
+        default=True, description="The actual grows as the period passes (sums, counts): pace extrapolates it. "
+                                  "False for levels (averages, forecasts).")
+
+    @classmethod
+    def of(cls, m: registry.Measure) -> "MeasureInfo":
+        return cls(key=m.key, label=m.label, money=m.money, lower_is_better=m.lower_is_better,
+                   default_direction=GoalDirection(m.default_direction.value),
+                   aggregation=MeasureAggregation(m.aggregation.value), cumulative=m.cumulative)
 
 
 @strawberry.type(description="A filter a goal type accepts.")
@@ -63,8 +97,7 @@ class GoalTypeInfo:
         return cls(
             key=goal_type.key, label=goal_type.label, category=GoalTypeCategory(goal_type.category.value),
             description=goal_type.description,
-            measures=[MeasureInfo(key=m.key, label=m.label, money=m.money, lower_is_better=m.lower_is_better)
-                      for m in goal_type.measures],
+            measures=[MeasureInfo.of(m) for m in goal_type.measures],
             filters=[
                 FilterInfo(key=f.key, label=f.label, kind=FilterValueKind(f.kind.value), required=f.required,
                            multiple=f.multiple, choices=list(f.choices) if f.choices is not None else None,

@@ -16,7 +16,7 @@ from goalgraph.graphql.scalars import check_window
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.pagination import Connection, Edge, PageInfo, check_page_size, decode_cursor, encode_cursor
 from goalgraph.graphql.types.facts import ActivityType, DealType, Money, TeamType, UserType
-from goalgraph.graphql.types.goal_types import GoalTypeInfo
+from goalgraph.graphql.types.goal_types import GoalDirection, GoalTypeInfo
 from goalgraph.progress import status as status_rules
 from goalgraph.progress.engine import shape_amount
 from goalgraph.progress.summary import summary_status
@@ -197,7 +197,8 @@ class GoalPeriod:
         return self.p.snapshot_taken_at
 
     @strawberry.field(description="Team goals: the sum of the members' own targets for the same goal type, "
-                                  "measure and period — a read-only guideline; null when no member has one.")
+                                  "measure, direction and period (an average: their mean) — a read-only guideline; "
+                                  "null when no member has one.")
     async def members_target(self, info: Info) -> Decimal | None:
         if self.goal.assignee_kind != "TEAM":
             return None
@@ -271,17 +272,20 @@ async def _entries_behind(info: Info, goal: models.Goal, rows: list) -> list:  #
 
 @strawberry.type(description="A goal's result over the periods asked for.")
 class GoalSummary:
-    target: Decimal = strawberry.field(description="Sum of the periods' targets.")
-    actual: Decimal = strawberry.field(description="Sum of the periods' actuals.")
+    target: Decimal = strawberry.field(description="Sum of the periods' targets (an average: their mean).")
+    actual: Decimal = strawberry.field(description="Sum of the periods' actuals (an average: the periods' means "
+                                                   "weighted by their facts, i.e. the mean over all the facts).")
     ratio: Decimal | None = strawberry.field(description="actual / target of the whole span; null for a zero target. "
                                                          "A period with target 0 adds its actual but no target.")
     status: PeriodStatus = strawberry.field(description="Status of the whole span: the current period's while one is "
-                                                         "under way, else the totals' by the periods' rules.")
+                                                         "under way, else the totals' by the periods' rules (and "
+                                                         "the goal's direction).")
 
 
 @strawberry.type(description="One change of target values (or lock state).")
 class TargetChange:
-    field: str = strawberry.field(description="target, stretch_target, period YYYY-MM-DD or lock.")
+    field: str = strawberry.field(description="target, stretch_target, period YYYY-MM-DD, element NAME, direction "
+                                              "or lock.")
     old: str | None = strawberry.field(description="The value before.")
     new: str | None = strawberry.field(description="The value after.")
 
@@ -339,6 +343,11 @@ class GoalNode:
     @strawberry.field(description="Measure key, e.g. COUNT or VALUE.")
     def measure(self) -> str:
         return self.row.measure
+
+    @strawberry.field(description="Which way the actual is better: HIGHER_IS_BETTER (a quota) or LOWER_IS_BETTER "
+                                  "(a cap). Status, ratio, pace, summaries and notifications follow it.")
+    def direction(self) -> GoalDirection:
+        return GoalDirection(self.row.direction)
 
     @strawberry.field(description="Currency of targets and actuals, for money measures.")
     def currency(self) -> str | None:

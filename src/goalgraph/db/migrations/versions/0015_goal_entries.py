@@ -1,10 +1,9 @@
 """manual goals: values entered by hand per goal (goal_entries), corrections kept as history
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01
 
-(Written beside another branch's 0014; rechain ``down_revision`` when both land.)
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import goalgraph.db.types
 
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
