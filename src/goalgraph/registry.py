@@ -35,6 +35,8 @@ class Category(str, enum.Enum):
     DEAL = "DEAL"
     ACTIVITY = "ACTIVITY"
     FORECAST = "FORECAST"
+    #: Customer service: tickets (the service plugin).
+    SERVICE = "SERVICE"
     CUSTOM = "CUSTOM"
 
 
