@@ -1,0 +1,294 @@
+"""Service goals (plugin goalgraph_service): tickets, counts and average hours, filters, assignees, licence, drill-down.
+
+Tickets are written with the ORM here (the row the core's fact pipeline writes: the plugin's own
+``check`` and ``derive``, references resolved, stale marks in the same transaction) until the
+generic ``ingestFacts`` path lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+import goalgraph_service
+from goalgraph.db.models import Pipeline, Stage, User
+from goalgraph.progress.store import mark_facts
+from goalgraph.registry import Category, FieldType, source_columns
+from goalgraph.runtime import Runtime
+from goalgraph.testing.plugin_helpers import plugins_with
+from goalgraph_service import Ticket, check_ticket, derive_hours, hours_between
+
+NOW = datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)
+
+FACTS = {
+    "users": [{"id": "ann", "name": "Ann"}, {"id": "ben", "name": "Ben"}, {"id": "cat", "name": "Cat"}],
+    "teams": [{"id": "support", "name": "Support", "member_ids": ["ann", "ben"], "leader_ids": ["ann"]}],
+    "pipelines": [
+        {"id": "support", "name": "Support", "stages": [
+            {"id": "new", "name": "New", "probability": 0}, {"id": "waiting", "name": "Waiting", "probability": 0},
+            {"id": "closed", "name": "Closed", "probability": 0}]},
+        {"id": "billing", "name": "Billing", "stages": [{"id": "b-new", "name": "New", "probability": 0}]},
+    ],
+}
+
+
+def t(day: str, hour: float = 9) -> str:
+    """2026-<day> at ``hour`` (fractions are minutes) UTC, ISO 8601."""
+    whole = int(hour)
+    return f"2026-{day}T{whole:02d}:{round((hour - whole) * 60):02d}:00+00:00"
+
+
+def ticket(id_: str, owner: str, created: str, *, answered: str | None = None, closed: str | None = None,
+           pipeline: str = "support", priority: str | None = "MEDIUM", **over: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {"id": id_, "subject": f"Ticket {id_}", "owner_id": owner, "pipeline_id": pipeline,
+                           "stage_id": "closed" if closed else "new" if pipeline == "support" else "b-new",
+                           "priority": priority, "channel": "EMAIL", "created_at": created,
+                           "first_response_at": answered, "closed_at": closed,
+                           "status": "CLOSED" if closed else "OPEN", "updated_at": closed or answered or created}
+    rec.update(over)
+    return rec
+
+
+#: ann: Jan answered after 2 h and 4 h (one closed after 30 h), Feb one answered after 10 h (created in Jan).
+#: ben: Jan one answered after 1 h, closed after 6 h (HIGH, billing). cat (no team): one in Feb.
+TICKETS = [
+    ticket("t1", "ann", t("01-05"), answered=t("01-05", 11), closed=t("01-06", 15)),
+    ticket("t2", "ann", t("01-12"), answered=t("01-12", 13)),
+    ticket("t3", "ann", t("01-31", 20), answered=t("02-01", 6)),
+    ticket("t4", "ben", t("01-20"), answered=t("01-20", 10), closed=t("01-20", 15), pipeline="billing",
+           priority="HIGH"),
+    ticket("t5", "cat", t("02-03"), answered=t("02-03", 9.5), priority="URGENT"),
+    ticket("t6", "ann", t("03-02"), answered=t("03-02", 14), closed=t("03-03", 9), priority=None),
+]
+
+
+async def add_tickets(runtime: Runtime, records: Sequence[Mapping[str, Any]]) -> None:
+    """Write tickets as the fact pipeline would: checked, derived, references resolved, the store marked."""
+    times = goalgraph_service.TICKET.timestamps
+    async with runtime.sessions() as session, session.begin():
+        users = dict((await session.execute(select(User.external_id, User.id))).all())
+        pipelines = dict((await session.execute(select(Pipeline.external_id, Pipeline.id))).all())
+        stages = dict((await session.execute(select(Stage.external_id, Stage.id))).all())
+        for rec in records:
+            clean = {k: (datetime.fromisoformat(v) if k in times and v else v) for k, v in rec.items()}
+            assert check_ticket(clean) == [], rec
+            session.add(Ticket(
+                external_id=rec["id"], subject=rec["subject"], owner_id=users[rec["owner_id"]],
+                pipeline_id=pipelines[rec["pipeline_id"]], stage_id=stages.get(rec.get("stage_id")),
+                priority=rec.get("priority"), channel=rec.get("channel"), status=rec["status"],
+                created_at=clean["created_at"], first_response_at=clean.get("first_response_at"),
+                closed_at=clean.get("closed_at"), attributes=rec.get("attributes") or {},
+                source_updated_at=datetime.fromisoformat(rec["updated_at"]), **derive_hours(clean)))
+        await mark_facts(session, None, None)
+
+
+CREATE = """
+mutation Create($input: GoalInput!) {
+  createGoal(input: $input) {
+    __typename
+    ... on GoalSuccess { goal { id periods { label actual facts ratio status pace { expectedByNow projectedAtEnd status } }
+                                summary { actual status } } }
+    ... on ValidationError { message fieldErrors { path message } }
+    ... on LicenceRequiredError { code feature message }
+  }
+}
+"""
+
+
+def goal(goal_type: str, measure: str = "COUNT", **over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"title": goal_type, "goalType": goal_type, "measure": measure,
+                            "assignee": {"kind": "USER", "id": "ann"}, "interval": "MONTHLY",
+                            "startDate": "2026-01-01", "endDate": "2026-03-31", "targetForAll": "4"}
+    base.update(over)
+    return base
+
+
+async def create(gql, goal_type: str, measure: str = "COUNT", **over: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    result = (await gql(CREATE, input=goal(goal_type, measure, **over)))["createGoal"]
+    assert result["__typename"] == "GoalSuccess", result
+    return result["goal"]
+
+
+def actuals(created: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    return [(p["label"], p["actual"], p["facts"]) for p in created["periods"]]
+
+
+@pytest.fixture
+async def service(runtime, gql, seed_facts) -> Runtime:  # type: ignore[no-untyped-def]
+    runtime.clock = lambda: NOW
+    await seed_facts(FACTS)
+    await add_tickets(runtime, TICKETS)
+    return runtime
+
+
+def test_the_plugin_registers_tickets_goal_types_feature_and_templates() -> None:
+    registry = plugins_with().registry
+    assert registry.owners[("fact kind", "ticket")] == registry.owners[("feature", "SERVICE")] == "service"
+    kind = registry.fact_kinds["ticket"]
+    assert kind.feature == "SERVICE" and kind.owner == "owner_id" and kind.title == "subject"
+    refs = {f.key: f.references for f in kind.fields if f.type is FieldType.REFERENCE}
+    assert refs == {"pipeline_id": "pipeline", "stage_id": "stage", "owner_id": "user"}
+    assert kind.field("status").choices == ("OPEN", "PENDING", "CLOSED")  # type: ignore[union-attr]
+    for key in ("TICKETS_CREATED", "TICKETS_CLOSED", "TIME_TO_FIRST_RESPONSE", "TIME_TO_CLOSE"):
+        goal_type = registry.goal_types[key]
+        assert (goal_type.category, goal_type.fact_kind, goal_type.feature, goal_type.dimensions) == \
+            (Category.SERVICE, "ticket", "SERVICE", True)
+        assert [f.key for f in goal_type.filters] == ["pipelines", "priority"]
+        assert {"fact_id", "user_id", "occurred_at", "pipeline_id", "priority", "attributes"} <= set(source_columns(goal_type))
+    average = registry.goal_types["TIME_TO_CLOSE"].measure("AVERAGE_HOURS")
+    assert average is not None and average.average and average.lower_is_better and not average.cumulative
+    assert registry.templates["MONTHLY_TEAM_FIRST_RESPONSE"].assignee_kind == "TEAM"
+    assert registry.templates["MONTHLY_TICKETS_CLOSED_PER_USER"].goal_type == "TICKETS_CLOSED"
+    # priority filter values are matched whatever their case
+    assert registry.goal_types["TICKETS_CLOSED"].validate_filters({"priority": ["high"]}) == []
+    assert registry.goal_types["TICKETS_CLOSED"].validate_filters({"priority": ["SOON"]}) != []
+
+
+def test_check_and_derive() -> None:
+    created = datetime(2026, 1, 1, 9, tzinfo=timezone.utc)
+    assert hours_between(created, datetime(2026, 1, 1, 11, 20, 30, tzinfo=timezone.utc)) == Decimal("2.3417")
+    assert derive_hours({"created_at": created}) == {"first_response_hours": None, "close_hours": None}
+    done = datetime(2026, 1, 3, 9, tzinfo=timezone.utc)
+    assert derive_hours({"created_at": created, "first_response_at": created, "closed_at": done}) == \
+        {"first_response_hours": Decimal("0.0000"), "close_hours": Decimal("48.0000")}
+    assert check_ticket({"created_at": created, "status": "CLOSED"}) == [("closed_at", "is required when status is CLOSED")]
+    early = datetime(2025, 12, 31, tzinfo=timezone.utc)
+    problems = check_ticket({"created_at": created, "status": "CLOSED", "first_response_at": early, "closed_at": early})
+    assert [key for key, _ in problems] == ["first_response_at", "closed_at"]
+    assert all("negative" in message for _, message in problems)
+
+
+async def test_the_database_refuses_a_negative_span(service) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import IntegrityError
+
+    async with service.sessions() as session:
+        owner = await session.scalar(select(User.id).where(User.external_id == "ann"))
+        pipeline = await session.scalar(select(Pipeline.id))
+    with pytest.raises(IntegrityError):
+        async with service.sessions() as session, session.begin():
+            session.add(Ticket(external_id="bad", subject="x", owner_id=owner, pipeline_id=pipeline,
+                               status="OPEN", created_at=NOW, first_response_hours=Decimal("-1"),
+                               attributes={}, source_updated_at=NOW))
+    async with service.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Ticket)) == len(TICKETS)
+
+
+async def test_counts_per_period(service, gql) -> None:  # type: ignore[no-untyped-def]
+    created = await create(gql, "TICKETS_CREATED")
+    assert actuals(created) == [("2026-01", "3", 3), ("2026-02", "0", 0), ("2026-03", "1", 1)]
+    closed = await create(gql, "TICKETS_CLOSED", targetForAll="1")
+    assert actuals(closed) == [("2026-01", "1", 1), ("2026-02", "0", 0), ("2026-03", "1", 1)]
+    assert [p["status"] for p in closed["periods"]] == ["ACHIEVED", "MISSED", "ACHIEVED"]
+
+
+async def test_average_hours_per_period(service, gql) -> None:  # type: ignore[no-untyped-def]
+    # Jan: answered after 2 h and 4 h → 3; Feb: t3 (created in Jan) answered after 10 h; Mar: 5 h.
+    first = await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS")
+    assert actuals(first) == [("2026-01", "3.0000", 2), ("2026-02", "10.0000", 1), ("2026-03", "5.0000", 1)]
+    # t1 closed after 30 h (in Jan), t6 after 24 h (in Mar)
+    close = await create(gql, "TIME_TO_CLOSE", "AVERAGE_HOURS", targetForAll="24")
+    assert actuals(close) == [("2026-01", "30.0000", 1), ("2026-02", "0.0000", 0), ("2026-03", "24.0000", 1)]
+    # the company's average is over every ticket, not a mean of the users' means
+    company = await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS", assignee={"kind": "COMPANY"})
+    # Jan: 2, 4, 1 → 7/3; Feb: 10 and 0.5 → 5.25
+    assert actuals(company)[:2] == [("2026-01", "2.3333", 3), ("2026-02", "5.2500", 2)]
+
+
+async def test_status_and_pace_of_a_lower_is_better_average(service, gql) -> None:  # type: ignore[no-untyped-def]
+    periods = (await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS", targetForAll="4"))["periods"]
+    jan, feb, mar = periods
+    # at or below the target is reached (below: exceeded); above it, missed once the period has ended
+    assert (jan["status"], jan["ratio"], feb["status"]) == ("EXCEEDED", "0.7500", "MISSED")
+    # the current period: a level, judged at the end; its projection is the average so far
+    assert mar["status"] == "IN_PROGRESS"
+    assert mar["pace"] == {"expectedByNow": "4.0000", "projectedAtEnd": "5.0000", "status": "BEHIND"}
+    on_track = (await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS", targetForAll="6"))["periods"][2]
+    assert on_track["pace"]["status"] == "ON_TRACK" and on_track["status"] == "IN_PROGRESS"
+    far = (await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS", targetForAll="2"))["periods"][2]
+    assert far["pace"]["status"] == "AT_RISK"
+
+
+async def test_pipeline_and_priority_filters(service, gql) -> None:  # type: ignore[no-untyped-def]
+    billing = await create(gql, "TICKETS_CREATED", assignee={"kind": "COMPANY"},
+                           filters=[{"key": "pipelines", "values": ["billing"]}])
+    assert actuals(billing) == [("2026-01", "1", 1), ("2026-02", "0", 0), ("2026-03", "0", 0)]
+    both = await create(gql, "TICKETS_CREATED", assignee={"kind": "COMPANY"},
+                        filters=[{"key": "pipelines", "values": ["billing", "support"]}])
+    assert [p["facts"] for p in both["periods"]] == [4, 1, 1]
+    urgent = await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS", assignee={"kind": "COMPANY"},
+                          filters=[{"key": "priority", "values": ["high", "URGENT"]}])
+    assert actuals(urgent) == [("2026-01", "1.0000", 1), ("2026-02", "0.5000", 1), ("2026-03", "0.0000", 0)]
+    medium_support = await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS", assignee={"kind": "COMPANY"},
+                                  filters=[{"key": "priority", "values": ["MEDIUM"]},
+                                           {"key": "pipelines", "values": ["support"]}])
+    assert actuals(medium_support) == [("2026-01", "3.0000", 2), ("2026-02", "10.0000", 1), ("2026-03", "0.0000", 0)]
+    bad = (await gql(CREATE, input=goal("TICKETS_CLOSED", filters=[{"key": "priority", "values": ["SOON"]}])))
+    assert bad["createGoal"]["__typename"] == "ValidationError"
+    assert "'SOON' is not one of LOW, MEDIUM, HIGH, URGENT" in bad["createGoal"]["fieldErrors"][0]["message"]
+    nowhere = (await gql(CREATE, input=goal("TICKETS_CLOSED", filters=[{"key": "pipelines", "values": ["nowhere"]}])))
+    assert "no pipeline with id 'nowhere'" in nowhere["createGoal"]["fieldErrors"][0]["message"]
+
+
+async def test_team_and_company_goals(service, gql) -> None:  # type: ignore[no-untyped-def]
+    team = await create(gql, "TICKETS_CREATED", assignee={"kind": "TEAM", "id": "support"})
+    assert actuals(team) == [("2026-01", "4", 4), ("2026-02", "0", 0), ("2026-03", "1", 1)]
+    company = await create(gql, "TICKETS_CREATED", assignee={"kind": "COMPANY"})
+    assert actuals(company) == [("2026-01", "4", 4), ("2026-02", "1", 1), ("2026-03", "1", 1)]
+    quarterly = await create(gql, "TICKETS_CLOSED", assignee={"kind": "TEAM", "id": "support"}, interval="QUARTERLY",
+                             endDate="2026-06-30")
+    assert actuals(quarterly) == [("2026-Q1", "3", 3), ("2026-Q2", "0", 0)]
+    team_close = await create(gql, "TIME_TO_CLOSE", "AVERAGE_HOURS", assignee={"kind": "TEAM", "id": "support"})
+    assert actuals(team_close)[0] == ("2026-01", "18.0000", 2)  # 30 h and 6 h
+
+
+async def test_the_licence_gates_service_goals(service, gql) -> None:  # type: ignore[no-untyped-def]
+    features = {f["key"]: f for f in (await gql("{ features { key label licensed enabled } }"))["features"]}
+    assert features["SERVICE"] == {"key": "SERVICE", "label": "Service goals", "licensed": True, "enabled": True}
+    await gql('mutation { setFeatureEnabled(key: "SERVICE", enabled: false) { __typename } }')
+    for goal_type, measure in (("TICKETS_CLOSED", "COUNT"), ("TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS")):
+        refused = (await gql(CREATE, input=goal(goal_type, measure)))["createGoal"]
+        assert refused["__typename"] == "LicenceRequiredError", refused
+        assert (refused["code"], refused["feature"]) == ("LICENCE_REQUIRED", "SERVICE")
+    await gql('mutation { setFeatureEnabled(key: "SERVICE", enabled: true) { __typename } }')
+    assert (await gql(CREATE, input=goal("TICKETS_CLOSED")))["createGoal"]["__typename"] == "GoalSuccess"
+
+
+async def test_goal_types_and_templates_over_graphql(service, gql) -> None:  # type: ignore[no-untyped-def]
+    data = await gql("{ goalTypes { key category plugin feature measures { key lowerIsBetter } filters { key } } }")
+    types = {t["key"]: t for t in data["goalTypes"]}
+    assert types["TIME_TO_FIRST_RESPONSE"]["category"] == "SERVICE"
+    assert types["TIME_TO_FIRST_RESPONSE"]["plugin"] == "service"
+    assert types["TIME_TO_CLOSE"]["measures"] == [{"key": "AVERAGE_HOURS", "lowerIsBetter": True}]
+    assert {f["key"] for f in types["TICKETS_CLOSED"]["filters"]} >= {"pipelines", "priority"}
+    templates = {t["key"]: t for t in (await gql("{ goalTemplates { key goalType measure interval assigneeKind } }"))
+                 ["goalTemplates"]}
+    assert templates["MONTHLY_TEAM_FIRST_RESPONSE"] == {
+        "key": "MONTHLY_TEAM_FIRST_RESPONSE", "goalType": "TIME_TO_FIRST_RESPONSE", "measure": "AVERAGE_HOURS",
+        "interval": "MONTHLY", "assigneeKind": "TEAM"}
+
+
+async def test_drill_down_lists_the_tickets(service, gql) -> None:  # type: ignore[no-untyped-def]
+    gid = (await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS"))["id"]
+    drill = await gql('{ goal(id: "%s") { periods { contributions { totalCount nodes { amount occurredAt } } } } }' % gid)
+    jan = drill["goal"]["periods"][0]["contributions"]
+    assert jan["totalCount"] == 2
+    assert [(n["amount"], n["occurredAt"]) for n in jan["nodes"]] == [
+        ("2.0000", "2026-01-05T11:00:00+00:00"), ("4.0000", "2026-01-12T13:00:00+00:00")]
+    gid = (await create(gql, "TICKETS_CLOSED", assignee={"kind": "TEAM", "id": "support"}))["id"]
+    drill = await gql('{ goal(id: "%s") { periods { contributions { nodes { amount occurredAt } } } } }' % gid)
+    assert [n["occurredAt"] for n in drill["goal"]["periods"][0]["contributions"]["nodes"]] == [
+        "2026-01-06T15:00:00+00:00", "2026-01-20T15:00:00+00:00"]
+
+
+async def test_new_tickets_move_the_stored_actual(service, gql) -> None:  # type: ignore[no-untyped-def]
+    gid = (await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS"))["id"]
+    await service.recompute.settled()
+    await add_tickets(service, [ticket("t7", "ann", t("03-10"), answered=t("03-10", 16))])  # 7 h
+    await service.recompute.settled()
+    again = await gql('{ goal(id: "%s") { periods { actual facts pending } } }' % gid)
+    assert again["goal"]["periods"][2] == {"actual": "6.0000", "facts": 2, "pending": False}
