@@ -158,12 +158,16 @@ def goal(**over: object) -> dict[str, object]:
 
 
 async def test_quotes_sent_goal_is_computed_by_the_engine(runtime, gql, seed_facts) -> None:  # type: ignore[no-untyped-def]
-    from goalgraph_quotes import upsert_quotes
-
     runtime.clock = lambda: NOW
     await seed_facts(BATCH)
-    async with runtime.sessions() as session, session.begin():
-        assert await upsert_quotes(session, QUOTES) == {"created": 6, "updated": 0, "ignored": 0}
+    # Quotes come in through the core's fact pipeline, over GraphQL like any fact (camelCase field names).
+    records = [{"".join(w.capitalize() if i else w for i, w in enumerate(k.split("_"))): v for k, v in q.items()}
+               for q in QUOTES]
+    ingested = (await gql("""mutation($input: IngestFactsInput!) { ingestFacts(input: $input) {
+        __typename ... on IngestFactsResult { kinds { kind created updated ignored } } } }""",
+                          input={"facts": [{"kind": "quote", "records": records}]}))["ingestFacts"]
+    assert ingested == {"__typename": "IngestFactsResult",
+                        "kinds": [{"kind": "quote", "created": 6, "updated": 0, "ignored": 0}]}
 
     count = (await gql(CREATE, input=goal()))["createGoal"]
     assert count["__typename"] == "GoalSuccess", count
@@ -204,6 +208,7 @@ def test_the_guide_shows_the_example_as_it_is() -> None:
         'revision = "quotes_0001"': package / "migrations" / "quotes_0001_quotes_table.py",
         "def quotes_sent(": package / "__init__.py",
         "def goalgraph_register_migrations(": package / "__init__.py",
+        "QUOTE = FactKind(": package / "__init__.py",
     }
     checked = 0
     for marker, path in sources.items():

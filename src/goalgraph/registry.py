@@ -133,8 +133,9 @@ class FactKind:
     description: str = ""
     #: Licence feature needed to write facts of this kind (None: always).
     feature: str | None = None
-    #: Cross-field checks of one clean record: ``(field key, message)`` problems.
-    check: Callable[[Mapping[str, Any]], Sequence[tuple[str, str]]] | None = None
+    #: Cross-field checks of one clean record: ``(field key, message)`` or ``(field key, message, code)``
+    #: problems (codes as in docs/errors.md: INVALID by default, REQUIRED …).
+    check: Callable[[Mapping[str, Any]], Sequence[tuple[str, ...]]] | None = None
     #: More column values computed from one clean record (e.g. hours to close), written with it.
     derive: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
     #: The core writes it with its own specialised path (deals, activities: stage history, COPY).

@@ -20,7 +20,7 @@ import goalgraph_quotes
 from goalgraph.db.migrate import current_heads, plugin_version_locations
 from goalgraph.errors import IngestRejected
 from goalgraph.testing.plugin_helpers import plugin_app, plugins_with
-from goalgraph_quotes import Quote, upsert_quotes
+from goalgraph_quotes import Quote
 
 NOW = datetime(2026, 4, 15, 12, 0, tzinfo=timezone.utc)
 T0 = "2026-01-10T10:00:00+00:00"
@@ -94,19 +94,22 @@ async def test_the_model_matches_the_migrations(register_plugin) -> None:  # typ
     assert diff == [], f"models.py and migrations/ differ; run `python new_migration.py MESSAGE`: {diff}"
 
 
-async def test_upsert_quotes_is_idempotent_and_ignores_older_versions(register_plugin, seed_facts) -> None:  # type: ignore[no-untyped-def]
+def _counts(summary) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    counts = summary.as_dict()["quote"]
+    return {k: counts[k] for k in ("created", "updated", "ignored")}
+
+
+async def test_quotes_are_upserted_idempotently_and_ignore_older_versions(register_plugin, seed_facts) -> None:  # type: ignore[no-untyped-def]
     app = await register_plugin(goalgraph_quotes)
     await seed_facts(FACTS)
     row = {"id": "q1", "owner_id": "alice", "deal_id": "d1", "amount": "1200.50", "currency": "eur",
            "sent_at": T0, "updated_at": T0}
-    async with app.sessions() as session, session.begin():
-        assert await upsert_quotes(session, [row]) == {"created": 1, "updated": 0, "ignored": 0}
-    async with app.sessions() as session, session.begin():
-        assert await upsert_quotes(session, [row | {"status": "ACCEPTED", "updated_at": T1}]) == \
-            {"created": 0, "updated": 1, "ignored": 0}
-        # a webhook arriving late with the previous version changes nothing
-        assert await upsert_quotes(session, [row | {"amount": "1", "updated_at": T0}]) == \
-            {"created": 0, "updated": 0, "ignored": 1}
+    assert _counts(await app.ingest({"quotes": [row]})) == {"created": 1, "updated": 0, "ignored": 0}
+    assert _counts(await app.ingest({"quotes": [row | {"status": "ACCEPTED", "updated_at": T1}]})) == \
+        {"created": 0, "updated": 1, "ignored": 0}
+    # a webhook arriving late with the previous version changes nothing
+    assert _counts(await app.ingest({"quotes": [row | {"amount": "1", "updated_at": T0}]})) == \
+        {"created": 0, "updated": 0, "ignored": 1}
     async with app.sessions() as session:
         stored = (await session.scalars(select(Quote))).one()
     assert (stored.status, stored.amount, stored.currency) == ("ACCEPTED", Decimal("1200.5000"), "EUR")
@@ -121,13 +124,11 @@ async def test_a_bad_batch_names_every_problem_and_writes_nothing(register_plugi
            {"id": "q2", "owner_id": "ghost", "amount": "-5", "currency": "EUR", "sent_at": T0},
            {"id": "q3", "owner_id": "alice", "amount": "5", "currency": "EUR", "status": "SENT", "colour": "red"}]
     with pytest.raises(IngestRejected) as rejected:
-        async with app.sessions() as session, session.begin():
-            await upsert_quotes(session, bad)
+        await app.ingest({"quotes": bad})
     problems = {(".".join(map(str, e.path)), e.code) for e in rejected.value.errors}
     assert problems == {("quotes.1.amount", "INVALID"), ("quotes.2.sent_at", "REQUIRED"), ("quotes.2.colour", "UNKNOWN_FIELD")}
     with pytest.raises(IngestRejected, match="quotes.1.owner_id: no user with id 'ghost'"):
-        async with app.sessions() as session, session.begin():
-            await upsert_quotes(session, [good, {**good, "id": "q2", "owner_id": "ghost"}])
+        await app.ingest({"quotes": [good, {**good, "id": "q2", "owner_id": "ghost"}]})
     async with app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Quote)) == 0
 
@@ -136,13 +137,12 @@ async def test_a_team_goal_on_quotes_sent_with_drill_down(register_plugin, seed_
     app = await register_plugin(goalgraph_quotes)
     app.runtime.clock = lambda: NOW
     await seed_facts(FACTS)
-    async with app.sessions() as session, session.begin():
-        await upsert_quotes(session, [
+    await app.ingest({"quotes": [
             {"id": "q1", "owner_id": "alice", "amount": "1000", "currency": "EUR", "sent_at": T0, "status": "ACCEPTED"},
             {"id": "q2", "owner_id": "bob", "amount": "300", "currency": "EUR", "sent_at": "2026-01-31T23:30:00+00:00"},
             {"id": "q3", "owner_id": "bob", "amount": "200", "currency": "EUR", "sent_at": "2026-02-01T00:30:00+00:00"},
             {"id": "q4", "owner_id": "alice", "amount": "50", "currency": "EUR"},  # a draft
-        ])
+        ]})
     result = (await app.gql(CREATE, input=goal(measure="VALUE", currency="EUR", targetForAll="1000",
                                                assignee={"kind": "TEAM", "id": "north"})))["createGoal"]
     assert result["__typename"] == "GoalSuccess", result

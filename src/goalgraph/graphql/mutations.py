@@ -16,14 +16,14 @@ from goalgraph.access.gate import LicenceRequired
 from goalgraph.graphql.errors import ErrorCode, ForbiddenError, LicenceRequiredError, RetryableError, ValidationError
 from goalgraph.graphql.types.facts import Organisation, Weekday
 from goalgraph.graphql.types.ingest import IngestFactsInput, IngestFactsResult, to_raw
-from goalgraph.ingest.batch import apply_batch
+from goalgraph.ingest.batch import apply_batch, needed_features
 from goalgraph.errors import IngestRejected
 from goalgraph.organisation import update_organisation
 from goalgraph.dimensions import set_custom_elements
 from goalgraph.rates import set_rates
 
 IngestFactsPayload = Annotated[
-    IngestFactsResult | ValidationError | ForbiddenError | RetryableError,
+    IngestFactsResult | ValidationError | ForbiddenError | LicenceRequiredError | RetryableError,
     strawberry.union("IngestFactsPayload", description="The counts of an applied batch, why it was refused, or "
                      "that it should be sent again (RETRYABLE; nothing was written)."),
 ]
@@ -98,14 +98,22 @@ class FactMutations:
         if (denied := await _admin_only(info)) is not None:
             return denied
         raw = to_raw(input)
-        # Nested stages and stage-history entries count too: they are rows written.
-        size = sum(len(v) for v in raw.values())
+        # Nested stages, stage-history entries and the records of `facts` count too: they are rows written.
+        size = sum(len(v) for k, v in raw.items() if k != "facts")
+        size += sum(len(e.get("records") or ()) for e in raw.get("facts", ()))
         size += sum(len(p.get("stages", ())) for p in raw.get("pipelines", ()))
         size += sum(len(d.get("stage_history", ())) for d in raw.get("deals", ()))
         limit = info.context.runtime.settings.max_batch_size
         if size > limit:
             return ValidationError(code=ErrorCode.VALIDATION, field_errors=[],
                                    message=f"input: {size} facts in one batch; at most {limit} are accepted")
+        registry = info.context.runtime.registry
+        missing = (await info.context.gate()).missing(needed_features(raw, registry))
+        if missing:
+            feature = registry.features[missing[0]]
+            return LicenceRequiredError(code=ErrorCode.LICENCE_REQUIRED, feature=feature.key,
+                                        message=f"facts of this kind need the licence feature {feature.key} "
+                                                f"({feature.label}), which is not enabled")
         try:
             summary = await apply_batch(info.context.runtime, raw)
         except IngestRejected as rejected:

@@ -88,17 +88,20 @@ class IngestSummary:
 
     counts: dict[Kind, UpsertCounts] = field(default_factory=lambda: {k: UpsertCounts() for k in Kind})
     stage_changes: int = 0
+    #: Plugin fact kinds (by key) written in the batch.
+    plugin_counts: dict[str, UpsertCounts] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, dict[str, int]]:
-        """Plain counts per kind, for event hooks and reports."""
-        return {
-            kind.value: {"created": c.created, "updated": c.updated, "ignored": c.ignored, "rejected": c.rejected}
-            for kind, c in self.counts.items()
-        }
+        """Plain counts per kind (the core's and plugin kinds' keys), for event hooks and reports."""
+        every = {kind.value: c for kind, c in self.counts.items()} | self.plugin_counts
+        return {kind: {"created": c.created, "updated": c.updated, "ignored": c.ignored, "rejected": c.rejected}
+                for kind, c in every.items()}
 
     def add(self, other: "IngestSummary") -> None:
         for kind, counts in other.counts.items():
             self.counts[kind].add(counts)
+        for key, counts in other.plugin_counts.items():
+            self.plugin_counts.setdefault(key, UpsertCounts()).add(counts)
         self.stage_changes += other.stage_changes
 
 

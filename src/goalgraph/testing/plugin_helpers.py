@@ -127,6 +127,14 @@ class PluginApp:
         assert "errors" not in body, body["errors"]
         return body["data"]
 
+    async def ingest(self, batch: Mapping[str, Any], *, received_at: datetime | None = None) -> "IngestSummary":
+        """Write facts of any kind (``{"quotes": [...]}``, snake_case keys) through the core's fact pipeline in a
+        transaction of its own, as ``ingestFacts`` does: stale marks, announcements, the facts-ingested hook.
+        A bad batch raises :class:`goalgraph.errors.IngestRejected` naming every problem, and writes nothing."""
+        from goalgraph.ingest.batch import apply_batch
+
+        return await apply_batch(self.runtime, batch, received_at=received_at)
+
 
 @asynccontextmanager
 async def plugin_app(settings: Settings, *extra: PluginSpec, strict: bool | None = None) -> AsyncIterator[PluginApp]:

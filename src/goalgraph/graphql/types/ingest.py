@@ -105,7 +105,16 @@ class ActivityInput:
     updated_at: datetime | None = strawberry.field(default=None, description=UPDATED_AT)
 
 
-@strawberry.input(description="A batch of facts, applied atomically in the order users, teams, pipelines, stages, deals, activities.")
+@strawberry.input(description="Facts of one kind, named by the kind's key (`factKinds` lists every kind, its fields and "
+                                     "their rules). Each record is an object of the kind's fields by their `name` "
+                                     "(camelCase; the snake_case `key` of import files is accepted too).")
+class FactRecordsInput:
+    kind: str = strawberry.field(description="The fact kind's key, e.g. ticket (or its batch key, tickets).")
+    records: list[JSON] = strawberry.field(description="The records, e.g. {\"id\": \"t-1\", \"ownerId\": \"alice\", …}.")
+
+
+@strawberry.input(description="A batch of facts, applied atomically in the order users, teams, pipelines, stages, deals, "
+                              "activities, then the kinds of `facts`.")
 class IngestFactsInput:
     users: list[UserInput] | None = strawberry.field(default=None, description="Users to upsert.")
     teams: list[TeamInput] | None = strawberry.field(default=None, description="Teams to upsert.")
@@ -113,10 +122,26 @@ class IngestFactsInput:
     stages: list[StageInput] | None = strawberry.field(default=None, description="Stages to upsert on their own.")
     deals: list[DealInput] | None = strawberry.field(default=None, description="Deals to upsert.")
     activities: list[ActivityInput] | None = strawberry.field(default=None, description="Activities to upsert.")
+    facts: list[FactRecordsInput] | None = strawberry.field(
+        default=None, description="Facts of any registered kind (plugins' kinds such as tickets; deals and activities "
+                                  "too), validated by the kind's declared fields.")
+
+
+def snake_case(name: str) -> str:
+    """``firstResponseAt`` → ``first_response_at`` (snake_case names pass unchanged)."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def records_raw(records: list[Any]) -> list[Any]:
+    """Plugin-kind records as the pipeline reads them: top-level keys in snake_case (values untouched)."""
+    return [{snake_case(k) if isinstance(k, str) else k: v for k, v in r.items()} if isinstance(r, dict) else r
+            for r in records]
 
 
 def to_raw(value: Any) -> Any:
     """An input object as plain data with snake_case keys; unset (None) fields dropped."""
+    if isinstance(value, FactRecordsInput):
+        return {"kind": value.kind, "records": records_raw(value.records)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_raw(getattr(value, f.name)) for f in dataclasses.fields(value)
                 if getattr(value, f.name) is not None}
@@ -138,6 +163,14 @@ class UpsertCountsType:
         return cls(created=counts.created, updated=counts.updated, ignored=counts.ignored)
 
 
+@strawberry.type(description="What a batch did to one kind of fact, by the kind's key.")
+class KindUpsertCounts:
+    kind: str = strawberry.field(description="The fact kind's key (user, team, pipeline, stage, deal, activity, ticket …).")
+    created: int = strawberry.field(description="New facts stored.")
+    updated: int = strawberry.field(description="Stored facts replaced by a newer (or same-time) version.")
+    ignored: int = strawberry.field(description="Versions older than the stored one (out-of-order delivery), not applied.")
+
+
 @strawberry.type(description="The batch was applied.")
 class IngestFactsResult:
     users: UpsertCountsType = strawberry.field(description="Users.")
@@ -147,6 +180,8 @@ class IngestFactsResult:
     deals: UpsertCountsType = strawberry.field(description="Deals.")
     activities: UpsertCountsType = strawberry.field(description="Activities.")
     stage_changes_recorded: int = strawberry.field(description="New entries in deals' stage history.")
+    kinds: list[KindUpsertCounts] = strawberry.field(description="Every kind the batch wrote or ignored facts of, "
+                                                                 "plugins' kinds included.")
 
     @classmethod
     def of(cls, summary: IngestSummary) -> "IngestFactsResult":
@@ -156,4 +191,6 @@ class IngestFactsResult:
             pipelines=UpsertCountsType.of(c[Kind.PIPELINE]), stages=UpsertCountsType.of(c[Kind.STAGE]),
             deals=UpsertCountsType.of(c[Kind.DEAL]), activities=UpsertCountsType.of(c[Kind.ACTIVITY]),
             stage_changes_recorded=summary.stage_changes,
+            kinds=[KindUpsertCounts(kind=k, created=v["created"], updated=v["updated"], ignored=v["ignored"])
+                   for k, v in summary.as_dict().items() if v["created"] or v["updated"] or v["ignored"]],
         )
