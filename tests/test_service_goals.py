@@ -1,8 +1,7 @@
 """Service goals (plugin goalgraph_service): tickets, counts and average hours, filters, assignees, licence, drill-down.
 
-Tickets are written with the ORM here (the row the core's fact pipeline writes: the plugin's own
-``check`` and ``derive``, references resolved, stale marks in the same transaction) until the
-generic ``ingestFacts`` path lands.
+Tickets get in as a CRM sends them: ``ingestFacts(input: {facts: [{kind: "ticket", records: …}]})``,
+the core's one fact pipeline, which runs the plugin's ``check`` and ``derive``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from sqlalchemy import func, select
 
 import goalgraph_service
 from goalgraph.db.models import Pipeline, Stage, User
-from goalgraph.progress.store import mark_facts
 from goalgraph.registry import Category, FieldType, source_columns
 from goalgraph.runtime import Runtime
 from goalgraph.testing.plugin_helpers import plugins_with
@@ -67,24 +65,27 @@ TICKETS = [
 ]
 
 
-async def add_tickets(runtime: Runtime, records: Sequence[Mapping[str, Any]]) -> None:
-    """Write tickets as the fact pipeline would: checked, derived, references resolved, the store marked."""
-    times = goalgraph_service.TICKET.timestamps
-    async with runtime.sessions() as session, session.begin():
-        users = dict((await session.execute(select(User.external_id, User.id))).all())
-        pipelines = dict((await session.execute(select(Pipeline.external_id, Pipeline.id))).all())
-        stages = dict((await session.execute(select(Stage.external_id, Stage.id))).all())
-        for rec in records:
-            clean = {k: (datetime.fromisoformat(v) if k in times and v else v) for k, v in rec.items()}
-            assert check_ticket(clean) == [], rec
-            session.add(Ticket(
-                external_id=rec["id"], subject=rec["subject"], owner_id=users[rec["owner_id"]],
-                pipeline_id=pipelines[rec["pipeline_id"]], stage_id=stages.get(rec.get("stage_id")),
-                priority=rec.get("priority"), channel=rec.get("channel"), status=rec["status"],
-                created_at=clean["created_at"], first_response_at=clean.get("first_response_at"),
-                closed_at=clean.get("closed_at"), attributes=rec.get("attributes") or {},
-                source_updated_at=datetime.fromisoformat(rec["updated_at"]), **derive_hours(clean)))
-        await mark_facts(session, None, None)
+INGEST = """
+mutation Ingest($records: [JSON!]!) {
+  ingestFacts(input: {facts: [{kind: "ticket", records: $records}]}) {
+    __typename
+    ... on IngestFactsResult { kinds { kind created updated ignored } }
+    ... on ValidationError { message fieldErrors { path message code } }
+    ... on LicenceRequiredError { code feature message }
+  }
+}
+"""
+
+
+async def ingest(gql, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Tickets through the core's fact pipeline (``ingestFacts``), as a CRM sends them."""
+    return (await gql(INGEST, records=[{k: v for k, v in r.items() if v is not None} for r in records]))["ingestFacts"]
+
+
+async def add_tickets(gql, records: Sequence[Mapping[str, Any]]) -> None:  # type: ignore[no-untyped-def]
+    result = await ingest(gql, records)
+    assert result["__typename"] == "IngestFactsResult", result
+    assert {"kind": "ticket", "created": len(records), "updated": 0, "ignored": 0} in result["kinds"], result
 
 
 CREATE = """
@@ -122,7 +123,7 @@ def actuals(created: Mapping[str, Any]) -> list[tuple[str, str, int]]:
 async def service(runtime, gql, seed_facts) -> Runtime:  # type: ignore[no-untyped-def]
     runtime.clock = lambda: NOW
     await seed_facts(FACTS)
-    await add_tickets(runtime, TICKETS)
+    await add_tickets(gql, TICKETS)
     return runtime
 
 
@@ -288,7 +289,50 @@ async def test_drill_down_lists_the_tickets(service, gql) -> None:  # type: igno
 async def test_new_tickets_move_the_stored_actual(service, gql) -> None:  # type: ignore[no-untyped-def]
     gid = (await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS"))["id"]
     await service.recompute.settled()
-    await add_tickets(service, [ticket("t7", "ann", t("03-10"), answered=t("03-10", 16))])  # 7 h
+    await add_tickets(gql, [ticket("t7", "ann", t("03-10"), answered=t("03-10", 16))])  # 7 h
     await service.recompute.settled()
     again = await gql('{ goal(id: "%s") { periods { actual facts pending } } }' % gid)
     assert again["goal"]["periods"][2] == {"actual": "6.0000", "facts": 2, "pending": False}
+
+
+async def test_ingest_stores_the_spans_and_ignores_older_versions(service, gql) -> None:  # type: ignore[no-untyped-def]
+    async with service.sessions() as session:
+        row = (await session.scalars(select(Ticket).where(Ticket.external_id == "t1"))).one()
+    assert (row.first_response_hours, row.close_hours, row.status, row.priority) == \
+        (Decimal("2.0000"), Decimal("30.0000"), "CLOSED", "MEDIUM")
+    # the ticket is reopened later: answered, not closed (spans follow the timestamps)
+    reopened = ticket("t1", "ann", t("01-05"), answered=t("01-05", 11), updated_at=t("01-07"))
+    assert {"kind": "ticket", "created": 0, "updated": 1, "ignored": 0} in (await ingest(gql, [reopened]))["kinds"]
+    # a webhook arriving late with the closed version changes nothing
+    assert {"kind": "ticket", "created": 0, "updated": 0, "ignored": 1} in (await ingest(gql, [TICKETS[0]]))["kinds"]
+    async with service.sessions() as session:
+        row = (await session.scalars(select(Ticket).where(Ticket.external_id == "t1"))).one()
+    assert (row.status, row.closed_at, row.close_hours, row.first_response_hours) == ("OPEN", None, None, Decimal("2.0000"))
+    closed = await create(gql, "TICKETS_CLOSED")
+    assert [p["facts"] for p in closed["periods"]] == [0, 0, 1]
+
+
+async def test_a_bad_ticket_names_its_field_and_nothing_is_written(service, gql) -> None:  # type: ignore[no-untyped-def]
+    bad = [
+        ticket("n1", "ann", t("03-01"), status="CLOSED"),                               # closed without closed_at
+        ticket("n2", "ann", t("03-05"), answered=t("03-04")),                           # answered before created
+        ticket("n3", "ghost", t("03-05"), priority="soon", channel="PIGEON"),           # unknown user, choices
+        {"id": "n4", "subject": "x", "owner_id": "ann", "pipeline_id": "support"},      # no created_at
+    ]
+    result = await ingest(gql, bad)
+    assert result["__typename"] == "ValidationError", result
+    problems = {("/".join(e["path"]), e["code"]) for e in result["fieldErrors"]}
+    assert {("input/facts/0/records/0/closedAt", "INVALID"), ("input/facts/0/records/1/firstResponseAt", "INVALID"),
+            ("input/facts/0/records/2/priority", "INVALID"), ("input/facts/0/records/2/channel", "INVALID"),
+            ("input/facts/0/records/3/createdAt", "REQUIRED")} <= problems, problems
+    async with service.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Ticket)) == len(TICKETS)
+    unknown = await ingest(gql, [ticket("n3", "ghost", t("03-05"))])
+    assert unknown["__typename"] == "ValidationError"
+    assert [(e["code"], e["message"]) for e in unknown["fieldErrors"]] == [("UNKNOWN_REFERENCE", "no user with id 'ghost'")]
+
+
+async def test_writing_tickets_needs_the_service_feature(service, gql) -> None:  # type: ignore[no-untyped-def]
+    await gql('mutation { setFeatureEnabled(key: "SERVICE", enabled: false) { __typename } }')
+    refused = await ingest(gql, [ticket("t9", "ann", t("03-05"))])
+    assert (refused["__typename"], refused["feature"]) == ("LicenceRequiredError", "SERVICE")
