@@ -61,7 +61,8 @@ TICKETS = [
     ticket("t4", "ben", t("01-20"), answered=t("01-20", 10), closed=t("01-20", 15), pipeline="billing",
            priority="HIGH"),
     ticket("t5", "cat", t("02-03"), answered=t("02-03", 9.5), priority="URGENT"),
-    ticket("t6", "ann", t("03-02"), answered=t("03-02", 14), closed=t("03-03", 9), priority=None),
+    ticket("t6", "ann", t("03-02"), answered=t("03-02", 14), closed=t("03-03", 9), priority=None,
+           attributes={"company_category": "Enterprise"}),
 ]
 
 
@@ -231,6 +232,10 @@ async def test_pipeline_and_priority_filters(service, gql) -> None:  # type: ign
     bad = (await gql(CREATE, input=goal("TICKETS_CLOSED", filters=[{"key": "priority", "values": ["SOON"]}])))
     assert bad["createGoal"]["__typename"] == "ValidationError"
     assert "'SOON' is not one of LOW, MEDIUM, HIGH, URGENT" in bad["createGoal"]["fieldErrors"][0]["message"]
+    # custom dimensions that apply to tickets filter them too
+    enterprise = await create(gql, "TICKETS_CLOSED", assignee={"kind": "COMPANY"},
+                              filters=[{"key": "company_category", "values": ["Enterprise"]}])
+    assert [p["facts"] for p in enterprise["periods"]] == [0, 0, 1]
     nowhere = (await gql(CREATE, input=goal("TICKETS_CLOSED", filters=[{"key": "pipelines", "values": ["nowhere"]}])))
     assert "no pipeline with id 'nowhere'" in nowhere["createGoal"]["fieldErrors"][0]["message"]
 
