@@ -144,6 +144,11 @@ class FactKind:
     def field(self, key: str) -> FactField | None:
         return next((f for f in self.fields if f.key == key), None)
 
+    @property
+    def value(self) -> str:
+        """The key, as the core's own kinds (an enum) spell theirs: import reports and rejects files use it."""
+        return self.key
+
 
 @dataclass(frozen=True)
 class Measure:

@@ -60,6 +60,16 @@ class Loaders:
         setattr(self, name, loader)
         return loader
 
+    def facts_of(self, kind: Any) -> DataLoader:
+        """Stored facts of a fact kind (registry.FactKind) by internal id (deals and activities share their loaders)."""
+        if kind.key in Loaders._SOURCES:
+            return getattr(self, kind.key)
+        name = f"_facts_{kind.key}"
+        loader = self.__dict__.get(name)
+        if loader is None:
+            loader = self.__dict__[name] = DataLoader(self._by_id(kind.model))
+        return loader
+
     def _by_id(self, model: Any):  # type: ignore[no-untyped-def]
         async def load(ids: Sequence[int]) -> list[Any]:
             async with self._ctx.db() as session:

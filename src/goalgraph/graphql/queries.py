@@ -22,6 +22,9 @@ from goalgraph.graphql.types.facts import (
     UserType,
 )
 from goalgraph.dimensions import custom_elements
+from goalgraph.graphql.errors import ErrorCode, query_error
+from goalgraph.graphql.types.fact_kinds import FactKindInfo, FactView
+from goalgraph.ingest.kinds import reference_ids
 from goalgraph.graphql.types.goal_types import DimensionInfo, GoalTypeInfo, GoalTemplateInfo, TemplateFilter
 from goalgraph.organisation import get_organisation
 from goalgraph.registry import fold_case
@@ -194,3 +197,30 @@ class FactQueries:
     @strawberry.field(description="One activity by the CRM's id; null if there is none.")
     async def activity(self, info: Info, id: strawberry.ID) -> ActivityType | None:
         return await _one(info, models.Activity, id, ActivityType)
+
+    @strawberry.field(description="Every kind of fact goalgraph stores (deals, activities and plugins' kinds), with "
+                                  "their fields: an SPA builds ingest forms and fact tables from it.")
+    def fact_kinds(self, info: Info) -> list[FactKindInfo]:
+        registry = info.context.runtime.registry
+        return [FactKindInfo(kind=k, plugin=registry.owners[("fact kind", k.key)])
+                for k in sorted(registry.fact_kinds.values(), key=lambda k: k.key)]
+
+    @strawberry.field(description="Facts of one kind (any kind, plugins' too), in the order they were first stored; only those "
+                                  "credited to users whose facts the viewer may see.")
+    async def facts(self, info: Info, kind: str, first: int = DEFAULT_PAGE, after: str | None = None) -> Connection[FactView]:
+        registry = info.context.runtime.registry
+        fact_kind = registry.fact_kind_by_name(kind)
+        if fact_kind is None:
+            raise query_error(f"kind: {kind!r} is not a kind of fact (known: {', '.join(sorted(registry.fact_kinds))})",
+                              ErrorCode.BAD_USER_INPUT)
+        model = fact_kind.model
+        owner = getattr(model, fact_kind.field(fact_kind.owner).attr)  # type: ignore[union-attr]
+        condition = policy.fact_owner_condition(await info.context.viewer(), owner)
+        query = select(model) if condition is None else select(model).where(condition)
+        async with info.context.db() as session:
+            page = await paginate(session, query, model.id, f"Fact{fact_kind.key}", first=first, after=after,
+                                  max_page_size=info.context.runtime.settings.max_page_size, convert=lambda row: row)
+            refs = await reference_ids(session, registry, fact_kind, [e.node for e in page.edges])
+        for edge, ids in zip(page.edges, refs):
+            edge.node = FactView(kind=fact_kind, row=edge.node, references=ids)
+        return page

@@ -65,11 +65,16 @@ from goalgraph.ingest.readers import (
     Source,
     open_source,
     parse_kind_option,
+    parser_of,
+    plugin_kinds,
 )
+from goalgraph.ingest.kinds import write_records
 from goalgraph.ingest.upsert import BatchEffect, IngestSummary, Ingestor, Prepared, UpsertCounts
 from goalgraph.ingest.validate import PARSERS, Kind
 from goalgraph.live.broker import FactsChanged
 from goalgraph.live.changes import FactEffect, facts_committed, mark_effect
+from goalgraph.plugins import load_plugins
+from goalgraph.registry import FactKind
 from goalgraph.runtime import open_runtime
 from goalgraph.settings import Settings
 
@@ -194,6 +199,17 @@ class _Stop:
     error: ReadError | BaseException | None = None
 
 
+class _Parsers(dict):  # type: ignore[type-arg]
+    """The core's parsers by kind, and plugin kinds' (readers.parser_of) as they are met."""
+
+    def __init__(self) -> None:
+        super().__init__(PARSERS)
+
+    def __missing__(self, kind: Any) -> Any:
+        parser = self[kind] = parser_of(kind)
+        return parser
+
+
 class _Reader(threading.Thread):
     """Reads and validates one file into chunks, handing them over through a bounded queue; prepares
     each for its statement when the Ingestor can (:meth:`Ingestor.prepare` reads only its caches)."""
@@ -240,7 +256,7 @@ class _Reader(threading.Thread):
 
     def run(self) -> None:
         source, batch_size, keep_raw, received_at = self.source, self.batch_size, self.keep_raw, self.received_at
-        parsers = PARSERS
+        parsers: Any = _Parsers()
         pipeline_kind = Kind.PIPELINE
         chunk = _Chunk()
         rows = source.rows()
@@ -514,7 +530,8 @@ def summary_lines(report: ImportReport, *, rich_table: bool = False) -> list[Any
         elif not f.done:
             line += "; not read"
         out.append(line)
-    kinds = [k for k in Kind if k in report.tallies] + ([None] if None in report.tallies else [])
+    kinds = [k for k in Kind if k in report.tallies] + [k for k in report.tallies if isinstance(k, FactKind)]
+    kinds += [None] if None in report.tallies else []
     rows = []
     total = Tally()
     for kind in kinds:
@@ -764,6 +781,9 @@ async def _import_file(
         for kind, counts in summary.counts.items():
             if counts.created or counts.updated or counts.ignored or counts.rejected:
                 report.tally(kind).add_counts(counts)
+        for key, counts in summary.plugin_counts.items():
+            report.tally(chunk.kind if isinstance(chunk.kind, FactKind) and chunk.kind.key == key
+                         else key).add_counts(counts)  # type: ignore[arg-type]
         report.stage_changes += summary.stage_changes
         if not (per_batch and chunk.has_records):
             announcer.add(summary)  # committed with the run (or never: dry run)
@@ -872,7 +892,7 @@ async def _apply_and_commit(chunk: _Chunk, writer: _Writer, announcer: "_Announc
     session, ingestor = writer.session, writer.ingestor
     try:
         ingestor.take_effect()  # nothing left over from a rolled-back attempt
-        ref_errors, summary = await _apply(chunk, ingestor, prepared)
+        ref_errors, summary = await _apply(chunk, ingestor, prepared, announcer.runtime.registry)
         if previous is not None and not await asyncio.shield(previous.committed):
             raise _Abandoned("the batch before it failed")
         announced = await announcer.before_commit(session, summary, ingestor.take_effect())
@@ -886,8 +906,8 @@ async def _apply_and_commit(chunk: _Chunk, writer: _Writer, announcer: "_Announc
     return ref_errors, summary
 
 
-async def _apply(chunk: _Chunk, ingestor: Ingestor,
-                 prepared: dict[Kind, Prepared]) -> tuple[list[FactError], IngestSummary]:
+async def _apply(chunk: _Chunk, ingestor: Ingestor, prepared: dict[Kind, Prepared],
+                 registry: Any = None) -> tuple[list[FactError], IngestSummary]:
     """Write the chunk's records (``prepared`` ahead where that was possible); their reference
     problems and what they did (not yet committed)."""
     summary = IngestSummary()
@@ -895,6 +915,12 @@ async def _apply(chunk: _Chunk, ingestor: Ingestor,
         return [], summary
     assert chunk.kind is not None
     errors: list[FactError] = []
+    if isinstance(chunk.kind, FactKind):  # a plugin's kind: the pipeline's generic writer, marks in this transaction
+        written = await write_records(ingestor.session, registry, chunk.kind, chunk.records, errors)
+        summary.plugin_counts[chunk.kind.key] = UpsertCounts(written.created, written.updated, written.ignored)
+        if written.written and not errors:
+            await mark_effect(ingestor.session, FactEffect(frozenset(written.owners), set(written.days)))
+        return errors, summary
     parts = [(chunk.kind, chunk.records)]
     if chunk.kind is Kind.PIPELINE:
         parts.append((Kind.STAGE, chunk.stages))
@@ -1035,7 +1061,7 @@ def _account(
 
 
 def prepare(
-    files: Sequence[Path], *, kind: str | None, batch_size: int, rejects: Path | None
+    files: Sequence[Path], *, kind: str | None, batch_size: int, rejects: Path | None, registry: Any = None,
 ) -> tuple[list[Source], RejectsWriter | None]:
     """Check the command line and every file's format, kind and header before anything is loaded.
 
@@ -1045,8 +1071,9 @@ def prepare(
         raise ImportUsageError("no files given")
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ImportUsageError(f"--batch-size {batch_size}: use 1–{MAX_BATCH_SIZE:,}")
-    default_kind = parse_kind_option(kind)
-    sources = [open_source(Path(f), default_kind) for f in files]
+    extra = plugin_kinds(registry)
+    default_kind = parse_kind_option(kind, extra)
+    sources = [open_source(Path(f), default_kind, extra) for f in files]
     writer = RejectsWriter(Path(rejects), sources) if rejects is not None else None
     if writer is not None:
         writer.open()
@@ -1067,7 +1094,9 @@ def run_import(
     """Import files and return the report without printing its summary (problems still go to
     the reporter as they are found). Raises :class:`ImportUsageError` before loading anything
     when the command line or a file's format, kind or header is wrong."""
-    sources, writer = prepare(files, kind=kind, batch_size=batch_size, rejects=rejects)
+    # Plugins' fact kinds (tickets, quotes …) are read with the declared fields of the kinds they register.
+    registry = load_plugins(strict=settings.strict_plugins).registry
+    sources, writer = prepare(files, kind=kind, batch_size=batch_size, rejects=rejects, registry=registry)
     reporter = reporter or Reporter(progress=False)
     switch = sys.getswitchinterval()
     sys.setswitchinterval(0.001)  # hand the GIL back quickly when a database reply arrives

@@ -198,3 +198,21 @@ async def write_records(session: AsyncSession, registry: Registry, kind: FactKin
     for start in range(0, len(rows), _CHUNK):
         await session.execute(stmt, rows[start:start + _CHUNK])
     return result
+
+
+async def reference_ids(session: AsyncSession, registry: Registry, kind: FactKind,
+                        rows: Sequence[Any]) -> list[dict[str, str | None]]:
+    """Per stored row of ``kind``, the CRM ids its REFERENCE fields point to (one query per field)."""
+    out: list[dict[str, str | None]] = [{} for _ in rows]
+    for spec in kind.fields:
+        if spec.type is not FieldType.REFERENCE:
+            continue
+        internal = {getattr(r, spec.attr) for r in rows} - {None}
+        model = reference_model(registry, spec.references)  # type: ignore[arg-type]
+        found: dict[int, str] = {}
+        if internal:
+            found = dict((await session.execute(
+                select(model.id, model.external_id).where(model.id.in_(sorted(internal))))).all())
+        for i, row in enumerate(rows):
+            out[i][spec.key] = found.get(getattr(row, spec.attr))
+    return out

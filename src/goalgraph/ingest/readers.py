@@ -14,18 +14,20 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Union
 
 import orjson
 
 from goalgraph import clock
 from goalgraph.errors import FactError
+from goalgraph.ingest.kinds import parse_record
 from goalgraph.ingest.validate import PARSERS, Kind
+from goalgraph.registry import FactKind
 
 NDJSON = "ndjson"
 CSV = "csv"
@@ -60,22 +62,48 @@ class ReadError(Exception):
         self.message = message
 
 
-def kind_from_name(text: str) -> Kind | None:
-    """``deals.csv`` / ``deals-2026.csv`` / ``Deals_march.csv`` → deal; None when the name says nothing."""
-    head = re.split(r"[-_. ]", text, maxsplit=1)[0]
-    try:
-        return Kind.parse(head)
-    except ValueError:
-        return None
+#: A kind of row: the core's, or a plugin's fact kind (goalgraph.registry.FactKind).
+AnyKind = Union[Kind, FactKind]
 
 
-def parse_kind_option(text: str | None) -> Kind | None:
-    if text is None:
-        return None
+def plugin_kinds(registry: Any) -> dict[str, FactKind]:
+    """Plugin fact kinds (not the core's own deals and activities) by key and batch key, for file rows."""
+    kinds = [k for k in registry.fact_kinds.values() if not k.builtin] if registry is not None else []
+    return {name: k for k in kinds for name in (k.key, k.plural)}
+
+
+def parser_of(kind: AnyKind) -> Any:
+    """The validator of a row of ``kind`` (the ``PARSERS`` signature: raw, path, errors, received_at)."""
+    if isinstance(kind, FactKind):
+        return lambda raw, path, errors, received_at: parse_record(kind, raw, path, errors, received_at)
+    return PARSERS[kind]
+
+
+def _kind(text: str, extra: Mapping[str, FactKind]) -> AnyKind | None:
     try:
         return Kind.parse(text)
     except ValueError:
-        raise ImportUsageError(f"--kind {text!r} is not a kind of fact; use one of {_KINDS_TEXT}") from None
+        return extra.get(text.strip().lower())
+
+
+def _kinds_text(extra: Mapping[str, FactKind]) -> str:
+    return ", ".join([_KINDS_TEXT, *sorted({k.key for k in extra.values()})])
+
+
+def kind_from_name(text: str, extra: Mapping[str, FactKind] | None = None) -> AnyKind | None:
+    """``deals.csv`` / ``deals-2026.csv`` / ``Deals_march.csv`` → deal (``tickets.csv`` → a plugin's ticket);
+    None when the name says nothing."""
+    head = re.split(r"[-_. ]", text, maxsplit=1)[0]
+    return _kind(head, extra or {})
+
+
+def parse_kind_option(text: str | None, extra: Mapping[str, FactKind] | None = None) -> AnyKind | None:
+    if text is None:
+        return None
+    kind = _kind(text, extra or {})
+    if kind is None:
+        raise ImportUsageError(f"--kind {text!r} is not a kind of fact; use one of {_kinds_text(extra or {})}")
+    return kind
 
 
 @dataclass(slots=True)
@@ -85,7 +113,7 @@ class RawRow:
     #: 1-based physical line the row starts on (the CSV header is line 1).
     line: int
     #: The row's kind, or None when it could not be told (the row then has an ``error``).
-    kind: Kind | None
+    kind: "AnyKind | None"
     #: The fact's fields (snake_case, ``kind`` removed), or None when the row could not be read.
     data: dict[str, Any] | None
     #: The row as it was in the file: the line's bytes (NDJSON) or its cells (CSV); for rejects files.
@@ -102,10 +130,12 @@ class Source:
     format: str
     compressed: bool
     #: CSV: the kind of every row. NDJSON: the kind of rows without a ``kind`` field (from --kind), if any.
-    kind: Kind | None
+    kind: AnyKind | None
     size: int
     header: list[str] = field(default_factory=list)
     delimiter: str = ","
+    #: Plugins' fact kinds rows may name (:func:`plugin_kinds`).
+    extra_kinds: Mapping[str, FactKind] = field(default_factory=dict)
     #: Bytes of the file (as stored, so compressed bytes for .gz) consumed so far.
     _position: Any = None
 
@@ -136,7 +166,9 @@ class Source:
         default_kind = self.kind
         loads = orjson.loads
         parse_kind = Kind.parse
-        kinds = {k.value: k for k in Kind}
+        kinds: dict[str, AnyKind] = {k.value: k for k in Kind}
+        extra = self.extra_kinds
+        kinds.update((k.key, k) for k in extra.values())
         deal_kind, exact_amounts = Kind.DEAL, _exact_amounts
         line_no = 0
         try:
@@ -190,10 +222,10 @@ class Source:
                         try:
                             kind = parse_kind(kind_text) if isinstance(kind_text, str) else None
                         except ValueError:
-                            kind = None
+                            kind = extra.get(kind_text.strip().lower())  # type: ignore[union-attr]
                     if kind is None:
                         yield RawRow(line_no, None, None, text, FactError(
-                            (line_no, "kind"), f"{kind_text!r} is not a kind of fact; use one of {_KINDS_TEXT}"))
+                            (line_no, "kind"), f"{kind_text!r} is not a kind of fact; use one of {_kinds_text(extra)}"))
                         continue
                 if kind is deal_kind:
                     exact_amounts(obj, text)
@@ -307,24 +339,26 @@ def detect_format(path: Path) -> tuple[str, bool, str]:
     return fmt, compressed, base
 
 
-def open_source(path: Path, kind_option: Kind | None) -> Source:
-    """Check a file can be imported (format, kind, CSV header) without reading its rows."""
+def open_source(path: Path, kind_option: AnyKind | None, extra_kinds: Mapping[str, FactKind] | None = None) -> Source:
+    """Check a file can be imported (format, kind, CSV header) without reading its rows.
+    ``extra_kinds``: plugins' fact kinds the file may hold (:func:`plugin_kinds`)."""
+    extra = dict(extra_kinds or {})
     fmt, compressed, base = detect_format(path)
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise ImportUsageError(f"{path}: {exc.strerror or exc}") from None
     if fmt == NDJSON:
-        source = Source(path, fmt, compressed, kind_option, size)
+        source = Source(path, fmt, compressed, kind_option, size, extra_kinds=extra)
         _check_readable(source)
         return source
-    kind = kind_option or kind_from_name(Path(base).stem)
+    kind = kind_option or kind_from_name(Path(base).stem, extra)
     if kind is None:
         raise ImportUsageError(
             f"{path}: cannot tell which kind of fact this CSV file holds; name it after the kind "
-            f"(e.g. deals.csv, deals-2026.csv) or pass --kind ({_KINDS_TEXT})"
+            f"(e.g. deals.csv, deals-2026.csv) or pass --kind ({_kinds_text(extra)})"
         )
-    source = Source(path, fmt, compressed, kind, size)
+    source = Source(path, fmt, compressed, kind, size, extra_kinds=extra)
     source.header, source.delimiter = _read_header(source)
     _check_header(source)
     return source
@@ -389,7 +423,7 @@ def _check_header(source: Source) -> None:
     plain = [h for h in header if h and not h.startswith("attributes.") and h != "attributes"
              and h not in _CSV_UNSUPPORTED.get(kind, {})]
     errors: list[FactError] = []
-    PARSERS[kind]({name: "x" for name in plain}, (), errors, clock.now())
+    parser_of(kind)({name: "x" for name in plain}, (), errors, clock.now())
     unknown = [str(e.path[0]) for e in errors if e.code == "UNKNOWN_FIELD"]
     if unknown:
         problems.append(f"unknown column(s) for a {kind.value}: {', '.join(unknown)}")

@@ -21,6 +21,8 @@ from goalgraph.progress import status as status_rules
 from goalgraph.progress.engine import shape_amount
 from goalgraph.progress.summary import summary_status
 from goalgraph.progress.service import GoalProgress, PeriodProgress, is_money
+from goalgraph.graphql.types.fact_kinds import FactView
+from goalgraph.ingest.kinds import reference_ids
 from goalgraph.registry import FactKind
 
 
@@ -101,6 +103,9 @@ class Contribution:
                                                          "not see it (now another owner's), as deal(id) answers.")
     activity: ActivityType | None = strawberry.field(description="The activity, for activity goal types; null when "
                                                                  "the viewer may not see it.")
+    fact: FactView | None = strawberry.field(description="The fact of any kind (deals, activities, plugins' kinds "
+                                                         "such as tickets); null for goal types whose facts are of no "
+                                                         "registered kind, or when the viewer may not see it.")
 
 
 @strawberry.type(description="For a goal split by a dimension: one element's target and actual in a period.")
@@ -209,20 +214,24 @@ class GoalPeriod:
         has_next = len(rows) > first
         rows = rows[:first]
         ids = [r.fact_id for r in rows]
-        if kind == FactKind.DEAL:
-            facts = await info.context.loaders.deal.load_many(ids)
-        elif kind == FactKind.ACTIVITY:
-            facts = await info.context.loaders.activity.load_many(ids)
-        else:
-            facts = [None] * len(rows)
+        registry = info.context.runtime.registry
+        fact_kind = registry.fact_kinds.get(kind) if kind is not None else None
+        facts = await info.context.loaders.facts_of(fact_kind).load_many(ids) if fact_kind is not None else [None] * len(rows)
         # The contribution was credited to someone the viewer may see; the fact as it is now (a deal since
         # handed to another owner) follows the rule of every fact read: hidden, it is redacted to null,
         # exactly as deal(id) answers — its amount stays, being part of the actual the viewer sees.
         owners = policy.visible_fact_owners(await info.context.viewer())
-        if owners is not None:
-            facts = [f if f is not None and f.owner_id in owners else None for f in facts]
+        if owners is not None and fact_kind is not None:
+            owner_attr = fact_kind.field(fact_kind.owner).attr  # type: ignore[union-attr]
+            facts = [f if f is not None and getattr(f, owner_attr) in owners else None for f in facts]
+        refs: list[dict[str, str | None]] = [{} for _ in facts]
+        if fact_kind is not None and any(f is not None for f in facts):
+            async with info.context.db() as session:
+                shown = [f for f in facts if f is not None]
+                found = iter(await reference_ids(session, registry, fact_kind, shown))
+                refs = [next(found) if f is not None else {} for f in facts]
         edges = []
-        for row, fact in zip(rows, facts):
+        for row, fact, ids_of in zip(rows, facts, refs):
             original = (Money(amount=row.original_amount, currency=row.currency)
                         if row.currency is not None and row.original_amount is not None else None)
             occurred = row.occurred.isoformat() if row.occurred is not None else None
@@ -230,6 +239,8 @@ class GoalPeriod:
                 amount=row.amount, original_amount=original, occurred_at=occurred, element=row.element,
                 deal=DealType(row=fact) if kind == FactKind.DEAL and fact is not None else None,
                 activity=ActivityType(row=fact) if kind == FactKind.ACTIVITY and fact is not None else None,
+                fact=FactView(kind=fact_kind, row=fact, references=ids_of) if fact_kind is not None and fact is not None
+                else None,
             )
             edges.append(Edge(cursor=encode_cursor("Fact", row.key), node=node))  # the row's own key, not the deal
         return Connection(
