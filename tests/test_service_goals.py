@@ -158,7 +158,8 @@ def test_check_and_derive() -> None:
     done = datetime(2026, 1, 3, 9, tzinfo=timezone.utc)
     assert derive_hours({"created_at": created, "first_response_at": created, "closed_at": done}) == \
         {"first_response_hours": Decimal("0.0000"), "close_hours": Decimal("48.0000")}
-    assert check_ticket({"created_at": created, "status": "CLOSED"}) == [("closed_at", "is required when status is CLOSED")]
+    assert check_ticket({"created_at": created, "status": "CLOSED"}) == [
+        ("closed_at", "is required when status is CLOSED", "REQUIRED")]
     early = datetime(2025, 12, 31, tzinfo=timezone.utc)
     problems = check_ticket({"created_at": created, "status": "CLOSED", "first_response_at": early, "closed_at": early})
     assert [key for key, _ in problems] == ["first_response_at", "closed_at"]
@@ -280,11 +281,17 @@ async def test_goal_types_and_templates_over_graphql(service, gql) -> None:  # t
 
 async def test_drill_down_lists_the_tickets(service, gql) -> None:  # type: ignore[no-untyped-def]
     gid = (await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS"))["id"]
-    drill = await gql('{ goal(id: "%s") { periods { contributions { totalCount nodes { amount occurredAt } } } } }' % gid)
+    drill = await gql('{ goal(id: "%s") { periods { contributions { totalCount nodes { amount occurredAt '
+                      'fact { kind id title owner { id } fields { name value } } } } } } }' % gid)
     jan = drill["goal"]["periods"][0]["contributions"]
     assert jan["totalCount"] == 2
     assert [(n["amount"], n["occurredAt"]) for n in jan["nodes"]] == [
         ("2.0000", "2026-01-05T11:00:00+00:00"), ("4.0000", "2026-01-12T13:00:00+00:00")]
+    fact = jan["nodes"][0]["fact"]
+    assert (fact["kind"], fact["id"], fact["title"], fact["owner"]) == ("ticket", "t1", "Ticket t1", {"id": "ann"})
+    fields = {f["name"]: f["value"] for f in fact["fields"]}
+    assert (fields["pipelineId"], fields["stageId"], fields["priority"], fields["status"]) == \
+        ("support", "closed", "MEDIUM", "CLOSED")
     gid = (await create(gql, "TICKETS_CLOSED", assignee={"kind": "TEAM", "id": "support"}))["id"]
     drill = await gql('{ goal(id: "%s") { periods { contributions { nodes { amount occurredAt } } } } }' % gid)
     assert [n["occurredAt"] for n in drill["goal"]["periods"][0]["contributions"]["nodes"]] == [
@@ -327,7 +334,7 @@ async def test_a_bad_ticket_names_its_field_and_nothing_is_written(service, gql)
     result = await ingest(gql, bad)
     assert result["__typename"] == "ValidationError", result
     problems = {("/".join(e["path"]), e["code"]) for e in result["fieldErrors"]}
-    assert {("input/facts/0/records/0/closedAt", "INVALID"), ("input/facts/0/records/1/firstResponseAt", "INVALID"),
+    assert {("input/facts/0/records/0/closedAt", "REQUIRED"), ("input/facts/0/records/1/firstResponseAt", "INVALID"),
             ("input/facts/0/records/2/priority", "INVALID"), ("input/facts/0/records/2/channel", "INVALID"),
             ("input/facts/0/records/3/createdAt", "REQUIRED")} <= problems, problems
     async with service.sessions() as session:
@@ -341,3 +348,36 @@ async def test_writing_tickets_needs_the_service_feature(service, gql) -> None: 
     await gql('mutation { setFeatureEnabled(key: "SERVICE", enabled: false) { __typename } }')
     refused = await ingest(gql, [ticket("t9", "ann", t("03-05"))])
     assert (refused["__typename"], refused["feature"]) == ("LicenceRequiredError", "SERVICE")
+
+
+async def test_goalgraph_import_takes_tickets(service, gql, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import csv
+    import json
+
+    from goalgraph.ingest.bulk import EXIT_OK, EXIT_REJECTED, import_command
+
+    gid = (await create(gql, "TICKETS_CREATED", assignee={"kind": "TEAM", "id": "support"}))["id"]
+    await service.recompute.settled()
+    lines = [{"kind": "ticket", **{k: v for k, v in ticket(f"i{n}", "ben", t("03-09", 8 + n)).items() if v is not None}}
+             for n in range(3)]
+    ndjson = tmp_path / "support.ndjson"
+    ndjson.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert await asyncio.to_thread(import_command, settings, [ndjson]) == EXIT_OK
+    with open(tmp_path / "tickets.csv", "w", newline="") as fh:  # a CSV file named after the kind
+        writer = csv.writer(fh)
+        writer.writerow(["id", "subject", "owner_id", "pipeline_id", "priority", "created_at", "first_response_at"])
+        writer.writerow(["c1", "From a spreadsheet", "ann", "billing", "high", t("03-10"), t("03-10", 12)])
+    assert await asyncio.to_thread(import_command, settings, [tmp_path / "tickets.csv"]) == EXIT_OK
+    await service.recompute.settled()
+    periods = (await gql('{ goal(id: "%s") { periods { actual facts pending } } }' % gid))["goal"]["periods"]
+    assert periods[2] == {"actual": "5", "facts": 5, "pending": False}  # t6 + three from NDJSON + one from CSV
+    async with service.sessions() as session:
+        row = (await session.scalars(select(Ticket).where(Ticket.external_id == "c1"))).one()
+    assert (row.priority, row.first_response_hours, row.status) == ("HIGH", Decimal("3.0000"), "OPEN")
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(json.dumps({"kind": "ticket", "id": "x1", "subject": "x", "owner_id": "ann", "pipeline_id": "support",
+                               "created_at": t("03-10"), "status": "CLOSED"}) + "\n")
+    assert await asyncio.to_thread(import_command, settings, [bad]) == EXIT_REJECTED
+    async with service.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Ticket)) == len(TICKETS) + 4

@@ -62,12 +62,13 @@ def hours_between(start: datetime | None, end: datetime | None) -> Decimal | Non
     return (seconds / Decimal(3600)).quantize(_HOUR_QUANTUM)
 
 
-def check_ticket(record: Mapping[str, Any]) -> Sequence[tuple[str, str]]:
-    """Cross-field problems of one clean ticket: a CLOSED ticket needs closed_at; no span may be negative."""
-    problems: list[tuple[str, str]] = []
+def check_ticket(record: Mapping[str, Any]) -> Sequence[tuple[str, ...]]:
+    """Cross-field problems of one clean ticket as ``(field, message[, code])``: a CLOSED ticket needs
+    closed_at; no span may be negative."""
+    problems: list[tuple[str, ...]] = []
     created = record.get("created_at")
     if record.get("status") == TicketStatus.CLOSED.value and record.get("closed_at") is None:
-        problems.append(("closed_at", "is required when status is CLOSED"))
+        problems.append(("closed_at", "is required when status is CLOSED", "REQUIRED"))
     for key in ("first_response_at", "closed_at"):
         moment = record.get(key)
         if created is not None and moment is not None and moment < created:
