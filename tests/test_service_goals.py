@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-import goalgraph_service
-from goalgraph.db.models import Pipeline, Stage, User
+from goalgraph.db.models import Pipeline, User
 from goalgraph.registry import Category, FieldType, source_columns
 from goalgraph.runtime import Runtime
 from goalgraph.testing.plugin_helpers import plugins_with
