@@ -380,3 +380,74 @@ async def test_goalgraph_import_takes_tickets(service, gql, settings, tmp_path) 
     assert await asyncio.to_thread(import_command, settings, [bad]) == EXIT_REJECTED
     async with service.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Ticket)) == len(TICKETS) + 4
+
+
+async def test_tickets_in_fact_kinds_facts_and_the_facts_ingested_hook(register_plugin, seed_facts) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from goalgraph.hookspecs import hookimpl
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[dict[str, Any]] = []
+
+        @hookimpl
+        def goalgraph_facts_ingested(self, counts):  # type: ignore[no-untyped-def]
+            self.calls.append(counts)
+
+    recorder = Recorder()
+    app = await register_plugin(("recorder", recorder))
+    await seed_facts(FACTS)
+    await add_tickets(app.gql, TICKETS[:4])
+    for _ in range(50):
+        if recorder.calls:
+            break
+        await asyncio.sleep(0.02)
+    assert [c["ticket"]["created"] for c in recorder.calls if "ticket" in c] == [4]
+
+    kinds = {k["key"]: k for k in (await app.gql("{ factKinds { key plural plugin feature ownerField "
+                                                  "fields { name key type required choices references } } }"))["factKinds"]}
+    ticket_kind = kinds["ticket"]
+    assert (ticket_kind["plural"], ticket_kind["plugin"], ticket_kind["feature"], ticket_kind["ownerField"]) == \
+        ("tickets", "service", "SERVICE", "ownerId")
+    fields = {f["key"]: f for f in ticket_kind["fields"]}
+    assert fields["pipeline_id"]["references"] == "pipeline" and fields["created_at"]["required"]
+    assert fields["channel"]["choices"] == ["EMAIL", "CHAT", "PHONE", "FORM", "OTHER"]
+    # every ticket for the admin; a regular user sees the tickets credited to them only
+    listed = (await app.gql('{ facts(kind: "ticket") { totalCount } }'))["facts"]
+    assert listed["totalCount"] == 4
+    mine = (await app.gql('{ facts(kind: "tickets") { edges { node { id title } } } }', as_user="ben"))["facts"]
+    assert [e["node"] for e in mine["edges"]] == [{"id": "t4", "title": "Ticket t4"}]
+
+
+LIVE = """subscription($ids: [ID!]!) { goalProgress(goalIds: $ids) { reason goals { id currentPeriod { actual facts } } } }"""
+
+
+async def test_a_ticket_pushes_the_goal_live(service, gql, settings) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import json
+
+    import websockets
+
+    from goalgraph.testing.credentials import user_token
+    from live_server import serving
+
+    gid = (await create(gql, "TIME_TO_FIRST_RESPONSE", "AVERAGE_HOURS"))["id"]
+    await service.recompute.settled()
+
+    async def next_update(ws) -> tuple[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
+        message = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+        assert message["type"] == "next", message
+        update = message["payload"]["data"]["goalProgress"]
+        return update["reason"], update["goals"][0]["currentPeriod"]
+
+    async with serving(settings, service) as url:
+        async with websockets.connect(url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init",
+                                      "payload": {"Authorization": f"Bearer {user_token(settings, 'ann')}"}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                      "payload": {"query": LIVE, "variables": {"ids": [gid]}}}))
+            assert await next_update(ws) == ("INITIAL", {"actual": "5.0000", "facts": 1})
+            await add_tickets(gql, [ticket("t8", "ann", t("03-11"), answered=t("03-11", 16))])  # 7 h
+            assert await next_update(ws) == ("FACTS", {"actual": "6.0000", "facts": 2})
