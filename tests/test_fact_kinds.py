@@ -165,3 +165,25 @@ class _Broken(goalgraph_quotes.Quote.__base__):  # type: ignore[misc,name-define
 def test_start_up_refuses_a_broken_declaration(plugin: object, message: str) -> None:
     with pytest.raises(PluginError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_plugins(strict=True, extra=[("bad", plugin)])
+
+
+async def test_a_plugin_fact_is_announced_for_the_goals_it_moves(register_plugin, seed_facts) -> None:  # type: ignore[no-untyped-def]
+    """The worker recomputes what a quote moved and announces the goal: subscriptions push the goals in an
+    event's ``goals`` (tests/test_live.py follows a push end to end over a socket)."""
+    app = await register_plugin(goalgraph_quotes)
+    app.runtime.clock = lambda: NOW
+    await seed_facts(FACTS)
+    created = (await app.gql(CREATE, input={
+        "title": "Quotes", "goalType": "QUOTES_SENT", "measure": "COUNT", "interval": "MONTHLY",
+        "startDate": "2026-04-01", "endDate": "2026-04-30", "targetForAll": "2",
+        "assignee": {"kind": "USER", "id": "alice"}}))["createGoal"]
+    goal_id = int(created["goal"]["id"])
+    await app.runtime.recompute.settled()
+    with app.runtime.broker.listen() as queue:
+        ok = (await app.gql(INGEST, input={"facts": [{"kind": "quote", "records": [_quote("q1", "alice", "5")]}]}))
+        assert ok["ingestFacts"]["__typename"] == "IngestFactsResult"
+        event = await asyncio.wait_for(queue.get(), timeout=10)
+        while goal_id not in event.goals:
+            event = await asyncio.wait_for(queue.get(), timeout=10)
+    read = (await app.gql('{ goal(id: "%d") { currentPeriod { facts pending } } }' % goal_id))["goal"]["currentPeriod"]
+    assert read == {"facts": 1, "pending": False}
