@@ -9,8 +9,11 @@ subscription; a deal imported by another process (`goalgraph import`) shows the 
 the server's recompute worker stored and pushed it; a goal assigned to the viewer rings the bell in the header
 (the notifications subscription), its notice is listed unread first in the bell's panel and marked read there.
 Then it locks and unlocks "Deals won — South", creates a goal with per-period targets in the
-form (a non-numeric target is named beside its field first) and deletes it, sets a plan row with one cell
-and "Fill right", checks the phone viewport (390×844: no horizontal scrolling on any screen) and, as the
+form (a non-numeric target is named beside its field first) and deletes it, opens Team South's row in the
+plan's hierarchy by keyboard (its members indented under it, their sum beside the team's target), sets a plan
+row with one cell and "Fill right", downloads the plan as CSV and uploads it with a bad cell (refused, the
+error naming its line) and then with a good one (the dry run lists the change, Apply shows it in the grid and
+the team's target now differs from its members' sum, said in words), checks the phone viewport (390×844: no horizontal scrolling on any screen) and, as the
 demo admin, copies this year's plan into the next +10 %. axe-core runs on the goals list, a goal's chart
 with its drill-down, the goal form and the targets plan: 0 serious or critical violations. Screenshots are
 left in examples/dashboard/e2e/out/.
@@ -166,6 +169,15 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
         "deleted it",
         "read-only rows (no fields)",
         "Fill right saved 12 months",
+        "plan hierarchy: company open (true",
+        "Enter on Team South's toggle opened 4 member rows, indented",
+        "\"Members' sum of Team South\" under the team",
+        "CSV downloaded: targets-",
+        "CSV with a bad cell refused (role=alert): \"Line ",
+        "'lots' is not a number",
+        "CSV dry run (role=status): ",
+        "CSV applied: \"Imported plan-good.csv: 1 target changed",
+        "second month shows 60,000; Team South: \"Target differs from the members' sum in 12 periods\"",
         "+10 %: \"Copied",
         "without a reload: ",
         "listed unread (unread first)",
@@ -173,12 +185,13 @@ def test_dashboard_end_to_end(prerequisites: str, demo_server: tuple[str, dict[s
         "all read: the bell shows no count",
     ):
         assert line in done.stdout, f"missing step {line!r}:\n{output}"
-    for screen in ("the goals list", "a goal's chart and drill-down", "the goal form", "the targets plan", "the leaderboard",
+    for screen in ("the goals list", "a goal's chart and drill-down", "the goal form", "the targets plan",
+                   "the targets plan with a checked file", "the leaderboard",
                    "the notifications panel"):
         assert f"axe on {screen}: 0 serious or critical violations" in done.stdout, output
     for screen in ("goals list", "goal with drill-down", "goal form", "targets plan"):
         assert f"phone {screen}: scrollWidth" in done.stdout, output
-    for shot in ("02-goals.png", "03-chart-and-deals.png", "04-after-live-update.png", "04b-bell.png", "05-targets-plan.png",
+    for shot in ("02-goals.png", "03-chart-and-deals.png", "04-after-live-update.png", "04b-bell.png", "05-targets-plan.png", "05b-plan-csv.png",
                  "06-phone-goals.png", "07-phone-goal.png", "08-plan-copied.png"):
         assert (OUT / shot).stat().st_size > 10_000, f"screenshot {shot} missing or empty"
 

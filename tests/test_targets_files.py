@@ -95,3 +95,39 @@ async def test_a_bad_plan_key_is_refused_by_name(seeded, gql) -> None:  # type: 
                        ({**KEY, "interval": "CUSTOM"}, "interval")):
         answer = (await gql(IMPORT, {"key": key, "csv": "kind,id,name\n", "dry": True}))["importTargetsPlan"]
         assert answer["__typename"] == "ValidationError", answer
+
+
+CHANGES = """mutation($key: PlanKeyInput!, $csv: String!, $dry: Boolean!) { importTargetsPlan(key: $key, csv: $csv, dryRun: $dry) {
+  __typename ... on TargetsImported { dryRun changes { key name periodStart periodLabel before after } } } }"""
+
+
+async def test_an_import_says_which_targets_it_changes(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """A dry run lists what would change (before → after); cells equal to the target set are not listed."""
+    first = "kind,id,name,2026-01-01,2026-04-01\nUSER,alice,alice,10,12\nCOMPANY,,Company,40,\n"
+    checked = (await gql(CHANGES, {"key": KEY, "csv": first, "dry": True}))["importTargetsPlan"]
+    assert checked["dryRun"] is True
+    assert [(c["key"], c["name"], c["periodLabel"], c["before"], c["after"]) for c in checked["changes"]] == [
+        ("USER:alice", "alice", "2026-Q1", None, "10"), ("USER:alice", "alice", "2026-Q2", None, "12"),
+        ("COMPANY", "Company", "2026-Q1", None, "40")]
+    await gql(CHANGES, {"key": KEY, "csv": first, "dry": False})
+    second = "kind,id,name,2026-01-01,2026-04-01\nUSER,alice,alice,10,15\n"
+    changes = (await gql(CHANGES, {"key": KEY, "csv": second, "dry": True}))["importTargetsPlan"]["changes"]
+    assert changes == [{"key": "USER:alice", "name": "alice", "periodStart": "2026-04-01", "periodLabel": "2026-Q2",
+                        "before": "12", "after": "15"}]
+
+
+async def test_a_file_uploaded_again_writes_only_what_was_edited(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """A team leader without the statistics rights sees the team's row but may change only their own: their
+    downloaded file, with only their own cell edited, is accepted (unchanged cells are not written)."""
+    await gql(IMPORT, {"key": KEY, "csv": "kind,id,name,2026-01-01\nTEAM,north,,9\nUSER,bob,,4\nUSER,alice,,2\n", "dry": False})
+    text = (await gql(EXPORT, {"key": KEY}, as_user="alice"))["targetsPlanCsv"]
+    assert [line.split(",")[:2] for line in text.splitlines()[1:]] == [["TEAM", "north"], ["USER", "alice"], ["USER", "bob"]]
+    same = (await gql(CHANGES, {"key": KEY, "csv": text, "dry": False}, as_user="alice"))["importTargetsPlan"]
+    assert same == {"__typename": "TargetsImported", "dryRun": False, "changes": []}
+    edited = text.replace("USER,alice,alice,2,", "USER,alice,alice,3,")
+    saved = (await gql(CHANGES, {"key": KEY, "csv": edited, "dry": False}, as_user="alice"))["importTargetsPlan"]
+    assert [(c["key"], c["before"], c["after"]) for c in saved["changes"]] == [("USER:alice", "2", "3")]
+    assert (await _targets(gql))["alice"] == ["3", "0", "0", "0"]
+    team = edited.replace("TEAM,north,North,9,", "TEAM,north,North,10,")
+    refused = (await gql(IMPORT, {"key": KEY, "csv": team, "dry": False}, as_user="alice"))["importTargetsPlan"]
+    assert refused == {"__typename": "ForbiddenError", "message": "you may not set targets for this team"}

@@ -130,3 +130,57 @@ async def test_targets_right_gates_the_plan(seeded, gql, gql_raw) -> None:  # ty
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN" and "Targets" in body["errors"][0]["message"]
     own = (await gql(SET_AS, key=KEY, cells=[cell("USER", "bob", "2026-01-01", "6")], as_user="bob"))
     assert own["setPlanTargets"]["code"] == "FORBIDDEN" and "Targets" in own["setPlanTargets"]["message"]
+
+
+TREE = """
+query Plan($key: PlanKeyInput!) {
+  targetsPlan(key: $key) {
+    rows { key parentKey depth childKeys hasChildren targets actuals childrenTargets childrenActuals targetMismatch
+           memberTargets }
+  }
+}
+"""
+
+
+async def test_rows_form_the_hierarchy_with_childrens_sums(seeded, gql) -> None:  # type: ignore[no-untyped-def]
+    """company → teams (and users in no team) → members; each parent beside its children's sums and mismatches."""
+    await gql(SET, key=KEY, cells=[cell("COMPANY", None, "2026-01-01", "20"), cell("COMPANY", None, "2026-04-01", "25"),
+                                   cell("USER", "alice", "2026-01-01", "3"), cell("USER", "bob", "2026-01-01", "4"),
+                                   cell("TEAM", "north", "2026-01-01", "8")])
+    rows = {r["key"]: r for r in (await gql(TREE, key=KEY))["targetsPlan"]["rows"]}
+    assert [(k, r["parentKey"], r["depth"], r["childKeys"]) for k, r in rows.items()] == [
+        ("COMPANY", None, 0, ["TEAM:north", "USER:carl"]),
+        ("TEAM:north", "COMPANY", 1, ["USER:alice", "USER:bob"]),
+        ("USER:alice", "TEAM:north", 2, []), ("USER:bob", "TEAM:north", 2, []), ("USER:carl", "COMPANY", 1, [])]
+    company, north, alice = rows["COMPANY"], rows["TEAM:north"], rows["USER:alice"]
+    assert company["hasChildren"] and not alice["hasChildren"]
+    # The company's children: the team's 8 and carl, who has no target (no plan goal).
+    assert company["childrenTargets"] == ["8", "0", "0", "0"]
+    assert company["targetMismatch"] == [True, True, False, False]
+    assert north["childrenTargets"] == north["memberTargets"] == ["7", "0", "0", "0"]
+    assert north["targetMismatch"] == [True, False, False, False]
+    assert north["childrenActuals"] == [str(int(alice["actuals"][i]) + int(rows["USER:bob"]["actuals"][i]))
+                                        for i in range(4)]
+    assert alice["childrenTargets"] is None and alice["childrenActuals"] is None
+    assert alice["targetMismatch"] == [False] * 4
+
+    # A user in two teams sits under both (parentKey names the first); carl is now in a team.
+    async with seeded.sessions() as session, session.begin():
+        await ingest_batch(session, {"teams": [{"id": "south", "name": "South", "member_ids": ["bob", "carl"],
+                                                "leader_ids": ["carl"]}]})
+    rows = {r["key"]: r for r in (await gql(TREE, key=KEY))["targetsPlan"]["rows"]}
+    assert rows["COMPANY"]["childKeys"] == ["TEAM:north", "TEAM:south"]
+    assert rows["TEAM:south"]["childKeys"] == ["USER:bob", "USER:carl"]
+    assert (rows["USER:bob"]["parentKey"], rows["USER:carl"]["parentKey"]) == ("TEAM:north", "TEAM:south")
+    assert rows["TEAM:south"]["childrenTargets"] == ["4", "0", "0", "0"]
+    assert rows["TEAM:south"]["targetMismatch"] == [False] * 4, "no own target: nothing to compare"
+
+    # Alice leads North (without the company statistics): her team is a top row, its members under it.
+    led = (await gql(TREE, key=KEY, as_user="alice"))["targetsPlan"]["rows"]
+    assert [(r["key"], r["parentKey"], r["depth"], r["childKeys"]) for r in led] == [
+        ("TEAM:north", None, 0, ["USER:alice", "USER:bob"]), ("USER:alice", "TEAM:north", 1, []),
+        ("USER:bob", "TEAM:north", 1, [])]
+
+    # Bob sees only his own row: it is a top row.
+    mine = (await gql(TREE, key=KEY, as_user="bob"))["targetsPlan"]["rows"]
+    assert [(r["key"], r["parentKey"], r["depth"], r["childKeys"]) for r in mine] == [("USER:bob", None, 0, [])]

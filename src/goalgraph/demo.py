@@ -40,6 +40,7 @@ from goalgraph.access.gate import licence_status, unrestricted
 from goalgraph.access.seats import set_seat
 from goalgraph.access.viewer import SYSTEM
 from goalgraph.db.models import Activity, Deal, Pipeline, Team, User
+from goalgraph.goals.hierarchy import Split, cascade
 from goalgraph.goals.service import create_goal
 from goalgraph.goals.validation import GoalDraft
 from goalgraph.ingest.batch import BATCH_KEYS, ingest_batch
@@ -783,8 +784,6 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
             await update_organisation(session, **ORGANISATION)
             for chunk in _chunks(batch):
                 await ingest_batch(session, chunk, received_at=now)
-            if support is not None:  # tickets go through the core's fact pipeline, as a CRM's would
-                await ingest_batch(session, support, received_at=now, registry=registry)
             await set_rates(session, [
                 {"currency": "EUR", "quote_currency": currency, "rate": str(rate),
                  "valid_from": (now - timedelta(days=HISTORY_DAYS + 30)).date().isoformat()}
@@ -794,13 +793,29 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
                 await set_user_access(session, user_id, **rights)
             # Every active demo user holds the Targets right (the default) and one of the licence's seats.
             licence = await licence_status(session, settings, now.date())
-            for user in [*batch["users"], *(support["users"] if support else ())]:
+            for user in batch["users"]:
                 if user.get("active", True):
                     await set_user_access(session, user["id"], can_use_targets=True)
                     await set_seat(session, licence, user["id"], True, actor="demo", now=now)
             gate = unrestricted(runtime.registry)
-            for draft in [*_demo_goals(now), *(_service_goals(now) if service else ())]:
-                await create_goal(session, runtime.registry, draft, viewer=SYSTEM, gate=gate, now=now)
+            for draft in _demo_goals(now):
+                goal = await create_goal(session, runtime.registry, draft, viewer=SYSTEM, gate=gate, now=now)
+                if draft.title == f"Won revenue {_local_day(now).year}":
+                    revenue = goal
+            # A hierarchy: the company's revenue goal broken down into one goal per team (its children;
+            # the targets plan's team rows for won revenue), by shares.
+            await cascade(session, runtime.registry, revenue.id, level="TEAMS", split=Split.SHARES,
+                          shares={"team-north": Decimal(40), "team-south": Decimal(35), "team-enterprise": Decimal(25)},
+                          viewer=SYSTEM, gate=gate, now=now)
+            if support is not None:
+                # The support team comes after the sales goals (it is no part of the revenue cascade); its
+                # tickets go through the core's fact pipeline, as a CRM's would.
+                await ingest_batch(session, support, received_at=now, registry=registry)
+                for user in support["users"]:
+                    await set_user_access(session, user["id"], can_use_targets=True)
+                    await set_seat(session, licence, user["id"], True, actor="demo", now=now)
+                for draft in _service_goals(now):
+                    await create_goal(session, runtime.registry, draft, viewer=SYSTEM, gate=gate, now=now)
         loaded = time.perf_counter()
         async with runtime.sessions() as session:
             counts = await _counts(session, registry)

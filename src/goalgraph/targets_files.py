@@ -4,7 +4,8 @@ One row per assignee (``kind``, ``id`` — the CRM id, empty for the company —
 read-only), one column per period, headed by the period's first day (ISO date). An empty cell leaves
 that target as it is. Importing checks every cell first and names each problem by line and column;
 then writes all of it in the caller's transaction through the targets plan (so the same rights,
-licence and goal rules apply), or nothing.
+licence and goal rules apply), or nothing. A cell equal to the target already set is not written
+(a downloaded file comes back changing only what was edited).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from goalgraph.access.gate import Gate
 from goalgraph.access.viewer import Viewer
 from goalgraph.goals.errors import GoalInvalid
 from goalgraph.registry import Registry
-from goalgraph.targets_plan import PlanCell, PlanKey, load_plan, set_plan_targets
+from goalgraph.targets_plan import Plan, PlanCell, PlanKey, load_plan, set_plan_targets
 
 FIXED = ("kind", "id", "name")
 KINDS = ("COMPANY", "TEAM", "USER")
@@ -126,30 +127,77 @@ def parse_csv(text: str, period_starts: list[date]) -> list[PlanCell]:
     return cells
 
 
-async def import_csv(session: AsyncSession, registry: Registry, key: PlanKey, text: str, *, viewer: Viewer,
-                     gate: Gate, now: datetime) -> tuple[int, int]:
-    """Set the file's targets in the caller's transaction; returns (cells read, plan goals created or changed).
+@dataclass(frozen=True)
+class TargetChange:
+    """A target a file changes: the plan row (its key and name), the period, the target before and after."""
+
+    key: str
+    name: str
+    period_start: date
+    period_label: str
+    before: Decimal | None
+    after: Decimal
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What a file set: the cells read, the plan goals created or changed, the targets that changed."""
+
+    cells: int
+    goals_changed: int
+    changes: list[TargetChange]
+
+
+def _diff(plan: Plan, cells: list[PlanCell]) -> tuple[list[TargetChange], list[PlanCell]]:
+    """The targets the cells change (rows of the plan, in file order) and the cells to write.
+
+    A cell equal to the target already set is left out of the write: a downloaded file uploaded again
+    changes only what was edited, so rows the viewer may see but not change (the company for a team
+    leader) do not refuse it. Cells of rows outside the viewer's plan are written, and so refused.
+    """
+    rows = {(r.kind, (r.user or r.team).external_id if r.kind != "COMPANY" else None): r  # type: ignore[union-attr]
+            for r in plan.rows}
+    column = {p.start_date: i for i, p in enumerate(plan.periods)}
+    changes, writes = [], []
+    for cell in cells:
+        row = rows.get((cell.assignee_kind, cell.assignee_id))
+        if row is None:
+            writes.append(cell)
+            continue
+        i = column[cell.period_start]
+        before = row.targets[i]
+        if before is not None and before == cell.target:
+            continue
+        name = row.user.name if row.user else row.team.name if row.team else "Company"
+        changes.append(TargetChange(row.key, name, cell.period_start, plan.periods[i].label, before, cell.target))
+        writes.append(cell)
+    return changes, writes
+
+
+async def import_file(session: AsyncSession, registry: Registry, key: PlanKey, text: str, *, viewer: Viewer,
+                      gate: Gate, now: datetime) -> Imported:
+    """Set the file's targets in the caller's transaction (cells equal to the target set are skipped).
 
     TargetsFileRejected for a bad file; the plan's own errors (unknown assignee, rights, licence) come
     as GoalInvalid / GoalForbidden / LicenceRequired, naming the row they are about.
     """
-    from goalgraph.goals.schedule import calendar_of
-    from goalgraph.organisation import get_organisation
-    from goalgraph.periods import Interval, periods_for
-    from goalgraph.targets_plan import check_key, year_span
-
-    check_key(registry, key)
-    cal = calendar_of(await get_organisation(session))
-    span = year_span(cal, key)
-    starts = [p.start_date for p in periods_for(cal, Interval(key.interval), span[0], span[1], fiscal=key.fiscal)]
-    cells = parse_csv(text, starts)
-    if not cells:
-        return 0, 0
+    plan = await load_plan(session, registry, key, viewer)
+    cells = parse_csv(text, [p.start_date for p in plan.periods])
+    changes, writes = _diff(plan, cells)
+    if not writes:
+        return Imported(len(cells), 0, changes)
     try:
-        changed = await set_plan_targets(session, registry, key, cells, viewer=viewer, gate=gate, now=now)
+        changed = await set_plan_targets(session, registry, key, writes, viewer=viewer, gate=gate, now=now)
     except GoalInvalid as invalid:
         raise _located(invalid, cells, text) from None
-    return len(cells), changed
+    return Imported(len(cells), changed, changes)
+
+
+async def import_csv(session: AsyncSession, registry: Registry, key: PlanKey, text: str, *, viewer: Viewer,
+                     gate: Gate, now: datetime) -> tuple[int, int]:
+    """:func:`import_file`'s (cells read, plan goals created or changed)."""
+    done = await import_file(session, registry, key, text, viewer=viewer, gate=gate, now=now)
+    return done.cells, done.goals_changed
 
 
 def _located(invalid: GoalInvalid, cells: list[PlanCell], text: str) -> Exception:

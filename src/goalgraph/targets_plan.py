@@ -1,7 +1,9 @@
 """The targets plan (SuperOffice's targets dialog): one grid of targets and actuals for a year.
 
-Rows are the company, every team and every active user; columns are the year's periods. A
-row's targets live in its *plan goal*: the unfiltered goal of that assignee, goal type,
+Rows are the company, every team and every active user; columns are the year's periods. The rows
+form the organisation's hierarchy (goals.hierarchy's rules): the company's children are the teams and
+the users in no team, a team's children are its members; each parent row carries its children's sums
+and a mismatch flag per period. A row's targets live in its *plan goal*: the unfiltered goal of that assignee, goal type,
 measure, interval and currency spanning exactly the (fiscal) year. Setting cells creates
 missing plan goals and writes per-period targets, atomically; a plan can be copied to
 another year, scaled.
@@ -22,6 +24,7 @@ from goalgraph.access.gate import Gate
 from goalgraph.access.viewer import Viewer
 from goalgraph.db.models import Goal, Team, TeamMembership, User
 from goalgraph.goals.errors import GoalForbidden, GoalInvalid
+from goalgraph.goals.hierarchy import children_sum, organisation_children, target_mismatch
 from goalgraph.goals.schedule import calendar_of
 from goalgraph.goals.service import create_goal, draft_of, overrides_of, update_goal
 from goalgraph.goals.validation import GoalDraft
@@ -56,6 +59,18 @@ class PlanRow:
     actuals: list[Decimal] = field(default_factory=list)
     #: Team rows: per period, the sum of the members' targets (None where no member has one).
     member_sums: list[Decimal | None] = field(default_factory=list)
+    #: The row's key: "COMPANY", "TEAM:<CRM id>" or "USER:<CRM id>".
+    key: str = ""
+    #: The key of the row it sits under (None for a top row); a user in several teams sits under the first.
+    parent_key: str | None = None
+    depth: int = 0
+    #: The keys of the rows under it (a user in several teams is under each).
+    child_keys: list[str] = field(default_factory=list)
+    #: Rows with children: per period, the children's targets summed (None where none has one) and actuals.
+    children_targets: list[Decimal | None] = field(default_factory=list)
+    children_actuals: list[Decimal] = field(default_factory=list)
+    #: Per period: the row's target differs from its children's sum (goals.hierarchy.target_mismatch).
+    mismatch: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -134,17 +149,63 @@ async def load_plan(session: AsyncSession, registry: Registry, key: PlanKey, vie
                          assignee=Assignee(AssigneeKind(r.kind), (r.user or r.team).id if r.kind != "COMPANY" else None))  # type: ignore[union-attr]
                for i, r in enumerate(rows)]
     actuals = await compute_actuals(session, registry, queries)
-    user_rows = {r.user.id: r for r in rows if r.user is not None}
     for i, row in enumerate(rows):
         row.actuals = [actuals[(i, p.index)].value for p in periods]
-        if row.team is not None:
-            member_rows = [user_rows[u] for t, u in members if t == row.team.id and u in user_rows]
-            sums: list[Decimal | None] = []
-            for col in range(len(periods)):
-                values = [m.targets[col] for m in member_rows if m.targets[col] is not None]
-                sums.append(shape_amount(sum(values, Decimal(0)), money) if values else None)
-            row.member_sums = sums
+    _arrange(rows, members, len(periods), money)
     return Plan(key=key, periods=periods, rows=rows)
+
+
+def _key(row: PlanRow) -> str:
+    return "COMPANY" if row.kind == "COMPANY" else f"{row.kind}:{(row.user or row.team).external_id}"  # type: ignore[union-attr]
+
+
+def _arrange(rows: list[PlanRow], members: Sequence[tuple[int, int]], width: int, money: bool) -> None:
+    """Place the rows in the hierarchy (keys, parents, children) and sum each parent's children per period.
+
+    Only rows the viewer sees take part: a user whose teams are hidden sits under the company, or on top.
+    """
+    for row in rows:
+        row.key = _key(row)
+    user_rows = {r.user.id: r for r in rows if r.user is not None}
+    team_rows = {r.team.id: r for r in rows if r.team is not None}
+    order = {r.key: i for i, r in enumerate(rows)}
+    members_of: dict[int, list[PlanRow]] = {}
+    for team_id, user_id in members:
+        if team_id in team_rows and user_id in user_rows:
+            members_of.setdefault(team_id, []).append(user_rows[user_id])
+    children: dict[str, list[PlanRow]] = {}
+    for team_id, team_row in team_rows.items():
+        children[team_row.key] = sorted(members_of.get(team_id, []), key=lambda r: order[r.key])
+    company = next((r for r in rows if r.kind == "COMPANY"), None)
+    if company is not None:
+        teams, alone = organisation_children(list(team_rows), {t: [m.user.id for m in ms]  # type: ignore[union-attr]
+                                                               for t, ms in members_of.items()}, list(user_rows))
+        children[company.key] = [team_rows[t] for t in teams] + [user_rows[u] for u in alone]
+    for parent in [r for r in (company, *team_rows.values()) if r is not None]:
+        for child in children.get(parent.key, []):
+            if child.parent_key is None:
+                child.parent_key = parent.key
+    by_key = {r.key: r for r in rows}
+    for row in rows:
+        up, depth = row.parent_key, 0
+        while up is not None:
+            depth, up = depth + 1, by_key[up].parent_key
+        row.depth = depth
+        kids = children.get(row.key, [])
+        row.child_keys = [k.key for k in kids]
+        if not kids:
+            row.mismatch = [False] * width
+            continue
+        targets = [children_sum(k.targets[col] for k in kids) for col in range(width)]
+        row.children_targets = [None if t is None else shape_amount(t, money) for t in targets]
+        row.children_actuals = [shape_amount(children_sum(k.actuals[col] for k in kids) or Decimal(0), money)
+                                for col in range(width)]
+        row.mismatch = [target_mismatch(row.targets[col], targets[col]) for col in range(width)]
+        if row.team is not None:
+            row.member_sums = row.children_targets
+    for row in rows:
+        if row.team is not None and not row.member_sums:
+            row.member_sums = [None] * width
 
 
 @dataclass(frozen=True)

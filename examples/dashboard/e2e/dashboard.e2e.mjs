@@ -11,12 +11,14 @@
 // subscription); a goal assigned to the viewer rings the bell (the notifications subscription) and
 // its notice is marked read in the panel. Then: locks and unlocks GOAL_TO_LOCK (default "Deals won — South"), creates a goal
 // with per-period targets through the form (after a non-numeric target is named beside its field),
-// deletes it, checks the targets plan's read-only rows, and — with GOALGRAPH_ADMIN_TOKEN — copies
+// deletes it, checks the targets plan's read-only rows, opens a team's row in the plan's hierarchy by keyboard,
+// downloads the plan as CSV and uploads it with a bad cell (the error names its line) and with a good one
+// (the dry run says what would change, Apply changes the cell), and — with GOALGRAPH_ADMIN_TOKEN — copies
 // last year's plan +10 %. axe-core runs on the goals list, the chart with its drill-down, the goal
 // form, the notifications panel and the targets plan (0 serious or critical violations), the drill-down is opened by keyboard,
 // and every screen is checked at 390×844 for horizontal overflow.
 // Screenshots go to E2E_OUT (default e2e/out). Exit code 0 when every step passed.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
@@ -462,6 +464,25 @@ try {
 
   await shot("05-targets-plan");
 
+  // The plan's hierarchy: the company row is open (its teams under it, with their sum); a team opens
+  // by keyboard (a button with aria-expanded) to its members, indented one level deeper.
+  const southRow = page.locator('[data-testid="plan-row"][data-key="TEAM:team-south"]');
+  const southToggle = southRow.locator('[data-testid="plan-toggle"]');
+  if ((await southToggle.getAttribute("aria-expanded")) !== "false") throw new Error("Team South should start closed");
+  const companyOpen = await page.locator('[data-testid="plan-row"][data-key="COMPANY"] [data-testid="plan-toggle"]').getAttribute("aria-expanded");
+  const teamsShown = await page.locator('[data-testid="plan-row"][data-depth="1"]').count();
+  await southToggle.focus();
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector('[data-key="TEAM:team-south"] [data-testid="plan-toggle"]')?.getAttribute("aria-expanded") === "true");
+  const southMembers = page.locator('[data-testid="plan-row"][data-depth="2"]');
+  await southMembers.first().waitFor();
+  const memberCount = await southMembers.count();
+  const indents = await page.evaluate(() => ["COMPANY", "TEAM:team-south"].map((k) => document.querySelector(`[data-testid="plan-row"][data-key="${k}"] th`))
+    .concat([document.querySelector('[data-testid="plan-row"][data-depth="2"] th')]).map((th) => parseFloat(getComputedStyle(th).paddingLeft)));
+  if (!(indents[0] < indents[1] && indents[1] < indents[2])) throw new Error(`rows not indented by depth: ${indents.join(", ")}`);
+  const membersSum = (await page.locator('[data-testid="plan-sum"][data-key="TEAM:team-south"] th').textContent()).trim();
+  step(`plan hierarchy: company open (${companyOpen}, ${teamsShown} rows under it); Enter on Team South's toggle opened ${memberCount} member rows, indented ${indents.map((x) => Math.round(x)).join(" < ")} px; "${membersSum}" under the team`);
+
   // One cell, "Fill right", save: the new plan goal has every month and the assignee's name.
   const planRow = page.locator('[data-testid="plan-row"]:not([data-readonly])[data-assignee^="USER:"]').first();
   const planUser = (await planRow.getAttribute("data-assignee")).slice("USER:".length);
@@ -479,6 +500,45 @@ try {
   }
   if (!created.targets.every((t) => Number(t) === 50000)) throw new Error(`fill right did not fill: ${created.targets.join(", ")}`);
   step(`plan: one cell + Fill right saved ${created.targets.length} months of 50,000 for ${planUser}, goal titled "${created.goal.title}"`);
+
+  // CSV: download the plan, upload it with a bad cell (refused, the error names its line), then with a good
+  // change (the dry run says what would change; Apply changes the cell in the grid).
+  const [csvDownload] = await Promise.all([page.waitForEvent("download"), page.locator('[data-testid="csv-download"]').click()]);
+  const csvFile = resolve(out, csvDownload.suggestedFilename());
+  await csvDownload.saveAs(csvFile);
+  const csvLines = readFileSync(csvFile, "utf8").trimEnd().split("\n");
+  const userLine = csvLines.findIndex((l) => l.startsWith(`USER,${planUser},`));
+  if (!csvLines[0].startsWith("kind,id,name,") || userLine < 1) throw new Error(`downloaded CSV without ${planUser}'s line: ${csvLines.slice(0, 3).join(" / ")}`);
+  step(`CSV downloaded: ${csvDownload.suggestedFilename()}, ${csvLines.length} lines, ${planUser} on line ${userLine + 1}`);
+  const withCell = (value) => csvLines.map((l, i) => {
+    if (i !== userLine) return l;
+    const cells = l.split(",");
+    cells[4] = value;
+    return cells.join(",");
+  }).join("\n") + "\n";
+  const upload = page.locator('[data-testid="csv-upload"]');
+  await upload.setInputFiles({ name: "plan-bad.csv", mimeType: "text/csv", buffer: Buffer.from(withCell("lots")) });
+  const csvErrors = page.locator('[data-testid="csv-errors"][role="alert"]');
+  await csvErrors.waitFor();
+  const errorText = (await csvErrors.innerText()).trim();
+  const column = csvLines[0].split(",")[4];
+  if (!errorText.includes(`Line ${userLine + 1}, ${column}: 'lots' is not a number`)) throw new Error(`CSV error not by line: ${errorText}`);
+  step(`CSV with a bad cell refused (role=alert): "${errorText.split("\n").find((l) => l.startsWith("Line"))}"`);
+  await upload.setInputFiles({ name: "plan-good.csv", mimeType: "text/csv", buffer: Buffer.from(withCell("60000")) });
+  const preview = page.locator('[data-testid="csv-preview"][role="status"]');
+  await preview.waitFor();
+  const previewText = (await preview.innerText()).trim();
+  if (!previewText.includes("1 target would change") || !/→ \D*60,000/.test(previewText)) throw new Error(`CSV dry run: ${previewText}`);
+  step(`CSV dry run (role=status): "${previewText.split("\n").filter((l) => l.includes("→")).join("; ")}"`);
+  await page.locator('[data-testid="csv-apply"]').click();
+  const imported = page.locator('[data-testid="plan-message"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid="plan-message"]')?.textContent?.startsWith("Imported"));
+  await page.waitForFunction((user) => document.querySelectorAll(`[data-testid="plan-row"][data-key="USER:${user}"] [data-testid="plan-cell"]`)[1]?.value === "60,000", planUser);
+  const mismatches = await page.locator('[data-testid="plan-sum"][data-key="TEAM:team-south"] td[data-mismatch="true"]').count();
+  const mismatchWords = (await page.locator('[data-testid="plan-row"][data-key="TEAM:team-south"] [data-testid="plan-mismatch"]').innerText()).trim();
+  step(`CSV applied: "${(await imported.innerText()).split("\n")[0]}"; ${planUser}'s second month shows 60,000; Team South: "${mismatchWords}" (${mismatches} periods marked "≠ target")`);
+  await axe("the targets plan with a checked file");
+  await shot("05b-plan-csv");
 
   // The leaderboard of the current period (ranks and sight are the server's).
   await page.goto(`${base}#/leaderboard`);

@@ -12,7 +12,7 @@ splitting the parent's targets evenly, by given shares, or by last year's actual
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -70,6 +70,32 @@ async def check_parent(session: AsyncSession, draft: GoalDraft, assignee: object
         if member is None:
             raise _refuse("this user is not a member of the parent goal's team")
     return parent
+
+
+def children_sum(values: Iterable[Decimal | None]) -> Decimal | None:
+    """One period's sum over a parent's children; None when no child has a value there."""
+    present = [v for v in values if v is not None]
+    return sum(present, Decimal(0)) if present else None
+
+
+def target_mismatch(own: Decimal | None, children: Decimal | None) -> bool:
+    """The mismatch flag of one period: the parent's target differs from its children's sum.
+
+    A guideline, not a rule (the targets need not add up); with nothing to compare — no own target, or
+    no child with one — there is no mismatch.
+    """
+    return own is not None and children is not None and own != children
+
+
+def organisation_children(teams: Sequence[int], members: Mapping[int, Sequence[int]],
+                          users: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The company's parts as a hierarchy sees them (as :func:`parts_of` cascades): its teams, and the users
+    in none of ``teams`` (``members``: team id → member user ids; a team's children are its members).
+
+    Returns (team ids, user ids in no team), each in the order given.
+    """
+    in_a_team = {u for t in teams for u in members.get(t, ())}
+    return list(teams), [u for u in users if u not in in_a_team]
 
 
 class Split(str, enum.Enum):

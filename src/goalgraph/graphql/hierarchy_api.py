@@ -61,7 +61,8 @@ async def hierarchy_of(info: Info, goal: Goal) -> GoalHierarchy | None:
         target, actual = sums.get(p.period.start_date, [Decimal(0), Decimal(0)])
         periods.append(HierarchyPeriod(start_date=p.period.start_date, target=p.target,
                                        children_target=shape_amount(target, money), actual=p.actual,
-                                       children_actual=shape_amount(actual, money), target_mismatch=target != p.target))
+                                       children_actual=shape_amount(actual, money),
+                                       target_mismatch=hierarchy.target_mismatch(p.target, target)))
     return GoalHierarchy(children=[GoalNode(row=c) for c in children], periods=periods,
                          target_mismatch=any(p.target_mismatch for p in periods))
 

@@ -58,12 +58,30 @@ class PlanRow:
     member_targets: list[Decimal | None] | None = strawberry.field(
         description="Team rows: sum of the members' targets per period (a guideline); null for other rows."
     )
+    key: str = strawberry.field(description="The row's key: COMPANY, TEAM:<team id> or USER:<user id>.")
+    parent_key: str | None = strawberry.field(
+        description="The key of the row this one sits under (the company over teams and users in no team, a team "
+                    "over its members); null for a top row. A user in several teams names the first (see childKeys).")
+    depth: int = strawberry.field(description="0 for a top row, 1 under it, 2 under that (company → team → user).")
+    child_keys: list[str] = strawberry.field(
+        description="The keys of the rows under this one, in row order (a user in several teams is under each).")
+    has_children: bool = strawberry.field(description="Some rows sit under this one (it can be expanded).")
+    children_targets: list[Decimal | None] | None = strawberry.field(
+        description="Rows with children: the children's targets summed per period (null where none has one); "
+                    "null for rows without children.")
+    children_actuals: list[Decimal] | None = strawberry.field(
+        description="Rows with children: the children's actuals summed per period; null for rows without children.")
+    target_mismatch: list[bool] = strawberry.field(
+        description="Per period: this row's target differs from its children's sum (a guideline: they need not "
+                    "match); false where either is missing.")
 
 
 @strawberry.type(description="The targets plan: company, teams and users × periods.")
 class TargetsPlan:
     periods: list[PlanPeriod] = strawberry.field(description="Columns.")
-    rows: list[PlanRow] = strawberry.field(description="Company first, then teams, then active users.")
+    rows: list[PlanRow] = strawberry.field(
+        description="Company first, then teams, then active users (those the viewer may see); parentKey, depth and "
+                    "childKeys place them in the hierarchy company → team → user.")
 
 
 @strawberry.input(description="One cell of the plan.")
@@ -84,11 +102,24 @@ PlanPayload = Annotated[
 ]
 
 
+@strawberry.type(description="A target a file changes (or would change, with dryRun).")
+class PlanTargetChange:
+    key: str = strawberry.field(description="The plan row's key (PlanRow.key): COMPANY, TEAM:<id> or USER:<id>.")
+    name: str = strawberry.field(description="The row's name.")
+    period_start: date = strawberry.field(description="The period's first day (the file's column).")
+    period_label: str = strawberry.field(description="The period's label.")
+    before: Decimal | None = strawberry.field(description="The target before; null where none was set.")
+    after: Decimal = strawberry.field(description="The target from the file.")
+
+
 @strawberry.type(description="What a targets file set (or would set, with dryRun).")
 class TargetsImported:
     cells: int = strawberry.field(description="Targets read from the file (empty cells leave targets as they are).")
     goals_changed: int = strawberry.field(description="Plan goals created or changed.")
     dry_run: bool = strawberry.field(description="True when nothing was saved (checked only).")
+    changes: list[PlanTargetChange] = strawberry.field(
+        description="The file's targets that differ from the plan before the import, in file order (cells equal to "
+                    "the target already set are not listed).")
 
 
 @strawberry.type(description="One problem of a targets file, by line and column.")
@@ -146,7 +177,12 @@ class PlanQueries:
                                     team=TeamType(row=row.team) if row.team else None)
             rows.append(PlanRow(assignee=assignee, goal=GoalNode(row=row.goal) if row.goal else None,
                                 targets=row.targets, actuals=row.actuals,
-                                member_targets=row.member_sums if row.team is not None else None))
+                                member_targets=row.member_sums if row.team is not None else None,
+                                key=row.key, parent_key=row.parent_key, depth=row.depth, child_keys=row.child_keys,
+                                has_children=bool(row.child_keys),
+                                children_targets=row.children_targets if row.child_keys else None,
+                                children_actuals=row.children_actuals if row.child_keys else None,
+                                target_mismatch=row.mismatch))
         return TargetsPlan(
             periods=[PlanPeriod(index=p.index, label=p.label, start_date=p.start_date, end_date=p.end_date)
                      for p in plan.periods],
@@ -172,26 +208,31 @@ class PlanMutations:
         return PlanSaved(goals_changed=changed)
 
     @strawberry.mutation(description="Set many targets from a CSV file's text (as targetsPlanCsv writes it): all or "
-                                     "nothing; every problem named by line and column; dryRun checks without saving.")
+                                     "nothing; every problem named by line and column; cells equal to the target set are not written; "
+                                     "dryRun checks without saving.")
     async def import_targets_plan(self, info: Info, key: PlanKeyInput, csv: str,
                                   dry_run: bool = False) -> TargetsImportPayload:
         viewer, gate = await info.context.viewer(), await info.context.gate()
         try:
             async with info.context.transaction() as session:
-                cells, changed = await targets_files.import_csv(session, info.context.runtime.registry, key.key(), csv,
-                                                                viewer=viewer, gate=gate, now=info.context.now)
+                done = await targets_files.import_file(session, info.context.runtime.registry, key.key(), csv,
+                                                       viewer=viewer, gate=gate, now=info.context.now)
+                cells, changed = done.cells, done.goals_changed
+                changes = [PlanTargetChange(key=c.key, name=c.name, period_start=c.period_start,
+                                            period_label=c.period_label, before=c.before, after=c.after)
+                           for c in done.changes]
                 if dry_run:
                     raise _DryRun(cells, changed)
                 await announce_goal_change(info, session, None)
         except _DryRun as checked:
-            return TargetsImported(cells=checked.cells, goals_changed=checked.changed, dry_run=True)
+            return TargetsImported(cells=checked.cells, goals_changed=checked.changed, dry_run=True, changes=changes)
         except targets_files.TargetsFileRejected as rejected:
             return TargetsFileRejectedError(code=ErrorCode.VALIDATION, message=str(rejected), errors=[
                 TargetsFileError(line=e.line, column=e.column, message=e.message) for e in rejected.errors])
         except (GoalProblem, LicenceRequired) as problem:
             return problem_error(problem)
         after_goal_change(info, None)
-        return TargetsImported(cells=cells, goals_changed=changed, dry_run=False)
+        return TargetsImported(cells=cells, goals_changed=changed, dry_run=False, changes=changes)
 
     @strawberry.mutation(description="Start another year's plan as a copy of this one, scaled (110 = +10 %).")
     async def copy_targets_plan(self, info: Info, key: PlanKeyInput, to_year: int,

@@ -194,7 +194,37 @@ export const TargetsPlanQuery = graphql(`
         targets
         actuals
         memberTargets
+        key
+        parentKey
+        depth
+        childKeys
+        hasChildren
+        childrenTargets
+        childrenActuals
+        targetMismatch
       }
+    }
+  }
+`);
+
+export const TargetsPlanCsvQuery = graphql(`
+  query TargetsPlanCsv($key: PlanKeyInput!) {
+    targetsPlanCsv(key: $key)
+  }
+`);
+
+export const ImportTargetsPlanMutation = graphql(`
+  mutation ImportTargetsPlan($key: PlanKeyInput!, $csv: String!, $dryRun: Boolean!) {
+    importTargetsPlan(key: $key, csv: $csv, dryRun: $dryRun) {
+      __typename
+      ... on TargetsImported { cells goalsChanged dryRun changes { key name periodStart periodLabel before after } }
+      ... on TargetsFileRejectedError { code message errors { line column message } }
+      ... on ValidationError { code message fieldErrors { path message code } }
+      ... on NotFoundError { code message }
+      ... on ConflictError { code message }
+      ... on LockedError { code message }
+      ... on ForbiddenError { code message }
+      ... on LicenceRequiredError { code message feature }
     }
   }
 `);

@@ -1,13 +1,19 @@
 // The yearly targets grid: company, teams and users × the year's periods, targets editable,
-// actuals measured live, each team beside the sum of its members' targets.
-import { Fragment, useState } from "react";
+// actuals measured live. Rows form the hierarchy company → team → user (the server's parentKey /
+// childKeys): a row with children expands and collapses, and is followed by its children's sum with
+// the periods where it differs from the row's own target named in words. The plan goes out and comes
+// back in as CSV (a dry run first: the problems by line, or what would change; then Apply).
+import { useRef, useState } from "react";
+import type { ReactNode } from "react";
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { execute } from "../api/client";
 import {
-  CopyTargetsPlanMutation, MeQuery, PlanOptionsQuery, RenameGoalMutation, SetPlanTargetsMutation, TargetsPlanQuery,
+  CopyTargetsPlanMutation, ImportTargetsPlanMutation, MeQuery, PlanOptionsQuery, RenameGoalMutation, SetPlanTargetsMutation,
+  TargetsPlanCsvQuery, TargetsPlanQuery,
 } from "../api/operations";
 import type {
-  Interval, MeQuery as MeResult, PlanCellInput, PlanKeyInput, PlanPayloadFieldsFragment, TargetsPlanQuery as PlanResult,
+  ImportTargetsPlanMutation as ImportResult, Interval, MeQuery as MeResult, PlanCellInput, PlanKeyInput,
+  PlanPayloadFieldsFragment, TargetsPlanQuery as PlanResult,
 } from "../gql/graphql";
 import { amount, assigneeName, compactFor, grouped, num, parseAmount, periodLabel, shortPeriodLabel } from "../format";
 import { AmountInput } from "./AmountInput";
@@ -139,6 +145,9 @@ function distribute(total: number, n: number): string[] {
 }
 
 type Message = { ok: boolean; text: string; details?: string[] };
+type Imported = ImportResult["importTargetsPlan"];
+/** A checked (dry-run) or refused file, shown until applied or dismissed. */
+type FileCheck = { name: string; text: string; result: Imported };
 
 function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
   planKey: PlanKeyInput; plan: PlanResult["targetsPlan"]; currency: string | null; me: MeResult; typeLabel: string; yearLabel: string;
@@ -152,15 +161,37 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
   const [splitting, setSplitting] = useState<string | null>(null);
   const [splitTotal, setSplitTotal] = useState("");
 
-  const company = plan.rows.filter((r) => r.assignee.kind === "COMPANY");
-  const teams = plan.rows.filter((r) => r.assignee.kind === "TEAM");
-  const users = plan.rows.filter((r) => r.assignee.kind === "USER");
+  const byKey = new Map(plan.rows.map((r) => [r.key, r]));
+  const roots = plan.rows.filter((r) => r.parentKey == null);
+  // Top rows start open (the company shows its teams); teams start closed.
+  const [expanded, setExpanded] = useState<Set<string>>(() => new Set(roots.filter((r) => r.hasChildren).map((r) => r.key)));
+  const [fileCheck, setFileCheck] = useState<FileCheck | null>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const childrenOf = (row: Row) => row.childKeys.map((k) => byKey.get(k)).filter((r): r is Row => r != null);
+  const toggle = (row: Row) => setExpanded((old) => {
+    const next = new Set(old);
+    if (next.has(row.key)) next.delete(row.key); else next.add(row.key);
+    return next;
+  });
 
   const cellKey = (row: Row, i: number) => `${rowKey(row)}:${i}`;
   const value = (row: Row, i: number) => edits[cellKey(row, i)] ?? (row.targets[i] == null ? "" : String(num(row.targets[i])));
   const numeric = (text: string) => parseAmount(text) ?? "";
   const targetsOf = (row: Row) => plan.periods.map((_, i) => numeric(value(row, i)));
-  const teamsTotal = plan.periods.map((_, i) => sum(teams.map((t) => numeric(value(t, i)))));
+  const edited = (row: Row, i: number) => cellKey(row, i) in edits;
+  /** The children's sum of one period: the server's, or — with unsaved changes there — the one they would make. */
+  const childSum = (row: Row, i: number): number | null => {
+    const kids = childrenOf(row);
+    if (!kids.some((k) => edited(k, i))) return row.childrenTargets?.[i] == null ? null : num(row.childrenTargets[i]);
+    return sum(kids.map((k) => numeric(value(k, i))));
+  };
+  /** The mismatch flag of one period: the server's (goals/hierarchy.py), or the same comparison over unsaved changes. */
+  const mismatch = (row: Row, i: number): boolean => {
+    if (!edited(row, i) && !childrenOf(row).some((k) => edited(k, i))) return row.targetMismatch[i] ?? false;
+    const mine = numeric(value(row, i));
+    const theirs = childSum(row, i);
+    return mine !== "" && theirs != null && Math.abs(num(mine) - theirs) > 0.00005;
+  };
   const changed = Object.keys(edits).length;
   const anyTargets = plan.rows.some((r) => r.goal != null);
 
@@ -302,7 +333,10 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
     }
   }
 
-  const renderRow = (row: Row, className = "") => {
+  const renderRow = (row: Row, depth: number, path: string) => {
+    const className = row.assignee.kind.toLowerCase();
+    const open = expanded.has(row.key);
+    const differing = row.hasChildren ? plan.periods.filter((_, i) => mismatch(row, i)).length : 0;
     const reason = readOnlyReason(row, me);
     const rowTotal = sum(targetsOf(row));
     const actualTotal = sum(row.actuals);
@@ -311,12 +345,25 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
     const emptyHere = plan.periods.filter((_, i) => value(row, i).trim() === "").length;
     const compact = compactFor([...row.actuals, actualTotal, rowTotal]);
     return (
-      <tr key={rowKey(row)} className={className} data-testid="plan-row" data-assignee={rowKey(row)} data-readonly={reason ? "true" : undefined}>
-        <th scope="row">
+      <tr key={path} className={`${className} depth-${depth}`} data-testid="plan-row" data-assignee={rowKey(row)} data-key={row.key}
+        data-depth={depth} data-readonly={reason ? "true" : undefined}>
+        <th scope="row" style={{ paddingLeft: `${0.35 + depth * 1.2}rem` }}>
           <span className="row-name">
+            {row.hasChildren ? (
+              <button type="button" className="tree-toggle" aria-expanded={open} data-testid="plan-toggle"
+                aria-label={`Rows under ${name} (${row.childKeys.length})`} title={open ? `Hide the rows under ${name}` : `Show the rows under ${name}`}
+                onClick={() => toggle(row)}>
+                <span aria-hidden="true">{open ? "▾" : "▸"}</span>
+              </button>
+            ) : depth > 0 && <span className="tree-leaf" aria-hidden="true" />}
             {name}
             {row.goal?.locked && <> <LockIcon label="Targets locked" /></>}
           </span>
+          {differing > 0 && (
+            <span className="mismatch-summary" data-testid="plan-mismatch">
+              Target differs from the {row.assignee.kind === "COMPANY" ? "rows" : "members'"} sum in {differing} period{differing === 1 ? "" : "s"}
+            </span>
+          )}
           {!reason && (
             <span className="row-tools">
               <button type="button" className="secondary" onClick={() => fillRight(row)} title={`Copy ${name}'s first target into every later period`}
@@ -368,23 +415,144 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
     );
   };
 
-  const renderSums = (label: string, values: (string | number | null | undefined)[], compareTo: Row, key: string) => {
+  /** The children's sum under a parent row, each period marked in words where it differs from the row's target. */
+  const renderSums = (row: Row, depth: number, path: string) => {
+    const values = plan.periods.map((_, i) => childSum(row, i));
     const total = sum(values.map((v) => (v == null ? null : String(v))));
     const compact = compactFor([...values, total]);
+    const name = assigneeName(row.assignee);
+    const kids = childrenOf(row);
+    const label = row.assignee.kind !== "COMPANY" ? "Members' sum"
+      : kids.every((k) => k.assignee.kind === "TEAM") ? "Sum of teams" : "Sum of teams and users in no team";
     return (
-      <tr key={key} className="sum-row">
-        <th scope="row">{label}</th>
+      <tr key={`${path}/sum`} className="sum-row" data-testid="plan-sum" data-key={row.key}>
+        <th scope="row" style={{ paddingLeft: `${1.6 + depth * 1.2}rem` }}>
+          {label}<span className="visually-hidden"> of {name}</span>
+        </th>
         {values.map((v, i) => {
-          const mine = numeric(value(compareTo, i));
-          const off = v != null && mine !== "" && Math.abs(num(String(v)) - num(mine)) > 0.0001;
+          const off = mismatch(row, i);
+          const mine = numeric(value(row, i));
           return (
-            <td key={i} className={off ? "off" : ""} title={off ? `Differs from ${assigneeName(compareTo.assignee)}'s target ${grouped(mine)}` : ""}>
+            <td key={i} className={off ? "off" : ""} data-mismatch={off ? "true" : undefined}
+              title={off ? `Differs from ${name}'s target ${grouped(String(mine))}` : ""}>
               {v == null ? "–" : amount(String(v), currency, compact)}
+              {off && <span className="mismatch-note">≠ target<span className="visually-hidden"> of {name}, {grouped(String(mine))}</span></span>}
             </td>
           );
         })}
         <td className="total">{total == null ? "–" : amount(total, currency, compact)}</td>
       </tr>
+    );
+  };
+
+  /** A row, its children's sum, and — when it is open — its children, depth first. */
+  const renderTree = (row: Row, depth: number, path: string): ReactNode[] => {
+    const out: ReactNode[] = [renderRow(row, depth, path)];
+    if (row.hasChildren) out.push(renderSums(row, depth, path));
+    if (row.hasChildren && expanded.has(row.key)) {
+      for (const child of childrenOf(row)) out.push(...renderTree(child, depth + 1, `${path}/${child.key}`));
+    }
+    return out;
+  };
+
+  const fileName = `targets-${planKey.year}${planKey.fiscal ? "-fiscal" : ""}-${planKey.goalType}-${planKey.measure}-${planKey.interval}`.toLowerCase() + ".csv";
+
+  async function downloadCsv() {
+    setMessage(null);
+    try {
+      const { targetsPlanCsv } = await execute(TargetsPlanCsvQuery, { key: planKey });
+      const url = URL.createObjectURL(new Blob([targetsPlanCsv], { type: "text/csv;charset=utf-8" }));
+      const link = document.createElement("a");
+      link.href = url;
+      link.download = fileName;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      setMessage({ ok: true, text: `Downloaded ${fileName}: one line per row, one column per period. Edit it, then upload it here.` });
+    } catch (e) {
+      setMessage({ ok: false, text: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  /** A chosen file is checked first (dry run): its problems by line, or what it would change. */
+  async function checkFile(file: File) {
+    setBusy(true);
+    setMessage(null);
+    setFileCheck(null);
+    try {
+      const text = await file.text();
+      const { importTargetsPlan: result } = await execute(ImportTargetsPlanMutation, { key: planKey, csv: text, dryRun: true });
+      setFileCheck({ name: file.name, text, result });
+    } catch (e) {
+      setMessage({ ok: false, text: e instanceof Error ? e.message : String(e) });
+    } finally {
+      setBusy(false);
+      if (fileInput.current) fileInput.current.value = "";
+    }
+  }
+
+  async function applyFile() {
+    if (!fileCheck) return;
+    setBusy(true);
+    try {
+      const before = new Set(plan.rows.filter((r) => r.goal).map(rowKey));
+      const { importTargetsPlan: result } = await execute(ImportTargetsPlanMutation, { key: planKey, csv: fileCheck.text, dryRun: false });
+      if (result.__typename === "TargetsImported") {
+        await nameNewGoals(before);
+        await queryClient.invalidateQueries({ queryKey: ["plan"] });
+        await queryClient.invalidateQueries({ queryKey: ["goals"] });
+        setFileCheck(null);
+        const n = result.changes.length;
+        setMessage({ ok: true, text: `Imported ${fileCheck.name}: ${n} target${n === 1 ? "" : "s"} changed, ${result.goalsChanged} plan goal${result.goalsChanged === 1 ? "" : "s"} saved.`,
+          details: result.changes.map(describeChange) });
+      } else {
+        setFileCheck({ ...fileCheck, result });
+      }
+    } catch (e) {
+      setMessage({ ok: false, text: e instanceof Error ? e.message : String(e) });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const describeChange = (c: Extract<Imported, { __typename: "TargetsImported" }>["changes"][number]) => {
+    const row = byKey.get(c.key);
+    return `${row ? assigneeName(row.assignee) : c.name} · ${periodLabel(c.periodLabel)}: `
+      + `${c.before == null ? "no target" : amount(c.before, currency)} → ${amount(c.after, currency)}`;
+  };
+
+  const renderFileCheck = (check: FileCheck) => {
+    const r = check.result;
+    if (r.__typename === "TargetsImported") {
+      const n = r.changes.length;
+      return (
+        <div className="plan-message ok file-check" role="status" data-testid="csv-preview">
+          <strong>{check.name} checked, nothing saved yet:</strong>{" "}
+          {n ? `${n} target${n === 1 ? "" : "s"} would change.` : "it changes no target (every cell is empty or as set)."}
+          {n > 0 && <ul>{r.changes.map((c) => <li key={`${c.key}:${c.periodStart}`}>{describeChange(c)}</li>)}</ul>}
+          <span className="file-actions">
+            {n > 0 && <button type="button" className="primary" onClick={applyFile} disabled={busy} data-testid="csv-apply">
+              {busy ? "Applying…" : `Apply ${n} change${n === 1 ? "" : "s"}`}</button>}
+            <button type="button" className="secondary" onClick={() => setFileCheck(null)} disabled={busy}>
+              {n ? "Cancel" : "Close"}</button>
+          </span>
+        </div>
+      );
+    }
+    const lines = r.__typename === "TargetsFileRejectedError"
+      ? r.errors.map((e) => `Line ${e.line}${e.column && e.column !== "row" ? `, ${e.column}` : ""}: ${e.message}`)
+      : r.__typename === "ValidationError" ? r.fieldErrors.map((f) => `${f.path.join(".")}: ${f.message}`) : [];
+    const count = r.__typename === "TargetsFileRejectedError" ? r.errors.length : 0;
+    return (
+      <div className="plan-message error file-check" role="alert" data-testid="csv-errors">
+        <strong>{check.name} was not imported{count ? `: ${count} problem${count === 1 ? "" : "s"}` : ""}.</strong>{" "}
+        {r.__typename === "TargetsFileRejectedError" ? "Nothing was saved; correct the file and upload it again." : r.message}
+        {lines.length > 0 && <ul>{lines.map((l) => <li key={l}>{l}</li>)}</ul>}
+        <span className="file-actions">
+          <button type="button" className="secondary" onClick={() => setFileCheck(null)}>Close</button>
+        </span>
+      </div>
     );
   };
 
@@ -403,10 +571,28 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
           Starts this plan from last year's targets, each scaled by the change (10 = +10 %, -5 = −5 %)
           {anyTargets ? "; targets already set here are replaced" : ""}.
         </span>
+        <span className="file-tools">
+          <button type="button" className="secondary" onClick={downloadCsv} disabled={busy} data-testid="csv-download">Download CSV</button>
+          <label className="file-button">
+            Upload CSV
+            <input ref={fileInput} type="file" accept=".csv,text/csv" data-testid="csv-upload" disabled={busy || changed > 0}
+              aria-describedby="csv-help" onChange={(e) => { const f = e.target.files?.[0]; if (f) void checkFile(f); }} />
+          </label>
+          <span className="muted small" id="csv-help">
+            {changed > 0 ? "Save or discard your changes before uploading a file. " : ""}
+            An uploaded file is checked first; nothing is saved until you apply it.
+          </span>
+        </span>
       </div>
+      {fileCheck && renderFileCheck(fileCheck)}
       <div className="plan-actions">
         <span className="muted small">Small figures are actuals, measured live. Grey figures without a field are targets you may not change.</span>
         <span className="spacer" />
+        {plan.rows.some((r) => r.hasChildren) && <>
+          <button type="button" className="secondary" onClick={() => setExpanded(new Set(plan.rows.filter((r) => r.hasChildren).map((r) => r.key)))}
+            data-testid="plan-expand-all">Expand all</button>
+          <button type="button" className="secondary" onClick={() => setExpanded(new Set())}>Collapse all</button>
+        </>}
         <button className="secondary" onClick={() => { setEdits({}); setFailed(new Set()); }} disabled={!changed || busy}>Discard</button>
         <button className="primary" onClick={save} disabled={!changed || busy} data-testid="plan-save">
           {busy ? "Saving…" : `Save ${changed || ""} change${changed === 1 ? "" : "s"}`}
@@ -428,27 +614,14 @@ function PlanGrid({ planKey, plan, currency, me, typeLabel, yearLabel }: {
             </tr>
           </thead>
           <tbody>
-            {company.map((row) => (
-              <Fragment key={rowKey(row)}>
-                {renderRow(row, "company")}
-                {teams.length > 0 && renderSums("Sum of teams", teamsTotal, row, "teams-sum")}
-              </Fragment>
-            ))}
-            {teams.length > 0 && <tr className="section"><th colSpan={plan.periods.length + 2} scope="colgroup">Teams</th></tr>}
-            {teams.map((row) => (
-              <Fragment key={rowKey(row)}>
-                {renderRow(row, "team")}
-                {row.memberTargets && renderSums("Members' sum", row.memberTargets, row, `${rowKey(row)}-members`)}
-              </Fragment>
-            ))}
-            {users.length > 0 && <tr className="section"><th colSpan={plan.periods.length + 2} scope="colgroup">Users</th></tr>}
-            {users.map((row) => renderRow(row, "user"))}
+            {roots.flatMap((row) => renderTree(row, 0, row.key))}
           </tbody>
         </table>
       </div>
       <p className="muted small plan-note">
-        Each team row is followed by the sum of its members' targets (a guideline); a highlighted sum differs from the
-        team's own target. Saving sets all changed cells at once, or none when one is refused — the refused cells are
+        Rows form the hierarchy company → team → user: ▸ opens a row's children. Each row with children is followed by
+        their sum (a guideline: the targets need not add up); where it differs from the row's own target the period says
+        "≠ target". Saving sets all changed cells at once, or none when one is refused — the refused cells are
         named and marked.
       </p>
     </div>
