@@ -451,3 +451,27 @@ async def test_a_ticket_pushes_the_goal_live(service, gql, settings) -> None:  #
             assert await next_update(ws) == ("INITIAL", {"actual": "5.0000", "facts": 1})
             await add_tickets(gql, [ticket("t8", "ann", t("03-11"), answered=t("03-11", 16))])  # 7 h
             assert await next_update(ws) == ("FACTS", {"actual": "6.0000", "facts": 2})
+
+
+async def test_the_service_branch_migrates_up_and_down_on_its_own(settings) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import inspect
+
+    from goalgraph.db.migrate import current_heads, downgrade, upgrade
+    from goalgraph.db.session import create_engine
+
+    async def tables() -> set[str]:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+    engine = create_engine(settings)
+    try:
+        await upgrade(engine)
+        assert "service_0001" in await current_heads(engine) and "tickets" in await tables()
+        await downgrade(engine, "service@base")  # before uninstalling the plugin
+        assert "service_0001" not in await current_heads(engine)
+        left = await tables()
+        assert "tickets" not in left and {"users", "pipelines", "stages"} <= left
+        await upgrade(engine)
+        assert "tickets" in await tables()
+    finally:
+        await engine.dispose()
