@@ -156,7 +156,7 @@ class _Broken(goalgraph_quotes.Quote.__base__):  # type: ignore[misc,name-define
     (type("BadSource", (), {"goalgraph_register_goal_types": hookimpl(lambda self: [GoalType(
         key="BAD", label="Bad", category=Category.CUSTOM, description="", fact_kind=None,
         source=lambda q: select(goalgraph_quotes.Quote.id.label("fact_id"), goalgraph_quotes.Quote.sent_at.label("occurred_at")))])})(),
-     "goal type 'BAD' (plugin 'bad'): its source has no column labelled 'user_id'"),
+     "goal type 'BAD' (plugin 'bad'): its source needs a column labelled 'user_id'"),
     (type("BadKind", (), {"goalgraph_register_goal_types": hookimpl(lambda self: [GoalType(
         key="BAD", label="Bad", category=Category.CUSTOM, description="", fact_kind="widget",
         source=goalgraph_quotes.quotes_sent)])})(),

@@ -38,9 +38,10 @@ from goalgraph import clock
 from goalgraph.access.admin import set_user_access
 from goalgraph.access.gate import licence_status, unrestricted
 from goalgraph.access.seats import set_seat
-from goalgraph.access.viewer import SYSTEM
+from goalgraph.access.viewer import SYSTEM, viewer_of
 from goalgraph.db.models import Activity, Deal, Pipeline, Team, User
 from goalgraph.goals.hierarchy import Split, cascade
+from goalgraph.goals.entries import add_entry, correct_entry
 from goalgraph.goals.service import create_goal
 from goalgraph.goals.validation import GoalDraft
 from goalgraph.ingest.batch import BATCH_KEYS, ingest_batch
@@ -724,6 +725,11 @@ def _demo_goals(now: datetime) -> list[GoalDraft]:
         GoalDraft(title="Meetings completed (open-ended, weekly)", goal_type="ACTIVITIES_COMPLETED",
                   assignee_kind="COMPANY", assignee_id=None, measure="COUNT", interval="WEEKLY",
                   start_date=start, filters={"activity_types": ["meeting", "demo"]}, target=Decimal(12)),
+        # Entered by hand (see _demo_entries): the latest NPS of each month; demos booked in another tool.
+        GoalDraft(title="NPS score", goal_type="MANUAL", assignee_kind="COMPANY", assignee_id=None,
+                  measure="LAST", target=Decimal(40), **common),
+        GoalDraft(title="Demos booked (webinar tool)", goal_type="MANUAL", assignee_kind="USER",
+                  assignee_id=DEMO_USER, measure="SUM", target=Decimal(8), **common),
     ]
     for team_id, name in _TEAMS:
         drafts.append(GoalDraft(title=f"Deals won — {name}", goal_type="DEALS_WON", assignee_kind="TEAM",
@@ -758,6 +764,33 @@ def _service_goals(now: datetime) -> list[GoalDraft]:
         drafts.append(GoalDraft(title=f"Tickets closed — {name}", goal_type="TICKETS_CLOSED", assignee_kind="USER",
                                 assignee_id=uid, measure="COUNT", target=Decimal(30), **common))
     return drafts
+
+
+async def _demo_entries(session: AsyncSession, runtime: Any, goals: list[Any], gate: Any, now: datetime,
+                        rng: random.Random) -> None:
+    """Values entered by hand for the manual demo goals, up to today: a monthly NPS survey entered by the
+    admin (this month's first count corrected), and demos the regular user booked every few days."""
+    today = _local_day(now)
+    for goal in goals:
+        user = await session.scalar(select(User).where(
+            User.external_id == (DEMO_ADMIN if goal.assignee_kind == "COMPANY" else DEMO_USER)))
+        viewer = await viewer_of(session, user)
+        day, entries = goal.start_date, []
+        while day <= today:
+            if goal.measure == "LAST":
+                value = Decimal(30 + day.month * 2 + rng.randint(-4, 4))
+                entries.append(await add_entry(session, runtime.registry, goal.id, day.replace(day=min(today.day, 15))
+                                               if day.month == today.month and day.year == today.year else
+                                               day.replace(day=15), value, f"Survey, {rng.randint(80, 140)} responses",
+                                               viewer=viewer, gate=gate, now=now, today=today))
+                day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+            else:
+                entries.append(await add_entry(session, runtime.registry, goal.id, day, Decimal(rng.randint(1, 3)),
+                                               None, viewer=viewer, gate=gate, now=now, today=today))
+                day += timedelta(days=rng.randint(3, 6))
+        if goal.measure == "LAST" and entries:
+            await correct_entry(session, runtime.registry, entries[-1].id, entries[-1].value + 1, "Recounted: late responses",
+                                None, viewer=viewer, gate=gate, now=now, today=today)
 
 
 async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime | None = None) -> str:
@@ -798,15 +831,19 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
                     await set_user_access(session, user["id"], can_use_targets=True)
                     await set_seat(session, licence, user["id"], True, actor="demo", now=now)
             gate = unrestricted(runtime.registry)
+            manual = []
             for draft in _demo_goals(now):
                 goal = await create_goal(session, runtime.registry, draft, viewer=SYSTEM, gate=gate, now=now)
                 if draft.title == f"Won revenue {_local_day(now).year}":
                     revenue = goal
+                if draft.goal_type == "MANUAL":
+                    manual.append(goal)
             # A hierarchy: the company's revenue goal broken down into one goal per team (its children;
             # the targets plan's team rows for won revenue), by shares.
             await cascade(session, runtime.registry, revenue.id, level="TEAMS", split=Split.SHARES,
                           shares={"team-north": Decimal(40), "team-south": Decimal(35), "team-enterprise": Decimal(25)},
                           viewer=SYSTEM, gate=gate, now=now)
+            await _demo_entries(session, runtime, manual, gate, now, random.Random(seed))
             if support is not None:
                 # The support team comes after the sales goals (it is no part of the revenue cascade); its
                 # tickets go through the core's fact pipeline, as a CRM's would.

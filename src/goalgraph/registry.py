@@ -27,6 +27,10 @@ OCCURRED_ON = "occurred_on"
 CURRENCY = "currency"
 #: Optional: the fact's custom attributes (JSON); needed for dimension filters and splits.
 ATTRIBUTES = "attributes"
+#: Optional: the goal a fact belongs to (values entered by hand for one goal). A source providing it is
+#: goal-scoped: a fact counts only for the goal with this id, whoever the goal's assignee is, and the
+#: source needs no ``user_id``.
+GOAL_ID = "goal_id"
 
 
 class Category(str, enum.Enum):
@@ -174,10 +178,17 @@ class Measure:
     #: The actual is the mean of ``column`` over the facts counted (converted first for money), not
     #: their sum: computed from the same batched sums and counts. Averages are levels (see ``cumulative``).
     average: bool = False
+    #: The actual is ``column`` of the period's latest fact (by its placement, then the greater
+    #: ``fact_id``: the one entered later), not a sum. A level, like averages; never money.
+    last: bool = False
 
     def __post_init__(self) -> None:
-        if self.average and self.column is None:
-            raise ValueError(f"measure {self.key!r}: an average needs a column")
+        if (self.average or self.last) and self.column is None:
+            raise ValueError(f"measure {self.key!r}: an average or last value needs a column")
+        if self.last and (self.money or self.average):
+            raise ValueError(f"measure {self.key!r}: a last value is neither money nor an average")
+        if self.last and self.cumulative:
+            object.__setattr__(self, "cumulative", False)  # the latest value does not grow with time
         if self.average and self.cumulative:
             object.__setattr__(self, "cumulative", False)  # a mean does not grow with time
 
@@ -251,8 +262,9 @@ class GoalType:
     ``fact_id`` (the fact a drill-down shows, in ``fact_kind``'s table), optionally ``fact_key``
     (the row's own key when ``fact_id`` repeats), ``user_id`` (the credited user), ``occurred_at``
     (the instant placing the fact in a period) and/or ``occurred_on`` (a local date), ``currency``
-    when any measure is money, each measure's ``column`` and each filter's ``column``. The core does the
-    bucketing, assignee resolution, filtering, conversion and aggregation.
+    when any measure is money, each measure's ``column`` and each filter's ``column``; a goal-scoped
+    source has ``goal_id`` instead of ``user_id``. The core does the bucketing, assignee resolution,
+    filtering, conversion and aggregation.
     """
 
     key: str
@@ -270,6 +282,9 @@ class GoalType:
     feature: str | None = None
     #: The source has an ``attributes`` column: custom dimensions can filter and split it.
     dimensions: bool = False
+    #: Its actuals are values entered by hand for each goal (goalgraph.goals.entries: ``addGoalEntry``);
+    #: its source is goal-scoped (``goal_id``).
+    manual: bool = False
 
     def measure(self, key: str) -> Measure | None:
         return next((m for m in self.measures if m.key == key), None)
@@ -517,7 +532,7 @@ def check_source(goal_type: GoalType, plugin: str) -> None:
         columns = source_columns(goal_type)
     except Exception as exc:  # noqa: BLE001 - a broken source must name its goal type
         raise ValueError(f"{where}: its source failed to build: {exc}") from exc
-    needed = [FACT_ID, USER_ID]
+    needed = [FACT_ID]
     needed += [m.column for m in goal_type.measures if m.column is not None]
     needed += [f.column for f in goal_type.filters]
     if any(m.money for m in goal_type.measures):
@@ -528,6 +543,9 @@ def check_source(goal_type: GoalType, plugin: str) -> None:
         if label not in columns:
             raise ValueError(f"{where}: its source has no column labelled {label!r} "
                              f"(it has {', '.join(columns) or 'none'})")
+    if USER_ID not in columns and GOAL_ID not in columns:
+        raise ValueError(f"{where}: its source needs a column labelled {USER_ID!r} (the credited user) or "
+                         f"{GOAL_ID!r} (facts of one goal)")
     if OCCURRED_AT not in columns and OCCURRED_ON not in columns:
         raise ValueError(f"{where}: its source needs a column labelled {OCCURRED_AT!r} or {OCCURRED_ON!r}")
 

@@ -78,6 +78,11 @@ export function percentOf(ratio: string | null | undefined, target: string | nul
 }
 
 /** A local date (YYYY-MM-DD, a calendar day) or an instant (ISO with offset) for people. */
+/** Today in the organisation's time zone, as a Date scalar ("2026-03-16"). */
+export function today(): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: org.timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+}
+
 export function date(value: string | null | undefined): string {
   if (!value) return "–";
   const dayOnly = value.length === 10;

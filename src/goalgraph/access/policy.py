@@ -13,6 +13,9 @@ From the products goalgraph replaces (Pipedrive's goal visibility, SuperOffice's
 * **Change goals** (add, edit, delete). Admins: every goal. A user: their own user goals. A team
   leader holding both statistics rights: also the goals of members of the teams they lead and
   those teams' own goals. Company goals: admins only.
+* **Enter values of manual goals** (add, correct, delete entries): whoever may change the goal, and
+  its assignee — a user goal's user, a team goal's leaders (the team members see no team goal).
+  Company goals: who may change them (admins).
 * **Lock and unlock targets**: only with the lock right, and only goals one may see and change.
   (Service tokens may do everything.)
 * **Manage** facts, exchange rates, organisation settings, users' rights, dimensions, features
@@ -142,3 +145,15 @@ def can_change_goal(viewer: Viewer, goal: Goal) -> bool:
 def can_lock_goal(viewer: Viewer, goal: Goal) -> bool:
     """Lock or unlock: the lock right, on a goal one may see and change."""
     return (viewer.system or viewer.can_lock_targets) and can_change_goal(viewer, goal)
+
+
+def can_enter_values(viewer: Viewer, goal: Goal) -> bool:
+    """Enter, correct and delete a manual goal's values: who may change the goal, and its assignee (a user
+    goal's user, a team goal's leaders)."""
+    if not can_see_goal(viewer, goal):
+        return False
+    if can_change_goal(viewer, goal):
+        return True
+    if goal.assignee_kind == "USER":
+        return viewer.user_id is not None and goal.assignee_user_id == viewer.user_id
+    return goal.assignee_kind == "TEAM" and goal.assignee_team_id in viewer.leads

@@ -16,6 +16,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from goalgraph.graphql.admin_api import AdminMutations, AdminQueries
 from goalgraph.graphql.auth import require_viewer
 from goalgraph.graphql.cost import check_cost
+from goalgraph.graphql.entries_api import EntryMutations
 from goalgraph.graphql.errors import log_errors
 from goalgraph.graphql.execution import GoalgraphExecutor
 from goalgraph.graphql.goal_mutations import GoalMutations
@@ -41,7 +42,7 @@ class Query(GoalQueries, PlanQueries, FactQueries, AdminQueries, NotificationPre
 
 @strawberry.type(description="Change data. Every mutation is atomic: it applies whole or not at all.")
 class Mutation(GoalMutations, PlanMutations, FactMutations, AdminMutations, NotificationPrefsMutations,
-               HierarchyMutations, NotificationMutations):
+               HierarchyMutations, NotificationMutations, EntryMutations):
     pass
 
 

@@ -10,7 +10,13 @@
    without a company goal only the users that count are read.
 3. **Attach goals.** Each (goal, period) takes the slots it covers; user and team goals join the
    aggregate through the users who count for them (:mod:`goalgraph.goals.audience`), company goals
-   a roll-up over users. Filters match per group row.
+   a roll-up over users. Filters match per group row. A goal-scoped source (``goal_id``: values
+   entered by hand for one goal) is grouped by that goal id instead of the user, and each goal takes
+   the groups of its own id, whoever its assignee is.
+
+A ``last`` measure takes the value of each group's latest fact (a window over the facts, ordered by
+placement then ``fact_id``) and then of the latest group a period covers (a window over the
+attached rows): still one statement, on SQLite and PostgreSQL alike.
 
 Goals, slots and filter values travel as JSON parameters and the bounds as array parameters, so
 the statement's text depends only on the batch's shape (filters, measures, splits used), never on
@@ -33,6 +39,8 @@ from goalgraph.progress.conversion import RateTable
 from goalgraph.registry import (
     ATTRIBUTES,
     CURRENCY,
+    FACT_ID,
+    GOAL_ID,
     OCCURRED_AT,
     OCCURRED_ON,
     USER_ID,
@@ -109,12 +117,18 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
         if measure.column not in fc:
             raise EngineError(f"goal type {goal_type.key}: its source has no {measure.column!r} column")
     money = any(m.money for m in sums)
+    lasts = [m for m in sums if m.last]
+    if lasts and (money or splits):
+        raise EngineError(f"goal type {goal_type.key}: a last value cannot be split or batched with money measures")
+    if lasts and (OCCURRED_AT in fc) == (OCCURRED_ON in fc):
+        raise EngineError(f"goal type {goal_type.key}: a last value needs exactly one of {OCCURRED_AT}, {OCCURRED_ON}")
     if money and CURRENCY not in fc:
         raise EngineError(f"goal type {goal_type.key}: money measures need a {CURRENCY} column")
     if OCCURRED_AT not in fc and OCCURRED_ON not in fc:
         raise EngineError(f"goal type {goal_type.key}: its source has neither {OCCURRED_AT} nor {OCCURRED_ON}")
-    company = any(g.assignee.kind.value == COMPANY for g in goals)
-    per_user = any(g.assignee.kind.value != COMPANY for g in goals)
+    scoped = GOAL_ID in fc
+    company = not scoped and any(g.assignee.kind.value == COMPANY for g in goals)
+    per_user = not scoped and any(g.assignee.kind.value != COMPANY for g in goals)
 
     periods = [p for g in goals for p in g.periods]
     slots = Slots.of(periods)
@@ -126,9 +140,17 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
     gl = json_rows(dialect, "gl", goal_cols, [
         {"g": i, "split": g.split_by or "", **{flag[s.key]: 1 if g.filters.get(s.key) else 0 for s in used}}
         for i, g in enumerate(goals)])
-    gs = json_rows(dialect, "gs", [column("g", Integer), column("pi", Integer), column("s", Integer)], [
-        {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)
-        if g.assignee.kind.value != COMPANY])
+    if scoped:  # every goal takes the facts of its own id (goals without one: none)
+        gs = json_rows(dialect, "gs", [column("g", Integer), column("pi", Integer), column("s", Integer),
+                                       column("gid", Integer)], [
+            {"g": i, "pi": p.index, "s": s, "gid": g.goal_id} for i, g in enumerate(goals) for p in g.periods
+            for s in slots.covered(p) if g.goal_id is not None])
+        gids = json_rows(dialect, "gids", [column("gid", Integer)],
+                         [{"gid": i} for i in sorted({g.goal_id for g in goals if g.goal_id is not None})])
+    else:
+        gs = json_rows(dialect, "gs", [column("g", Integer), column("pi", Integer), column("s", Integer)], [
+            {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)
+            if g.assignee.kind.value != COMPANY])
     gc = json_rows(dialect, "gc", [column("g", Integer), column("pi", Integer), column("s", Integer)], [
         {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)
         if g.assignee.kind.value == COMPANY])
@@ -160,6 +182,8 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
     keys = [bucket.label("s")]
     if per_user:
         keys.append(fc[USER_ID].label("u"))
+    if scoped:
+        keys.append(fc[GOAL_ID].label("gid"))
     keys += [value_of(spec).label(f"c{i}") for i, spec in enumerate(used)]
     keys += [attribute_of(fc, goal_type, attr).label(f"e{j}") for j, attr in enumerate(splits)]
     if money:
@@ -183,11 +207,16 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
         if per_user else None
     if gu is not None and not company:
         narrowing.append(fc[USER_ID].in_(select(gu.c.u)))
+    if scoped:
+        narrowing.append(fc[GOAL_ID].in_(select(gids.c.gid)))
     for spec in everywhere:
         i = used.index(spec)
         narrowing.append(type_coerce(unindexed(value_of(spec)), value_of(spec).type).in_(select(wanted[i].c.v)))
     # Grouped by the output names, so each bucketing expression is written (and evaluated) once.
-    agg = select(*keys, *totals).where(*narrowing).group_by(*(literal_column(k.name) for k in keys)).cte("agg")
+    if lasts:
+        agg = _ranked_groups(fc, keys, sums, narrowing)
+    else:
+        agg = select(*keys, *totals).where(*narrowing).group_by(*(literal_column(k.name) for k in keys)).cte("agg")
 
     # 2. Attach (goal, period) rows to the groups they take.
     # (goal, period, slot, user) for user and team goals: joined before the groups, so the groups are
@@ -196,7 +225,7 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
            .prefix_with("MATERIALIZED", dialect="sqlite")) if per_user else None
 
     def attach(a: Any, via_users: bool) -> Any:
-        rows = gsu if via_users else gc
+        rows = gs if scoped else gsu if via_users else gc
         cols = [rows.c.g, rows.c.pi]
         group = [rows.c.g, rows.c.pi]
         if splits:
@@ -206,10 +235,16 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
         if money:
             cols += [a.c.cur, a.c.ep]
             group += [a.c.cur, a.c.ep]
-        cols.append(func.sum(a.c.n).label("n"))
-        cols += [func.sum(a.c[f"m_{m.key}"], type_=a.c[f"m_{m.key}"].type).label(f"m_{m.key}") for m in sums]
+        if lasts:  # the attached groups, the latest first per (goal, period); grouped below
+            latest = func.row_number().over(partition_by=group, order_by=[a.c.lo.desc(), a.c.lf.desc()])
+            cols += [a.c.n, *(a.c[f"m_{m.key}"] for m in sums), latest.label("rn")]
+        else:
+            cols.append(func.sum(a.c.n).label("n"))
+            cols += [func.sum(a.c[f"m_{m.key}"], type_=a.c[f"m_{m.key}"].type).label(f"m_{m.key}") for m in sums]
         query = select(*cols).select_from(rows)
-        if via_users:
+        if scoped:
+            query = query.join(a, and_(a.c.gid == rows.c.gid, a.c.s == rows.c.s))
+        elif via_users:
             query = query.join(a, and_(a.c.u == rows.c.u, a.c.s == rows.c.s))
         else:
             query = query.join(a, a.c.s == rows.c.s)
@@ -223,14 +258,16 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
                 query = query.join(wanted[i], on)
             else:
                 query = query.outerjoin(wanted[i], on).where(or_(gl.c[flag[spec.key]] == 0, wanted[i].c.g.is_not(None)))
+        if lasts:
+            return _latest_per_period(query.subquery("ranked_u" if via_users else "ranked_c"), sums)
         return query.group_by(*group)
 
     parts = []
-    if per_user:
+    if per_user or scoped:
         parts.append(attach(agg, True))
     if company:
         rolled = agg
-        if per_user:
+        if per_user and not lasts:  # (a latest value does not roll up: attached per user)
             rest = [agg.c[k.name] for k in keys if k.name != "u"]
             rolled = select(*rest, func.sum(agg.c.n).label("n"),
                             *(func.sum(agg.c[f"m_{m.key}"], type_=agg.c[f"m_{m.key}"].type).label(f"m_{m.key}")
@@ -238,3 +275,36 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
         parts.append(attach(rolled, False))
     statement = parts[0] if len(parts) == 1 else union_all(*parts)
     return Plan(statement=statement, money=money, split=bool(splits))
+
+
+def _ranked_groups(fc: Any, keys: Sequence[Any], sums: Sequence[Any], narrowing: Sequence[Any]) -> Any:
+    """The aggregate for a batch with ``last`` measures: per group, the count, the sums and, for each
+    last measure, the value of the group's latest fact with its placement (``lo``) and ``fact_id``
+    (``lf``), which order the groups when they are attached."""
+    placed = fc[OCCURRED_AT] if OCCURRED_AT in fc else fc[OCCURRED_ON]
+    base = select(*keys, *(fc[m.column].label(f"v_{m.key}") for m in sums), placed.label("lo"),
+                  fc[FACT_ID].label("lf")).where(*narrowing).subquery("fb")
+    names = [k.name for k in keys]
+    latest = func.row_number().over(partition_by=[base.c[n] for n in names], order_by=[base.c.lo.desc(), base.c.lf.desc()])
+    ranked = select(base, latest.label("rn")).subquery("fr")
+    first = ranked.c.rn == 1
+    totals = [func.count().label("n")]
+    for m in sums:
+        v = ranked.c[f"v_{m.key}"]
+        totals.append((func.max(case((first, v), else_=null()), type_=v.type) if m.last
+                       else func.sum(v, type_=v.type)).label(f"m_{m.key}"))
+    totals += [func.max(case((first, ranked.c.lo), else_=null()), type_=ranked.c.lo.type).label("lo"),
+               func.max(case((first, ranked.c.lf), else_=null())).label("lf")]
+    return select(*(ranked.c[n] for n in names), *totals).group_by(*(ranked.c[n] for n in names)).cte("agg")
+
+
+def _latest_per_period(ranked: Any, sums: Sequence[Any]) -> Any:
+    """(goal, period) rows from attached groups ranked latest first (``rn``): counts and sums added,
+    last measures the value of the latest group."""
+    first = ranked.c.rn == 1
+    cols = [ranked.c.g, ranked.c.pi, func.sum(ranked.c.n).label("n")]
+    for m in sums:
+        v = ranked.c[f"m_{m.key}"]
+        cols.append((func.max(case((first, v), else_=null()), type_=v.type) if m.last
+                     else func.sum(v, type_=v.type)).label(f"m_{m.key}"))
+    return select(*cols).group_by(ranked.c.g, ranked.c.pi)

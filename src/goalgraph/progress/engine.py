@@ -31,6 +31,7 @@ from goalgraph.registry import (
     CURRENCY,
     FACT_ID,
     FACT_KEY,
+    GOAL_ID,
     OCCURRED_AT,
     OCCURRED_ON,
     USER_ID,
@@ -72,6 +73,9 @@ class GoalQuery:
     currency: str | None = None
     #: Split the actual by this custom attribute (a dimension's ``attribute``): see PeriodActual.elements.
     split_by: str | None = None
+    #: The stored goal's id: a goal-scoped source (``goal_id``, values entered by hand) counts only the
+    #: facts of this goal; without it such a goal counts nothing.
+    goal_id: int | None = None
 
 
 @dataclass
@@ -207,7 +211,10 @@ async def contributions(
         conditions = [or_(at_in, and_(fc[OCCURRED_AT].is_(None), on_in))]
     else:
         conditions = [at_in if at_in is not None else on_in]
-    if goal.assignee.kind is not AssigneeKind.COMPANY:
+    if GOAL_ID in fc:  # goal-scoped facts: the goal's own, seen by whoever sees the goal
+        conditions.append(fc[GOAL_ID] == goal.goal_id if goal.goal_id is not None else literal(False))
+        owners = None
+    elif goal.assignee.kind is not AssigneeKind.COMPANY:
         pairs = pairs_of(session.bind.dialect.name, [(0, goal.assignee.kind.value, goal.assignee.id)]).subquery("gu")
         conditions.append(fc[USER_ID].in_(select(pairs.c.u)))
     for key, values in goal.filters.items():

@@ -114,7 +114,7 @@ def query_of(goal: Goal, periods: Sequence[Period], registry: Registry) -> GoalQ
     dimension = registry.dimensions.get(goal.split_by) if goal.split_by else None
     return GoalQuery(key=goal.id, goal_type=goal.goal_type, measure=goal.measure, assignee=assignee_of(goal),
                      periods=periods, filters=goal.filters or {}, currency=goal.currency,
-                     split_by=dimension.attribute if dimension is not None else None)
+                     split_by=dimension.attribute if dimension is not None else None, goal_id=goal.id)
 
 
 def _elements(targets: dict[str, Decimal], measured: dict[str, tuple[Decimal, int]], period: Period, now: datetime,

@@ -40,7 +40,7 @@ export const GoalCardFields = graphql(`
     splitBy
     goalType { key label category }
     assignee { kind user { id name } team { id name } }
-    viewerCan { edit delete lock }
+    viewerCan { edit delete lock enterValues }
     currentPeriod { ...PeriodFields }
     summary { target actual ratio status }
   }
@@ -99,6 +99,7 @@ export const ContributionsQuery = graphql(`
             element
             deal { id title status value { amount currency } owner { id name } stage { name } }
             activity { id type subject done owner { id name } }
+            entry { id value note enteredBy enteredByUser { id name } enteredAt }
           }
         }
       }
@@ -318,5 +319,65 @@ export const MarkNotificationsReadMutation = graphql(`
       ... on NotificationsMarkedRead { marked unreadCount }
       ... on ValidationError { message }
     }
+  }
+`);
+
+export const GoalEntryFields = graphql(`
+  fragment GoalEntryFields on GoalEntry {
+    id
+    on
+    value
+    note
+    enteredBy
+    enteredByUser { id name }
+    enteredAt
+    current
+    replacesId
+    supersededById
+    supersededAt
+    deletedAt
+    deletedBy
+  }
+`);
+
+export const GoalEntriesQuery = graphql(`
+  query GoalEntries($id: ID!, $first: Int!, $after: String) {
+    goal(id: $id) {
+      id
+      entries(first: $first, after: $after) {
+        totalCount
+        pageInfo { hasNextPage endCursor }
+        nodes { ...GoalEntryFields }
+      }
+    }
+  }
+`);
+
+export const GoalEntryPayloadFields = graphql(`
+  fragment GoalEntryPayloadFields on GoalEntryPayload {
+    __typename
+    ... on GoalEntrySuccess { entry { id } }
+    ... on ValidationError { code message fieldErrors { path message code } }
+    ... on NotFoundError { code message }
+    ... on ForbiddenError { code message }
+    ... on LicenceRequiredError { code message feature }
+  }
+`);
+
+export const AddGoalEntryMutation = graphql(`
+  mutation AddGoalEntry($goalId: ID!, $on: Date!, $value: Decimal!, $note: String) {
+    addGoalEntry(goalId: $goalId, on: $on, value: $value, note: $note) { ...GoalEntryPayloadFields }
+  }
+`);
+
+export const CorrectGoalEntryMutation = graphql(`
+  mutation CorrectGoalEntry($entryId: ID!, $value: Decimal!, $note: String) {
+    correctGoalEntry(entryId: $entryId, value: $value, note: $note) { ...GoalEntryPayloadFields }
+  }
+`);
+
+export const DeleteGoalEntryMutation = graphql(`
+  mutation DeleteGoalEntry($entryId: ID!) {
+    deleteGoalEntry(entryId: $entryId) { ...GoalEntryPayloadFields }
   }
 `);

@@ -50,9 +50,10 @@ export function Contributions({ goalId, period, currency }: { goalId: string; pe
         {rows.map((row, i) => {
           const deal = row.deal;
           const activity = row.activity;
+          const entry = row.entry;
           const converted = row.originalAmount && row.originalAmount.currency !== currency;
           return (
-            <li key={deal?.id ?? activity?.id ?? i} data-testid="contribution" data-deal-id={deal?.id} data-activity-id={activity?.id}>
+            <li key={deal?.id ?? activity?.id ?? entry?.id ?? i} data-testid="contribution" data-deal-id={deal?.id} data-activity-id={activity?.id}>
               <div className="fact-main">
                 {deal ? (
                   <>
@@ -65,6 +66,11 @@ export function Contributions({ goalId, period, currency }: { goalId: string; pe
                   <>
                     <span className="fact-title">{activity.subject}</span>
                     <span className="muted">{activity.owner.name} · {activity.type}{activity.done ? " · done" : ""}</span>
+                  </>
+                ) : entry ? (
+                  <>
+                    <span className="fact-title">{entry.note ?? "Value entered by hand"}</span>
+                    <span className="muted">entered by {entry.enteredByUser?.name ?? entry.enteredBy}, {date(entry.enteredAt)}</span>
                   </>
                 ) : (
                   <span className="fact-title">Fact</span>

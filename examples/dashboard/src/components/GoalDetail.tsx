@@ -9,6 +9,7 @@ import { GoalActions } from "./GoalActions";
 import { LockIcon } from "./Icons";
 import { useNarrow, usePhone } from "./useNarrow";
 import { Contributions } from "./Contributions";
+import { ManualEntries } from "./ManualEntries";
 import { PeriodChart, type PeriodChartHandle } from "./PeriodChart";
 import { ProgressBar, StatusBadge, PaceBadge, Updating } from "./Progress";
 
@@ -181,6 +182,7 @@ export function GoalDetail({ id }: { id: string }) {
           </aside>
         )}
       </div>
+      {goal.goalType.key === "MANUAL" && <ManualEntries goal={goal} />}
     </section>
   );
 }

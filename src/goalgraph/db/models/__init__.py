@@ -17,6 +17,7 @@ from goalgraph.db.models.facts import (
     TeamMembership,
     User,
 )
+from goalgraph.db.models.entries import GoalEntry
 from goalgraph.db.models.goal_notifications import GoalFollower, GoalNotificationSettings, NotificationMute
 from goalgraph.db.models.goals import (
     DimensionElement,
@@ -31,7 +32,7 @@ from goalgraph.db.models.notifications import Notice, OutboxMessage, WebhookEndp
 
 __all__ = [
     "EXTERNAL_ID_LENGTH", "Activity", "Deal", "DealStageChange", "DealStatus", "DimensionElement", "ExchangeRate",
-    "FeatureToggle", "Goal", "GoalFollower", "GoalNotificationSettings", "InstalledLicence", "GoalElementTarget",
+    "FeatureToggle", "Goal", "GoalEntry", "GoalFollower", "GoalNotificationSettings", "InstalledLicence", "GoalElementTarget",
     "NotificationMute",
     "GoalPeriodTarget", "GoalRevision", "GoalStatusMark", "Organisation", "Pipeline", "ProgressMark", "StoredProgress", "RevokedToken", "SeatAssignment", "ServiceSubject", "Stage", "Team",
     "TokenCutoff",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -24,6 +24,9 @@ from goalgraph.progress.service import GoalProgress, PeriodProgress, is_money
 from goalgraph.graphql.types.fact_kinds import FactView
 from goalgraph.ingest.kinds import reference_ids
 from goalgraph.registry import FactKind
+
+if TYPE_CHECKING:
+    from goalgraph.graphql.entries_api import GoalEntryNode
 
 
 @strawberry.enum(description="How a goal's time is cut into periods.")
@@ -106,6 +109,8 @@ class Contribution:
     fact: FactView | None = strawberry.field(description="The fact of any kind (deals, activities, plugins' kinds "
                                                          "such as tickets); null for goal types whose facts are of no "
                                                          "registered kind, or when the viewer may not see it.")
+    entry: Annotated["GoalEntryNode", strawberry.lazy("goalgraph.graphql.entries_api")] | None = strawberry.field(
+        default=None, description="The entry (value, note, who entered it), for manual goals.")
 
 
 @strawberry.type(description="For a goal split by a dimension: one element's target and actual in a period.")
@@ -230,8 +235,9 @@ class GoalPeriod:
                 shown = [f for f in facts if f is not None]
                 found = iter(await reference_ids(session, registry, fact_kind, shown))
                 refs = [next(found) if f is not None else {} for f in facts]
+        entries = await _entries_behind(info, self.goal, rows)
         edges = []
-        for row, fact, ids_of in zip(rows, facts, refs):
+        for row, fact, ids_of, entry in zip(rows, facts, refs, entries):
             original = (Money(amount=row.original_amount, currency=row.currency)
                         if row.currency is not None and row.original_amount is not None else None)
             occurred = row.occurred.isoformat() if row.occurred is not None else None
@@ -241,6 +247,7 @@ class GoalPeriod:
                 activity=ActivityType(row=fact) if kind == FactKind.ACTIVITY and fact is not None else None,
                 fact=FactView(kind=fact_kind, row=fact, references=ids_of) if fact_kind is not None and fact is not None
                 else None,
+                entry=entry,
             )
             edges.append(Edge(cursor=encode_cursor("Fact", row.key), node=node))  # the row's own key, not the deal
         return Connection(
@@ -250,6 +257,16 @@ class GoalPeriod:
                                end_cursor=edges[-1].cursor if edges else None),
             total_count=self.p.facts + sum(self.p.unconverted.values()),
         )
+
+
+async def _entries_behind(info: Info, goal: models.Goal, rows: list) -> list:  # type: ignore[type-arg]
+    """Manual goals' drill-down: the entry behind each contribution (None for other goal types)."""
+    goal_type = info.context.runtime.registry.goal_types.get(goal.goal_type)
+    if goal_type is None or not goal_type.manual:
+        return [None] * len(rows)
+    from goalgraph.graphql.entries_api import contributed_entries
+
+    return await contributed_entries(info, [r.key for r in rows])
 
 
 @strawberry.type(description="A goal's result over the periods asked for.")
@@ -282,6 +299,7 @@ class GoalPermissions:
     edit: bool = strawberry.field(description="Change the goal and its targets.")
     delete: bool = strawberry.field(description="Delete the goal.")
     lock: bool = strawberry.field(description="Lock and unlock its targets.")
+    enter_values: bool = strawberry.field(description="Enter, correct and delete values (manual goals only).")
 
 
 @strawberry.type(name="Goal", description="A goal: what is measured, for whom, per period, against which target.")
@@ -356,7 +374,10 @@ class GoalNode:
     async def viewer_can(self, info: Info) -> GoalPermissions:
         viewer = await info.context.viewer()
         change = policy.can_change_goal(viewer, self.row)
-        return GoalPermissions(edit=change, delete=change, lock=policy.can_lock_goal(viewer, self.row))
+        goal_type = info.context.runtime.registry.goal_types.get(self.row.goal_type)
+        manual = goal_type is not None and goal_type.manual
+        return GoalPermissions(edit=change, delete=change, lock=policy.can_lock_goal(viewer, self.row),
+                               enter_values=manual and policy.can_enter_values(viewer, self.row))
 
     @strawberry.field(description="Licence features this goal needs that are not enabled now: its definition and "
                                   "frozen periods stay readable, open periods are not measured (not listed), and it "
@@ -446,6 +467,14 @@ class GoalNode:
         target, actual = progress.total_target, progress.total_actual
         return GoalSummary(target=target, actual=actual, ratio=status_rules.ratio(actual, target),
                            status=PeriodStatus(summary_status(progress).value))
+
+    @strawberry.field(description="Manual goals: the values entered by hand, newest first; with history (the "
+                                  "default) corrected and deleted entries too. Empty for other goal types.")
+    async def entries(self, info: Info, first: int = 50, after: str | None = None, history: bool = True
+                      ) -> Connection[Annotated["GoalEntryNode", strawberry.lazy("goalgraph.graphql.entries_api")]]:
+        from goalgraph.graphql.entries_api import entries_connection
+
+        return await entries_connection(info, self.row, first, after, history)
 
     @strawberry.field(description="Changes to the targets, newest first.")
     async def revisions(self, info: Info) -> list[TargetRevision]:
