@@ -87,10 +87,10 @@ class GoalProgress:
 
 
 def is_money(registry: Registry, goal: Goal) -> bool:
-    """True when the goal's amounts are shown to 4 places: money, and averages (as the engine shapes them)."""
+    """True when the goal's measure is an amount of money (shown to 4 places)."""
     goal_type = registry.goal_types.get(goal.goal_type)
     measure = goal_type.measure(goal.measure) if goal_type is not None else None
-    return measure is not None and (measure.money or measure.average)
+    return measure is not None and measure.money
 
 
 def rules_of(registry: Registry, goal: Goal) -> Rules:
