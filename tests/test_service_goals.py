@@ -219,6 +219,8 @@ async def test_pipeline_and_priority_filters(service, gql) -> None:  # type: ign
     billing = await create(gql, "TICKETS_CREATED", assignee={"kind": "COMPANY"},
                            filters=[{"key": "pipelines", "values": ["billing"]}])
     assert actuals(billing) == [("2026-01", "1", 1), ("2026-02", "0", 0), ("2026-03", "0", 0)]
+    listed = (await gql('{ goals(first: 10, filter: {pipelineId: "billing"}) { nodes { id } } }'))["goals"]["nodes"]
+    assert listed == [{"id": billing["id"]}]  # the goals list's pipeline filter works for ticket pipelines too
     both = await create(gql, "TICKETS_CREATED", assignee={"kind": "COMPANY"},
                         filters=[{"key": "pipelines", "values": ["billing", "support"]}])
     assert [p["facts"] for p in both["periods"]] == [4, 1, 1]
