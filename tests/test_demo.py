@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from goalgraph.app import create_app
 from goalgraph.testing.credentials import make_licence, system_token
 from goalgraph.db.models import DealStageChange
-from goalgraph.demo import demo_tokens, ensure_demo_data, generate_demo
+from goalgraph.demo import demo_tokens, ensure_demo_data, generate_demo, generate_service_demo
 from goalgraph.ingest.batch import parse_batch
 from goalgraph.runtime import open_runtime
 
@@ -127,18 +127,53 @@ def check_demo_batch(batch: dict, now: datetime) -> None:  # type: ignore[type-a
         assert ts(u["updated_at"]) <= now
 
 
+def test_generate_service_demo_is_deterministic_and_well_formed() -> None:
+    from goalgraph.plugins import load_plugins
+
+    batch = generate_service_demo(7, NOW)
+    assert batch == generate_service_demo(7, NOW) and generate_demo(7, NOW) == generate_demo(7, NOW)
+    _, errors = parse_batch(batch, NOW, load_plugins(strict=True).registry)  # the ticket kind's own rules accept them
+    assert errors == []
+    users, teams, pipelines, tickets = (batch[k] for k in ("users", "teams", "pipelines", "tickets"))
+    assert len(users) == 4 and [t["name"] for t in teams] == ["Support"] and [p["name"] for p in pipelines] == ["Support"]
+    assert [s["name"] for s in pipelines[0]["stages"]] == ["New", "Waiting", "Closed"]
+    assert set(teams[0]["member_ids"]) == {u["id"] for u in users} and len(teams[0]["leader_ids"]) == 1
+    sales = {u["id"] for u in generate_demo(7, NOW)["users"]}
+    assert not sales & {u["id"] for u in users}
+    assert 2000 <= len(tickets) <= 3000 and len({t["id"] for t in tickets}) == len(tickets)
+    start = NOW - timedelta(days=560)
+    hours = []
+    for t in tickets:
+        created = ts(t["created_at"])
+        assert start <= created <= NOW and t["owner_id"] in teams[0]["member_ids"]
+        moments = [created, *(ts(t[k]) for k in ("first_response_at", "closed_at") if k in t)]
+        assert moments == sorted(moments) and moments[-1] <= NOW and ts(t["updated_at"]) == moments[-1]
+        assert (t["status"] == "CLOSED") == ("closed_at" in t)
+        assert t["stage_id"] == {"OPEN": "stage-sp-new", "PENDING": "stage-sp-waiting", "CLOSED": "stage-sp-closed"}[
+            t["status"]]
+        if "first_response_at" in t:
+            hours.append((ts(t["first_response_at"]) - created).total_seconds() / 3600)
+    assert Counter(t["status"] for t in tickets).most_common(1)[0][0] == "CLOSED"
+    assert 2 < sum(hours) / len(hours) < 6  # around the demo goal of 4 hours
+    assert {t["priority"] for t in tickets} == {"LOW", "MEDIUM", "HIGH", "URGENT"}
+
+
 DEALS_BY_STAGE = ("{ pipelines { name stages { name probability dealCount allDeals: dealCount(status: null) "
                   "dealValues { amount currency } } } }")
+SERVICE_GOALS = """{ goals(first: 50) { nodes { title goalType { key category } assignee { kind }
+                     periods { actual facts status } } } }"""
 WON_DEALS = """{ deals(first: 5, filter: {status: WON}) { totalCount
                  edges { node { title owner { name } stageHistory { stage { name } } } } } }"""
 
 
 async def test_demo_loads_once_and_answers_graphql(settings) -> None:  # type: ignore[no-untyped-def]
     first = await ensure_demo_data(settings)
-    assert first.startswith("Loaded demo organisation 'Nordlys Software AB': 12 users, 3 teams, 2 pipelines, "), first
+    # 12 sellers in 3 teams, 2 deal pipelines; and the support team of the service plugin with its ticket pipeline
+    assert first.startswith("Loaded demo organisation 'Nordlys Software AB': 16 users, 4 teams, 3 pipelines, "), first
+    assert " tickets (" in first
     assert "fiscal year starts in April" in first
     second = await ensure_demo_data(settings)
-    assert second.startswith("Demo data already present: 'Nordlys Software AB' with 12 users"), second
+    assert second.startswith("Demo data already present: 'Nordlys Software AB' with 16 users"), second
     counts = first.split(": ", 1)[1].split(" (")[0]
     assert counts in second  # nothing more was loaded
 
@@ -160,20 +195,23 @@ async def test_demo_loads_once_and_answers_graphql(settings) -> None:  # type: i
 
                 # The demo's printed tokens work; its users hold the Targets right and a seat of a counted licence.
                 installed = await gql('mutation { installLicence(token: "%s") { __typename } }'
-                                      % make_licence("enterprise", seats=11))
+                                      % make_licence("enterprise", seats=15))
                 assert installed["installLicence"]["__typename"] == "LicenceInstalled"
                 for role, token in demo_tokens(settings).items():
                     body = (await client.post("/graphql", json={"query": "{ me { hasSeat access { useTargets } } }"},
                                               headers={"authorization": f"Bearer {token}"})).json()
                     assert body["data"]["me"] == {"hasSeat": True, "access": {"useTargets": True}}, (role, body)
                 seats = (await gql("{ licence { seats seatsUsed } }"))["licence"]
-                assert seats == {"seats": 11, "seatsUsed": 11}
+                assert seats == {"seats": 15, "seatsUsed": 15}
 
                 pipelines = (await gql(DEALS_BY_STAGE))["pipelines"]
+                service = (await gql(SERVICE_GOALS))["goals"]["nodes"]
                 won = (await gql(WON_DEALS))["deals"]
                 org = (await gql("{ organisation { name defaultCurrency timeZone fiscalYearStartMonth } }"))
 
-    assert [p["name"] for p in pipelines] == ["New business", "Renewals"]
+    assert [p["name"] for p in pipelines] == ["New business", "Renewals", "Support"]
+    assert all(s["allDeals"] == 0 for s in pipelines[2]["stages"])  # the ticket pipeline holds tickets, no deals
+    pipelines = pipelines[:2]
     stages = [s for p in pipelines for s in p["stages"]]
     assert len(stages) == 9 and all(s["allDeals"] > 0 for s in stages), stages
     assert sum(s["dealCount"] for s in stages) < sum(s["allDeals"] for s in stages)  # open deals only by default
@@ -192,3 +230,12 @@ async def test_demo_loads_once_and_answers_graphql(settings) -> None:  # type: i
 
     assert org["organisation"] == {"name": "Nordlys Software AB", "defaultCurrency": "EUR", "timeZone": "Europe/Oslo",
                                    "fiscalYearStartMonth": 4}
+
+    # The service goals measure the demo's tickets.
+    service = {g["title"]: g for g in service if g["goalType"]["category"] == "SERVICE"}
+    assert len(service) == 7, sorted(service)
+    first_response = service["First response time — Support"]
+    measured = [p for p in first_response["periods"] if p["facts"]]
+    assert measured and all(0 < Decimal(p["actual"]) < 24 for p in measured), first_response
+    closed = [p["facts"] for g in service.values() if g["goalType"]["key"] == "TICKETS_CLOSED" for p in g["periods"]]
+    assert sum(closed) > 100

@@ -213,7 +213,8 @@ async def test_bad_rows_are_reported_by_line_and_field_and_good_rows_load(
         f"{name}:10: owner_id: no user with id 'ghost'",
         f"{name}:12: must be a JSON object, got an array",
         f"{name}:13: kind: is required (one of user, team, pipeline, stage, deal, activity)",
-        f"{name}:14: kind: 'dael' is not a kind of fact; use one of user, team, pipeline, stage, deal, activity, quote",  # quote: the installed example plugin's kind
+        # … then the installed plugins' kinds: the example's quote, the service plugin's ticket
+        f"{name}:14: kind: 'dael' is not a kind of fact; use one of user, team, pipeline, stage, deal, activity, quote, ticket",
     ]
     assert f"{name}: 14 row(s) read (lines 1–15), 9 rejected" in out
     assert "Loaded 5 row(s); 9 row(s) were rejected and not loaded" in out

@@ -6,7 +6,9 @@ activities spread over the 18 months before ``now``, with seasonality (a quiet J
 Christmas, a busy Q4), stronger and weaker sellers, a seller who left and one who joined,
 several currencies and custom attributes. :func:`generate_demo` returns the raw batch, in the
 shape :func:`goalgraph.ingest.batch.ingest_batch` takes, so tests (and anyone curious) can look
-at it without a database.
+at it without a database. When the service plugin is installed (fact kind ``ticket``), a support
+team of four with ≈2,500 tickets in a "Support" ticket pipeline and a few service goals come too
+(:func:`generate_service_demo`).
 
 Everything is drawn from ``random.Random(seed)`` and placed relative to ``now``: the same seed
 and ``now`` give the same batch. No timestamp lies after ``now`` except the due dates of open
@@ -44,11 +46,12 @@ from goalgraph.goals.service import create_goal
 from goalgraph.goals.validation import GoalDraft
 from goalgraph.ingest.batch import BATCH_KEYS, ingest_batch
 from goalgraph.organisation import get_organisation, update_organisation
+from goalgraph.registry import Registry
 from goalgraph.rates import set_rates
 from goalgraph.runtime import open_runtime
 from goalgraph.settings import Settings
 
-__all__ = ["ensure_demo_data", "generate_demo", "ORGANISATION"]
+__all__ = ["ensure_demo_data", "generate_demo", "generate_service_demo", "ORGANISATION"]
 
 #: The organisation settings the demo stores (fiscal year starting in April on purpose, so
 #: fiscal-year alignment shows up in the demo instead of coinciding with calendar years).
@@ -553,6 +556,84 @@ def _activities(
     return [{"id": rec.pop("id"), **rec} for rec in planned]
 
 
+# -- service (tickets) -----------------------------------------------------------------------------
+
+#: The support team: (id, name, relative ticket volume, speed — higher answers and closes faster).
+_SUPPORT_TEAM = ("team-support", "Support")
+_SUPPORT = (
+    ("user-13", "Emma Strand", 0.6, 1.2, True),
+    ("user-14", "Jonas Dahl", 1.3, 0.8, False),
+    ("user-15", "Lotte Smit", 1.0, 1.1, False),
+    ("user-16", "Nils Ekström", 1.1, 1.0, False),
+)
+#: A ticket pipeline is a pipeline like the deal pipelines (the CRM pushes it the same way).
+_SUPPORT_PIPELINE = ("pipeline-support", "Support", (
+    ("stage-sp-new", "New", 0), ("stage-sp-waiting", "Waiting", 0), ("stage-sp-closed", "Closed", 0)))
+_PRIORITIES = (("LOW", 28), ("MEDIUM", 47), ("HIGH", 20), ("URGENT", 5))
+_CHANNELS = (("EMAIL", 44), ("CHAT", 26), ("PHONE", 15), ("FORM", 12), ("OTHER", 3))
+#: Median hours to the first response and to closing, per priority.
+_RESPONSE_HOURS = {"LOW": 3.2, "MEDIUM": 2.0, "HIGH": 1.0, "URGENT": 0.4}
+_CLOSE_HOURS = {"LOW": 30.0, "MEDIUM": 20.0, "HIGH": 10.0, "URGENT": 4.0}
+_TICKET_SUBJECTS = ("Cannot log in", "Invoice question", "Export to Excel fails", "How do I add a user?",
+                    "Report shows wrong totals", "API returns 429", "Password reset e-mail not received",
+                    "Change of billing address", "Slow dashboard", "Integration with the CRM stopped syncing",
+                    "Request for a training session", "Licence renewal question", "Data import error",
+                    "Feature request: dark mode", "Two-factor authentication problem")
+
+
+def generate_service_demo(seed: int, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The demo's support organisation as a raw batch: users, the support team, the ticket pipeline, tickets.
+
+    Deterministic for ``seed`` and ``now`` (its own random stream: the sales batch is unchanged).
+    Tickets are created on working days over the history, answered (mostly within the working day)
+    and closed after a span that depends on their priority and on who handles them; the team gets
+    a little faster over time. No timestamp lies after ``now``.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(timezone.utc).replace(microsecond=0)
+    rng = random.Random(f"service-{seed}")
+    start = now - timedelta(days=HISTORY_DAYS)
+    setup_at = _iso(start - timedelta(days=30))
+    users = [{"id": uid, "name": name, "email": f"{name.split()[0].lower()}.support@{EMAIL_DOMAIN}",
+              "active": True, "updated_at": setup_at} for uid, name, *_ in _SUPPORT]
+    teams = [{"id": _SUPPORT_TEAM[0], "name": _SUPPORT_TEAM[1], "member_ids": [u[0] for u in _SUPPORT],
+              "leader_ids": [u[0] for u in _SUPPORT if u[4]], "updated_at": setup_at}]
+    pid, pname, stages = _SUPPORT_PIPELINE
+    pipelines = [{"id": pid, "name": pname, "updated_at": setup_at,
+                  "stages": [{"id": sid, "name": sname, "probability": prob} for sid, sname, prob in stages]}]
+
+    days, weights = _day_weights(_local_day(start) + timedelta(days=1), _local_day(now), rng)
+    created_times = sorted(_at_local(day, int(rng.triangular(7 * 60, 18 * 60, 10 * 60)))
+                           for day in rng.choices(days, weights=weights, k=rng.randint(2300, 2600)))
+    tickets = []
+    for n, created in enumerate(created_times, start=1):
+        created = min(created, now - timedelta(minutes=rng.randint(5, 120)))
+        uid, _, _, speed, _ = rng.choices(_SUPPORT, weights=[u[2] for u in _SUPPORT])[0]
+        priority = _pick(rng, _PRIORITIES)
+        progress = (created - start) / (now - start)  # the team improves: up to 25 % faster by now
+        pace = speed * (1 + 0.25 * progress)
+        rec: dict[str, Any] = {
+            "id": f"ticket-{n:05d}", "subject": rng.choice(_TICKET_SUBJECTS), "pipeline_id": pid,
+            "priority": priority, "channel": _pick(rng, _CHANNELS), "owner_id": uid, "created_at": _iso(created),
+            "attributes": {"company_category": _pick(rng, (("SMB", 55), ("Mid-market", 33), ("Enterprise", 12)))},
+        }
+        answered = created + timedelta(hours=_lognormal(rng, _RESPONSE_HOURS[priority] / pace, 0.6))
+        if rng.random() < 0.3:  # some of what lands out of hours waits for the next working day
+            answered = _to_working_hours(rng, answered)
+        closed = answered + timedelta(hours=_lognormal(rng, _CLOSE_HOURS[priority] / pace, 0.8))
+        status, stage, updated = "OPEN", stages[0][0], created
+        if answered <= now:
+            rec["first_response_at"] = _iso(answered)
+            status, stage, updated = ("PENDING", stages[1][0], answered) if rng.random() < 0.6 else (status, stage, answered)
+            if closed <= now and rng.random() < 0.97:  # a few stay open, forgotten
+                rec["closed_at"] = _iso(closed)
+                status, stage, updated = "CLOSED", stages[2][0], closed
+        rec.update(status=status, stage_id=stage, updated_at=_iso(updated))
+        tickets.append(rec)
+    return {"users": users, "teams": teams, "pipelines": pipelines, "tickets": tickets}
+
+
 # -- loading ---------------------------------------------------------------------------------------
 
 def _chunks(
@@ -576,16 +657,19 @@ def _chunks(
         yield chunk
 
 
-async def _counts(session: AsyncSession) -> dict[str, int]:
+async def _counts(session: AsyncSession, registry: Registry) -> dict[str, int]:
     out = {}
-    for name, model in (("users", User), ("teams", Team), ("pipelines", Pipeline), ("deals", Deal),
-                        ("activities", Activity)):
+    models = [("users", User), ("teams", Team), ("pipelines", Pipeline), ("deals", Deal), ("activities", Activity)]
+    models += [(k.plural, k.model) for k in registry.fact_kinds.values() if not k.builtin]
+    for name, model in models:
         out[name] = int(await session.scalar(select(func.count()).select_from(model)) or 0)
     return out
 
 
 def _describe(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{counts[k]:,} {k}" for k in ("users", "teams", "pipelines", "deals", "activities"))
+    core = ("users", "teams", "pipelines", "deals", "activities")
+    plugin_kinds = [k for k in counts if k not in core and counts[k]]  # tickets (when the plugin is installed)
+    return ", ".join(f"{counts[k]:,} {k}" for k in (*core, *plugin_kinds))
 
 
 #: Demo people for each role (CRM ids): the demo prints a token for each.
@@ -661,6 +745,27 @@ def _demo_goals(now: datetime) -> list[GoalDraft]:
     return drafts
 
 
+def _service_goals(now: datetime) -> list[GoalDraft]:
+    """The support team's goals: tickets closed per user, the team's first-response and close times."""
+    year = _local_day(now).year
+    common = {"interval": "MONTHLY", "start_date": date(year, 1, 1), "end_date": date(year, 12, 31)}
+    team_id, team_name = _SUPPORT_TEAM
+    drafts = [
+        GoalDraft(title=f"First response time — {team_name}", goal_type="TIME_TO_FIRST_RESPONSE",
+                  assignee_kind="TEAM", assignee_id=team_id, measure="AVERAGE_HOURS", target=Decimal(4), **common),
+        GoalDraft(title=f"Time to close — {team_name}", goal_type="TIME_TO_CLOSE", assignee_kind="TEAM",
+                  assignee_id=team_id, measure="AVERAGE_HOURS", target=Decimal(30),
+                  **{**common, "interval": "QUARTERLY"}),
+        GoalDraft(title="Urgent tickets: first response", goal_type="TIME_TO_FIRST_RESPONSE", assignee_kind="COMPANY",
+                  assignee_id=None, measure="AVERAGE_HOURS", target=Decimal(1),
+                  filters={"priority": ["URGENT"], "pipelines": [_SUPPORT_PIPELINE[0]]}, **common),
+    ]
+    for uid, name, *_ in _SUPPORT:
+        drafts.append(GoalDraft(title=f"Tickets closed — {name}", goal_type="TICKETS_CLOSED", assignee_kind="USER",
+                                assignee_id=uid, measure="COUNT", target=Decimal(30), **common))
+    return drafts
+
+
 async def _demo_entries(session: AsyncSession, runtime: Any, goals: list[Any], gate: Any, now: datetime,
                         rng: random.Random) -> None:
     """Values entered by hand for the manual demo goals, up to today: a monthly NPS survey entered by the
@@ -697,13 +802,16 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
     """
     now = now or clock.now()
     async with open_runtime(settings) as runtime:
+        registry = runtime.registry
+        service = "ticket" in registry.fact_kinds and "TICKETS_CLOSED" in registry.goal_types
         async with runtime.sessions() as session:
-            counts = await _counts(session)
+            counts = await _counts(session, registry)
             if counts["users"]:
                 org = await get_organisation(session)
                 return f"Demo data already present: '{org.name}' with {_describe(counts)}; nothing loaded"
         started = time.perf_counter()
         batch = generate_demo(seed, now)
+        support = generate_service_demo(seed, now) if service else None
         generated = time.perf_counter()
         async with runtime.sessions() as session, session.begin():
             await update_organisation(session, **ORGANISATION)
@@ -736,9 +844,18 @@ async def ensure_demo_data(settings: Settings, *, seed: int = 7, now: datetime |
                           shares={"team-north": Decimal(40), "team-south": Decimal(35), "team-enterprise": Decimal(25)},
                           viewer=SYSTEM, gate=gate, now=now)
             await _demo_entries(session, runtime, manual, gate, now, random.Random(seed))
+            if support is not None:
+                # The support team comes after the sales goals (it is no part of the revenue cascade); its
+                # tickets go through the core's fact pipeline, as a CRM's would.
+                await ingest_batch(session, support, received_at=now, registry=registry)
+                for user in support["users"]:
+                    await set_user_access(session, user["id"], can_use_targets=True)
+                    await set_seat(session, licence, user["id"], True, actor="demo", now=now)
+                for draft in _service_goals(now):
+                    await create_goal(session, runtime.registry, draft, viewer=SYSTEM, gate=gate, now=now)
         loaded = time.perf_counter()
         async with runtime.sessions() as session:
-            counts = await _counts(session)
+            counts = await _counts(session, registry)
     currencies = sorted({d["currency"] for d in batch["deals"]})
     return (
         f"Loaded demo organisation '{ORGANISATION['name']}': {_describe(counts)} "

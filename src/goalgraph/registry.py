@@ -39,6 +39,8 @@ class Category(str, enum.Enum):
     DEAL = "DEAL"
     ACTIVITY = "ACTIVITY"
     FORECAST = "FORECAST"
+    #: Customer service: tickets (the service plugin).
+    SERVICE = "SERVICE"
     CUSTOM = "CUSTOM"
 
 

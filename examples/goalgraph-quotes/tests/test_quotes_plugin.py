@@ -68,7 +68,7 @@ def test_registers_its_feature_goal_type_and_migrations() -> None:
     # the fact source carries the agreed labels
     labels = set(goal_type.source(None).selected_columns.keys())  # type: ignore[arg-type]
     assert {"fact_id", "user_id", "occurred_at", "currency", "value", "status"} <= labels
-    assert plugin_version_locations(plugins) == [str(goalgraph_quotes.MIGRATIONS.resolve())]
+    assert str(goalgraph_quotes.MIGRATIONS.resolve()) in plugin_version_locations(plugins)  # beside installed ones
 
 
 async def test_its_migration_creates_the_quotes_table(register_plugin) -> None:  # type: ignore[no-untyped-def]

@@ -79,6 +79,7 @@ const INTERVALS: { value: Interval; label: string }[] = [
 function factKind(category: string): string | null {
   if (category === "DEAL" || category === "FORECAST") return "DEAL";
   if (category === "ACTIVITY") return "ACTIVITY";
+  if (category === "SERVICE") return "TICKET";
   return null;
 }
 
@@ -427,7 +428,7 @@ function GoalFormBody({ data, goal, me }: { data: FormData; goal?: Goal; me?: Me
           <div className="row">
             <Field label="Goal type" errors={errorsAt("goalType")} hint={type?.description}>
               <select value={s.goalType} onChange={(e) => chooseType(e.target.value)} disabled={!!goal} name="goalType">
-                {["DEAL", "ACTIVITY", "FORECAST", "CUSTOM"].map((category) => {
+                {["DEAL", "ACTIVITY", "FORECAST", "SERVICE", "CUSTOM"].map((category) => {
                   const types = data.goalTypes.filter((t) => t.category === category);
                   if (!types.length) return null;
                   return (

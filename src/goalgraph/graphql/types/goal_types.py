@@ -14,6 +14,7 @@ class GoalTypeCategory(enum.Enum):
     DEAL = "DEAL"
     ACTIVITY = "ACTIVITY"
     FORECAST = "FORECAST"
+    SERVICE = "SERVICE"
     CUSTOM = "CUSTOM"
 
 
