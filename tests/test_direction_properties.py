@@ -79,9 +79,11 @@ def ref_reached(actual: Decimal, target: Decimal, lower: bool) -> str | None:
 
 
 def ref_status(actual: Decimal, target: Decimal, start: datetime, end: datetime, now: datetime, lower: bool,
-               cumulative: bool) -> str:
+               cumulative: bool, facts: int | None = None) -> str:
     if now < start:
         return "PENDING"
+    if not cumulative and facts == 0:  # an average of nothing meets no target
+        return "IN_PROGRESS" if now < end else "MISSED"
     if lower:
         if cumulative and actual > target:
             return "MISSED"  # a sum over its cap can only grow
@@ -186,7 +188,8 @@ async def test_directions_and_averages_match_the_reference(runtime: Runtime, dea
             target = goal.target if measure == "COUNT" else q(goal.target)
             actual = ref_actual(measure, values)
             want = {"actual": actual, "facts": len(values), "ratio": None if target == 0 else q(actual / target),
-                    "status": ref_status(actual, target, p.period.start, p.period.end, now, lower, not average),
+                    "status": ref_status(actual, target, p.period.start, p.period.end, now, lower, not average,
+                                         len(values)),
                     "pace": ref_pace(actual, target, len(values), p.period.start, p.period.end, now, lower, measure)
                     if p.period.start <= now < p.period.end else None}
             have = {"actual": p.actual, "facts": p.facts, "ratio": p.ratio, "status": p.status.value,
@@ -206,6 +209,8 @@ async def test_directions_and_averages_match_the_reference(runtime: Runtime, dea
             want_status = "PENDING"
         elif under_way:
             want_status = under_way[0]
+        elif average and not sum(n for _, _, n, _ in parts):
+            want_status = "MISSED"
         else:
             want_status = ref_reached(totals[1], totals[0], lower) or "MISSED"
         have_summary = ((got.total_target, got.total_actual) if parts else totals, summary_status(got).value)

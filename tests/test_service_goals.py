@@ -215,6 +215,17 @@ async def test_status_and_pace_of_a_lower_is_better_average(service, gql) -> Non
     assert far["pace"]["status"] == "AT_RISK"
 
 
+async def test_an_average_over_no_tickets_meets_no_target(service, gql) -> None:  # type: ignore[no-untyped-def]
+    """February has no ticket closed: its average time to close is no level, so the period is MISSED once
+    ended (not EXCEEDED for a lower-is-better goal), and a span of such periods is MISSED too."""
+    close = await create(gql, "TIME_TO_CLOSE", "AVERAGE_HOURS", targetForAll="24")
+    assert [(p["label"], p["facts"], p["status"]) for p in close["periods"]] == [
+        ("2026-01", 1, "MISSED"), ("2026-02", 0, "MISSED"), ("2026-03", 1, "IN_PROGRESS")]
+    empty = await create(gql, "TIME_TO_CLOSE", "AVERAGE_HOURS", targetForAll="24", endDate="2026-02-28",
+                         filters=[{"key": "priority", "values": ["URGENT"]}])
+    assert {p["status"] for p in empty["periods"]} == {"MISSED"} and empty["summary"]["status"] == "MISSED"
+
+
 async def test_pipeline_and_priority_filters(service, gql) -> None:  # type: ignore[no-untyped-def]
     billing = await create(gql, "TICKETS_CREATED", assignee={"kind": "COMPANY"},
                            filters=[{"key": "pipelines", "values": ["billing"]}])

@@ -133,7 +133,7 @@ def _elements(targets: dict[str, Decimal], measured: dict[str, tuple[Decimal, in
         out.append(ElementProgress(
             element=name, target=target, actual=actual, facts=facts,
             ratio=ratio(actual, target) if target is not None else None,
-            status=status(actual, target, period, now, rules) if target is not None else None,
+            status=status(actual, target, period, now, rules, facts) if target is not None else None,
         ))
     return out
 
@@ -196,7 +196,8 @@ async def compute_progress(
             progress.periods.append(PeriodProgress(
                 goal_id=goal.id, period=period, target=target, actual=actual, facts=got.facts,
                 unconverted=got.unconverted, ratio=ratio(actual, target),
-                status=status(actual, target, period, now, rules), pace=pace(actual, target, period, now, rules, got.facts),
+                status=status(actual, target, period, now, rules, got.facts),
+                pace=pace(actual, target, period, now, rules, got.facts),
                 snapshot_taken_at=got.frozen_at, computed_at=got.computed_at, pending=got.pending,
                 elements=_elements(element_targets.get(goal.id, {}), got.elements, period, now, money, rules)
                 if goal.split_by else [],

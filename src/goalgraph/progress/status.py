@@ -111,14 +111,19 @@ def reached(actual: Decimal, target: Decimal, rules: Rules = HIGHER) -> Status |
     return Status.ACHIEVED if actual >= target else None
 
 
-def status(actual: Decimal, target: Decimal, period: Period, now: datetime, rules: Rules = HIGHER) -> Status:
+def status(actual: Decimal, target: Decimal, period: Period, now: datetime, rules: Rules = HIGHER,
+           facts: int | None = None) -> Status:
     """PENDING before the start; then :func:`reached` as soon as it is; MISSED once ended below; else IN_PROGRESS.
 
     Lower-is-better: judged at the end (a lower actual may still come), except that a cumulative
-    actual above its cap is MISSED at once (it can only grow).
+    actual above its cap is MISSED at once (it can only grow). An average over no facts (``facts`` 0)
+    has no level to meet the target with, in either direction: IN_PROGRESS while the period runs,
+    MISSED once it ended (no ticket answered is no response time within the goal).
     """
     if now < period.start:
         return Status.PENDING
+    if rules.average and facts == 0:
+        return Status.IN_PROGRESS if now < period.end else Status.MISSED
     if rules.lower_is_better:
         if rules.cumulative and actual > target:
             return Status.MISSED
@@ -132,16 +137,19 @@ def status(actual: Decimal, target: Decimal, period: Period, now: datetime, rule
 
 
 def span_status(statuses: Sequence[Status], current: Status | None, actual: Decimal, target: Decimal,
-                rules: Rules = HIGHER) -> Status:
+                rules: Rules = HIGHER, facts: int | None = None) -> Status:
     """The status of several periods together (a goal's summary), by the same rules as one period's.
 
     The period under way decides while there is one; PENDING while none has started; else the
-    totals: :func:`reached`, or MISSED (every period of the span has ended or not begun).
+    totals: :func:`reached`, or MISSED (every period of the span has ended or not begun; an average
+    over no facts at all, as for one period).
     """
     if current is not None:
         return current
     if all(s is Status.PENDING for s in statuses):
         return Status.PENDING
+    if rules.average and facts == 0:
+        return Status.MISSED
     return reached(actual, target, rules) or Status.MISSED
 
 

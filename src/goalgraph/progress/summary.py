@@ -33,7 +33,8 @@ def summary_status(progress: GoalProgress) -> rules.Status:
         return rules.Status.PENDING
     current = progress.current
     return rules.span_status([p.status for p in progress.periods], current.status if current else None,
-                             progress.total_actual, progress.total_target, progress.rules)
+                             progress.total_actual, progress.total_target, progress.rules,
+                             sum(p.facts for p in progress.periods))
 
 
 def progress_ratio(progress: GoalProgress) -> Decimal | None:
