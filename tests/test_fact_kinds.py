@@ -191,3 +191,26 @@ async def test_a_plugin_fact_is_announced_for_the_goals_it_moves(register_plugin
             event = await asyncio.wait_for(queue.get(), timeout=10)
     read = (await app.gql('{ goal(id: "%d") { currentPeriod { facts pending } } }' % goal_id))["goal"]["currentPeriod"]
     assert read == {"facts": 1, "pending": False}
+
+
+async def test_every_kind_answers_through_the_fact_interface(register_plugin, seed_facts) -> None:  # type: ignore[no-untyped-def]
+    """Deals are Facts too: facts(kind: "deal") lists Deal nodes with the shared fields, and a deal goal's
+    drill-down carries its deal as a Fact (with Deal's own fields through a fragment)."""
+    app = await register_plugin(goalgraph_quotes)
+    app.runtime.clock = lambda: NOW
+    await seed_facts(FACTS)
+    listed = (await app.gql('{ facts(kind: "deals") { edges { node { __typename kind id title amount { amount currency } '
+                            'occurredAt owner { id } fields { name value } ... on Deal { stage { id } } } } } }'))
+    node = listed["facts"]["edges"][0]["node"]
+    assert (node["__typename"], node["kind"], node["id"], node["title"]) == ("Deal", "deal", "d1", "Big one")
+    assert node["amount"] == {"amount": "5000.0000", "currency": "EUR"} and node["stage"] == {"id": "lead"}
+    fields = {f["name"]: f["value"] for f in node["fields"]}
+    assert fields["ownerId"] == "alice" and fields["stageId"] == "lead" and fields["pipelineId"] == "sales"
+    assert fields["status"] == "OPEN" and fields["addedAt"].startswith("2026-01-02T09:00:00")
+    created = (await app.gql("""mutation($input: GoalInput!) { createGoal(input: $input) { ... on GoalSuccess { goal {
+        periods { contributions { edges { node { fact { __typename kind id ... on Deal { title } } } } } } } } } }""",
+                             input={"title": "Deals", "goalType": "DEALS_ADDED", "measure": "COUNT", "interval": "MONTHLY",
+                                    "startDate": "2026-01-01", "endDate": "2026-01-31", "targetForAll": "1",
+                                    "assignee": {"kind": "USER", "id": "alice"}}))["createGoal"]
+    fact = created["goal"]["periods"][0]["contributions"]["edges"][0]["node"]["fact"]
+    assert fact == {"__typename": "Deal", "kind": "deal", "id": "d1", "title": "Big one"}

@@ -16,6 +16,7 @@ from goalgraph.graphql.types.facts import (
     ActivityType,
     DealStatus,
     DealType,
+    Fact,
     Organisation,
     PipelineType,
     TeamType,
@@ -23,8 +24,7 @@ from goalgraph.graphql.types.facts import (
 )
 from goalgraph.dimensions import custom_elements
 from goalgraph.graphql.errors import ErrorCode, query_error
-from goalgraph.graphql.types.fact_kinds import FactKindInfo, FactView
-from goalgraph.ingest.kinds import reference_ids
+from goalgraph.graphql.types.fact_kinds import FactKindInfo, fact_node
 from goalgraph.graphql.types.goal_types import DimensionInfo, GoalTypeInfo, GoalTemplateInfo, TemplateFilter
 from goalgraph.organisation import get_organisation
 from goalgraph.registry import fold_case
@@ -207,7 +207,7 @@ class FactQueries:
 
     @strawberry.field(description="Facts of one kind (any kind, plugins' too), in the order they were first stored; only those "
                                   "credited to users whose facts the viewer may see.")
-    async def facts(self, info: Info, kind: str, first: int = DEFAULT_PAGE, after: str | None = None) -> Connection[FactView]:
+    async def facts(self, info: Info, kind: str, first: int = DEFAULT_PAGE, after: str | None = None) -> Connection[Fact]:
         registry = info.context.runtime.registry
         fact_kind = registry.fact_kind_by_name(kind)
         if fact_kind is None:
@@ -217,10 +217,5 @@ class FactQueries:
         owner = getattr(model, fact_kind.field(fact_kind.owner).attr)  # type: ignore[union-attr]
         condition = policy.fact_owner_condition(await info.context.viewer(), owner)
         query = select(model) if condition is None else select(model).where(condition)
-        async with info.context.db() as session:
-            page = await paginate(session, query, model.id, f"Fact{fact_kind.key}", first=first, after=after,
-                                  max_page_size=info.context.runtime.settings.max_page_size, convert=lambda row: row)
-            refs = await reference_ids(session, registry, fact_kind, [e.node for e in page.edges])
-        for edge, ids in zip(page.edges, refs):
-            edge.node = FactView(kind=fact_kind, row=edge.node, references=ids)
-        return page
+        return await _page(info, query, model, f"Fact{fact_kind.key}", first, after,
+                           lambda row: fact_node(fact_kind, row))

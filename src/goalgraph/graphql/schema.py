@@ -13,6 +13,7 @@ from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
+from goalgraph.graphql.types.fact_kinds import FactRecord
 from goalgraph.graphql.admin_api import AdminMutations, AdminQueries
 from goalgraph.graphql.auth import require_viewer
 from goalgraph.graphql.cost import check_cost
@@ -235,6 +236,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The goalgraph schema; ``settings`` tune the limits (defaults when None)."""
     settings = settings or Settings()
     return GoalgraphSchema(query=Query, mutation=Mutation, subscription=Subscription,
+                           types=[FactRecord],  # reached only through the Fact interface
                            extensions=schema_extensions(settings),
                            scalar_overrides=SCALAR_OVERRIDES)  # type: ignore[arg-type]
 

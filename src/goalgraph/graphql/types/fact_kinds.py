@@ -12,17 +12,11 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from goalgraph.graphql.types.facts import Money, UserType
+from goalgraph.graphql.types.facts import ActivityType, DealType, Fact, camel_case
 from goalgraph.registry import FactField, FactKind, FieldType
 
 FactFieldType = strawberry.enum(FieldType, name="FactFieldType",
                                 description="How a fact kind's field is written (see docs/facts.md, \"Fact kinds\").")
-
-
-def camel_case(key: str) -> str:
-    """``first_response_at`` → ``firstResponseAt`` (GraphQL's spelling of a field key)."""
-    head, *rest = key.split("_")
-    return head + "".join(w.capitalize() for w in rest)
 
 
 @strawberry.type(name="FactFieldInfo", description="One field of a fact kind: enough to build a form input or a "
@@ -102,71 +96,20 @@ class FactKindInfo:
         return [camel_case(t) for t in self.kind.timestamps]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
-
-
-@strawberry.type(name="FactValue", description="One field of a fact and its stored value.")
-class FactValue:
-    name: str = strawberry.field(description="The field's name (camelCase, as in FactFieldInfo.name).")
-    value: JSON | None = strawberry.field(description="The value as JSON (timestamps and decimals as ISO / decimal "
-                                                      "strings; references as the CRM's id).")
-
-
-@strawberry.type(name="Fact", description="One fact of any kind, as every kind shows it: title, amount, time, the "
-                                          "credited user and the kind's fields.")
-class FactView:
-    kind: strawberry.Private[FactKind]
+@strawberry.type(name="FactRecord", description="A fact of a kind a plugin adds (a ticket, a quote …): the fields "
+                                                "every fact has (Fact) and its kind's declared fields.")
+class FactRecord(Fact):
     row: strawberry.Private[Any]
-    #: REFERENCE fields' CRM ids, by field key (resolved by the caller in one query per kind).
-    references: strawberry.Private[dict[str, str | None]]
+    kind_of: strawberry.Private[FactKind]
 
-    @strawberry.field(name="kind", description="The fact kind's key.")
-    def kind_key(self) -> str:
-        return self.kind.key
+    def declared(self, info: Info) -> FactKind:
+        return self.kind_of
 
-    @strawberry.field(description="The CRM's id of the fact.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.external_id)
 
-    def _get(self, key: str | None) -> Any:
-        spec = self.kind.field(key) if key is not None else None
-        return None if spec is None else getattr(self.row, spec.attr)
-
-    @strawberry.field(description="Its title, when the kind has one (a deal's title, a ticket's subject).")
-    def title(self) -> str | None:
-        value = self._get(self.kind.title)
-        return None if value is None else str(value)
-
-    @strawberry.field(description="Its amount in its own currency, when the kind has one.")
-    def amount(self) -> Money | None:
-        value, currency = self._get(self.kind.amount), self._get(self.kind.currency)
-        return None if value is None or currency is None else Money(amount=value, currency=currency)
-
-    @strawberry.field(description="The time that shows it (a deal's added time, a ticket's creation).")
-    def occurred_at(self) -> str | None:
-        value = self._get(self.kind.time)
-        return None if value is None else value.isoformat()
-
-    @strawberry.field(description="The CRM's timestamp of the version stored.")
-    def updated_at(self) -> datetime:
-        return self.row.source_updated_at
-
-    @strawberry.field(description="The user the fact is credited to.")
-    async def owner(self, info: Info) -> UserType | None:
-        user = await info.context.loaders.user.load(self._get(self.kind.owner))
-        return None if user is None else UserType(row=user)
-
-    @strawberry.field(description="Every declared field with its value (an SPA builds a table from factKinds' fields).")
-    def fields(self) -> list[FactValue]:
-        out = []
-        for spec in self.kind.fields:
-            value = self.references.get(spec.key) if spec.type is FieldType.REFERENCE else _plain(getattr(self.row, spec.attr))
-            out.append(FactValue(name=camel_case(spec.key), value=value))
-        return out
+def fact_node(kind: FactKind, row: Any) -> Fact:
+    """A stored fact as its GraphQL type: Deal and Activity for theirs, FactRecord for plugins' kinds."""
+    if kind.key == FactKind.DEAL:
+        return DealType(row=row)
+    if kind.key == FactKind.ACTIVITY:
+        return ActivityType(row=row)
+    return FactRecord(row=row, kind_of=kind)

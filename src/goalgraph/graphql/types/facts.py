@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,6 +14,96 @@ from strawberry.types import Info
 from goalgraph.access import policy
 from goalgraph.db import models
 from goalgraph.organisation import OrganisationSettings
+from goalgraph.registry import FactKind, FieldType
+
+_CORE_LOADERS = {"user": "user", "team": "team", "pipeline": "pipeline", "stage": "stage"}
+
+
+def camel_case(key: str) -> str:
+    """``first_response_at`` → ``firstResponseAt`` (GraphQL's spelling of a fact kind's field key)."""
+    head, *rest = key.split("_")
+    return head + "".join(w.capitalize() for w in rest)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+@strawberry.type(name="FactValue", description="One field of a fact and its stored value.")
+class FactValue:
+    name: str = strawberry.field(description="The field's name (camelCase, as in FactFieldInfo.name).")
+    value: JSON | None = strawberry.field(description="The value as JSON (timestamps and decimals as ISO / decimal "
+                                                      "strings; references as the CRM's id).")
+
+
+@strawberry.interface(name="Fact", description="What every fact has, whatever its kind (deals, activities, the "
+                                               "kinds plugins add such as tickets): its kind, CRM id, title, amount, "
+                                               "time, credited user and the kind's declared fields (factKinds).")
+class Fact:
+    row: strawberry.Private[Any]
+
+    def declared(self, info: Info) -> FactKind:
+        """The fact kind's declaration (registry.FactKind)."""
+        raise NotImplementedError
+
+    def _get(self, info: Info, key: str | None) -> Any:
+        spec = self.declared(info).field(key) if key is not None else None
+        return None if spec is None else getattr(self.row, spec.attr)
+
+    @strawberry.field(description="The fact kind's key (deal, activity, ticket …).")
+    def kind(self, info: Info) -> str:
+        return self.declared(info).key
+
+    @strawberry.field(description="The CRM's id of the fact.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.external_id)
+
+    @strawberry.field(description="Its title, when its kind has one (a deal's title, a ticket's subject).")
+    def title(self, info: Info) -> str | None:
+        value = self._get(info, self.declared(info).title)
+        return None if value is None else str(value)
+
+    @strawberry.field(description="Its amount in its own currency, when its kind has one.")
+    def amount(self, info: Info) -> Money | None:
+        kind = self.declared(info)
+        value, currency = self._get(info, kind.amount), self._get(info, kind.currency)
+        return None if value is None or currency is None else Money(amount=value, currency=currency)
+
+    @strawberry.field(description="The time that shows it (ISO 8601: a deal's added time, a ticket's creation).")
+    def occurred_at(self, info: Info) -> str | None:
+        value = self._get(info, self.declared(info).time)
+        return None if value is None else value.isoformat()
+
+    @strawberry.field(description="The CRM's timestamp of the version stored.")
+    def updated_at(self) -> datetime:
+        return self.row.source_updated_at
+
+    @strawberry.field(description="The user the fact is credited to.")
+    async def owner(self, info: Info) -> Annotated["UserType", strawberry.lazy("goalgraph.graphql.types.facts")] | None:
+        user = await info.context.loaders.user.load(self._get(info, self.declared(info).owner))
+        return None if user is None else UserType(row=user)
+
+    @strawberry.field(description="Every declared field with its value (an SPA builds a table from factKinds' fields).")
+    async def fields(self, info: Info) -> list[FactValue]:
+        kind = self.declared(info)
+        registry = info.context.runtime.registry
+        out = []
+        for spec in kind.fields:
+            value = getattr(self.row, spec.attr)
+            if spec.type is FieldType.REFERENCE and value is not None:
+                target = spec.references
+                loader = (getattr(info.context.loaders, _CORE_LOADERS[target]) if target in _CORE_LOADERS
+                          else info.context.loaders.facts_of(registry.fact_kinds[target]))
+                found = await loader.load(value)
+                value = None if found is None else found.external_id
+            out.append(FactValue(name=camel_case(spec.key), value=_plain(value)))
+        return out
 
 
 @strawberry.enum(description="Where a deal stands.")
@@ -191,8 +281,11 @@ class StageChangeType:
 
 
 @strawberry.type(name="Deal", description="A deal of the CRM.")
-class DealType:
+class DealType(Fact):
     row: strawberry.Private[models.Deal]
+
+    def declared(self, info: Info) -> FactKind:
+        return info.context.runtime.registry.fact_kinds[FactKind.DEAL]
 
     @strawberry.field(description="The CRM's id of the deal.")
     def id(self) -> strawberry.ID:
@@ -260,8 +353,11 @@ class DealType:
 
 
 @strawberry.type(name="Activity", description="A CRM activity: a call, meeting, e-mail, task …")
-class ActivityType:
+class ActivityType(Fact):
     row: strawberry.Private[models.Activity]
+
+    def declared(self, info: Info) -> FactKind:
+        return info.context.runtime.registry.fact_kinds[FactKind.ACTIVITY]
 
     @strawberry.field(description="The CRM's id of the activity.")
     def id(self) -> strawberry.ID:

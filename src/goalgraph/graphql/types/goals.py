@@ -15,14 +15,13 @@ from goalgraph.db import models
 from goalgraph.graphql.scalars import check_window
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.graphql.pagination import Connection, Edge, PageInfo, check_page_size, decode_cursor, encode_cursor
-from goalgraph.graphql.types.facts import ActivityType, DealType, Money, TeamType, UserType
+from goalgraph.graphql.types.facts import ActivityType, DealType, Fact, Money, TeamType, UserType
 from goalgraph.graphql.types.goal_types import GoalDirection, GoalTypeInfo
 from goalgraph.progress import status as status_rules
 from goalgraph.progress.engine import shape_amount
 from goalgraph.progress.summary import summary_status
 from goalgraph.progress.service import GoalProgress, PeriodProgress, is_money
-from goalgraph.graphql.types.fact_kinds import FactView
-from goalgraph.ingest.kinds import reference_ids
+from goalgraph.graphql.types.fact_kinds import fact_node
 from goalgraph.registry import FactKind
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ class Contribution:
                                                          "not see it (now another owner's), as deal(id) answers.")
     activity: ActivityType | None = strawberry.field(description="The activity, for activity goal types; null when "
                                                                  "the viewer may not see it.")
-    fact: FactView | None = strawberry.field(description="The fact of any kind (deals, activities, plugins' kinds "
+    fact: Fact | None = strawberry.field(description="The fact of any kind (deals, activities, plugins' kinds "
                                                          "such as tickets); null for goal types whose facts are of no "
                                                          "registered kind, or when the viewer may not see it.")
     entry: Annotated["GoalEntryNode", strawberry.lazy("goalgraph.graphql.entries_api")] | None = strawberry.field(
@@ -230,15 +229,9 @@ class GoalPeriod:
         if owners is not None and fact_kind is not None:
             owner_attr = fact_kind.field(fact_kind.owner).attr  # type: ignore[union-attr]
             facts = [f if f is not None and getattr(f, owner_attr) in owners else None for f in facts]
-        refs: list[dict[str, str | None]] = [{} for _ in facts]
-        if fact_kind is not None and any(f is not None for f in facts):
-            async with info.context.db() as session:
-                shown = [f for f in facts if f is not None]
-                found = iter(await reference_ids(session, registry, fact_kind, shown))
-                refs = [next(found) if f is not None else {} for f in facts]
         entries = await _entries_behind(info, self.goal, rows)
         edges = []
-        for row, fact, ids_of, entry in zip(rows, facts, refs, entries):
+        for row, fact, entry in zip(rows, facts, entries):
             original = (Money(amount=row.original_amount, currency=row.currency)
                         if row.currency is not None and row.original_amount is not None else None)
             occurred = row.occurred.isoformat() if row.occurred is not None else None
@@ -246,8 +239,7 @@ class GoalPeriod:
                 amount=row.amount, original_amount=original, occurred_at=occurred, element=row.element,
                 deal=DealType(row=fact) if kind == FactKind.DEAL and fact is not None else None,
                 activity=ActivityType(row=fact) if kind == FactKind.ACTIVITY and fact is not None else None,
-                fact=FactView(kind=fact_kind, row=fact, references=ids_of) if fact_kind is not None and fact is not None
-                else None,
+                fact=fact_node(fact_kind, fact) if fact_kind is not None and fact is not None else None,
                 entry=entry,
             )
             edges.append(Edge(cursor=encode_cursor("Fact", row.key), node=node))  # the row's own key, not the deal
