@@ -35,7 +35,7 @@ from goalgraph.testing import plugin_helpers
 from goalgraph.runtime import Runtime, open_runtime
 from goalgraph.settings import Settings
 from goalgraph.testing.credentials import system_token, user_token
-from goalgraph.testing.databases import fresh_database, migrated_sqlite, postgres_available
+from goalgraph.testing.databases import fresh_database, migrated_postgres, migrated_sqlite, postgres_available
 
 _pg_state: dict[str, str | None] = {}
 
@@ -61,7 +61,9 @@ async def settings(db_kind: str, tmp_path: Any) -> AsyncIterator[Settings]:
 
 @pytest.fixture
 async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    await migrated_sqlite(settings)  # a copy of a database migrated once (the upgrade below then finds it at head)
+    # A copy of a database migrated once per session (the upgrade below then finds it at head).
+    await migrated_sqlite(settings)
+    await migrated_postgres(settings)
     async with open_runtime(settings, migrate=True) as rt:
         yield rt
 
