@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import Pipeline, Stage, Team, User
 from goalgraph.errors import FactError, Path
 from goalgraph.ingest.validate import FieldReader
+from goalgraph.live.changes import utc_day
 from goalgraph.registry import FactField, FactKind, FieldType, Registry
 
 _CORE_MODELS: dict[str, Any] = {"user": User, "team": Team, "pipeline": Pipeline, "stage": Stage}
@@ -102,12 +103,6 @@ class KindWrite:
         return self.created + self.updated
 
 
-def _day(value: date | datetime | None) -> date | None:
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).date()
-    return value
-
-
 async def _ids(session: AsyncSession, model: Any, refs: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     ordered = sorted(refs)
@@ -180,9 +175,9 @@ async def write_records(session: AsyncSession, registry: Registry, kind: FactKin
         else:
             result.updated += 1
             result.owners.add(old[1])
-            result.days.update(d for d in map(_day, old[2:]) if d is not None)
+            result.days.update(d for d in map(utc_day, old[2:]) if d is not None)
         result.owners.add(values[owner_attr])
-        result.days.update(d for d in (_day(values.get(a)) for a in stamp_attrs) if d is not None)
+        result.days.update(d for d in (utc_day(values.get(a)) for a in stamp_attrs) if d is not None)
         rows.append(values)
     if errors or not rows:
         return result
@@ -199,20 +194,3 @@ async def write_records(session: AsyncSession, registry: Registry, kind: FactKin
         await session.execute(stmt, rows[start:start + _CHUNK])
     return result
 
-
-async def reference_ids(session: AsyncSession, registry: Registry, kind: FactKind,
-                        rows: Sequence[Any]) -> list[dict[str, str | None]]:
-    """Per stored row of ``kind``, the CRM ids its REFERENCE fields point to (one query per field)."""
-    out: list[dict[str, str | None]] = [{} for _ in rows]
-    for spec in kind.fields:
-        if spec.type is not FieldType.REFERENCE:
-            continue
-        internal = {getattr(r, spec.attr) for r in rows} - {None}
-        model = reference_model(registry, spec.references)  # type: ignore[arg-type]
-        found: dict[int, str] = {}
-        if internal:
-            found = dict((await session.execute(
-                select(model.id, model.external_id).where(model.id.in_(sorted(internal))))).all())
-        for i, row in enumerate(rows):
-            out[i][spec.key] = found.get(getattr(row, spec.attr))
-    return out

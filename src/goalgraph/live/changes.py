@@ -45,7 +45,8 @@ class FactEffect:
         return FactEffect(owners, days)
 
 
-def _day(value: date | datetime | None) -> date | None:
+def utc_day(value: date | datetime | None) -> date | None:
+    """The UTC date of a timestamp (a date as it is): the day a stale mark covers for it."""
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).date()
     return value
@@ -69,14 +70,14 @@ async def stored_effect(session: AsyncSession, raw: Mapping[str, Sequence[Mappin
             for owner, *stamps in await session.execute(
                     select(model.owner_id, *_DAY_COLUMNS[model]).where(model.external_id.in_(chunk))):
                 owners.add(owner)
-                days.update(d for d in map(_day, stamps) if d is not None)
+                days.update(d for d in map(utc_day, stamps) if d is not None)
             if model is Deal:  # stage history: "progressed" goals count when a stage was entered
                 change = DealStageChange
                 for owner, entered in await session.execute(
                         select(change.owner_id, change.entered_at).join(Deal, Deal.id == change.deal_id)
                         .where(Deal.external_id.in_(chunk))):
                     owners.add(owner)
-                    days.add(_day(entered))  # type: ignore[arg-type]
+                    days.add(utc_day(entered))  # type: ignore[arg-type]
     return FactEffect(frozenset(owners), days)
 
 

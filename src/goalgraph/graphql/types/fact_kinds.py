@@ -3,13 +3,9 @@ of any kind (``Fact``: in ``facts(kind:)`` and in drill-down contributions)."""
 
 from __future__ import annotations
 
-import enum
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import strawberry
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from goalgraph.graphql.types.facts import ActivityType, DealType, Fact, camel_case
