@@ -14,9 +14,7 @@ from strawberry.types import Info
 from goalgraph.access import policy
 from goalgraph.db import models
 from goalgraph.organisation import OrganisationSettings
-from goalgraph.registry import FactKind, FieldType
-
-_CORE_LOADERS = {"user": "user", "team": "team", "pipeline": "pipeline", "stage": "stage"}
+from goalgraph.registry import CORE_REFERENCES, FactKind, FieldType
 
 
 def camel_case(key: str) -> str:
@@ -98,7 +96,7 @@ class Fact:
             value = getattr(self.row, spec.attr)
             if spec.type is FieldType.REFERENCE and value is not None:
                 target = spec.references
-                loader = (getattr(info.context.loaders, _CORE_LOADERS[target]) if target in _CORE_LOADERS
+                loader = (getattr(info.context.loaders, target) if target in CORE_REFERENCES  # loaders by the same names
                           else info.context.loaders.facts_of(registry.fact_kinds[target]))
                 found = await loader.load(value)
                 value = None if found is None else found.external_id
