@@ -26,6 +26,7 @@ Conventions used throughout:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -348,10 +349,28 @@ def _build(
     k_last: int,
     clip: bool,
 ) -> list[Period]:
-    """Goal periods with indexes ``k_first..k_last`` (origin = aligned start of period 0)."""
+    """Goal periods with indexes ``k_first..k_last`` (origin = aligned start of period 0).
+
+    Memoised: every read of a goal builds the same periods (they depend only on these arguments, and
+    Periods are immutable), and building them is a read's largest share of Python work."""
+    return list(_built(cal, iv, fiscal, start, end, origin, k_first, k_last, clip))
+
+
+@lru_cache(maxsize=2048)
+def _built(
+    cal: Calendar,
+    iv: Interval,
+    fiscal: bool,
+    start: date,
+    end: date | None,
+    origin: date,
+    k_first: int,
+    k_last: int,
+    clip: bool,
+) -> tuple[Period, ...]:
     count = k_last - k_first + 1
     if count <= 0:
-        return []
+        return ()
     if count > MAX_PERIODS:
         raise TooManyPeriods(f"refusing to build {count} {iv.value.lower()} periods (limit {MAX_PERIODS})")
     # Aligned (whole-period) start dates of periods k_first .. k_last + 1.
@@ -372,7 +391,7 @@ def _build(
     instants = [_midnight(tz, day) for day in bounds]
     one_day = _ONE_DAY
     # Positional arguments: index, start, end, start_date, end_date, label, time_zone.
-    return [
+    return tuple(
         Period(
             k_first + i,
             instants[i],
@@ -383,7 +402,7 @@ def _build(
             cal.time_zone,
         )
         for i in range(count)
-    ]
+    )
 
 
 def _custom_period(cal: Calendar, start: date, end: date | None) -> Period:

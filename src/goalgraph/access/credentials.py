@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,21 +22,32 @@ from goalgraph.errors import FactError, IngestRejected
 MAX_SUBJECT = 128
 
 
-async def check_claims(session: AsyncSession, claims: Claims) -> bool:
-    """Refuse revoked tokens (AuthError); True when the token is a service's. One statement."""
-    revoked, cutoff, registered = (await session.execute(select(
+def claim_columns(claims: Claims) -> tuple[Any, Any, Any]:
+    """Scalar subqueries answering, for these claims: the revoked jti, the subject's cutoff and its
+    service registration — to select beside other columns (one statement with the viewer's user)."""
+    return (
         select(RevokedToken.jti).where(RevokedToken.jti == (claims.token_id or "")).scalar_subquery(),
         select(TokenCutoff.not_before).where(TokenCutoff.subject == claims.subject).scalar_subquery(),
         select(ServiceSubject.subject).where(ServiceSubject.subject == claims.subject).scalar_subquery(),
-    ))).one()
+    )
+
+
+def judge_claims(claims: Claims, revoked: str | None, cutoff: datetime | None, registered: str | None) -> bool:
+    """Refuse revoked tokens (AuthError); True when the token is a service's (see :func:`claim_columns`)."""
     if claims.token_id is not None and revoked is not None:
         raise AuthError("the token was revoked")
     if cutoff is not None and (claims.issued_at is None or claims.issued_at < cutoff):
         raise AuthError(f"tokens of {claims.subject!r} issued before {cutoff.isoformat()} were revoked")
-    registered = registered is not None
-    if claims.system and not (claims.local or registered):
+    is_registered = registered is not None
+    if claims.system and not (claims.local or is_registered):
         raise AuthError(f"the token claims a service role but {claims.subject!r} is not a registered service")
-    return registered or (claims.system and claims.local)
+    return is_registered or (claims.system and claims.local)
+
+
+async def check_claims(session: AsyncSession, claims: Claims) -> bool:
+    """Refuse revoked tokens (AuthError); True when the token is a service's. One statement."""
+    revoked, cutoff, registered = (await session.execute(select(*claim_columns(claims)))).one()
+    return judge_claims(claims, revoked, cutoff, registered)
 
 
 def _subject(value: str, field: str = "subject") -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph.access.credentials import check_claims
+from goalgraph.access.credentials import check_claims, claim_columns, judge_claims
 from goalgraph.access.tokens import AuthError, Claims
 from goalgraph.db.models import TeamMembership, User
 
@@ -46,27 +47,36 @@ SYSTEM = Viewer(subject="system", system=True)
 
 
 async def load_viewer(session: AsyncSession, claims: Claims) -> Viewer:
-    """The viewer a verified token names; AuthError for revoked tokens, unknown or deactivated users."""
-    if await check_claims(session, claims):
+    """The viewer a verified token names; AuthError for revoked tokens, unknown or deactivated users.
+
+    Two statements for a user (the user with the token's revocation checks, then the teams they
+    lead), one for a service."""
+    if claims.system and await check_claims(session, claims):
         return Viewer(subject=claims.subject, system=True)
-    user = await session.scalar(select(User).where(User.external_id == claims.subject))
-    if user is None:
+    found = (await session.execute(
+        select(User, *claim_columns(claims)).where(User.external_id == claims.subject))).one_or_none()
+    if found is None:
+        if await check_claims(session, claims):  # a registered service has no user row
+            return Viewer(subject=claims.subject, system=True)
         raise AuthError(f"the token's subject {claims.subject!r} is not a known user")
+    user, revoked, cutoff, registered = found
+    if judge_claims(claims, revoked, cutoff, registered):
+        return Viewer(subject=claims.subject, system=True)
     if not user.active:
         raise AuthError(f"user {claims.subject!r} is deactivated")
     return await viewer_of(session, user)
 
 
 async def viewer_of(session: AsyncSession, user: User) -> Viewer:
-    """The viewer a user is (rights, teams led) — for a request, or for deciding what a notification may show."""
-    leads = frozenset((await session.scalars(
-        select(TeamMembership.team_id).where(TeamMembership.user_id == user.id, TeamMembership.is_leader.is_(True))
-    )).all())
-    members: frozenset[int] = frozenset()
-    if leads:
-        members = frozenset((await session.scalars(
-            select(TeamMembership.user_id).where(TeamMembership.team_id.in_(leads))
-        )).all())
+    """The viewer a user is (rights, teams led) — for a request, or for deciding what a notification may show.
+    One statement: the members of every team the user leads (the leader among them)."""
+    led, member = aliased(TeamMembership), aliased(TeamMembership)
+    rows = (await session.execute(
+        select(member.team_id, member.user_id).join(led, led.team_id == member.team_id)
+        .where(led.user_id == user.id, led.is_leader.is_(True))
+    )).all()
+    leads = frozenset(team for team, _ in rows)
+    members = frozenset(u for _, u in rows)
     return Viewer(
         subject=user.external_id, user_id=user.id, is_admin=user.is_admin,
         can_see_company_statistics=user.can_see_company_statistics,

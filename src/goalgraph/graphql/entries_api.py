@@ -158,7 +158,7 @@ async def entries_connection(info: Info, goal: Goal, first: int, after: str | No
     async with info.context.db() as session:
         page = await entries.entries_of(session, goal.id, first=first, after=after_id, history=history)
     edges = [Edge(cursor=encode_cursor("GoalEntry", e.id), node=GoalEntryNode(row=e)) for e in page.entries]
-    return Connection(edges=edges, total_count=page.total, page_info=PageInfo(
+    return Connection(edges=edges, total=page.total, page_info=PageInfo(
         has_next_page=page.has_next, has_previous_page=after is not None,
         start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None))
 

@@ -74,9 +74,12 @@ class GoalQueries:
             query = query.where(visible)
         max_page = ctx.runtime.settings.max_page_size
         if f.status is None and f.pace_status is None and order_by is Order.CREATED:
-            async with ctx.db() as session:
-                return await paginate(session, query, Goal.id, "Goal", first=first, after=after,
-                                      max_page_size=max_page, convert=lambda row: GoalNode(row=row))
+            def node(row: Goal) -> GoalNode:
+                ctx.loaders.goal.prime(row.id, row)  # their progress loads them: not a second time
+                return GoalNode(row=row)
+
+            return await paginate(ctx.db, query, Goal.id, "Goal", first=first, after=after,
+                                  max_page_size=max_page, convert=node)
         # Status and progress are computed: measure every candidate (in batched statements), then page.
         check_page_size(first, max_page)
         offset = decode_cursor("GoalOffset", after) + 1 if after is not None else 0
@@ -95,5 +98,5 @@ class GoalQueries:
             page_info=PageInfo(has_next_page=offset + first < len(scored), has_previous_page=offset > 0,
                                start_cursor=edges[0].cursor if edges else None,
                                end_cursor=edges[-1].cursor if edges else None),
-            total_count=len(scored),
+            total=len(scored),
         )

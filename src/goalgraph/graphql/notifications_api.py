@@ -199,7 +199,7 @@ async def _viewer_user(info: Info) -> int | None:
 def _page(rows: list[Any], kind: str, first: int, after: str | None, total: int, key: Any, node: Any) -> Connection:
     has_next = len(rows) > first
     edges = [Edge(cursor=encode_cursor(kind, key(r)), node=node(r)) for r in rows[:first]]
-    return Connection(edges=edges, total_count=total, page_info=PageInfo(
+    return Connection(edges=edges, total=total, page_info=PageInfo(
         has_next_page=has_next, has_previous_page=after is not None,
         start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -32,7 +34,16 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The items of this page, with cursors.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
-    total_count: int = strawberry.field(description="How many items the whole list has (all pages).")
+    #: The whole list's size when known; else ``count`` answers it, only when a client asks.
+    total: strawberry.Private[int | None] = None
+    count: strawberry.Private[Callable[[], Awaitable[int]] | None] = None
+
+    @strawberry.field(description="How many items the whole list has (all pages).")
+    async def total_count(self) -> int:
+        if self.total is None:
+            assert self.count is not None, "a Connection needs its total or a way to count it"
+            self.total = await self.count()
+        return self.total
 
     @strawberry.field(description="The items of this page without cursors.")
     def nodes(self) -> list[T]:
@@ -63,16 +74,23 @@ def check_page_size(first: int, max_page_size: int) -> None:
 
 
 async def paginate(
-    session: Any, query: Select[Any], key: Any, kind: str, *, first: int, after: str | None, max_page_size: int,
-    convert: Any,
+    db: Callable[[], AbstractAsyncContextManager[Any]], query: Select[Any], key: Any, kind: str, *, first: int,
+    after: str | None, max_page_size: int, convert: Any,
 ) -> Connection[Any]:
-    """Page through ``query`` ordered by the integer column ``key`` (ascending)."""
+    """Page through ``query`` ordered by the integer column ``key`` (ascending), reading in sessions of
+    ``db`` (the request's); the whole list is counted only when the client asks for ``totalCount``."""
     check_page_size(first, max_page_size)
-    total = (await session.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
     paged = query
     if after is not None:
         paged = paged.where(key > decode_cursor(kind, after))
-    rows = (await session.scalars(paged.order_by(key).limit(first + 1))).all()
+    async with db() as session:
+        rows = (await session.scalars(paged.order_by(key).limit(first + 1))).all()
+
+    async def count() -> int:
+        async with db() as session:
+            return (await session.execute(
+                select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
+
     has_next = len(rows) > first
     rows = rows[:first]
     edges = [Edge(cursor=encode_cursor(kind, row.id), node=convert(row)) for row in rows]
@@ -84,5 +102,5 @@ async def paginate(
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        total_count=total,
+        count=count,
     )

@@ -56,11 +56,10 @@ class ActivityFilter:
 
 
 async def _page(info: Info, query: Any, model: Any, kind: str, first: int, after: str | None, node: Any) -> Any:
-    async with info.context.db() as session:
-        return await paginate(
-            session, query, model.id, kind, first=first, after=after,
-            max_page_size=info.context.runtime.settings.max_page_size, convert=lambda row: node(row=row),
-        )
+    return await paginate(
+        info.context.db, query, model.id, kind, first=first, after=after,
+        max_page_size=info.context.runtime.settings.max_page_size, convert=lambda row: node(row=row),
+    )
 
 
 async def _visible(info: Info, query: Any, model: Any) -> Any:

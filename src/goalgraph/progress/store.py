@@ -28,7 +28,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, func, or_, select, type_coerce
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.models import Goal, ProgressMark, StoredProgress
@@ -94,14 +94,14 @@ class Stored:
 
     @classmethod
     def of_row(cls, row: "Row", pending: bool) -> "Stored":
-        return cls(actual=row.actual, facts=row.facts, unconverted=_json(row.unconverted),
-                   elements={e: (Decimal(v["actual"]), int(v["facts"])) for e, v in _json(row.elements).items()},
-                   computed_at=row.computed_at, frozen_at=row.frozen_at, pending=pending)
+        elements = _json(row.elements)
+        return cls(row.actual, row.facts, _json(row.unconverted),
+                   {e: (Decimal(v["actual"]), int(v["facts"])) for e, v in elements.items()} if elements else {},
+                   row.computed_at, row.frozen_at, pending)
 
 
 def _json(value: str | dict[str, Any] | None) -> dict[str, Any]:
-    """A stored JSON object: text on SQLite (most are empty, and decoding thousands of "{}" adds up),
-    already decoded by asyncpg's codec on PostgreSQL."""
+    """A stored JSON object, read as text (most are empty, and decoding thousands of "{}" adds up)."""
     if value is None or value == "{}":
         return {}
     return value if isinstance(value, dict) else json.loads(value)
@@ -135,8 +135,8 @@ async def rows_of(session: AsyncSession, periods: Mapping[int, Sequence[Period]]
     last = max(p.start_date for g in ids for p in periods[g])
     s = StoredProgress
     rows = await session.execute(
-        select(s.goal_id, s.period_start, s.actual, s.facts, type_coerce(s.unconverted, String),
-               type_coerce(s.elements, String), s.computed_at, s.frozen_at)
+        select(s.goal_id, s.period_start, s.actual, s.facts, cast(s.unconverted, Text),
+               cast(s.elements, Text), s.computed_at, s.frozen_at)
         .where(s.goal_id.in_(ids), s.period_start.between(first, last)))
     return {(r[0], r[1]): Row(*r) for r in rows}
 

@@ -248,7 +248,7 @@ class GoalPeriod:
             page_info=PageInfo(has_next_page=has_next, has_previous_page=after is not None,
                                start_cursor=edges[0].cursor if edges else None,
                                end_cursor=edges[-1].cursor if edges else None),
-            total_count=self.p.facts + sum(self.p.unconverted.values()),
+            total=self.p.facts + sum(self.p.unconverted.values()),
         )
 
 
