@@ -66,6 +66,29 @@ def rss_mb(pid: int) -> float:
 
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (backends, walwriter, …)."""
+    total = 0.0
+    for pid in subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split():
+        total += cpu_seconds(int(pid))
+    return total
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine spent busy (all cores, from /proc/stat)."""
+    user, nice, system, idle, iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -113,6 +136,7 @@ async def main() -> None:
                                                         text=True).stdout.split()]
             # uvicorn's workers, not multiprocessing's resource tracker
             workers = [p for p in children if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
+            workers = workers or [proc.pid]  # one worker: uvicorn serves in the process itself
             facts = (await http.post("/graphql", headers=system, json={"query": "{ users(first: 50) { nodes { id } } "
                      "pipelines { id stages { id } } deals(first: 0) { totalCount } }"})).json()["data"]
             owners = [u["id"] for u in facts["users"]["nodes"]]
@@ -210,10 +234,12 @@ async def main() -> None:
                         await asyncio.sleep(PROBE_EVERY)
 
             load_before = os.getloadavg()
+            cpu_before = (time.process_time(), sum(map(cpu_seconds, workers)), postgres_cpu(), machine_cpu())
             t0 = time.perf_counter()
             await asyncio.gather(probe(), *(client(c) for c in range(args.clients)))
             elapsed = time.perf_counter() - t0
             load_after = os.getloadavg()
+            cpu_after = (time.process_time(), sum(map(cpu_seconds, workers)), postgres_cpu(), machine_cpu())
             rss_after = {w: rss_mb(w) for w in workers}
             deals_after = (await http.post("/graphql", headers=system, json={
                 "query": "{ deals(first: 0) { totalCount } }"})).json()["data"]["deals"]["totalCount"]
@@ -235,6 +261,13 @@ async def main() -> None:
               f"({'all committed present' if present == committed else 'MISMATCH'})")
         for w in workers:
             print(f"  worker {w}: RSS {rss_before[w]:.0f} MB -> {rss_after[w]:.0f} MB")
+        bench_cpu, workers_cpu, pg_cpu, all_cpu = (a - b for a, b in zip(cpu_after, cpu_before))
+        cores = elapsed * (os.cpu_count() or 1)
+        print(f"CPU of the {os.cpu_count()} cores over the run: server workers {workers_cpu / cores:.0%}, "
+              f"PostgreSQL {pg_cpu / cores:.0%}, this load generator {bench_cpu / cores:.0%}, "
+              f"everything else {max(0.0, all_cpu - workers_cpu - pg_cpu - bench_cpu) / cores:.0%}, "
+              f"idle {max(0.0, 1 - all_cpu / cores):.0%}; per request: workers {workers_cpu / total * 1000:.1f} ms, "
+              f"PostgreSQL {pg_cpu / total * 1000:.1f} ms")
         print(f"load average (1/5/15 min): before {' '.join(f'{x:.2f}' for x in load_before)}, "
               f"after {' '.join(f'{x:.2f}' for x in load_after)} on {os.cpu_count()} CPUs")
         for s in samples:

@@ -44,8 +44,14 @@ def lock_key(schema: str | None) -> int:
     if not schema:
         return LOCK_KEY
     return int.from_bytes(hashlib.blake2b(schema.encode(), digest_size=8).digest(), "big") & 0x7FFFFFFFFFFFFFFF
-#: Events arriving within this window are taken by one round (coalescing bursts of ingests).
+#: Events arriving within this window are taken by one round (coalescing bursts of ingests) …
 COALESCE_SECONDS = 0.05
+#: … and within this one when the last round ended less than BUSY_SECONDS ago: under a steady stream of
+#: changes a round then covers several of them instead of one each (a round costs the engine's statements
+#: once per goal type, whatever the number of marks), while a change is still in the store well within
+#: the second the freshness aim allows.
+COALESCE_BUSY_SECONDS = 0.25
+BUSY_SECONDS = 1.0
 
 
 class RecomputeWorker:
@@ -105,6 +111,8 @@ class RecomputeWorker:
 
     async def _loop(self) -> None:
         failures = 0
+        loop = asyncio.get_running_loop()
+        last_round = float("-inf")
         while not self._stopping:
             try:
                 done = await self.round()
@@ -124,9 +132,12 @@ class RecomputeWorker:
             self._wake.clear()
             if self._stopping:
                 return
+            ended = loop.time()
+            busy = ended - last_round < BUSY_SECONDS
+            last_round = ended
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.runtime.settings.recompute_poll_seconds)
-            await asyncio.sleep(COALESCE_SECONDS)
+            await asyncio.sleep(COALESCE_BUSY_SECONDS if busy else COALESCE_SECONDS)
 
     async def round(self, now: datetime | None = None) -> Round | None:
         """One round (see the module docstring); None when another process holds the round's lock."""
