@@ -75,12 +75,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu() -> float:
-    """CPU seconds of every PostgreSQL process on this machine (backends, walwriter, …)."""
-    total = 0.0
-    for pid in subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split():
-        total += cpu_seconds(int(pid))
-    return total
+class PostgresCPU:
+    """CPU seconds of every PostgreSQL process on this machine (backends, walwriter, …; other jobs' too),
+    sampled every second so backends that exit during the run still count up to their last sample."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, float] = {}  # at the first sample (processes started later: 0)
+        self.last: dict[int, float] = {}
+        self.sampled = False
+
+    def sample(self) -> None:
+        for pid in map(int, subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split()):
+            used = cpu_seconds(pid)
+            self.first.setdefault(pid, 0.0 if self.sampled else used)
+            if used:
+                self.last[pid] = used
+        self.sampled = True
+
+    @property
+    def used(self) -> float:
+        return sum(self.last[p] - self.first.get(p, 0.0) for p in self.last)
+
+    async def follow(self, until: float) -> None:
+        while time.monotonic() < until:
+            self.sample()
+            await asyncio.sleep(1.0)
+        self.sample()
 
 
 def machine_cpu() -> float:
@@ -234,12 +254,14 @@ async def main() -> None:
                         await asyncio.sleep(PROBE_EVERY)
 
             load_before = os.getloadavg()
-            cpu_before = (time.process_time(), sum(map(cpu_seconds, workers)), postgres_cpu(), machine_cpu())
+            pg = PostgresCPU()
+            pg.sample()
+            cpu_before = (time.process_time(), sum(map(cpu_seconds, workers)), 0.0, machine_cpu())
             t0 = time.perf_counter()
-            await asyncio.gather(probe(), *(client(c) for c in range(args.clients)))
+            await asyncio.gather(probe(), pg.follow(deadline), *(client(c) for c in range(args.clients)))
             elapsed = time.perf_counter() - t0
             load_after = os.getloadavg()
-            cpu_after = (time.process_time(), sum(map(cpu_seconds, workers)), postgres_cpu(), machine_cpu())
+            cpu_after = (time.process_time(), sum(map(cpu_seconds, workers)), pg.used, machine_cpu())
             rss_after = {w: rss_mb(w) for w in workers}
             deals_after = (await http.post("/graphql", headers=system, json={
                 "query": "{ deals(first: 0) { totalCount } }"})).json()["data"]["deals"]["totalCount"]
@@ -264,7 +286,7 @@ async def main() -> None:
         bench_cpu, workers_cpu, pg_cpu, all_cpu = (a - b for a, b in zip(cpu_after, cpu_before))
         cores = elapsed * (os.cpu_count() or 1)
         print(f"CPU of the {os.cpu_count()} cores over the run: server workers {workers_cpu / cores:.0%}, "
-              f"PostgreSQL {pg_cpu / cores:.0%}, this load generator {bench_cpu / cores:.0%}, "
+              f"PostgreSQL (all of it) {pg_cpu / cores:.0%}, this load generator {bench_cpu / cores:.0%}, "
               f"everything else {max(0.0, all_cpu - workers_cpu - pg_cpu - bench_cpu) / cores:.0%}, "
               f"idle {max(0.0, 1 - all_cpu / cores):.0%}; per request: workers {workers_cpu / total * 1000:.1f} ms, "
               f"PostgreSQL {pg_cpu / total * 1000:.1f} ms")
