@@ -60,8 +60,11 @@ def serve(host: str, port: int, demo: bool, workers: int) -> None:
                     log_level="info")
     else:
         from goalgraph.app import create_app
+        from goalgraph.collector import tune_for_serving
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        app = create_app(settings)
+        tune_for_serving()
+        uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @main.command()

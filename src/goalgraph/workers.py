@@ -48,6 +48,9 @@ def die_with_parent() -> None:
 def create_worker_app() -> Any:
     """The app of one worker process (a uvicorn factory), bound to the life of its master."""
     from goalgraph.app import create_app
+    from goalgraph.collector import tune_for_serving
 
     die_with_parent()
-    return create_app()
+    app = create_app()
+    tune_for_serving()
+    return app
