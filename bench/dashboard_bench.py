@@ -73,6 +73,7 @@ from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from goalgraph.app import create_app
+from goalgraph.collector import tune_for_serving
 from goalgraph.db.migrate import upgrade
 from goalgraph.db.models import (
     Activity,
@@ -812,6 +813,7 @@ async def http_app(settings: Settings, now: datetime) -> AsyncIterator[tuple[htt
     async with open_runtime(settings, migrate=False) as runtime:
         runtime.clock = lambda: now
         app = create_app(settings, runtime=runtime)
+        tune_for_serving()  # as `goalgraph serve` does (goalgraph.collector)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://goalgraph.bench", timeout=7200,

@@ -152,9 +152,13 @@ def slot(dialect_name: str, value: Any, bounds: Sequence[datetime] | Sequence[da
     the bounds (they are the bind parameter ``name``), so compiled statements and plans are reused.
     """
     dated = not bounds or not isinstance(bounds[0], datetime)
+    return slot_of(dialect_name, value, name, dated=dated, bounds=slot_bounds(dialect_name, bounds))
+
+
+def slot_bounds(dialect_name: str, bounds: Sequence[datetime] | Sequence[date]) -> Any:
+    """The value of :func:`slot_of`'s parameter for these sorted bounds."""
     if dialect_name == "postgresql":
-        kind = postgresql.ARRAY(Date() if dated else DateTime(timezone=True))
-        return func.width_bucket(value, cast(bindparam(name, list(bounds), type_=kind), kind))
+        return list(bounds)
     texts = [_sqlite_text(b) for b in bounds]
     key = hashlib.sha1("\x1f".join(texts).encode()).hexdigest()
     if key in _BOUNDS:
@@ -163,7 +167,18 @@ def slot(dialect_name: str, value: Any, bounds: Sequence[datetime] | Sequence[da
         _BOUNDS[key] = texts
         while len(_BOUNDS) > 4096:
             _BOUNDS.popitem(last=False)
-    return func.goalgraph_slot(value, bindparam(name, key, type_=String()))
+    return key
+
+
+def slot_of(dialect_name: str, value: Any, name: str, *, dated: bool, bounds: Any = None) -> Any:
+    """:func:`slot` with the bounds as the parameter ``name``: given (:func:`slot_bounds`), or supplied
+    when the statement is executed (a statement built once and run with new bounds)."""
+    if dialect_name == "postgresql":
+        kind = postgresql.ARRAY(Date() if dated else DateTime(timezone=True))
+        param = bindparam(name, bounds, type_=kind) if bounds is not None else bindparam(name, type_=kind)
+        return func.width_bucket(value, cast(param, kind))
+    param = bindparam(name, bounds, type_=String()) if bounds is not None else bindparam(name, type_=String())
+    return func.goalgraph_slot(value, param)
 
 
 def json_rows(dialect_name: str, name: str, columns: Sequence[ColumnClause], rows: Sequence[dict[str, Any]]) -> Any:
@@ -175,14 +190,31 @@ def json_rows(dialect_name: str, name: str, columns: Sequence[ColumnClause], row
     filtered, at 1 (and get nested loops over the facts' groups). SQLite: one JSON parameter
     read with ``json_each`` into a materialised CTE.
     """
+    return rows_of_params(dialect_name, name, columns, rows_params(dialect_name, name, columns, rows))
+
+
+def rows_params(dialect_name: str, name: str, columns: Sequence[ColumnClause],
+                rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters that carry ``rows`` into :func:`rows_of_params`'s selectable of the same name."""
+    if dialect_name == "postgresql":
+        return {f"{name}_{c.name}": [r[c.name] for r in rows] for c in columns}
+    return {name: json.dumps(list(rows), separators=(",", ":"), default=str)}
+
+
+def rows_of_params(dialect_name: str, name: str, columns: Sequence[ColumnClause],
+                   values: dict[str, Any] | None = None) -> Any:
+    """:func:`json_rows`' selectable reading its rows from parameters: ``values`` (from
+    :func:`rows_params`), or supplied when the statement is executed."""
+    def param(key: str, type_: Any) -> Any:
+        return bindparam(key, values[key], type_=type_) if values is not None else bindparam(key, type_=type_)
+
     if dialect_name == "postgresql":
         arrays = []
         for c in columns:
             kind = postgresql.ARRAY(c.type)
-            arrays.append(cast(bindparam(f"{name}_{c.name}", [r[c.name] for r in rows], type_=kind), kind))
+            arrays.append(cast(param(f"{name}_{c.name}", kind), kind))
         return func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived(name)
-    payload = json.dumps(list(rows), separators=(",", ":"), default=str)
-    each = func.json_each(bindparam(name, payload, type_=String())).table_valued("value").alias(f"{name}_each")
+    each = func.json_each(param(name, String())).table_valued("value").alias(f"{name}_each")
     # Materialised, so SQLite reads the JSON once and can index the rows for the joins.
     return select(*(type_coerce(func.json_extract(each.c.value, f"$.{c.name}"), c.type).label(c.name)
                     for c in columns)).cte(name).prefix_with("MATERIALIZED")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, column, false, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph.db.dialect import json_rows
+from goalgraph.db.dialect import rows_of_params, rows_params
 from goalgraph.db.models import Goal, TeamMembership
 
 USER, TEAM, COMPANY = "USER", "TEAM", "COMPANY"
@@ -49,12 +49,27 @@ def split_assignees(rows: Iterable[tuple[int, str, int | None]]) -> tuple[list[d
     return users, teams
 
 
+_GOAL_USERS = [column("g", Integer), column("u", Integer)]
+_GOAL_TEAMS = [column("g", Integer), column("t", Integer)]
+
+
 def pairs_of(dialect_name: str, rows: Iterable[tuple[int, str, int | None]]) -> Any:
     """:func:`assignee_pairs` for literal (goal, assignee kind, assignee id) rows, passed as parameters."""
+    return pairs_of_params(dialect_name, pairs_params(dialect_name, rows))
+
+
+def pairs_params(dialect_name: str, rows: Iterable[tuple[int, str, int | None]]) -> dict[str, Any]:
+    """The parameters carrying these (goal, assignee kind, assignee id) rows into :func:`pairs_of_params`."""
     users, teams = split_assignees(rows)
-    return assignee_pairs(
-        json_rows(dialect_name, "gau", [column("g", Integer), column("u", Integer)], users),
-        json_rows(dialect_name, "gat", [column("g", Integer), column("t", Integer)], teams))
+    return {**rows_params(dialect_name, "gau", _GOAL_USERS, users),
+            **rows_params(dialect_name, "gat", _GOAL_TEAMS, teams)}
+
+
+def pairs_of_params(dialect_name: str, values: dict[str, Any] | None = None) -> Any:
+    """:func:`assignee_pairs` reading its rows from parameters: ``values`` (:func:`pairs_params`), or
+    supplied when the statement is executed."""
+    return assignee_pairs(rows_of_params(dialect_name, "gau", _GOAL_USERS, values),
+                          rows_of_params(dialect_name, "gat", _GOAL_TEAMS, values))
 
 
 def _assignee(goal: Goal) -> tuple[str, int | None]:

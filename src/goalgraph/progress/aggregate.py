@@ -19,8 +19,10 @@ placement then ``fact_id``) and then of the latest group a period covers (a wind
 attached rows): still one statement, on SQLite and PostgreSQL alike.
 
 Goals, slots and filter values travel as JSON parameters and the bounds as array parameters, so
-the statement's text depends only on the batch's shape (filters, measures, splits used), never on
-the data: SQLAlchemy's compiled cache and the server's prepared statements are reused.
+the statement depends only on the batch's :class:`Shape` (filters, measures, splits used), never on
+the data: it is built once per shape and goal type and run with each batch's parameters, and
+SQLAlchemy's compiled cache and the server's prepared statements are reused. (Building it was most
+of the engine's Python time for the few goals of a recompute round or an inline recompute.)
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, column, func, literal, literal_column, null, or_, select, type_coerce, union_all
+import weakref
 
-from goalgraph.db.dialect import json_rows, slot, unindexed
+from sqlalchemy import (
+    Integer, String, and_, bindparam, case, column, func, literal, literal_column, null, or_, select, type_coerce, union_all,
+)
+
+from goalgraph.db.dialect import rows_of_params, rows_params, slot_bounds, slot_of, unindexed
 from goalgraph.db.types import Money
-from goalgraph.goals.audience import COMPANY, pairs_of
+from goalgraph.goals.audience import COMPANY, pairs_of_params, pairs_params
 from goalgraph.progress.conversion import RateTable
 from goalgraph.registry import (
     ATTRIBUTES,
@@ -86,33 +92,81 @@ class Slots:
 
 @dataclass
 class Plan:
-    """The statement and what reading its rows needs."""
+    """The statement, its parameters and what reading its rows needs."""
 
     statement: Any
+    params: dict[str, Any]
     money: bool
     split: bool
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What the statement of a batch looks like: everything it depends on but the data (goals, slots,
+    filter values, rates), so batches of one shape share one statement object."""
+
+    dialect: str
+    used: tuple[FilterSpec, ...]  # filters some goal of the batch uses
+    everywhere: tuple[FilterSpec, ...]  # … and those every goal uses (they narrow the scan)
+    splits: tuple[str, ...]
+    sums: tuple[Any, ...]  # measures with a column, by key
+    money: bool
+    lasts: bool
+    scoped: bool
+    company: bool
+    per_user: bool
+    epochs: bool  # money: rates have epochs to bucket by
+    home: bool  # money: one goal currency, whose facts skip the epoch
+
+
+#: Per goal type (weakly: registries come and go in tests), per shape, the statement built once.
+_STATEMENTS: "weakref.WeakKeyDictionary[GoalType, dict[Shape, Any]]" = weakref.WeakKeyDictionary()
+_SOURCES: "weakref.WeakKeyDictionary[GoalType, Any]" = weakref.WeakKeyDictionary()
+_MAX_SHAPES = 256
+
+
+def _source(goal_type: GoalType) -> Any:
+    """The goal type's fact source as the subquery ``f`` (built once per goal type)."""
+    src = _SOURCES.get(goal_type)
+    if src is None:
+        src = _SOURCES[goal_type] = goal_type.source(FactQuery(goal_type.key)).subquery("f")
+    return src
+
+
 def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequence[FilterSpec],
           rates: RateTable | None, home: str | None) -> Plan:
-    """The one statement for ``goals`` (all of ``goal_type``, periods in one time zone).
+    """The one statement for ``goals`` (all of ``goal_type``, periods in one time zone), and its parameters.
 
     Result rows: ``g`` (index into ``goals``), ``pi`` (period index), ``element`` (split goals),
     ``cur`` and ``ep`` (money: fact currency and rate epoch, see :class:`RateTable`), ``n`` (facts)
     and ``m_<measure>`` (sums). ``home``: when every money goal of the request has this currency,
-    facts in it skip the epoch (no conversion needed).
+    facts in it skip the epoch (no conversion needed). The statement depends only on the batch's
+    :class:`Shape` and is built once per shape; the data travel as its parameters.
     """
-    src = goal_type.source(FactQuery(goal_type.key)).subquery("f")
-    fc = src.c
+    shape = _shape(dialect, goal_type, goals, specs, rates, home)
+    built = _STATEMENTS.setdefault(goal_type, {})
+    statement = built.get(shape)
+    if statement is None:
+        if len(built) >= _MAX_SHAPES:
+            built.clear()
+        statement = built[shape] = _statement(goal_type, shape)
+    return Plan(statement=statement, params=_params(shape, goals, rates, home), money=shape.money,
+                split=bool(shape.splits))
+
+
+def _shape(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequence[FilterSpec],
+           rates: RateTable | None, home: str | None) -> Shape:
+    """The batch's shape, refusing batches the goal type's source cannot measure."""
+    fc = _source(goal_type).c
     by_key = {spec.key: spec for spec in specs}
     unknown = sorted({k for g in goals for k in g.filters if g.filters[k] and k not in by_key})
     if unknown:
         raise EngineError(f"goal type {goal_type.key} has no filter {unknown[0]!r}")
-    used = [spec for spec in specs if any(g.filters.get(spec.key) for g in goals)]
-    everywhere = [spec for spec in used if all(g.filters.get(spec.key) for g in goals)]
-    splits = sorted({g.split_by for g in goals if g.split_by})
+    used = tuple(spec for spec in specs if any(g.filters.get(spec.key) for g in goals))
+    everywhere = tuple(spec for spec in used if all(g.filters.get(spec.key) for g in goals))
+    splits = tuple(sorted({g.split_by for g in goals if g.split_by}))
     measures = {goal_type.measure(g.measure) for g in goals}
-    sums = sorted((m for m in measures if m is not None and m.column is not None), key=lambda m: m.key)
+    sums = tuple(sorted((m for m in measures if m is not None and m.column is not None), key=lambda m: m.key))
     for measure in sums:
         if measure.column not in fc:
             raise EngineError(f"goal type {goal_type.key}: its source has no {measure.column!r} column")
@@ -127,54 +181,103 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
     if OCCURRED_AT not in fc and OCCURRED_ON not in fc:
         raise EngineError(f"goal type {goal_type.key}: its source has neither {OCCURRED_AT} nor {OCCURRED_ON}")
     scoped = GOAL_ID in fc
-    company = not scoped and any(g.assignee.kind.value == COMPANY for g in goals)
-    per_user = not scoped and any(g.assignee.kind.value != COMPANY for g in goals)
+    if money:
+        assert rates is not None
+    return Shape(
+        dialect=dialect, used=used, everywhere=everywhere, splits=splits, sums=sums, money=money,
+        lasts=bool(lasts), scoped=scoped,
+        company=not scoped and any(g.assignee.kind.value == COMPANY for g in goals),
+        per_user=not scoped and any(g.assignee.kind.value != COMPANY for g in goals),
+        epochs=money and bool(rates is not None and rates.epochs), home=money and home is not None)
 
+
+def _goal_columns(shape: Shape) -> list[Any]:
+    return [column("g", Integer), column("split", String), *(column(f"h{i}", Integer) for i in range(len(shape.used)))]
+
+
+_GS = [column("g", Integer), column("pi", Integer), column("s", Integer)]
+_GS_SCOPED = [*_GS, column("gid", Integer)]
+_GIDS = [column("gid", Integer)]
+_GF = [column("g", Integer), column("v", String)]
+
+
+def _params(shape: Shape, goals: Sequence[Any], rates: RateTable | None, home: str | None) -> dict[str, Any]:
+    """The batch's data as the parameters of its shape's statement: the goals, the slots each of
+    their periods covers, their filter values, the slot and epoch bounds, the window."""
+    dialect, used = shape.dialect, shape.used
     periods = [p for g in goals for p in g.periods]
     slots = Slots.of(periods)
-    tz = periods[0].time_zone
-
-    # The goals, the slots each of their periods covers, their filter values.
-    flag = {spec.key: f"h{i}" for i, spec in enumerate(used)}
-    goal_cols = [column("g", Integer), column("split", String), *(column(flag[s.key], Integer) for s in used)]
-    gl = json_rows(dialect, "gl", goal_cols, [
-        {"g": i, "split": g.split_by or "", **{flag[s.key]: 1 if g.filters.get(s.key) else 0 for s in used}}
-        for i, g in enumerate(goals)])
-    if scoped:  # every goal takes the facts of its own id (goals without one: none)
-        gs = json_rows(dialect, "gs", [column("g", Integer), column("pi", Integer), column("s", Integer),
-                                       column("gid", Integer)], [
+    params: dict[str, Any] = {}
+    params.update(rows_params(dialect, "gl", _goal_columns(shape), [
+        {"g": i, "split": g.split_by or "", **{f"h{n}": 1 if g.filters.get(s.key) else 0 for n, s in enumerate(used)}}
+        for i, g in enumerate(goals)]))
+    if shape.scoped:  # every goal takes the facts of its own id (goals without one: none)
+        params.update(rows_params(dialect, "gs", _GS_SCOPED, [
             {"g": i, "pi": p.index, "s": s, "gid": g.goal_id} for i, g in enumerate(goals) for p in g.periods
-            for s in slots.covered(p) if g.goal_id is not None])
-        gids = json_rows(dialect, "gids", [column("gid", Integer)],
-                         [{"gid": i} for i in sorted({g.goal_id for g in goals if g.goal_id is not None})])
+            for s in slots.covered(p) if g.goal_id is not None]))
+        params.update(rows_params(dialect, "gids", _GIDS,
+                                  [{"gid": i} for i in sorted({g.goal_id for g in goals if g.goal_id is not None})]))
     else:
-        gs = json_rows(dialect, "gs", [column("g", Integer), column("pi", Integer), column("s", Integer)], [
+        params.update(rows_params(dialect, "gs", _GS, [
             {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)
-            if g.assignee.kind.value != COMPANY])
-    gc = json_rows(dialect, "gc", [column("g", Integer), column("pi", Integer), column("s", Integer)], [
+            if g.assignee.kind.value != COMPANY]))
+    params.update(rows_params(dialect, "gc", _GS, [
         {"g": i, "pi": p.index, "s": s} for i, g in enumerate(goals) for p in g.periods for s in slots.covered(p)
-        if g.assignee.kind.value == COMPANY])
+        if g.assignee.kind.value == COMPANY]))
+    for i, spec in enumerate(used):
+        params.update(rows_params(dialect, f"gf{i}", _GF, [
+            {"g": n, "v": str(v)} for n, g in enumerate(goals) for v in spec.normalised(g.filters.get(spec.key) or ())]))
+    params["slot_at"] = slot_bounds(dialect, slots.instants)
+    params["slot_on"] = slot_bounds(dialect, slots.dates)
+    params.update(w_at_lo=slots.instants[0], w_at_hi=slots.instants[-1], w_on_lo=slots.dates[0], w_on_hi=slots.dates[-1])
+    if shape.epochs:
+        assert rates is not None
+        params["epochs_at"] = slot_bounds(dialect, rates.epoch_starts(periods[0].time_zone))
+        params["epochs_on"] = slot_bounds(dialect, rates.epochs)
+    if shape.home:
+        params["home"] = home
+    if shape.per_user:
+        params.update(pairs_params(dialect, [(i, g.assignee.kind.value, g.assignee.id) for i, g in enumerate(goals)]))
+    return params
+
+
+def _statement(goal_type: GoalType, shape: Shape) -> Any:
+    """The statement of one shape, its data left to parameters (see :func:`_params`)."""
+    dialect, used, everywhere, splits, sums = shape.dialect, shape.used, shape.everywhere, shape.splits, shape.sums
+    money, scoped, company, per_user = shape.money, shape.scoped, shape.company, shape.per_user
+    lasts = [m for m in sums if m.last]
+    fc = _source(goal_type).c
+
+    gl = rows_of_params(dialect, "gl", _goal_columns(shape))
+    flag = {spec.key: f"h{i}" for i, spec in enumerate(used)}
+    if scoped:
+        gs = rows_of_params(dialect, "gs", _GS_SCOPED)
+        gids = rows_of_params(dialect, "gids", _GIDS)
+    else:
+        gs = rows_of_params(dialect, "gs", _GS)
+    gc = rows_of_params(dialect, "gc", _GS)
     refs = [s for s in used if s.kind is FilterKind.REFERENCE and s.attribute is None]
     # One (goal, value) table per filter: exact row counts for the planner. Reference values
     # (external ids) become internal ids here, once, so the facts' groups are matched on ids.
     wanted: list[Any] = []
     for i, spec in enumerate(used):
-        table = json_rows(dialect, f"gf{i}", [column("g", Integer), column("v", String)], [
-            {"g": n, "v": str(v)} for n, g in enumerate(goals) for v in spec.normalised(g.filters.get(spec.key) or ())])
+        table = rows_of_params(dialect, f"gf{i}", _GF)
         if spec in refs:
             table = (select(table.c.g, spec.model.id.label("v"))
                      .join(spec.model, spec.model.external_id == table.c.v).cte(f"gr{i}"))
         wanted.append(table)
 
     # 1. Bucket and aggregate the facts.
-    placed_at = slot(dialect, fc[OCCURRED_AT], slots.instants, "slot_at") if OCCURRED_AT in fc else None
-    placed_on = slot(dialect, fc[OCCURRED_ON], slots.dates, "slot_on") if OCCURRED_ON in fc else None
+    placed_at = slot_of(dialect, fc[OCCURRED_AT], "slot_at", dated=False) if OCCURRED_AT in fc else None
+    placed_on = slot_of(dialect, fc[OCCURRED_ON], "slot_on", dated=True) if OCCURRED_ON in fc else None
     bucket = placed_at if placed_on is None else placed_on if placed_at is None else func.coalesce(placed_at, placed_on)
     window = []
     if OCCURRED_AT in fc:
-        window.append(and_(fc[OCCURRED_AT] >= slots.instants[0], fc[OCCURRED_AT] < slots.instants[-1]))
+        at = fc[OCCURRED_AT]
+        window.append(and_(at >= bindparam("w_at_lo", type_=at.type), at < bindparam("w_at_hi", type_=at.type)))
     if OCCURRED_ON in fc:
-        window.append(and_(fc[OCCURRED_ON] >= slots.dates[0], fc[OCCURRED_ON] < slots.dates[-1]))
+        on = fc[OCCURRED_ON]
+        window.append(and_(on >= bindparam("w_on_lo", type_=on.type), on < bindparam("w_on_hi", type_=on.type)))
 
     def value_of(spec: FilterSpec) -> Any:
         return attribute_of(fc, goal_type, spec.attribute) if spec.attribute is not None else fc[spec.column]
@@ -187,24 +290,23 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
     keys += [value_of(spec).label(f"c{i}") for i, spec in enumerate(used)]
     keys += [attribute_of(fc, goal_type, attr).label(f"e{j}") for j, attr in enumerate(splits)]
     if money:
-        assert rates is not None
         # The epoch of the fact's local date: an instant is bucketed against the local midnights
         # that start the epochs (no per-fact time-zone conversion), a local date against the dates.
         epoch: Any = literal(0)
-        if rates.epochs:
-            by_at = slot(dialect, fc[OCCURRED_AT], rates.epoch_starts(tz), "epochs_at") if OCCURRED_AT in fc else None
-            by_on = slot(dialect, fc[OCCURRED_ON], rates.epochs, "epochs_on") if OCCURRED_ON in fc else None
+        if shape.epochs:
+            by_at = slot_of(dialect, fc[OCCURRED_AT], "epochs_at", dated=False) if OCCURRED_AT in fc else None
+            by_on = slot_of(dialect, fc[OCCURRED_ON], "epochs_on", dated=True) if OCCURRED_ON in fc else None
             epoch = by_at if by_on is None else by_on if by_at is None else func.coalesce(by_at, by_on)
             epoch = func.coalesce(epoch, 0)
         # Facts in the one goal currency (most of them) need no rate: one epoch for all of them.
-        epoch = case((fc[CURRENCY] == literal(home, String), 0), else_=epoch) if home is not None else epoch
+        if shape.home:
+            epoch = case((fc[CURRENCY] == bindparam("home", type_=String()), 0), else_=epoch)
         keys += [fc[CURRENCY].label("cur"), epoch.label("ep")]
     totals = [func.count().label("n")]
     totals += [func.sum(fc[m.column], type_=Money() if m.money else fc[m.column].type).label(f"m_{m.key}")
                for m in sums]
     narrowing = [or_(*window)]
-    gu = pairs_of(dialect, [(i, g.assignee.kind.value, g.assignee.id) for i, g in enumerate(goals)]).cte("gu") \
-        if per_user else None
+    gu = pairs_of_params(dialect).cte("gu") if per_user else None
     if gu is not None and not company:
         narrowing.append(fc[USER_ID].in_(select(gu.c.u)))
     if scoped:
@@ -274,7 +376,7 @@ def build(dialect: str, goal_type: GoalType, goals: Sequence[Any], specs: Sequen
                               for m in sums)).group_by(*rest).cte("rolled")
         parts.append(attach(rolled, False))
     statement = parts[0] if len(parts) == 1 else union_all(*parts)
-    return Plan(statement=statement, money=money, split=bool(splits))
+    return statement
 
 
 def _ranked_groups(fc: Any, keys: Sequence[Any], sums: Sequence[Any], narrowing: Sequence[Any]) -> Any:

@@ -127,7 +127,7 @@ async def compute_actuals(
     for (type_key, _), batch in batches.items():
         goal_type = registry.goal_types[type_key]
         plan = aggregate.build(dialect, goal_type, batch, registry.filters_for(goal_type), rates, home)
-        for row in await session.execute(plan.statement):
+        for row in await session.execute(plan.statement, plan.params):
             goal = batch[row.g]
             measure = goal_type.measure(goal.measure)
             actual = results[(goal.key, row.pi)]

@@ -31,7 +31,7 @@ INLINE_PAIRS = 64
 INLINE_FACTS = 20_000
 
 
-@dataclass
+@dataclass(slots=True)
 class ElementProgress:
     """For a goal split by a dimension: one element's target and actual in a period."""
 
@@ -43,7 +43,7 @@ class ElementProgress:
     status: Status | None
 
 
-@dataclass
+@dataclass(slots=True)
 class PeriodProgress:
     """One period of one goal, measured."""
 
@@ -183,24 +183,27 @@ async def compute_progress(
         await staleness.mark_each(fill_session, {g: staleness.spans_of_periods(ps) for g, ps in found.missing.items()})
 
     result: dict[int, GoalProgress] = {}
+    stored = found.stored
     for goal in goals:
-        rules = rules_of(registry, goal)
-        progress = GoalProgress(goal.id, rules=rules)
-        money = is_money(registry, goal)
-        for period in periods[goal.id]:
-            got = found.stored.get((goal.id, period.start_date))
+        # Read once per goal, not per period (ORM attribute access is not free at thousands of periods).
+        goal_id, split, rules, money = goal.id, goal.split_by, rules_of(registry, goal), is_money(registry, goal)
+        own = overrides.get(goal_id, {})
+        elements_targets = element_targets.get(goal_id, {}) if split else {}
+        progress = GoalProgress(goal_id, rules=rules)
+        append = progress.periods.append
+        for period in periods[goal_id]:
+            got = stored.get((goal_id, period.start_date))
             if got is None:  # a lapsed goal's period that was never frozen: not measured
                 continue
-            target = shape_amount(period_target(goal, period, overrides.get(goal.id, {})), money)
+            target = shape_amount(period_target(goal, period, own), money)
             actual = shape_amount(got.actual, money)
-            progress.periods.append(PeriodProgress(
-                goal_id=goal.id, period=period, target=target, actual=actual, facts=got.facts,
-                unconverted=got.unconverted, ratio=ratio(actual, target),
-                status=status(actual, target, period, now, rules, got.facts),
-                pace=pace(actual, target, period, now, rules, got.facts),
-                snapshot_taken_at=got.frozen_at, computed_at=got.computed_at, pending=got.pending,
-                elements=_elements(element_targets.get(goal.id, {}), got.elements, period, now, money, rules)
-                if goal.split_by else [],
+            facts = got.facts
+            append(PeriodProgress(
+                goal_id, period, target, actual, facts, got.unconverted, ratio(actual, target),
+                status(actual, target, period, now, rules, facts),
+                pace(actual, target, period, now, rules, facts) if period.start <= now < period.end else None,
+                got.frozen_at, got.computed_at, got.pending,
+                _elements(elements_targets, got.elements, period, now, money, rules) if split else [],
             ))
-        result[goal.id] = progress
+        result[goal_id] = progress
     return result

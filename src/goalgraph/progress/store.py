@@ -78,7 +78,7 @@ async def covers_of(session: AsyncSession, goal_ids: Iterable[int]) -> list[Cove
     return [Cover(*r) for r in rows]
 
 
-@dataclass
+@dataclass(slots=True)
 class Stored:
     """A stored (or just computed) result of one goal in one period."""
 
