@@ -49,29 +49,32 @@ SYSTEM = Viewer(subject="system", system=True)
 async def load_viewer(session: AsyncSession, claims: Claims) -> Viewer:
     """The viewer a verified token names; AuthError for revoked tokens, unknown or deactivated users.
 
-    Two statements for a user (the user with the token's revocation checks, then the teams they
-    lead), one for a service."""
+    One statement for a service or a user who leads no team (the user with the token's revocation
+    checks), two for a team leader (then the teams they lead)."""
     if claims.system and await check_claims(session, claims):
         return Viewer(subject=claims.subject, system=True)
+    leads_a_team = (select(TeamMembership.team_id)
+                    .where(TeamMembership.user_id == User.id, TeamMembership.is_leader.is_(True)).exists())
     found = (await session.execute(
-        select(User, *claim_columns(claims)).where(User.external_id == claims.subject))).one_or_none()
+        select(User, *claim_columns(claims), leads_a_team).where(User.external_id == claims.subject))).one_or_none()
     if found is None:
         if await check_claims(session, claims):  # a registered service has no user row
             return Viewer(subject=claims.subject, system=True)
         raise AuthError(f"the token's subject {claims.subject!r} is not a known user")
-    user, revoked, cutoff, registered = found
+    user, revoked, cutoff, registered, leader = found
     if judge_claims(claims, revoked, cutoff, registered):
         return Viewer(subject=claims.subject, system=True)
     if not user.active:
         raise AuthError(f"user {claims.subject!r} is deactivated")
-    return await viewer_of(session, user)
+    return await viewer_of(session, user, leads_none=not leader)
 
 
-async def viewer_of(session: AsyncSession, user: User) -> Viewer:
+async def viewer_of(session: AsyncSession, user: User, *, leads_none: bool = False) -> Viewer:
     """The viewer a user is (rights, teams led) — for a request, or for deciding what a notification may show.
-    One statement: the members of every team the user leads (the leader among them)."""
+    One statement: the members of every team the user leads (the leader among them); none when the
+    caller knows the user leads no team (``leads_none``)."""
     led, member = aliased(TeamMembership), aliased(TeamMembership)
-    rows = (await session.execute(
+    rows = [] if leads_none else (await session.execute(
         select(member.team_id, member.user_id).join(led, led.team_id == member.team_id)
         .where(led.user_id == user.id, led.is_leader.is_(True))
     )).all()
