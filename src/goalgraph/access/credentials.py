@@ -10,9 +10,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.access.tokens import AuthError, Claims
@@ -22,18 +21,24 @@ from goalgraph.errors import FactError, IngestRejected
 MAX_SUBJECT = 128
 
 
-def claim_columns(claims: Claims) -> tuple[Any, Any, Any]:
-    """Scalar subqueries answering, for these claims: the revoked jti, the subject's cutoff and its
-    service registration — to select beside other columns (one statement with the viewer's user)."""
-    return (
-        select(RevokedToken.jti).where(RevokedToken.jti == (claims.token_id or "")).scalar_subquery(),
-        select(TokenCutoff.not_before).where(TokenCutoff.subject == claims.subject).scalar_subquery(),
-        select(ServiceSubject.subject).where(ServiceSubject.subject == claims.subject).scalar_subquery(),
-    )
+#: The revoked jti, the subject's cutoff and its service registration, for the parameters ``jti`` and
+#: ``subject`` (:func:`claim_params`): scalar subqueries to select beside other columns (one statement
+#: with the viewer's user). Built once: every request runs them.
+CLAIM_COLUMNS = (
+    select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti")).scalar_subquery(),
+    select(TokenCutoff.not_before).where(TokenCutoff.subject == bindparam("subject")).scalar_subquery(),
+    select(ServiceSubject.subject).where(ServiceSubject.subject == bindparam("subject")).scalar_subquery(),
+)
+_CHECK = select(*CLAIM_COLUMNS)
+
+
+def claim_params(claims: Claims) -> dict[str, str]:
+    """The parameters of :data:`CLAIM_COLUMNS` for these claims."""
+    return {"jti": claims.token_id or "", "subject": claims.subject}
 
 
 def judge_claims(claims: Claims, revoked: str | None, cutoff: datetime | None, registered: str | None) -> bool:
-    """Refuse revoked tokens (AuthError); True when the token is a service's (see :func:`claim_columns`)."""
+    """Refuse revoked tokens (AuthError); True when the token is a service's (see :data:`CLAIM_COLUMNS`)."""
     if claims.token_id is not None and revoked is not None:
         raise AuthError("the token was revoked")
     if cutoff is not None and (claims.issued_at is None or claims.issued_at < cutoff):
@@ -46,7 +51,7 @@ def judge_claims(claims: Claims, revoked: str | None, cutoff: datetime | None, r
 
 async def check_claims(session: AsyncSession, claims: Claims) -> bool:
     """Refuse revoked tokens (AuthError); True when the token is a service's. One statement."""
-    revoked, cutoff, registered = (await session.execute(select(*claim_columns(claims)))).one()
+    revoked, cutoff, registered = (await session.execute(_CHECK, claim_params(claims))).one()
     return judge_claims(claims, revoked, cutoff, registered)
 
 

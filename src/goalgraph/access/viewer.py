@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from goalgraph.access.credentials import check_claims, claim_columns, judge_claims
+from goalgraph.access.credentials import CLAIM_COLUMNS, check_claims, claim_params, judge_claims
 from goalgraph.access.tokens import AuthError, Claims
 from goalgraph.db.models import TeamMembership, User
 
@@ -46,6 +46,17 @@ class Viewer:
 SYSTEM = Viewer(subject="system", system=True)
 
 
+# Built once (every request runs them; building them was as costly as running them).
+_leads_a_team = (select(TeamMembership.team_id)
+                 .where(TeamMembership.user_id == User.id, TeamMembership.is_leader.is_(True)).exists())
+#: The token's user, its revocation checks and whether the user leads a team.
+_USER = select(User, *CLAIM_COLUMNS, _leads_a_team).where(User.external_id == bindparam("subject"))
+_led, _member = aliased(TeamMembership), aliased(TeamMembership)
+#: (team, member) of every team the user ``user`` leads, the leader among the members.
+_LED_TEAMS = (select(_member.team_id, _member.user_id).join(_led, _led.team_id == _member.team_id)
+              .where(_led.user_id == bindparam("user"), _led.is_leader.is_(True)))
+
+
 async def load_viewer(session: AsyncSession, claims: Claims) -> Viewer:
     """The viewer a verified token names; AuthError for revoked tokens, unknown or deactivated users.
 
@@ -53,10 +64,7 @@ async def load_viewer(session: AsyncSession, claims: Claims) -> Viewer:
     checks), two for a team leader (then the teams they lead)."""
     if claims.system and await check_claims(session, claims):
         return Viewer(subject=claims.subject, system=True)
-    leads_a_team = (select(TeamMembership.team_id)
-                    .where(TeamMembership.user_id == User.id, TeamMembership.is_leader.is_(True)).exists())
-    found = (await session.execute(
-        select(User, *claim_columns(claims), leads_a_team).where(User.external_id == claims.subject))).one_or_none()
+    found = (await session.execute(_USER, claim_params(claims))).one_or_none()
     if found is None:
         if await check_claims(session, claims):  # a registered service has no user row
             return Viewer(subject=claims.subject, system=True)
@@ -73,11 +81,7 @@ async def viewer_of(session: AsyncSession, user: User, *, leads_none: bool = Fal
     """The viewer a user is (rights, teams led) — for a request, or for deciding what a notification may show.
     One statement: the members of every team the user leads (the leader among them); none when the
     caller knows the user leads no team (``leads_none``)."""
-    led, member = aliased(TeamMembership), aliased(TeamMembership)
-    rows = [] if leads_none else (await session.execute(
-        select(member.team_id, member.user_id).join(led, led.team_id == member.team_id)
-        .where(led.user_id == user.id, led.is_leader.is_(True))
-    )).all()
+    rows = [] if leads_none else (await session.execute(_LED_TEAMS, {"user": user.id})).all()
     leads = frozenset(team for team, _ in rows)
     members = frozenset(u for _, u in rows)
     return Viewer(
