@@ -311,7 +311,8 @@ try {
     } });
     if (created.data?.createGoal?.__typename !== "GoalSuccess") throw new Error(`createGoal failed: ${JSON.stringify(created)}`);
     const createdAt = Date.now();
-    const notice = bellPanel.locator('[data-testid="notice"]', { hasText: bellTitle });
+    // The assignment's notice: the goal may also reach a milestone at once (the owner has deals this month).
+    const notice = bellPanel.locator('[data-testid="notice"]', { hasText: `You were assigned the goal “${bellTitle}”` });
     await notice.waitFor({ timeout: STEP_TIMEOUT });
     if ((await notice.getAttribute("data-read")) !== "false") throw new Error("the new notice is not unread");
     const ringing = await unread();
