@@ -28,7 +28,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import Date, Text, bindparam, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.models import Goal, ProgressMark, StoredProgress
@@ -71,11 +71,17 @@ async def covers_of(session: AsyncSession, goal_ids: Iterable[int]) -> list[Cove
     ids = sorted(set(goal_ids))
     if not ids:
         return []
-    m = ProgressMark
-    rows = await session.execute(
-        select(m.goal_id, m.first_day, m.last_day, m.thaw).distinct()
-        .where(or_(m.goal_id.in_(ids), m.goal_id.is_(None))))
-    return [Cover(*r) for r in rows]
+    return [Cover(*r) for r in await session.execute(_COVERS, {"ids": ids})]
+
+
+# Built once: every read runs these two.
+_COVERS = (select(ProgressMark.goal_id, ProgressMark.first_day, ProgressMark.last_day, ProgressMark.thaw).distinct()
+           .where(or_(ProgressMark.goal_id.in_(bindparam("ids", expanding=True)), ProgressMark.goal_id.is_(None))))
+_ROWS = (select(StoredProgress.goal_id, StoredProgress.period_start, StoredProgress.actual, StoredProgress.facts,
+                cast(StoredProgress.unconverted, Text), cast(StoredProgress.elements, Text), StoredProgress.computed_at,
+                StoredProgress.frozen_at)
+         .where(StoredProgress.goal_id.in_(bindparam("ids", expanding=True)),
+                StoredProgress.period_start.between(bindparam("first", type_=Date()), bindparam("last", type_=Date()))))
 
 
 @dataclass(slots=True)
@@ -133,11 +139,7 @@ async def rows_of(session: AsyncSession, periods: Mapping[int, Sequence[Period]]
         return {}
     first = min(p.start_date for g in ids for p in periods[g])
     last = max(p.start_date for g in ids for p in periods[g])
-    s = StoredProgress
-    rows = await session.execute(
-        select(s.goal_id, s.period_start, s.actual, s.facts, cast(s.unconverted, Text),
-               cast(s.elements, Text), s.computed_at, s.frozen_at)
-        .where(s.goal_id.in_(ids), s.period_start.between(first, last)))
+    rows = await session.execute(_ROWS, {"ids": ids, "first": first, "last": last})
     return {(r[0], r[1]): Row(*r) for r in rows}
 
 
