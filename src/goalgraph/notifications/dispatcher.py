@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, literal, null, or_, select, tuple_, update
 
 from goalgraph.access import policy
 from goalgraph.access.viewer import viewer_of
@@ -42,6 +42,7 @@ MAX_BACKOFF_SECONDS = 3600.0
 #: Rows claimed per round.
 BATCH = 20
 HOOK = "goalgraph_send_notification"
+GAVE_UP = "gave up: the process making the last attempt stopped before it finished"
 
 
 def backoff(settings_backoff: float, attempts: int) -> float:
@@ -172,30 +173,28 @@ class Dispatcher:
         return len(claimed)
 
     async def claim(self, now: datetime, limit: int = BATCH) -> list[tuple[int, int]]:
-        """Mark due rows SENDING under a lease; returns (id, attempt number) of each one claimed."""
+        """Mark due rows SENDING under a lease; returns (id, attempt number) of each one claimed.
+
+        One statement: an UPDATE of the due rows picked by its subquery (``FOR UPDATE SKIP LOCKED`` on
+        PostgreSQL, so concurrent processes pick different rows), still due when updated. A row whose
+        last attempt was cut short is given up (FAILED) by the same statement instead of claimed.
+        """
         o = OutboxMessage
         due = or_(and_(o.status == "PENDING", o.next_attempt_at <= now),
                   and_(o.status == "SENDING", o.locked_until < now))
         async with self.runtime.sessions() as session, session.begin():
-            query = select(o.id, o.attempts).where(due).order_by(o.next_attempt_at, o.id).limit(limit)
+            pick = select(o.id).where(due).order_by(o.next_attempt_at, o.id).limit(limit)
             if session.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            candidates = (await session.execute(query)).all()
-            claimed = []
-            for row_id, attempts in candidates:
-                if attempts >= self.runtime.settings.notify_max_attempts:
-                    # Its last attempt was cut short (the process sending it stopped): give up, as promised.
-                    await session.execute(update(o).where(o.id == row_id, o.attempts == attempts, due).values(
-                        status="FAILED", locked_until=None,
-                        last_error="gave up: the process making the last attempt stopped before it finished"))
-                    continue
-                result = await session.execute(
-                    update(o).where(o.id == row_id, o.attempts == attempts, due)
-                    .values(status="SENDING", attempts=attempts + 1,
-                            locked_until=now + timedelta(seconds=LEASE_SECONDS)))
-                if result.rowcount == 1:
-                    claimed.append((row_id, attempts + 1))
-        return claimed
+                pick = pick.with_for_update(skip_locked=True)
+            spent = o.attempts >= self.runtime.settings.notify_max_attempts
+            lease = literal(now + timedelta(seconds=LEASE_SECONDS), o.locked_until.type)
+            rows = (await session.execute(update(o).where(o.id.in_(pick.scalar_subquery()), due).values(
+                status=case((spent, "FAILED"), else_="SENDING"),
+                attempts=case((spent, o.attempts), else_=o.attempts + 1),
+                locked_until=case((spent, null()), else_=lease),
+                last_error=case((spent, GAVE_UP), else_=o.last_error),
+            ).returning(o.id, o.attempts, o.status))).all()
+        return sorted((row_id, attempt) for row_id, attempt, status in rows if status == "SENDING")
 
     async def _attempt(self, ready: "Ready | Outcome", now: datetime) -> tuple[Outcome, dict | None]:
         if isinstance(ready, Outcome):
@@ -292,29 +291,35 @@ class Dispatcher:
 
     async def _record(self, results: list[tuple[int, int, Outcome, dict | None]]) -> None:
         """Store the outcomes of a round in one transaction, each unless its claim was lost meanwhile
-        (lease expired, claimed again)."""
+        (lease expired, claimed again): one UPDATE per distinct outcome (usually one or two a round) and
+        one INSERT of the round's new in-app notices."""
         settings = self.runtime.settings
         finished = self.runtime.clock()
         o = OutboxMessage
+        groups: dict[tuple, list[tuple[int, int]]] = {}  # rows ending alike: one UPDATE for them all
+        for row_id, attempt, outcome, _ in results:
+            values: dict = {"locked_until": None, "last_error": outcome.error, "last_response_code": outcome.code}
+            if outcome.status in {"DELIVERED", "SKIPPED"}:
+                values.update(status=outcome.status, delivered_at=finished if outcome.status == "DELIVERED" else None)
+            elif attempt >= settings.notify_max_attempts:
+                values.update(status="FAILED")
+            else:
+                values.update(status="PENDING", next_attempt_at=finished + timedelta(
+                    seconds=backoff(settings.notify_backoff_seconds, attempt)))
+            groups.setdefault(tuple(sorted(values.items())), []).append((row_id, attempt))
         async with self.runtime.sessions() as session, session.begin():
-            for row_id, attempt, outcome, notice in results:
-                values: dict = {"locked_until": None, "last_error": outcome.error, "last_response_code": outcome.code}
-                if outcome.status in {"DELIVERED", "SKIPPED"}:
-                    values.update(status=outcome.status,
-                                  delivered_at=finished if outcome.status == "DELIVERED" else None)
-                elif attempt >= settings.notify_max_attempts:
-                    values.update(status="FAILED")
-                else:
-                    values.update(status="PENDING", next_attempt_at=finished + timedelta(
-                        seconds=backoff(settings.notify_backoff_seconds, attempt)))
-                result = await session.execute(
-                    update(o).where(o.id == row_id, o.status == "SENDING", o.attempts == attempt).values(**values))
-                if result.rowcount == 1 and notice is not None:
-                    stmt = conflict_insert(session.bind.dialect.name, Notice.__table__).on_conflict_do_nothing(
-                        index_elements=["idempotency_key"])
-                    written = await session.execute(stmt, notice)
-                    if written.rowcount != 0:  # a new notice: its recipient's bell (notifications_live) hears it
-                        await self.runtime.broker.announce_notices(session, [notice["user_id"]])
+            recorded: set[int] = set()
+            for values_key, claims in groups.items():
+                recorded.update((await session.scalars(
+                    update(o).where(tuple_(o.id, o.attempts).in_(claims), o.status == "SENDING")
+                    .values(**dict(values_key)).returning(o.id))).all())
+            notices = [notice for row_id, _, _, notice in results if notice is not None and row_id in recorded]
+            if notices:
+                stmt = conflict_insert(session.bind.dialect.name, Notice.__table__).values(notices)
+                written = (await session.scalars(stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
+                                                 .returning(Notice.user_id))).all()
+                if written:  # new notices: their recipients' bells (notifications_live) hear it
+                    await self.runtime.broker.announce_notices(session, sorted(set(written)))
         for row_id, attempt, outcome, _ in results:
             if outcome.status == "RETRY":
                 log.info("notification %s attempt %s failed: %s", row_id, attempt, outcome.error)
