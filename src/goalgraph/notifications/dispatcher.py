@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy import and_, case, literal, null, or_, select, tuple_, update
 
 from goalgraph.access import policy
@@ -28,6 +27,7 @@ from goalgraph.access.viewer import viewer_of
 from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import Goal, Notice, OutboxMessage, User, WebhookEndpoint
 from goalgraph.notifications import email, webhooks
+from goalgraph.notifications.http import WebhookClient
 from goalgraph.notifications.messages import Message, Recipient, render
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class Dispatcher:
         self.runtime = runtime
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._http: httpx.AsyncClient | None = None
+        self._http: WebhookClient | None = None
 
     @property
     def plugin_channels(self) -> list[str]:
@@ -284,9 +284,10 @@ class Dispatcher:
                     await result
         return Outcome("DELIVERED")
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self) -> WebhookClient:
+        """The process's one webhook client (connections kept alive across rounds)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(follow_redirects=False)
+            self._http = WebhookClient()
         return self._http
 
     async def _record(self, results: list[tuple[int, int, Outcome, dict | None]]) -> None:
