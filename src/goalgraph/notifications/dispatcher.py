@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 60.0
 #: Longest wait between two attempts.
 MAX_BACKOFF_SECONDS = 3600.0
-#: Rows claimed per round.
-BATCH = 20
+#: Rows claimed per round (sent concurrently; each send ends within the webhook or SMTP timeout, well
+#: inside the lease).
+BATCH = 100
 HOOK = "goalgraph_send_notification"
 GAVE_UP = "gave up: the process making the last attempt stopped before it finished"
 
@@ -205,14 +206,18 @@ class Dispatcher:
             return Outcome("RETRY", error=f"{type(exc).__name__}: {exc}"[:1000]), None
 
     async def _prepare(self, row_ids: list[int], now: datetime) -> dict[int, "Ready | Outcome"]:
-        """What each claimed row needs to be sent (read in one session), or why it is skipped."""
+        """What each claimed row needs to be sent (read in one session), or why it is skipped.
+
+        The rows are read as plain rows (no ORM objects); whether a user may see a goal is decided once
+        per user and goal in a round (an event's in-app notice and e-mail ask the same question)."""
         out: dict[int, Ready | Outcome] = {}
+        o = OutboxMessage.__table__
         async with self.runtime.sessions() as session:
-            rows = {r.id: r for r in (await session.scalars(
-                select(OutboxMessage).where(OutboxMessage.id.in_(row_ids)))).all()}
+            rows = {r.id: r for r in (await session.execute(select(o).where(o.c.id.in_(row_ids)))).all()}
             endpoint_ids = {r.endpoint_id for r in rows.values() if r.endpoint_id}
             endpoints = {e.id: e for e in (await session.scalars(
                 select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids)))).all()} if endpoint_ids else {}
+            decided: dict[tuple[int, int | None], tuple[Recipient | None, str]] = {}
             for row_id in row_ids:
                 row = rows.get(row_id)
                 if row is None:
@@ -220,7 +225,10 @@ class Dispatcher:
                     continue
                 recipient: Recipient | None = None
                 if row.recipient_user_id is not None:
-                    recipient, why = await self._recipient(session, row, now)
+                    asked = (row.recipient_user_id, row.goal_id)
+                    if asked not in decided:
+                        decided[asked] = await self._recipient(session, *asked)
+                    recipient, why = decided[asked]
                     if recipient is None:
                         out[row_id] = Outcome("SKIPPED", error=why)
                         continue
@@ -256,13 +264,13 @@ class Dispatcher:
             return await self._plugin(channel.removeprefix("plugin:"), message, recipient), None
         return Outcome("SKIPPED", error=f"unknown channel {channel!r}"), None
 
-    async def _recipient(self, session, row: OutboxMessage, now: datetime) -> tuple[Recipient | None, str]:  # type: ignore[no-untyped-def]
+    async def _recipient(self, session, user_id: int, goal_id: int | None) -> tuple[Recipient | None, str]:  # type: ignore[no-untyped-def]
         """The recipient if the access policy lets them see the goal now, else why not."""
-        user = await session.get(User, row.recipient_user_id)
+        user = await session.get(User, user_id)
         if user is None or not user.active:
             return None, "the recipient is no longer an active user"
-        if row.goal_id is not None:
-            goal = await session.get(Goal, row.goal_id)
+        if goal_id is not None:
+            goal = await session.get(Goal, goal_id)
             if goal is None or goal.deleted_at is not None:
                 return None, "the goal was deleted"
             if not policy.can_see_goal(await viewer_of(session, user), goal):
