@@ -83,8 +83,13 @@ class WebhookClient:
             return await self._via_proxy(url, body, headers, timeout)
         origin = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        request = h11.Request(method="POST", target=target, headers=[
-            ("host", parts.netloc.rpartition("@")[2]), ("content-length", str(len(body))), *headers.items()])
+        host = parts.netloc.rpartition("@")[2]
+        lines = [f"POST {target} HTTP/1.1", f"host: {host}", f"content-length: {len(body)}",
+                 *(f"{name}: {value}" for name, value in headers.items())]
+        head = "".join(line + "\r\n" for line in lines) + "\r\n"
+        if " " in target or not head.isascii() or any(c in line for line in lines for c in "\0\r\n"):
+            raise ConnectError(f"not a URL or header that HTTP/1.1 can carry: {url[:100]!r}")
+        request = head.encode() + body  # built by hand: h11's validation cost more than the rest
         deadline = time.monotonic() + timeout
         while True:
             conn, reused = self._take(origin), True
@@ -92,9 +97,9 @@ class WebhookClient:
                 conn, reused = await self._connect(origin, deadline), False
             received = [False]
             try:
-                answer, keep = await asyncio.wait_for(self._exchange(conn, request, body, received),
-                                                      max(deadline - time.monotonic(), 0.001))
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
+                    answer, keep = await self._exchange(conn, request, received)
+            except TimeoutError:
                 conn.close()
                 raise Timeout(f"no answer within {timeout:g} s") from None
             except (OSError, h11.ProtocolError, RemoteProtocolError) as exc:
@@ -152,10 +157,12 @@ class WebhookClient:
         return _Connection(reader, writer)
 
     @staticmethod
-    async def _exchange(conn: _Connection, request: h11.Request, body: bytes,
-                        received: list[bool]) -> tuple[Answer, bool]:
+    async def _exchange(conn: _Connection, request: bytes, received: list[bool]) -> tuple[Answer, bool]:
+        """Send the request's bytes; read the answer with h11 (a client that has sent its request)."""
         http = h11.Connection(h11.CLIENT)
-        conn.writer.write(http.send(request) + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
+        http.send(h11.Request(method="POST", target="/", headers=[("host", "-"), ("content-length", "0")]))
+        http.send(h11.EndOfMessage())
+        conn.writer.write(request)
         await conn.writer.drain()
         status, chunks, size = 0, [], 0
         while True:
