@@ -521,3 +521,27 @@ async def test_a_dispatch_process_delivers_for_servers_started_without_a_dispatc
             proc.send_signal(signal.SIGTERM)
             out = await asyncio.to_thread(proc.communicate, timeout=30)
         assert proc.returncode == 0, out
+
+
+class Stuck:
+    """A plugin channel whose send never returns."""
+
+    @hookimpl
+    async def goalgraph_send_notification(self, message, recipient):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(3600)
+
+
+async def test_a_send_outliving_the_round_is_a_failed_attempt_recorded_inside_the_lease(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from goalgraph.notifications import dispatcher
+
+    monkeypatch.setattr(dispatcher, "SEND_DEADLINE_SECONDS", 0.3)  # LEASE_SECONDS − 15 s in production
+    plugins = load_plugins(strict=True, extra=[("stuck", Stuck())])
+    async with _app(replace(settings, **FAST), plugins) as app:
+        await _status_event(app.runtime, await _goal(app.runtime))
+        now = app.runtime.clock()
+        await asyncio.wait_for(app.runtime.dispatcher.run_once(now), 10)
+        async with app.runtime.sessions() as session:
+            row = await session.scalar(select(OutboxMessage).where(OutboxMessage.channel == "plugin:stuck"))
+    assert row.status == "PENDING" and row.attempts == 1 and row.locked_until is None
+    assert row.last_error == "not sent within the round's 0.3 s"

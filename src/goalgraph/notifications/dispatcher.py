@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: How long a claim holds a row: longer than any send may take (webhook and SMTP timeouts).
 LEASE_SECONDS = 60.0
+#: A round's sends not finished by then count as failed attempts (e-mails wait for the few threads of
+#: the default executor; a round of 100 must not outlive its lease).
+SEND_DEADLINE_SECONDS = LEASE_SECONDS - 15
 #: Longest wait between two attempts.
 MAX_BACKOFF_SECONDS = 3600.0
 #: Rows claimed per round (sent concurrently; each send ends within the webhook or SMTP timeout, well
@@ -159,7 +162,9 @@ class Dispatcher:
             # In-app notices and skips need no send: recorded first, so a slow receiver never delays a bell.
             at_once = [(r, a) for r, a in claimed if isinstance(ready[r], Outcome) or ready[r].channel == "IN_APP"]
             later = [(r, a) for r, a in claimed if (r, a) not in at_once]
-            sends = asyncio.gather(*(self._attempt(ready[r], now) for r, _ in later))
+            # Every send ends well inside the lease, so its outcome is recorded while the claim still holds.
+            deadline = asyncio.get_running_loop().time() + SEND_DEADLINE_SECONDS
+            sends = asyncio.gather(*(self._attempt(ready[r], now, deadline) for r, _ in later))
             try:
                 if at_once:
                     await self._record([(r, a, *await self._attempt(ready[r], now)) for r, a in at_once])
@@ -197,12 +202,17 @@ class Dispatcher:
             ).returning(o.id, o.attempts, o.status))).all()
         return sorted((row_id, attempt) for row_id, attempt, status in rows if status == "SENDING")
 
-    async def _attempt(self, ready: "Ready | Outcome", now: datetime) -> tuple[Outcome, dict | None]:
+    async def _attempt(self, ready: "Ready | Outcome", now: datetime,
+                       deadline: float | None = None) -> tuple[Outcome, dict | None]:
         if isinstance(ready, Outcome):
             return ready, None
+        limit = asyncio.timeout_at(deadline)
         try:
-            return await self._deliver(ready, now)
+            async with limit:
+                return await self._deliver(ready, now)
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried
+            if isinstance(exc, TimeoutError) and limit.expired():
+                return Outcome("RETRY", error=f"not sent within the round's {SEND_DEADLINE_SECONDS:g} s"), None
             return Outcome("RETRY", error=f"{type(exc).__name__}: {exc}"[:1000]), None
 
     async def _prepare(self, row_ids: list[int], now: datetime) -> dict[int, "Ready | Outcome"]:
