@@ -1,6 +1,7 @@
 """The dispatcher: claims due outbox rows, delivers them, records the outcome, retries with backoff.
 
-One asyncio task per server process (started and stopped with the app). A row is claimed by
+One asyncio task per server process (started and stopped with the app, unless ``GOALGRAPH_DISPATCHER=0``)
+and in ``goalgraph dispatch`` processes. A row is claimed by
 setting it SENDING with a lease (``locked_until``) in a short transaction — on PostgreSQL the
 candidates are read ``FOR UPDATE SKIP LOCKED``, so concurrent processes never claim the same row;
 every claim is also a conditional update, so SQLite behaves the same. The send happens outside any
@@ -42,8 +43,7 @@ LEASE_SECONDS = 60.0
 SEND_DEADLINE_SECONDS = LEASE_SECONDS - 15
 #: Longest wait between two attempts.
 MAX_BACKOFF_SECONDS = 3600.0
-#: Rows claimed per round (sent concurrently; each send ends within the webhook or SMTP timeout, well
-#: inside the lease).
+#: Rows claimed per round (sent concurrently, each ending by SEND_DEADLINE_SECONDS).
 BATCH = 100
 HOOK = "goalgraph_send_notification"
 GAVE_UP = "gave up: the process making the last attempt stopped before it finished"
