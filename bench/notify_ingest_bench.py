@@ -88,6 +88,31 @@ def receivers(ports: list[int]) -> None:
     asyncio.run(serve())
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (0 for one that is gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes (backends come and go; each phase reads them afresh)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    out.append(int(entry.name))
+            except OSError:
+                pass
+    return out
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -212,6 +237,9 @@ async def main() -> None:
             results: dict[str, list[tuple[list[float], float]]] = {"none": [], "ten": []}
             during = after = 0
             drains: dict[str, list[float]] = {"none": [], "ten": []}
+            # CPU of the server process and of PostgreSQL over each phase and its drain: what the webhooks cost.
+            cpu: dict[str, list[tuple[float, float]]] = {"none": [], "ten": []}
+            server_pid = procs[1].pid
             order = [("none", "ten")[(i + i // 2) % 2] for i in range(2 * args.phases)]  # none ten ten none none ten …
             loads = [load_average()]
             state: bool | None = None
@@ -222,11 +250,15 @@ async def main() -> None:
                         await bench.gql(SWITCH, id=id_, on=on)
                     state = on
                 before = await bench.received()
+                pg_pids = postgres_pids()
+                cpu_start = cpu_seconds([server_pid]), cpu_seconds(pg_pids)
                 results[kind].append(await bench.phase(args.clients, args.requests, args.deals))
                 ended = await bench.received()
                 draining = time.perf_counter()
                 await bench.drained()
                 drains[kind].append(time.perf_counter() - draining)
+                pg_pids = sorted(set(pg_pids) | set(postgres_pids()))
+                cpu[kind].append((cpu_seconds([server_pid]) - cpu_start[0], cpu_seconds(pg_pids) - cpu_start[1]))
                 if on:
                     during += ended - before
                     after += await bench.received() - ended
@@ -251,6 +283,16 @@ async def main() -> None:
                   f"deals/s per phase {rates} (median {rate(kind):.0f}); outbox drained "
                   f"{statistics.median(drains[kind]):.1f} s after the phase (median, incl. 1.5 s of quiet)")
         print(f"  webhooks received during the ten phases: {during}, after them (drain): {after}")
+        deals_per_phase = args.clients * args.requests * args.deals
+        per = {k: tuple(statistics.median(c[i] for c in cpu[k]) for i in (0, 1)) for k in cpu}
+        for kind in ("none", "ten"):
+            print(f"  {kind:>4}: CPU per phase and its drain (median): server {per[kind][0]:.2f} s, PostgreSQL "
+                  f"{per[kind][1]:.2f} s ({1000 * per[kind][0] / deals_per_phase:.2f} / "
+                  f"{1000 * per[kind][1] / deals_per_phase:.2f} ms per deal)")
+        hooks = (during + after) / max(args.phases, 1)
+        print(f"  each webhook costs {1000 * (per['ten'][0] - per['none'][0]) / hooks:.2f} ms of server CPU and "
+              f"{1000 * (per['ten'][1] - per['none'][1]) / hooks:.2f} ms of PostgreSQL CPU "
+              f"({hooks:.0f} webhooks per ten phase; all PostgreSQL processes counted, other jobs' too)")
         api, floor = p50("ten"), p50("none")
         print(f"NOTIFY_INGEST: api_p50={api * 1000:.1f}ms floor_p50={floor * 1000:.1f}ms ratio={api / floor:.2f} "
               f"(load average {loads[-1]})")

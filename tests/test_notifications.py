@@ -491,3 +491,57 @@ async def test_a_last_attempt_cut_short_gives_up_instead_of_trying_forever(app: 
     await app.runtime.dispatcher.run_once(now)
     [row] = await _deliveries(app, "WEBHOOK")
     assert row["status"] == "FAILED" and row["attempts"] == 3 and "gave up" in row["lastError"]
+
+
+async def test_a_dispatch_process_delivers_for_servers_started_without_a_dispatcher(settings: Settings) -> None:
+    """GOALGRAPH_DISPATCHER=0: `goalgraph serve`'s app leaves the outbox alone; `goalgraph dispatch` delivers it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    assert Settings.from_env({}).dispatcher and not Settings.from_env({"GOALGRAPH_DISPATCHER": "0"}).dispatcher
+    fast = replace(settings, **FAST)
+    async with Receiver([200]) as receiver, _app(fast) as app:
+        await _endpoint(app, receiver.url)
+        await _status_event(app.runtime, await _goal(app.runtime))
+        web = create_app(replace(fast, dispatcher=False))  # opens a runtime of its own, as `goalgraph serve`
+        async with web.router.lifespan_context(web):
+            await asyncio.sleep(0.5)  # ten poll intervals
+        [row] = await _deliveries(app, "WEBHOOK")
+        assert row["status"] == "PENDING" and receiver.requests == []
+        env = {**os.environ, "GOALGRAPH_DATABASE_URL": fast.database_url, "GOALGRAPH_DATABASE_SCHEMA":
+               fast.database_schema or "", "GOALGRAPH_MIGRATE_ON_START": "0", "GOALGRAPH_NOTIFY_POLL_SECONDS": "0.05"}
+        proc = subprocess.Popen([sys.executable, "-m", "goalgraph.cli", "dispatch"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            [row] = await _settled(app, "WEBHOOK")
+            assert row["status"] == "DELIVERED" and len(receiver.requests) == 1
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out = await asyncio.to_thread(proc.communicate, timeout=30)
+        assert proc.returncode == 0, out
+
+
+class Stuck:
+    """A plugin channel whose send never returns."""
+
+    @hookimpl
+    async def goalgraph_send_notification(self, message, recipient):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(3600)
+
+
+async def test_a_send_outliving_the_round_is_a_failed_attempt_recorded_inside_the_lease(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from goalgraph.notifications import dispatcher
+
+    monkeypatch.setattr(dispatcher, "SEND_DEADLINE_SECONDS", 0.3)  # LEASE_SECONDS − 15 s in production
+    plugins = load_plugins(strict=True, extra=[("stuck", Stuck())])
+    async with _app(replace(settings, **FAST), plugins) as app:
+        await _status_event(app.runtime, await _goal(app.runtime))
+        now = app.runtime.clock()
+        await asyncio.wait_for(app.runtime.dispatcher.run_once(now), 10)
+        async with app.runtime.sessions() as session:
+            row = await session.scalar(select(OutboxMessage).where(OutboxMessage.channel == "plugin:stuck"))
+    assert row.status == "PENDING" and row.attempts == 1 and row.locked_until is None
+    assert row.last_error == "not sent within the round's 0.3 s"

@@ -208,7 +208,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             raise StartupError(problem)
         async with open_runtime(settings) as opened:
             app.state.runtime = opened
-            opened.dispatcher.start()  # notifications: one dispatcher per server process
+            if settings.dispatcher:  # notifications: one dispatcher per server process unless GOALGRAPH_DISPATCHER=0
+                opened.dispatcher.start()
             opened.recompute.start()  # the progress store: one round at a time across processes
             yield
 

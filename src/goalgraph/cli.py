@@ -68,6 +68,30 @@ def serve(host: str, port: int, demo: bool, workers: int) -> None:
 
 
 @main.command()
+def dispatch() -> None:
+    """Deliver notifications and nothing else (no HTTP server) until stopped (SIGTERM, Ctrl-C).
+
+    For processes dedicated to delivery beside `goalgraph serve` ones started with GOALGRAPH_DISPATCHER=0
+    (PostgreSQL: the bell of in-app notices reaches the servers through LISTEN/NOTIFY)."""
+    import signal
+
+    from goalgraph.runtime import open_runtime
+
+    settings = _command_settings("dispatch", False)
+
+    async def run() -> None:
+        async with open_runtime(settings, listen=False) as rt:
+            stop = asyncio.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+            rt.dispatcher.start()
+            click.echo(f"goalgraph dispatching notifications (database: {_safe_url(settings.database_url)})")
+            await stop.wait()
+
+    asyncio.run(run())
+
+
+@main.command()
 @click.option("--revision", default="heads", show_default=True, help="Target revision.")
 @click.option("--downgrade", "down", is_flag=True, help="Downgrade to --revision instead (e.g. --revision base).")
 def migrate(revision: str, down: bool) -> None:

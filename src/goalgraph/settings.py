@@ -135,6 +135,8 @@ class Settings:
     notify_backoff_seconds: float = 5.0
     #: How often the dispatcher looks for due notifications when not woken.
     notify_poll_seconds: float = 1.0
+    #: Whether ``goalgraph serve`` runs a dispatcher (off: delivery is left to ``goalgraph dispatch`` processes).
+    dispatcher: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -190,6 +192,7 @@ class Settings:
             notify_max_attempts=int(_number(env, "GOALGRAPH_NOTIFY_MAX_ATTEMPTS", 8)),
             notify_backoff_seconds=_number(env, "GOALGRAPH_NOTIFY_BACKOFF_SECONDS", 5.0, float, minimum=0),
             notify_poll_seconds=_number(env, "GOALGRAPH_NOTIFY_POLL_SECONDS", 1.0, float, minimum=0.01),
+            dispatcher=_flag(env.get("GOALGRAPH_DISPATCHER"), default=True),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

@@ -1,6 +1,7 @@
 """The dispatcher: claims due outbox rows, delivers them, records the outcome, retries with backoff.
 
-One asyncio task per server process (started and stopped with the app). A row is claimed by
+One asyncio task per server process (started and stopped with the app, unless ``GOALGRAPH_DISPATCHER=0``)
+and in ``goalgraph dispatch`` processes. A row is claimed by
 setting it SENDING with a lease (``locked_until``) in a short transaction — on PostgreSQL the
 candidates are read ``FOR UPDATE SKIP LOCKED``, so concurrent processes never claim the same row;
 every claim is also a conditional update, so SQLite behaves the same. The send happens outside any
@@ -20,14 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, literal, null, or_, select, tuple_, update
 
 from goalgraph.access import policy
 from goalgraph.access.viewer import viewer_of
 from goalgraph.db.dialect import conflict_insert
 from goalgraph.db.models import Goal, Notice, OutboxMessage, User, WebhookEndpoint
 from goalgraph.notifications import email, webhooks
+from goalgraph.notifications.http import WebhookClient
 from goalgraph.notifications.messages import Message, Recipient, render
 
 if TYPE_CHECKING:
@@ -37,11 +38,15 @@ log = logging.getLogger(__name__)
 
 #: How long a claim holds a row: longer than any send may take (webhook and SMTP timeouts).
 LEASE_SECONDS = 60.0
+#: A round's sends not finished by then count as failed attempts (e-mails wait for the few threads of
+#: the default executor; a round of 100 must not outlive its lease).
+SEND_DEADLINE_SECONDS = LEASE_SECONDS - 15
 #: Longest wait between two attempts.
 MAX_BACKOFF_SECONDS = 3600.0
-#: Rows claimed per round.
-BATCH = 20
+#: Rows claimed per round (sent concurrently, each ending by SEND_DEADLINE_SECONDS).
+BATCH = 100
 HOOK = "goalgraph_send_notification"
+GAVE_UP = "gave up: the process making the last attempt stopped before it finished"
 
 
 def backoff(settings_backoff: float, attempts: int) -> float:
@@ -81,7 +86,7 @@ class Dispatcher:
         self.runtime = runtime
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._http: httpx.AsyncClient | None = None
+        self._http: WebhookClient | None = None
 
     @property
     def plugin_channels(self) -> list[str]:
@@ -157,7 +162,9 @@ class Dispatcher:
             # In-app notices and skips need no send: recorded first, so a slow receiver never delays a bell.
             at_once = [(r, a) for r, a in claimed if isinstance(ready[r], Outcome) or ready[r].channel == "IN_APP"]
             later = [(r, a) for r, a in claimed if (r, a) not in at_once]
-            sends = asyncio.gather(*(self._attempt(ready[r], now) for r, _ in later))
+            # Every send ends well inside the lease, so its outcome is recorded while the claim still holds.
+            deadline = asyncio.get_running_loop().time() + SEND_DEADLINE_SECONDS
+            sends = asyncio.gather(*(self._attempt(ready[r], now, deadline) for r, _ in later))
             try:
                 if at_once:
                     await self._record([(r, a, *await self._attempt(ready[r], now)) for r, a in at_once])
@@ -172,48 +179,55 @@ class Dispatcher:
         return len(claimed)
 
     async def claim(self, now: datetime, limit: int = BATCH) -> list[tuple[int, int]]:
-        """Mark due rows SENDING under a lease; returns (id, attempt number) of each one claimed."""
+        """Mark due rows SENDING under a lease; returns (id, attempt number) of each one claimed.
+
+        One statement: an UPDATE of the due rows picked by its subquery (``FOR UPDATE SKIP LOCKED`` on
+        PostgreSQL, so concurrent processes pick different rows), still due when updated. A row whose
+        last attempt was cut short is given up (FAILED) by the same statement instead of claimed.
+        """
         o = OutboxMessage
         due = or_(and_(o.status == "PENDING", o.next_attempt_at <= now),
                   and_(o.status == "SENDING", o.locked_until < now))
         async with self.runtime.sessions() as session, session.begin():
-            query = select(o.id, o.attempts).where(due).order_by(o.next_attempt_at, o.id).limit(limit)
+            pick = select(o.id).where(due).order_by(o.next_attempt_at, o.id).limit(limit)
             if session.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            candidates = (await session.execute(query)).all()
-            claimed = []
-            for row_id, attempts in candidates:
-                if attempts >= self.runtime.settings.notify_max_attempts:
-                    # Its last attempt was cut short (the process sending it stopped): give up, as promised.
-                    await session.execute(update(o).where(o.id == row_id, o.attempts == attempts, due).values(
-                        status="FAILED", locked_until=None,
-                        last_error="gave up: the process making the last attempt stopped before it finished"))
-                    continue
-                result = await session.execute(
-                    update(o).where(o.id == row_id, o.attempts == attempts, due)
-                    .values(status="SENDING", attempts=attempts + 1,
-                            locked_until=now + timedelta(seconds=LEASE_SECONDS)))
-                if result.rowcount == 1:
-                    claimed.append((row_id, attempts + 1))
-        return claimed
+                pick = pick.with_for_update(skip_locked=True)
+            spent = o.attempts >= self.runtime.settings.notify_max_attempts
+            lease = literal(now + timedelta(seconds=LEASE_SECONDS), o.locked_until.type)
+            rows = (await session.execute(update(o).where(o.id.in_(pick.scalar_subquery()), due).values(
+                status=case((spent, "FAILED"), else_="SENDING"),
+                attempts=case((spent, o.attempts), else_=o.attempts + 1),
+                locked_until=case((spent, null()), else_=lease),
+                last_error=case((spent, GAVE_UP), else_=o.last_error),
+            ).returning(o.id, o.attempts, o.status))).all()
+        return sorted((row_id, attempt) for row_id, attempt, status in rows if status == "SENDING")
 
-    async def _attempt(self, ready: "Ready | Outcome", now: datetime) -> tuple[Outcome, dict | None]:
+    async def _attempt(self, ready: "Ready | Outcome", now: datetime,
+                       deadline: float | None = None) -> tuple[Outcome, dict | None]:
         if isinstance(ready, Outcome):
             return ready, None
+        limit = asyncio.timeout_at(deadline)
         try:
-            return await self._deliver(ready, now)
+            async with limit:
+                return await self._deliver(ready, now)
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried
+            if isinstance(exc, TimeoutError) and limit.expired():
+                return Outcome("RETRY", error=f"not sent within the round's {SEND_DEADLINE_SECONDS:g} s"), None
             return Outcome("RETRY", error=f"{type(exc).__name__}: {exc}"[:1000]), None
 
     async def _prepare(self, row_ids: list[int], now: datetime) -> dict[int, "Ready | Outcome"]:
-        """What each claimed row needs to be sent (read in one session), or why it is skipped."""
+        """What each claimed row needs to be sent (read in one session), or why it is skipped.
+
+        The rows are read as plain rows (no ORM objects); whether a user may see a goal is decided once
+        per user and goal in a round (an event's in-app notice and e-mail ask the same question)."""
         out: dict[int, Ready | Outcome] = {}
+        o = OutboxMessage.__table__
         async with self.runtime.sessions() as session:
-            rows = {r.id: r for r in (await session.scalars(
-                select(OutboxMessage).where(OutboxMessage.id.in_(row_ids)))).all()}
+            rows = {r.id: r for r in (await session.execute(select(o).where(o.c.id.in_(row_ids)))).all()}
             endpoint_ids = {r.endpoint_id for r in rows.values() if r.endpoint_id}
             endpoints = {e.id: e for e in (await session.scalars(
                 select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids)))).all()} if endpoint_ids else {}
+            decided: dict[tuple[int, int | None], tuple[Recipient | None, str]] = {}
             for row_id in row_ids:
                 row = rows.get(row_id)
                 if row is None:
@@ -221,7 +235,10 @@ class Dispatcher:
                     continue
                 recipient: Recipient | None = None
                 if row.recipient_user_id is not None:
-                    recipient, why = await self._recipient(session, row, now)
+                    asked = (row.recipient_user_id, row.goal_id)
+                    if asked not in decided:
+                        decided[asked] = await self._recipient(session, *asked)
+                    recipient, why = decided[asked]
                     if recipient is None:
                         out[row_id] = Outcome("SKIPPED", error=why)
                         continue
@@ -257,13 +274,13 @@ class Dispatcher:
             return await self._plugin(channel.removeprefix("plugin:"), message, recipient), None
         return Outcome("SKIPPED", error=f"unknown channel {channel!r}"), None
 
-    async def _recipient(self, session, row: OutboxMessage, now: datetime) -> tuple[Recipient | None, str]:  # type: ignore[no-untyped-def]
+    async def _recipient(self, session, user_id: int, goal_id: int | None) -> tuple[Recipient | None, str]:  # type: ignore[no-untyped-def]
         """The recipient if the access policy lets them see the goal now, else why not."""
-        user = await session.get(User, row.recipient_user_id)
+        user = await session.get(User, user_id)
         if user is None or not user.active:
             return None, "the recipient is no longer an active user"
-        if row.goal_id is not None:
-            goal = await session.get(Goal, row.goal_id)
+        if goal_id is not None:
+            goal = await session.get(Goal, goal_id)
             if goal is None or goal.deleted_at is not None:
                 return None, "the goal was deleted"
             if not policy.can_see_goal(await viewer_of(session, user), goal):
@@ -285,36 +302,43 @@ class Dispatcher:
                     await result
         return Outcome("DELIVERED")
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self) -> WebhookClient:
+        """The process's one webhook client (connections kept alive across rounds)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(follow_redirects=False)
+            self._http = WebhookClient()
         return self._http
 
     async def _record(self, results: list[tuple[int, int, Outcome, dict | None]]) -> None:
         """Store the outcomes of a round in one transaction, each unless its claim was lost meanwhile
-        (lease expired, claimed again)."""
+        (lease expired, claimed again): one UPDATE per distinct outcome (usually one or two a round) and
+        one INSERT of the round's new in-app notices."""
         settings = self.runtime.settings
         finished = self.runtime.clock()
         o = OutboxMessage
+        groups: dict[tuple, list[tuple[int, int]]] = {}  # rows ending alike: one UPDATE for them all
+        for row_id, attempt, outcome, _ in results:
+            values: dict = {"locked_until": None, "last_error": outcome.error, "last_response_code": outcome.code}
+            if outcome.status in {"DELIVERED", "SKIPPED"}:
+                values.update(status=outcome.status, delivered_at=finished if outcome.status == "DELIVERED" else None)
+            elif attempt >= settings.notify_max_attempts:
+                values.update(status="FAILED")
+            else:
+                values.update(status="PENDING", next_attempt_at=finished + timedelta(
+                    seconds=backoff(settings.notify_backoff_seconds, attempt)))
+            groups.setdefault(tuple(sorted(values.items())), []).append((row_id, attempt))
         async with self.runtime.sessions() as session, session.begin():
-            for row_id, attempt, outcome, notice in results:
-                values: dict = {"locked_until": None, "last_error": outcome.error, "last_response_code": outcome.code}
-                if outcome.status in {"DELIVERED", "SKIPPED"}:
-                    values.update(status=outcome.status,
-                                  delivered_at=finished if outcome.status == "DELIVERED" else None)
-                elif attempt >= settings.notify_max_attempts:
-                    values.update(status="FAILED")
-                else:
-                    values.update(status="PENDING", next_attempt_at=finished + timedelta(
-                        seconds=backoff(settings.notify_backoff_seconds, attempt)))
-                result = await session.execute(
-                    update(o).where(o.id == row_id, o.status == "SENDING", o.attempts == attempt).values(**values))
-                if result.rowcount == 1 and notice is not None:
-                    stmt = conflict_insert(session.bind.dialect.name, Notice.__table__).on_conflict_do_nothing(
-                        index_elements=["idempotency_key"])
-                    written = await session.execute(stmt, notice)
-                    if written.rowcount != 0:  # a new notice: its recipient's bell (notifications_live) hears it
-                        await self.runtime.broker.announce_notices(session, [notice["user_id"]])
+            recorded: set[int] = set()
+            for values_key, claims in groups.items():
+                recorded.update((await session.scalars(
+                    update(o).where(tuple_(o.id, o.attempts).in_(claims), o.status == "SENDING")
+                    .values(**dict(values_key)).returning(o.id))).all())
+            notices = [notice for row_id, _, _, notice in results if notice is not None and row_id in recorded]
+            if notices:
+                stmt = conflict_insert(session.bind.dialect.name, Notice.__table__).values(notices)
+                written = (await session.scalars(stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
+                                                 .returning(Notice.user_id))).all()
+                if written:  # new notices: their recipients' bells (notifications_live) hear it
+                    await self.runtime.broker.announce_notices(session, sorted(set(written)))
         for row_id, attempt, outcome, _ in results:
             if outcome.status == "RETRY":
                 log.info("notification %s attempt %s failed: %s", row_id, attempt, outcome.error)

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from goalgraph.db.models import WebhookEndpoint
 from goalgraph.errors import FactError, IngestRejected
+from goalgraph.notifications.http import ConnectError, RemoteProtocolError, Timeout, WebhookClient
 from goalgraph.notifications.messages import EventKind, Message
 
 #: Headers of every POST (docs/notifications.md, "Verifying a webhook").
@@ -48,7 +48,7 @@ class Response:
     error: str | None
 
 
-async def post(http: httpx.AsyncClient, endpoint: WebhookEndpoint, message: Message, now: datetime) -> Response:
+async def post(http: WebhookClient, endpoint: WebhookEndpoint, message: Message, now: datetime) -> Response:
     """POST ``message`` to ``endpoint``, signed now; any 2xx answer is success."""
     body = encode_body(message)
     timestamp = int(now.timestamp())
@@ -56,8 +56,8 @@ async def post(http: httpx.AsyncClient, endpoint: WebhookEndpoint, message: Mess
                KEY_HEADER: message.idempotency_key, TIMESTAMP_HEADER: str(timestamp),
                SIGNATURE_HEADER: sign(endpoint.secret, timestamp, body), EVENT_HEADER: message.event_kind}
     try:
-        answer = await http.post(endpoint.url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
-    except httpx.HTTPError as exc:
+        answer = await http.post(endpoint.url, body, headers, TIMEOUT_SECONDS)
+    except (ConnectError, RemoteProtocolError, Timeout) as exc:
         return Response(ok=False, code=None, error=f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__)
     if 200 <= answer.status_code < 300:
         return Response(ok=True, code=answer.status_code, error=None)
