@@ -162,20 +162,15 @@ class Dispatcher:
             # In-app notices and skips need no send: recorded first, so a slow receiver never delays a bell.
             at_once = [(r, a) for r, a in claimed if isinstance(ready[r], Outcome) or ready[r].channel == "IN_APP"]
             later = [(r, a) for r, a in claimed if (r, a) not in at_once]
+            # Records are shielded: a round cancelled (shutdown) while one commits must not leave its
+            # transaction half-done on the connection (on SQLite that would hold the write lock).
+            if at_once:
+                await asyncio.shield(self._record([(r, a, *await self._attempt(ready[r], now)) for r, a in at_once]))
             # Every send ends well inside the lease, so its outcome is recorded while the claim still holds.
             deadline = asyncio.get_running_loop().time() + SEND_DEADLINE_SECONDS
-            sends = asyncio.gather(*(self._attempt(ready[r], now, deadline) for r, _ in later))
-            try:
-                if at_once:
-                    await self._record([(r, a, *await self._attempt(ready[r], now)) for r, a in at_once])
-            except BaseException:  # cancelled (shutdown) or the database failed: the sends' rows stay claimed
-                sends.cancel()
-                with contextlib.suppress(BaseException):
-                    await sends
-                raise
-            results = await sends
+            results = await asyncio.gather(*(self._attempt(ready[r], now, deadline) for r, _ in later))
             if later:
-                await self._record([(r, a, *result) for (r, a), result in zip(later, results)])
+                await asyncio.shield(self._record([(r, a, *result) for (r, a), result in zip(later, results)]))
         return len(claimed)
 
     async def claim(self, now: datetime, limit: int = BATCH) -> list[tuple[int, int]]:
