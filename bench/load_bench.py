@@ -258,10 +258,13 @@ async def main() -> None:
             pg.sample()
             cpu_before = (time.process_time(), sum(map(cpu_seconds, workers)), 0.0, machine_cpu())
             t0 = time.perf_counter()
-            await asyncio.gather(probe(), pg.follow(deadline), *(client(c) for c in range(args.clients)))
+            probing = asyncio.ensure_future(probe())
+            await asyncio.gather(pg.follow(deadline), *(client(c) for c in range(args.clients)))
+            # Requests per second over the clients' time (the probe may still wait for its last push).
             elapsed = time.perf_counter() - t0
             load_after = os.getloadavg()
             cpu_after = (time.process_time(), sum(map(cpu_seconds, workers)), pg.used, machine_cpu())
+            await probing
             rss_after = {w: rss_mb(w) for w in workers}
             deals_after = (await http.post("/graphql", headers=system, json={
                 "query": "{ deals(first: 0) { totalCount } }"})).json()["data"]["deals"]["totalCount"]

@@ -113,10 +113,14 @@ class GoalgraphGraphQL(GraphQL):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        runtime = scope["app"].state.runtime
+        runtime.requests_in_flight += 1
         try:
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
             response = http_error(exc.status_code, exc.reason)
+        finally:
+            runtime.requests_in_flight -= 1
         await response(scope, receive, send)
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]

@@ -42,6 +42,8 @@ class Runtime:
     recompute: Any = None
     #: Delivers notifications from the outbox (goalgraph.notifications.dispatcher); the app starts it.
     dispatcher: Any = None
+    #: HTTP GraphQL requests this process is answering now (a load signal, see progress.service.inline_facts).
+    requests_in_flight: int = 0
     #: The current instant (goalgraph.clock.now); tests replace it to pin "now" (and so "today").
     clock: Callable[[], datetime] = field(default=system_clock.now)
 

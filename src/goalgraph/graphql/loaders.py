@@ -30,7 +30,7 @@ from goalgraph.organisation import get_organisation
 from goalgraph.graphql.errors import ErrorCode, query_error
 from goalgraph.periods import MAX_PERIODS, Period, TooManyPeriods
 from goalgraph.progress import engine
-from goalgraph.progress.service import INLINE_PAIRS, GoalProgress, compute_progress, query_of, rules_of
+from goalgraph.progress.service import INLINE_PAIRS, GoalProgress, compute_progress, inline_facts, query_of, rules_of
 from goalgraph.progress.status import combined
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ class Loaders:
         windows: dict[tuple[date | None, date | None], list[int]] = defaultdict(list)
         for goal_id, first, last in keys:
             windows[(first, last)].append(goal_id)
-        inline_facts = runtime.settings.inline_recompute_facts
+        inline = inline_facts(runtime.settings.inline_recompute_facts, runtime.requests_in_flight)
         gate = await ctx.gate()
         lapsed = frozenset(g.id for g in goals.values() if gate.lapsed(g))
         organisation = await ctx.organisation()  # read once per request, before the session is taken below
@@ -155,8 +155,8 @@ class Loaders:
                 async with ctx.db() as session, runtime.sessions() as fill:
                     computed = await compute_progress(
                         session, runtime.registry, rows, ctx.now, window=window, fill_session=fill, lapsed=lapsed,
-                        organisation=organisation, inline_facts=inline_facts,
-                        inline_pairs=INLINE_PAIRS if inline_facts else 0)
+                        organisation=organisation, inline_facts=inline,
+                        inline_pairs=INLINE_PAIRS if inline else 0)
                     if fill.in_transaction():  # rows the store lacked: the worker stores them
                         await fill.commit()
                         if runtime.recompute is not None:

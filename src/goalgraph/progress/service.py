@@ -27,8 +27,22 @@ from goalgraph.registry import Registry
 
 #: Stale rows recomputed within a read at most: this many (goal, period) pairs …
 INLINE_PAIRS = 64
-#: … counting at most this many facts together (their stored count estimates the cost).
+#: … counting at most this many facts together (their stored count estimates the cost) …
 INLINE_FACTS = 20_000
+#: … and only while the process answers at most this many requests at once.
+INLINE_MAX_CONCURRENT = 2
+
+
+def inline_facts(configured: int, requests_in_flight: int) -> int:
+    """How many facts a read may recompute stale rows from (0: none, serve them ``pending``).
+
+    ``configured`` (``GOALGRAPH_INLINE_RECOMPUTE_FACTS``) while the process is not busy; when it
+    answers more than :data:`INLINE_MAX_CONCURRENT` requests at once, none: concurrent reads would
+    each recompute the same stale rows the worker is about to store (under a mixed load that was a
+    third of the CPU per request, the server's and PostgreSQL's), so they serve the last value flagged pending and the
+    subscription pushes the new one. A read alone after a write still sees it (read-your-writes).
+    """
+    return 0 if requests_in_flight > INLINE_MAX_CONCURRENT else configured
 
 
 @dataclass(slots=True)
