@@ -220,7 +220,9 @@ async def main() -> None:
                 import websockets
 
                 ws_url = base.replace("http", "ws") + "/graphql"
-                async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+                # Unbounded queue: other clients' ingests push this goal too, faster than the probe reads
+                # between its rounds; a bounded queue would stop reading the socket (and its pongs).
+                async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"], max_queue=None) as ws:
                     await ws.send(json.dumps({"type": "connection_init", "payload": system | {
                         "Authorization": system["authorization"]}}))
                     assert json.loads(await ws.recv())["type"] == "connection_ack"
