@@ -30,6 +30,7 @@ from goalgraph.db.models import Goal, ProgressMark
 from goalgraph.live.broker import FactsChanged
 from goalgraph.organisation import get_organisation
 from goalgraph.progress.recompute import Round, recompute
+from goalgraph.progress.service import busy
 
 if TYPE_CHECKING:
     from goalgraph.runtime import Runtime
@@ -46,12 +47,11 @@ def lock_key(schema: str | None) -> int:
     return int.from_bytes(hashlib.blake2b(schema.encode(), digest_size=8).digest(), "big") & 0x7FFFFFFFFFFFFFFF
 #: Events arriving within this window are taken by one round (coalescing bursts of ingests) …
 COALESCE_SECONDS = 0.05
-#: … and within this one when the last round ended less than BUSY_SECONDS ago: under a steady stream of
+#: … and within this one while the process is busy (progress.service.busy): under a steady stream of
 #: changes a round then covers several of them instead of one each (a round costs the engine's statements
 #: once per goal type, whatever the number of marks), while a change is still in the store well within
 #: the second the freshness aim allows.
 COALESCE_BUSY_SECONDS = 0.25
-BUSY_SECONDS = 1.0
 
 
 class RecomputeWorker:
@@ -111,8 +111,6 @@ class RecomputeWorker:
 
     async def _loop(self) -> None:
         failures = 0
-        loop = asyncio.get_running_loop()
-        last_round = float("-inf")
         while not self._stopping:
             try:
                 done = await self.round()
@@ -132,12 +130,9 @@ class RecomputeWorker:
             self._wake.clear()
             if self._stopping:
                 return
-            ended = loop.time()
-            busy = ended - last_round < BUSY_SECONDS
-            last_round = ended
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.runtime.settings.recompute_poll_seconds)
-            await asyncio.sleep(COALESCE_BUSY_SECONDS if busy else COALESCE_SECONDS)
+            await asyncio.sleep(COALESCE_BUSY_SECONDS if busy(self.runtime.requests_in_flight) else COALESCE_SECONDS)
 
     async def round(self, now: datetime | None = None) -> Round | None:
         """One round (see the module docstring); None when another process holds the round's lock."""

@@ -29,20 +29,26 @@ from goalgraph.registry import Registry
 INLINE_PAIRS = 64
 #: … counting at most this many facts together (their stored count estimates the cost) …
 INLINE_FACTS = 20_000
-#: … and only while the process answers at most this many requests at once.
-INLINE_MAX_CONCURRENT = 2
+#: … and only while the process is not busy: answering more than this many requests at once.
+BUSY_REQUESTS = 2
+
+
+def busy(requests_in_flight: int) -> bool:
+    """Whether a process answering this many HTTP requests at once is under load (reads then leave
+    stale rows to the worker, and the worker's rounds take more changes at a time)."""
+    return requests_in_flight > BUSY_REQUESTS
 
 
 def inline_facts(configured: int, requests_in_flight: int) -> int:
     """How many facts a read may recompute stale rows from (0: none, serve them ``pending``).
 
-    ``configured`` (``GOALGRAPH_INLINE_RECOMPUTE_FACTS``) while the process is not busy; when it
-    answers more than :data:`INLINE_MAX_CONCURRENT` requests at once, none: concurrent reads would
-    each recompute the same stale rows the worker is about to store (under a mixed load that was a
-    third of the CPU per request, the server's and PostgreSQL's), so they serve the last value flagged pending and the
-    subscription pushes the new one. A read alone after a write still sees it (read-your-writes).
+    ``configured`` (``GOALGRAPH_INLINE_RECOMPUTE_FACTS``) while the process is not :func:`busy`; when
+    it is, none: concurrent reads would each recompute the same stale rows the worker is about to
+    store (under a mixed load that was a third of the CPU per request, the server's and
+    PostgreSQL's), so they serve the last value flagged pending and the subscription pushes the new
+    one. A read alone after a write still sees it (read-your-writes).
     """
-    return 0 if requests_in_flight > INLINE_MAX_CONCURRENT else configured
+    return 0 if busy(requests_in_flight) else configured
 
 
 @dataclass(slots=True)
