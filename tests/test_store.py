@@ -68,6 +68,23 @@ async def test_a_cheap_stale_row_is_recomputed_in_the_request(runtime, gql) -> N
     assert read["actual"] == "2" and read["pending"] is False  # 1 fact counted before: cheap, measured now
 
 
+async def test_a_busy_process_serves_stale_rows_pending_and_leaves_them_to_the_worker(runtime, gql) -> None:  # type: ignore[no-untyped-def]
+    """Answering more than two requests at once, a read does not recompute (the worker stores it once)."""
+    from goalgraph.progress.service import BUSY_REQUESTS
+
+    goal_id = await _setup(runtime, gql)
+    await runtime.recompute.stop()
+    await gql(INGEST, input={"deals": [deal("d2", addedAt="2026-01-15T10:00:00+00:00")]})
+    runtime.requests_in_flight = BUSY_REQUESTS  # two others under way: this read is the third
+    try:
+        busy = (await gql(READ, id=goal_id))["goal"]["currentPeriod"]
+    finally:
+        runtime.requests_in_flight = 0
+    assert busy["actual"] == "1" and busy["pending"] is True
+    alone = (await gql(READ, id=goal_id))["goal"]["currentPeriod"]
+    assert alone["actual"] == "2" and alone["pending"] is False  # not busy: measured in the request
+
+
 async def test_an_ingest_reaches_subscribers_through_the_worker(runtime, gql) -> None:  # type: ignore[no-untyped-def]
     """The worker's round announces the goals whose figures changed; nobody recomputes per subscriber."""
     goal_id = await _setup(runtime, gql)
